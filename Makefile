@@ -1,0 +1,47 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+# The torch pair that lies on the build machines' disk: a CUDA-capable build that also runs on CPU.
+# Installed first and alone so that no later, unpinned `torch` requirement pulls a second build.
+TORCH_PINS := torch==2.14.1 torchvision==0.29.1
+DEMO_OUT ?= demo_out
+
+.PHONY: install install-dev demo test test-fast bench docs clean
+
+$(VENV)/.torch:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet $(TORCH_PINS)
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.torch pyproject.toml
+	$(PIP) install --quiet -e . $(TORCH_PINS)
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.torch pyproject.toml
+	$(PIP) install --quiet -e ".[dev]" $(TORCH_PINS)
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+demo: install
+	$(VENV)/bin/photoface demo --out $(DEMO_OUT)
+
+test: install-dev
+	$(PY) -m pytest -q
+
+test-fast: install-dev
+	$(PY) -m pytest -q -m "not slow"
+
+bench: install-dev
+	$(PIP) install --quiet ".[bench]" $(TORCH_PINS)
+	$(PY) benchmarks/run_all.py
+
+docs: install
+	$(PY) -m photoface.docs_figures docs
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

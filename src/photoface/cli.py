@@ -1,0 +1,79 @@
+"""The ``photoface`` command. It only parses arguments and calls library functions.
+
+Each command group registers its sub-parsers in its own ``_add_*`` function below; the handler
+imports its library lazily so that ``photoface --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from photoface.errors import PhotofaceError
+
+
+def _add_model_commands(sub: argparse._SubParsersAction) -> None:
+    """``photoface model ...``: build, import, inspect and export face models."""
+
+
+def _add_render_commands(sub: argparse._SubParsersAction) -> None:
+    """``photoface render``: render a face-model file to a PNG."""
+
+
+def _add_data_commands(sub: argparse._SubParsersAction) -> None:
+    """``photoface synth`` and ``photoface prepare``: write prepared datasets."""
+
+
+def _add_train_commands(sub: argparse._SubParsersAction) -> None:
+    """``photoface train``."""
+
+
+def _add_evaluate_commands(sub: argparse._SubParsersAction) -> None:
+    """``photoface evaluate ...``."""
+
+
+def _add_app_commands(sub: argparse._SubParsersAction) -> None:
+    """``photoface reconstruct``, ``transfer``, ``verify``, ``demo``."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="photoface",
+        description="Learn 3D faces from photo collections; reconstruct, compare and edit faces.",
+    )
+    from photoface import __version__
+
+    parser.add_argument("--version", action="version", version=f"photoface {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in (
+        _add_model_commands,
+        _add_render_commands,
+        _add_data_commands,
+        _add_train_commands,
+        _add_evaluate_commands,
+        _add_app_commands,
+    ):
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        result = handler(args)
+    except PhotofaceError as exc:
+        print(f"photoface: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("photoface: interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
