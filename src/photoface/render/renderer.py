@@ -1,0 +1,165 @@
+"""The differentiable face renderer: (shape, albedo, pose, light) → image, mask, depth, landmarks.
+
+Pipeline: rotate the model-space mesh into camera space, project it (weak perspective, see
+``photoface.render.camera``), rasterise (``photoface.render.rasterize``), interpolate albedo and
+the vertex normals of the DEFORMED mesh (``photoface.mesh.normals``) per pixel, shade with
+spherical-harmonics lighting (``photoface.render.sh``; the code is added to ``default_light``),
+and composite over a background. Gradients reach vertices, albedo, pose and light; coverage has no
+gradient at silhouettes.
+
+Albedo comes either per vertex (B, V, 3), interpolated across triangles, or as an image-space map
+(B, 3, H, W), e.g. from a CNN decoder: the map is read at the pixel itself (no texture
+coordinates), so ``image = albedo_map · shading`` on covered pixels.
+
+The image is linear RGB and is NOT clamped to [0, 1] (clamping would stop gradients where a light
+over-exposes); clamp when writing files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from photoface.mesh.normals import vertex_normals
+from photoface.render.camera import rotation_matrix, to_screen
+from photoface.render.rasterize import DEFAULT_CANDIDATE_BUDGET, Fragments, interpolate, rasterize
+from photoface.render.sh import LIGHT_DIM, default_light, sh_shading
+
+
+@dataclass
+class RenderOutput:
+    """Everything ``Renderer.render`` produces.
+
+    Attributes:
+        image: (B, 3, H, W) linear RGB, composited over the background.
+        mask: (B, 1, H, W) 1.0 where a triangle covers the pixel centre, else 0.0.
+        depth: (B, 1, H, W) z_screen in pixels (larger = nearer), 0 on background.
+        tri_id: (B, H, W) long, visible triangle, -1 on background.
+        shading: (B, 3, H, W) SH irradiance per colour, 0 on background.
+        landmarks2d: (B, L, 2) pixels (x right, y down) of the landmark vertices, or None.
+        screen_verts: (B, V, 3) projected vertices: x, y pixels, z_screen pixels.
+        fragments: the rasteriser's sparse output (for interpolating further attributes).
+    """
+
+    image: torch.Tensor
+    mask: torch.Tensor
+    depth: torch.Tensor
+    tri_id: torch.Tensor
+    shading: torch.Tensor
+    landmarks2d: torch.Tensor | None
+    screen_verts: torch.Tensor
+    fragments: Fragments
+
+
+class Renderer(torch.nn.Module):
+    """Renders meshes sharing one triangle list.
+
+    A ``torch.nn.Module`` only so that ``.to(device)`` moves the faces and default light; it has
+    no parameters.
+
+    Args:
+        faces: (F, 3) integer vertex indices, counter-clockwise seen from outside.
+        image_size: int (square) or (H, W) in pixels.
+        cull_backfaces: skip triangles facing away from the camera (right for closed or
+            front-facing face meshes; turn off for open meshes seen from behind).
+        candidate_budget: see ``photoface.render.rasterize.rasterize``.
+    """
+
+    def __init__(self, faces, image_size, cull_backfaces: bool = True,
+                 candidate_budget: int = DEFAULT_CANDIDATE_BUDGET):
+        super().__init__()
+        faces = torch.as_tensor(faces).long()
+        if faces.dim() != 2 or faces.shape[1] != 3:
+            raise ValueError(f"faces must be (F, 3), got {tuple(faces.shape)}")
+        self.register_buffer("faces", faces, persistent=False)
+        self.register_buffer("default_light", default_light(), persistent=False)
+        size = (image_size, image_size) if isinstance(image_size, int) else tuple(int(s) for s in image_size)
+        self.image_size: tuple[int, int] = size
+        self.cull_backfaces = cull_backfaces
+        self.candidate_budget = candidate_budget
+
+    def render(
+        self,
+        verts: torch.Tensor,
+        albedo: torch.Tensor,
+        pose: torch.Tensor,
+        light: torch.Tensor | None = None,
+        background: torch.Tensor | float | None = None,
+        landmarks: torch.Tensor | None = None,
+    ) -> RenderOutput:
+        """Render a batch.
+
+        Args:
+            verts: (B, V, 3) millimetres, model space.
+            albedo: (B, V, 3) per-vertex in [0, 1], or (B, 3, H, W) image-space map.
+            pose: (B, 6) physical pose: pitch, yaw, roll (degrees), f (px/mm), tx, ty (px).
+            light: (B, 27) SH light code, channel-major, added to the default light; None = 0.
+            background: None (black), a float, an RGB (3,) tensor, or (B, 3, H, W) image.
+            landmarks: (L,) vertex indices (e.g. the 68 iBUG landmarks) or None.
+
+        Returns:
+            ``RenderOutput``.
+        """
+        b, v, _ = verts.shape
+        h, w = self.image_size
+        dtype, device = verts.dtype, verts.device
+        image_albedo = albedo.dim() == 4
+        if image_albedo and tuple(albedo.shape) != (b, 3, h, w):
+            raise ValueError(f"image-space albedo must be {(b, 3, h, w)}, got {tuple(albedo.shape)}")
+        if not image_albedo and tuple(albedo.shape) != (b, v, 3):
+            raise ValueError(f"per-vertex albedo must be {(b, v, 3)}, got {tuple(albedo.shape)}")
+        faces = self.faces.to(device)
+
+        rot = rotation_matrix(torch.deg2rad(pose[:, :3]))
+        cam = verts @ rot.transpose(1, 2)
+        screen = to_screen(cam, pose)
+        frags = rasterize(screen, faces, (h, w), self.cull_backfaces, self.candidate_budget)
+
+        normals = vertex_normals(cam, faces)
+        attr = normals if image_albedo else torch.cat([normals, albedo.to(dtype)], dim=-1)
+        vals = interpolate(attr, faces, frags, dense=False)  # (N, 3 or 6)
+        pix_normal = torch.nn.functional.normalize(vals[:, :3], dim=-1, eps=1e-12)
+        total_light = self.default_light.to(device=device, dtype=dtype).expand(b, LIGHT_DIM)
+        if light is not None:
+            total_light = total_light + light.to(dtype)
+        pix_shading = sh_shading(pix_normal, total_light.index_select(0, frags.pix_batch))
+
+        shading = frags.scatter(pix_shading).permute(0, 3, 1, 2)
+        mask = frags.mask.unsqueeze(1).to(dtype)
+        if image_albedo:
+            colour = albedo.to(dtype) * shading
+        else:
+            colour = frags.scatter(vals[:, 3:] * pix_shading).permute(0, 3, 1, 2)
+        image = colour if background is None else colour + (1.0 - mask) * _background(background, b, h, w, dtype, device)
+
+        landmarks2d = None
+        if landmarks is not None:
+            idx = torch.as_tensor(landmarks, device=device).long()
+            landmarks2d = screen[:, idx, :2]
+        return RenderOutput(
+            image=image.contiguous(),
+            mask=mask,
+            depth=frags.depth.unsqueeze(1),
+            tri_id=frags.tri_id,
+            shading=shading.contiguous(),
+            landmarks2d=landmarks2d,
+            screen_verts=screen,
+            fragments=frags,
+        )
+
+    forward = render
+
+
+def _background(background, b, h, w, dtype, device) -> torch.Tensor:
+    """Background as a tensor broadcastable to (B, 3, H, W)."""
+    bg = torch.as_tensor(background, dtype=dtype, device=device)
+    if bg.dim() == 0:
+        return bg.expand(1, 1, 1, 1)
+    if bg.dim() == 1:
+        if bg.numel() != 3:
+            raise ValueError(f"background colour must have 3 values, got {bg.numel()}")
+        return bg.view(1, 3, 1, 1)
+    if tuple(bg.shape[-3:]) != (3, h, w):
+        raise ValueError(f"background image must be (B, 3, {h}, {w}), got {tuple(bg.shape)}")
+    return bg
