@@ -62,6 +62,7 @@ class LossConfig:
     smooth_kind: str = "ours"  # ours | laplacian (the conventional ablation)
     albedo_symmetry: float = 0.5  # eq. (10)
     adversarial: float = 0.001  # eq. (11), generator side
+    center_alpha: float = 0.5  # center update rate of Wen et al. (centers are buffers, not learned)
     wgan_div_k: float = 2.0
     wgan_div_p: float = 6.0
 
@@ -73,7 +74,8 @@ class OptimConfig:
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
     critic_steps: int = 1  # discriminator updates per generator update
-    grad_clip: float = 10.0
+    grad_clip: float = 10.0  # generator gradient-norm clip; 0 = no clipping
+    warmup_steps: int = 0  # linear learning-rate warm-up of both optimisers (0: the paper's constant lr)
 
 
 @dataclass
@@ -96,8 +98,12 @@ class ScheduleConfig:
     log_every: int = 10
     image_every: int = 200
     seed: int = 0
-    amp: bool = False  # bf16/fp16 autocast, GPU only
+    amp: bool = False  # bf16 autocast of the network forward, GPU only
     channels_last: bool = False
+    keep_checkpoints: int = 3  # step_*.pt files kept besides last.pt
+    device: str = "auto"  # auto | cpu | cuda
+    threads: int | None = None  # torch CPU threads; None leaves torch's default
+    deterministic: bool = False  # torch.use_deterministic_algorithms (bit-exact resume on GPU too)
 
 
 @dataclass
