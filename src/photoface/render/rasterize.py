@@ -107,90 +107,94 @@ class Fragments:
 
 
 def _triangle_setup(screen: torch.Tensor, faces: torch.Tensor, height: int, width: int, cull: bool):
-    """Per-triangle bounding boxes and barycentric/depth planes for candidate tests (no autograd).
+    """Per-triangle bounding boxes and planes for the candidate tests (no autograd).
 
-    Returns None if no triangle covers a pixel centre, else a dict of tensors over the kept
-    triangles: ``batch``, ``face``, box origin ``c0``/``r0``, box width ``ncol``, candidate
-    ``count`` and ``planes`` (K, 9) float32.
+    Returns None if no triangle covers a pixel centre, else a dict over the K kept triangles:
+    ``key_face`` (K,) face id, ``base`` (K,) flat pixel index of the box's first pixel, ``ncol``
+    (K,) box width, ``count`` (K,) candidates, ``planes`` (9, K) float32.
     """
+    b = screen.shape[0]
     f = faces.shape[0]
-    sv = screen.detach().double()  # setup in float64; candidates are then tested in float32
-    zmin = sv[..., 2].amin(dim=1)
-    zrange = (sv[..., 2].amax(dim=1) - zmin).clamp_min(1e-12)
-    tri = sv[:, faces]  # (B, F, corner, xyz)
-    xs, ys = tri[..., 0], tri[..., 1]
-    area2 = (xs[..., 1] - xs[..., 0]) * (ys[..., 2] - ys[..., 0]) - (xs[..., 2] - xs[..., 0]) * (
-        ys[..., 1] - ys[..., 0]
-    )  # negative: facing the camera
+    sv = screen.detach().double()  # set-up in float64; candidates are then tested in float32
+    zmin = sv[..., 2].amin(dim=1, keepdim=True)
+    zrange = (sv[..., 2].amax(dim=1, keepdim=True) - zmin).clamp_min(1e-12)
+    # Normalised distance from the camera: 0 at the item's nearest vertex, 1 at its farthest.
+    dist = (zmin + zrange - sv[..., 2]) / zrange
+    corner = sv.index_select(1, faces.reshape(-1)).view(b, f, 3, 3)
+    cdist = dist.index_select(1, faces.reshape(-1)).view(b, f, 3)
+    xs, ys = corner[..., 0], corner[..., 1]
+    ex1, ey1 = xs[..., 1] - xs[..., 0], ys[..., 1] - ys[..., 0]
+    ex2, ey2 = xs[..., 2] - xs[..., 0], ys[..., 2] - ys[..., 0]
+    area2 = ex1 * ey2 - ex2 * ey1  # negative: facing the camera
     # Columns j whose centre j + 0.5 lies in [min x, max x], clipped to the image; rows alike.
-    c0 = torch.ceil(xs.amin(-1) - 0.5).clamp(0, width)
-    c1 = torch.floor(xs.amax(-1) - 0.5).clamp(-1, width - 1)
-    r0 = torch.ceil(ys.amin(-1) - 0.5).clamp(0, height)
-    r1 = torch.floor(ys.amax(-1) - 0.5).clamp(-1, height - 1)
-    keep = (area2.abs() > MIN_DOUBLE_AREA) & (c1 >= c0) & (r1 >= r0) & torch.isfinite(tri).all(-1).all(-1)
+    # Non-finite vertices give a non-finite area and are dropped with the degenerate triangles.
+    c0 = torch.ceil(xs.amin(-1) - 0.5).clamp_(0, width)
+    c1 = torch.floor(xs.amax(-1) - 0.5).clamp_(-1, width - 1)
+    r0 = torch.ceil(ys.amin(-1) - 0.5).clamp_(0, height)
+    r1 = torch.floor(ys.amax(-1) - 0.5).clamp_(-1, height - 1)
+    keep = (area2.abs() > MIN_DOUBLE_AREA) & torch.isfinite(area2) & (c1 >= c0) & (r1 >= r0)
     if cull:
         keep &= area2 < 0
-    idx = keep.reshape(-1).nonzero().squeeze(1)
+    idx = keep.view(-1).nonzero().squeeze(1)
     if idx.numel() == 0:
         return None
-    tri = tri.reshape(-1, 3, 3)[idx]
-    a2, c0, c1, r0, r1 = (t.reshape(-1)[idx] for t in (area2, c0, c1, r0, r1))
+
+    def pick(t):
+        return t.reshape(-1).index_select(0, idx)
+
+    a2, c0, c1, r0, r1 = pick(area2), pick(c0), pick(c1), pick(r0), pick(r1)
+    ex1, ey1, ex2, ey2 = pick(ex1) / a2, pick(ey1) / a2, pick(ex2) / a2, pick(ey2) / a2
+    x0, y0 = pick(xs[..., 0]), pick(ys[..., 0])
+    d0, d1, d2 = pick(cdist[..., 0]), pick(cdist[..., 1]), pick(cdist[..., 2])
     batch = torch.div(idx, f, rounding_mode="floor")
     ncol = c1 - c0 + 1
-    # Barycentrics b1, b2 as affine functions of the offset (dx, dy) of a pixel centre from the
-    # box's first centre: small offsets keep float32 accurate where absolute pixel coordinates
-    # would cancel.
-    ex1, ey1 = tri[:, 1, 0] - tri[:, 0, 0], tri[:, 1, 1] - tri[:, 0, 1]
-    ex2, ey2 = tri[:, 2, 0] - tri[:, 0, 0], tri[:, 2, 1] - tri[:, 0, 1]
-    ox, oy = c0 + 0.5 - tri[:, 0, 0], r0 + 0.5 - tri[:, 0, 1]
-    g1x, g1y = ey2 / a2, -ex2 / a2
-    g2x, g2y = -ey1 / a2, ex1 / a2
-    # Normalised distance from the camera, 0 (nearest vertex of the item) .. 1, as a function of
-    # (b1, b2): n0 + n1·b1 + n2·b2.
-    dist = (zmin[batch, None] + zrange[batch, None] - tri[:, :, 2]) / zrange[batch, None]
+    # Barycentrics b1, b2 and the distance as affine functions of the offset (dx, dy) of a pixel
+    # centre from the box's first centre: small offsets keep float32 accurate where absolute pixel
+    # coordinates would cancel.
+    ox, oy = c0 + 0.5 - x0, r0 + 0.5 - y0
+    g1x, g1y, g2x, g2y = ey2, -ex2, -ey1, ex1
+    h1, h2 = g1x * ox + g1y * oy, g2x * ox + g2y * oy
+    n1, n2 = d1 - d0, d2 - d0
     planes = torch.stack(
-        [g1x, g1y, g1x * ox + g1y * oy, g2x, g2y, g2x * ox + g2y * oy,
-         dist[:, 0], dist[:, 1] - dist[:, 0], dist[:, 2] - dist[:, 0]],
-        dim=1,
-    ).float()
+        [g1x, g1y, h1, g2x, g2y, h2,
+         n1 * g1x + n2 * g2x, n1 * g1y + n2 * g2y, d0 + n1 * h1 + n2 * h2]
+    ).float()  # (9, K): contiguous rows gather fast
     return {
-        "batch": batch,
-        "face": idx - batch * f,
-        "c0": c0.long(),
-        "r0": r0.long(),
-        "ncol": ncol.long(),
+        "key_face": idx - batch * f,
+        "base": (batch * height + r0) * width + c0,
+        "ncol": ncol,
         "count": (ncol * (r1 - r0 + 1)).long(),
         "planes": planes,
     }
 
 
-def _resolve_chunk(setup, sel, zbuf, height, width, tri_bits):
-    """Enumerate the candidates of triangles ``sel`` and fold them into the z-buffer."""
-    count = setup["count"][sel]
-    total = int(count.sum())
-    cand_tri = torch.repeat_interleave(sel, count, output_size=total)
-    starts = torch.cumsum(count, 0) - count
-    local = torch.arange(total, device=sel.device) - torch.repeat_interleave(starts, count, output_size=total)
-    ncol = setup["ncol"][cand_tri]
-    dy = torch.div(local, ncol, rounding_mode="floor")
-    dx = local - dy * ncol
-    p = setup["planes"][cand_tri]  # (N, 9)
+def _resolve_chunk(setup, start, stop, zbuf, width, tri_bits):
+    """Enumerate the candidates of kept triangles [start, stop) and fold them into the z-buffer."""
+    count = setup["count"][start:stop]
+    device = count.device
+    cand = torch.repeat_interleave(torch.arange(start, stop, device=device), count)
+    # Offset of each candidate within its box, as (dx, dy). Index arithmetic runs in float64,
+    # exact for integers below 2^53 and much faster than int64 division on CPUs.
+    first = (torch.cumsum(count, 0) - count).double().index_select(0, cand - start)
+    local = torch.arange(cand.numel(), device=device, dtype=torch.float64).sub_(first)
+    ncol = setup["ncol"].index_select(0, cand)
+    dy = torch.floor((local + 0.5).div_(ncol))
+    dx = local.sub_(dy * ncol)
+    pix = (setup["base"].index_select(0, cand) + dy * width + dx).long()
     dxf, dyf = dx.float(), dy.float()
-    b1 = p[:, 0] * dxf + p[:, 1] * dyf + p[:, 2]
-    b2 = p[:, 3] * dxf + p[:, 4] * dyf + p[:, 5]
-    b0 = 1.0 - b1 - b2
-    inside = (b0 >= -INSIDE_TOLERANCE) & (b1 >= -INSIDE_TOLERANCE) & (b2 >= -INSIDE_TOLERANCE)
-    if not bool(inside.any()):
-        return
-    cand_tri, dx, dy = cand_tri[inside], dx[inside], dy[inside]
-    b1, b2, p = b1[inside], b2[inside], p[inside]
-    dist = (p[:, 6] + p[:, 7] * b1 + p[:, 8] * b2).clamp(0.0, 1.0)
-    qdepth = (dist.double() * float((1 << (_KEY_BITS - tri_bits)) - 1)).long()
-    key = (qdepth << tri_bits) | setup["face"][cand_tri]
-    row = setup["r0"][cand_tri] + dy
-    col = setup["c0"][cand_tri] + dx
-    pix = (setup["batch"][cand_tri] * height + row) * width + col
-    zbuf.scatter_reduce_(0, pix, key, reduce="amin", include_self=True)
+    planes = setup["planes"]
+
+    def affine(k):
+        return torch.addcmul(
+            torch.addcmul(planes[k + 2].index_select(0, cand), planes[k].index_select(0, cand), dxf),
+            planes[k + 1].index_select(0, cand), dyf,
+        )
+
+    b1, b2, dist = affine(0), affine(3), affine(6)
+    outside = (b1 < -INSIDE_TOLERANCE) | (b2 < -INSIDE_TOLERANCE) | (b1 + b2 > 1.0 + INSIDE_TOLERANCE)
+    qdepth = (dist.clamp_(0.0, 1.0).double() * float((1 << (_KEY_BITS - tri_bits)) - 1)).long()
+    key = qdepth.bitwise_left_shift_(tri_bits).bitwise_or_(setup["key_face"].index_select(0, cand))
+    zbuf.scatter_reduce_(0, pix, key.masked_fill_(outside, _EMPTY), reduce="amin", include_self=True)
 
 
 def rasterize(
@@ -233,11 +237,10 @@ def rasterize(
                 before = int(ends[start - 1]) if start > 0 else 0
                 stop = int(torch.searchsorted(ends, before + budget, right=True))
                 stop = max(stop, start + 1)
-                sel = torch.arange(start, stop, device=device)
-                _resolve_chunk(setup, sel, zbuf, h, w, tri_bits)
+                _resolve_chunk(setup, start, stop, zbuf, w, tri_bits)
                 start = stop
     pix = (zbuf != _EMPTY).nonzero().squeeze(1)
-    tri = zbuf[pix] & ((1 << tri_bits) - 1)
+    tri = zbuf.index_select(0, pix) & ((1 << tri_bits) - 1)
     pix_batch = torch.div(pix, h * w, rounding_mode="floor")
     rem = pix - pix_batch * (h * w)
     row = torch.div(rem, w, rounding_mode="floor")
@@ -278,7 +281,11 @@ def interpolate(attr: torch.Tensor, faces: torch.Tensor, fragments: Fragments, d
     """
     b, v, c = attr.shape
     faces = faces.to(device=attr.device, dtype=torch.long)
-    vidx = faces[fragments.pix_tri] + (fragments.pix_batch * v)[:, None]
-    corner_vals = attr.reshape(b * v, c).index_select(0, vidx.reshape(-1)).view(-1, 3, c)
-    vals = (corner_vals * fragments.pix_bary.to(attr.dtype).unsqueeze(-1)).sum(dim=1)
+    vidx = faces.index_select(0, fragments.pix_tri) + (fragments.pix_batch * v)[:, None]
+    flat = attr.reshape(b * v, c)
+    bary = fragments.pix_bary.to(attr.dtype)
+    # Three gathers and fused multiply-adds: cheaper forward and backward than a (N, 3, C) product.
+    vals = flat.index_select(0, vidx[:, 0]) * bary[:, 0:1]
+    vals = torch.addcmul(vals, flat.index_select(0, vidx[:, 1]), bary[:, 1:2])
+    vals = torch.addcmul(vals, flat.index_select(0, vidx[:, 2]), bary[:, 2:3])
     return fragments.scatter(vals) if dense else vals

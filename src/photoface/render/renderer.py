@@ -24,7 +24,7 @@ import torch
 from photoface.mesh.normals import vertex_normals
 from photoface.render.camera import rotation_matrix, to_screen
 from photoface.render.rasterize import DEFAULT_CANDIDATE_BUDGET, Fragments, interpolate, rasterize
-from photoface.render.sh import LIGHT_DIM, default_light, sh_shading
+from photoface.render.sh import LIGHT_DIM, default_light, sh_shading_grouped
 
 
 @dataclass
@@ -123,7 +123,8 @@ class Renderer(torch.nn.Module):
         total_light = self.default_light.to(device=device, dtype=dtype).expand(b, LIGHT_DIM)
         if light is not None:
             total_light = total_light + light.to(dtype)
-        pix_shading = sh_shading(pix_normal, total_light.index_select(0, frags.pix_batch))
+        counts = torch.bincount(frags.pix_batch, minlength=b).tolist()
+        pix_shading = sh_shading_grouped(pix_normal, total_light, counts)
 
         shading = frags.scatter(pix_shading).permute(0, 3, 1, 2)
         mask = frags.mask.unsqueeze(1).to(dtype)
