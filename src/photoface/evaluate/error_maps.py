@@ -1,0 +1,102 @@
+"""Error maps like the paper's Figure 3: per-vertex error colour-coded on the mesh, as a PNG.
+
+The mesh is drawn with photoface's own renderer (``photoface.render.Renderer``): per-vertex
+colours from a matplotlib colour map, the renderer's default light (ambient plus a frontal
+light) so the shape stays readable, one image per requested yaw. Matplotlib then lays out the
+views with a colour bar in millimetres. Vertices without an error (NaN, e.g. outside the
+evaluation crop) are drawn light grey.
+
+Inputs: vertices (V, 3) in millimetres in model space (x to the subject's left, y up, z out of the
+face), so show a prediction in its canonical pose, not after alignment to a scan.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+NO_DATA_RGB = (0.8, 0.8, 0.8)
+
+
+def error_colors(errors, vmax: float, cmap: str = "jet") -> np.ndarray:
+    """(V,) mm → (V, 3) RGB in [0, 1] on [0, vmax] mm; NaN → light grey."""
+    import matplotlib
+
+    e = np.asarray(errors, dtype=np.float64)
+    rgb = matplotlib.colormaps[cmap](np.clip(np.nan_to_num(e) / max(vmax, 1e-12), 0.0, 1.0))[:, :3]
+    rgb[~np.isfinite(e)] = NO_DATA_RGB
+    return rgb
+
+
+def render_error_view(verts, faces, errors, vmax: float, yaw_deg: float = 0.0, pitch_deg: float = 0.0,
+                      image_size: int = 320, cmap: str = "jet", fill: float = 0.9) -> np.ndarray:
+    """One shaded view of the colour-coded mesh on white.
+
+    Args:
+        verts: (V, 3) mm, model space; faces: (F, 3); errors: (V,) mm.
+        vmax: error (mm) at the top of the colour map.
+        yaw_deg, pitch_deg: view, photoface camera convention (positive yaw shows the right cheek).
+        image_size: pixels; fill: fraction of the image the mesh's larger extent fills.
+
+    Returns:
+        (image_size, image_size, 3) uint8.
+    """
+    import torch
+
+    from photoface.render import Renderer, rotation_matrix
+
+    v = torch.as_tensor(np.asarray(verts, dtype=np.float32))
+    angles = torch.tensor([[pitch_deg, yaw_deg, 0.0]], dtype=torch.float32)
+    cam = v @ rotation_matrix(torch.deg2rad(angles))[0].T
+    lo, hi = cam[:, :2].min(dim=0).values, cam[:, :2].max(dim=0).values
+    f = fill * image_size / float((hi - lo).max().clamp_min(1e-6))
+    cx, cy = ((lo + hi) / 2).tolist()
+    pose = torch.tensor([[pitch_deg, yaw_deg, 0.0, f, image_size / 2 - f * cx, image_size / 2 + f * cy]])
+    albedo = torch.as_tensor(error_colors(errors, vmax, cmap), dtype=torch.float32)[None]
+    renderer = Renderer(torch.as_tensor(np.asarray(faces)).long(), image_size)
+    with torch.no_grad():
+        out = renderer.render(v[None], albedo, pose, background=1.0)
+    img = out.image[0].clamp(0, 1).permute(1, 2, 0).numpy()
+    return (img * 255 + 0.5).astype(np.uint8)
+
+
+def save_error_map(path: str | Path, verts, faces, errors, vmax: float | None = None,
+                   yaws: Sequence[float] = (0.0, 45.0), title: str | None = None,
+                   image_size: int = 320, cmap: str = "jet") -> Path:
+    """Write a PNG with one view per yaw and a colour bar (mm).
+
+    Args:
+        path: output .png.
+        verts: (V, 3) mm; faces: (F, 3); errors: (V,) mm, NaN where unknown.
+        vmax: top of the colour scale in mm; default the 95th percentile of the finite errors
+            (rounded up to 0.5 mm), so a few outliers do not wash out the map.
+        yaws: views in degrees.
+        title: figure title, e.g. "subject_01, cooperative: 1.52 mm".
+
+    Returns:
+        the path written.
+    """
+    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: no global backend or figure state
+
+    e = np.asarray(errors, dtype=np.float64)
+    if vmax is None:
+        finite = e[np.isfinite(e)]
+        vmax = float(np.ceil(2 * np.percentile(finite, 95)) / 2) if len(finite) else 1.0
+        vmax = max(vmax, 0.5)
+    views = [render_error_view(verts, faces, e, vmax, yaw, image_size=image_size, cmap=cmap) for yaw in yaws]
+    fig = Figure(figsize=(2.6 * len(views) + 0.8, 2.9))
+    axes = fig.subplots(1, len(views), squeeze=False)
+    for ax, img in zip(axes[0], views):
+        ax.imshow(img)
+        ax.set_axis_off()
+    sm = matplotlib.cm.ScalarMappable(cmap=cmap, norm=matplotlib.colors.Normalize(0.0, vmax))
+    fig.colorbar(sm, ax=axes[0].tolist(), fraction=0.05, pad=0.02, label="error (mm)")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    return path
