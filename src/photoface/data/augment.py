@@ -34,19 +34,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-IBUG68_MIRROR: tuple[int, ...] = (
-    *range(16, -1, -1),  # jaw 0..16 reversed
-    *range(26, 16, -1),  # brows 17..21 <-> 26..22
-    27, 28, 29, 30,  # nose bridge lies on the midline
-    35, 34, 33, 32, 31,  # nostrils
-    45, 44, 43, 42, 47, 46,  # right eye 36..41 <-> left eye
-    39, 38, 37, 36, 41, 40,  # left eye 42..47 <-> right eye
-    54, 53, 52, 51, 50, 49, 48,  # outer upper lip 48..54
-    59, 58, 57, 56, 55,  # outer lower lip 55..59
-    64, 63, 62, 61, 60,  # inner upper lip 60..64
-    67, 66, 65,  # inner lower lip 65..67
-)
-"""Index i of a mirrored face is landmark IBUG68_MIRROR[i] of the original (an involution)."""
+from photoface.facemodel.model import IBUG_MIRROR
+
+IBUG68_MIRROR: tuple[int, ...] = tuple(int(i) for i in IBUG_MIRROR)
+"""Index i of a mirrored face is landmark IBUG68_MIRROR[i] of the original (an involution; the
+face model's ``IBUG_MIRROR`` as a tuple for indexing)."""
 
 
 @dataclass
