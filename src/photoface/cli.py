@@ -55,6 +55,40 @@ def _add_render_commands(sub: argparse._SubParsersAction) -> None:
 
 def _add_data_commands(sub: argparse._SubParsersAction) -> None:
     """``photoface synth`` and ``photoface prepare``: write prepared datasets."""
+    p = sub.add_parser(
+        "prepare",
+        help="detect, landmark, align and mask real photos into a prepared dataset",
+        description="PHOTOS is a folder of person folders, a list file (PATH IDENTITY [SPLIT] per "
+        "line), a CelebA folder (img_align_celeba/ + identity_CelebA.txt) or a 300W-LP folder. "
+        "Re-running with the same --out resumes; skipped photos are listed in DIR/prepare_report.tsv.",
+    )
+    p.add_argument("photos", metavar="PHOTOS")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--kind", choices=("auto", "photos", "celeba", "300w-lp"), default="auto",
+                   help="what PHOTOS is (default: recognised from its contents)")
+    p.add_argument("--size", type=int, choices=(128, 224), default=128, help="crop side in pixels")
+    p.add_argument("--all-faces", action="store_true", help="keep every face, not only the largest")
+    p.add_argument("--masks", metavar="MASK_DIR", help="precomputed masks, same relative names")
+    p.add_argument("--detector", choices=("auto", "hog", "cnn"), default="auto",
+                   help="auto: HOG, and the slow CNN only where HOG finds nothing")
+    p.add_argument("--workers", type=int, default=1, help="parallel processes")
+    p.add_argument("--min-face", type=float, default=40.0, help="smallest face kept, pixels")
+    p.add_argument("--model", metavar="MODEL.npz",
+                   help="300W-LP: the imported BFM face-model file its labels refer to")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    def run_prepare(args: argparse.Namespace) -> int:
+        from photoface.data.adapters import prepare_any
+
+        ds = prepare_any(
+            args.photos, args.out, kind=args.kind, image_size=args.size, all_faces=args.all_faces,
+            masks_dir=args.masks, detector=args.detector, workers=args.workers,
+            min_face=args.min_face, model=args.model, progress=not args.quiet,
+        )
+        print(f"prepared {len(ds)} faces of {len(ds.identities())} identities into {args.out}")
+        return 0
+
+    p.set_defaults(handler=run_prepare)
 
 
 def _add_train_commands(sub: argparse._SubParsersAction) -> None:

@@ -200,7 +200,7 @@ def test_folder_of_person_folders(tmp_path):
         ("ann/1.jpg", "ann"), ("ann/trip/2.PNG", "ann"), ("bob/1.jpg", "bob"), ("loose.jpg", "loose")]
 
 
-def _skip_until_cli_test_cli_prepare_parses_and_runs(tmp_path, astronaut, monkeypatch):
+def test_cli_prepare_parses_and_runs(tmp_path, astronaut, monkeypatch):
     from photoface import cli
 
     seen = {}

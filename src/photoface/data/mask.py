@@ -23,7 +23,8 @@ Method (:func:`face_mask`), in the crop:
 4. **Features back.** Eyes and lips are face (the renderer models them) but not skin-coloured.
    Each eye (hull of 36–41 / 42–47) and the mouth (48–59) is put back when at least
    ``FEATURE_RING_SKIN`` of a ring just outside it is skin, i.e. it is not itself covered
-   (sunglasses stay excluded).
+   (sunglasses stay excluded); even then pixels beyond ``FEATURE_THRESHOLD`` (far from any
+   face colour, e.g. a saturated blue or green object over the lips) stay out.
 5. **Clean-up.** A small opening removes speckle, holes smaller than ``SMALL_HOLE`` of the crop
    are filled (pores, highlights), and only the largest connected component is kept.
 
@@ -42,6 +43,7 @@ from photoface.data.align import warp_image
 FOREHEAD_RAISE = 0.3
 Y_SPREAD = 2.5
 THRESHOLD = 16.27  # chi-square, 3 dof, p = 0.999
+FEATURE_THRESHOLD = 150.0  # eyes and lips reach ~80 on real photos; saturated occluders > 500
 FEATURE_RING_SKIN = 0.6
 SMALL_HOLE = 0.002
 
@@ -140,9 +142,10 @@ def face_mask(image: np.ndarray, landmarks: np.ndarray, valid: np.ndarray | None
     if valid is not None:
         region &= valid
     try:
-        skin = skin_probability_map(image, lm) < THRESHOLD
+        d2 = skin_probability_map(image, lm)
     except ValueError:  # face too small in the crop to sample: trust the landmarks alone
         return region
+    skin = d2 < THRESHOLD
     mask = region & skin
     radius = max(1, round(size / 64))
     for idx in (range(36, 42), range(42, 48), range(48, 60)):
@@ -150,7 +153,7 @@ def face_mask(image: np.ndarray, landmarks: np.ndarray, valid: np.ndarray | None
         near = ndimage.binary_dilation(feature, _disk(radius))
         ring = ndimage.binary_dilation(near, _disk(2 * radius)) & ~near & region
         if ring.sum() and (skin & ring).sum() >= FEATURE_RING_SKIN * ring.sum():
-            mask |= feature & region
+            mask |= feature & region & (d2 < FEATURE_THRESHOLD)
     mask = ndimage.binary_opening(mask, _disk(radius))
     holes = ndimage.binary_fill_holes(mask) & ~mask
     labels, n = ndimage.label(holes)
