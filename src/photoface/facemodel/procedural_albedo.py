@@ -19,7 +19,7 @@ import numpy as np
 
 from photoface.facemodel import procedural_layout as L
 from photoface.facemodel.procedural_mesh import GRID, POCKET_BACK, SLIT_LOWER, FaceGrid
-from photoface.facemodel.procedural_shapes import gauss, pair, ridge, smoothstep
+from photoface.facemodel.procedural_shapes import gauss, pair, pca_modes, smoothstep
 from photoface.facemodel.procedural_surface import MeanSurface, eye_s, lid_margins, lip_outline
 
 SKIN = np.array([0.62, 0.45, 0.37])
@@ -55,13 +55,17 @@ def _masks(grid: FaceGrid, mean: MeanSurface) -> dict[str, np.ndarray]:
     caruncle = fissure * smoothstep(0.12, 0.04, s)
     taper, lip_up, lip_lo = lip_outline(x)
     lips = face * (taper > 0) * smoothstep(lip_up + 0.7, lip_up - 0.5, y) * smoothstep(lip_lo - 0.7, lip_lo + 0.5, y)
-    t = np.linspace(12.0, 60.0, 80)
-    brow_y = 27.5 - 0.0032 * (t - 36.0) ** 2
-    thick = 3.6 - 0.035 * (t - 12.0)
-    d = np.min(((ax[:, None] - t[None]) ** 2 / 1.0 + (y[:, None] - brow_y[None]) ** 2 / thick[None] ** 2), axis=1)
-    brow = face * smoothstep(1.6, 0.7, d)
-    brow_wide = face * smoothstep(3.0, 1.4, d)
-    nostril = face * pair(gauss, x, y, 6.2, -43.8, 2.3, 1.3) ** 0.7
+    # Brow hair: an arch through the brow landmarks' design heights, thick at the head (inner
+    # end), tapering to the tail; the soft edge imitates sparse hairs.
+    t = np.linspace(12.0, 61.0, 90)
+    u = (t - 12.0) / 49.0
+    brow_y = L.BROW_Y - 4.0 + 5.2 * np.sin(np.pi * np.clip(u * 0.85 + 0.08, 0, 1)) - 2.5 * u
+    thick = 2.2 + 1.6 * (1 - u) ** 0.7 - 1.0 * u**2
+    d = np.min((ax[:, None] - t[None]) ** 2 / 1.5 + (y[:, None] - brow_y[None]) ** 2 / thick[None] ** 2, axis=1)
+    d = d + (np.maximum(ax - 61.0, 0.0) / 2.0) ** 2 + (np.maximum(12.0 - ax, 0.0) / 1.5) ** 2
+    brow = face * smoothstep(1.9, 0.3, d)
+    brow_wide = face * smoothstep(3.2, 1.0, d)
+    nostril = face * pair(gauss, x, y, 6.0, -44.0, 2.2, 1.2)
     pocket = ~face
     frac = grid.depth / grid.pocket_rows
     teeth = pocket & (grid.depth == 1) & (grid.part != POCKET_BACK)
@@ -93,7 +97,7 @@ def albedo_mean(grid: FaceGrid, mean: MeanSurface) -> np.ndarray:
     c = np.tile(SKIN, (grid.num_vertices, 1))
     c = c + m["cheeks"][:, None] * np.array([0.035, -0.01, -0.008])
     c = _paint(c, m["lips"], LIPS)
-    c = _paint(c, m["brow"] * 0.85, BROW)
+    c = _paint(c, m["brow"] * 0.8, BROW)
     c = _paint(c, m["nostril"], NOSTRIL)
     c = _paint(c, m["fissure"], SCLERA)
     c = _paint(c, m["iris"], IRIS)
@@ -128,16 +132,17 @@ def albedo_generators(grid: FaceGrid, mean: MeanSurface, rng: np.random.Generato
         m["tzone"][:, None] * np.array([0.015, 0.013, 0.012]),  # T-zone
         m["fissure"][:, None] * (1 - m["iris"][:, None]) * np.array([0.02, 0.02, 0.02]),  # eye white
     ]
-    face = m["face"][:, None]
     for i in range(60):
-        amp = 0.022 * np.exp(-i / 30.0)
+        amp = 0.014 * np.exp(-i / 30.0)
         field = np.zeros((x.size, 3))
         for _ in range(3):
             cx, cy = rng.uniform(-70, 70), rng.uniform(-120, 85)
             sx, sy = rng.uniform(12, 40), rng.uniform(12, 40)
             g = gauss(x, y, cx, cy, sx, sy) + gauss(x, y, -cx, cy, sx, sy) * (rng.random() < 0.7)
-            field += g[:, None] * rng.normal(size=3) * amp
-        gens.append(field * face * m["skin"][:, None])
+            # Mostly brightness (skin colour scales together), a little hue.
+            colour = rng.normal() * np.array([1.0, 0.85, 0.75]) + 0.3 * rng.normal(size=3)
+            field += g[:, None] * colour * amp
+        gens.append(field * m["skin"][:, None])
     return np.stack(gens)
 
 
@@ -145,11 +150,7 @@ def albedo_basis(grid: FaceGrid, mean: MeanSurface, n_modes: int, rng: np.random
     """(V, 3) mean and (n_modes, V, 3) basis with standard-normal coefficients."""
     mu = albedo_mean(grid, mean)
     g = albedo_generators(grid, mean, rng).reshape(-1, mu.size)
-    u, s, _ = np.linalg.svd(g.T, full_matrices=False)
-    basis = (u[:, :n_modes] * s[:n_modes]).T
-    big = np.argmax(np.abs(basis), axis=1)
-    basis *= np.sign(basis[np.arange(n_modes), big])[:, None]
-    basis = basis.reshape(n_modes, -1, 3)
+    basis = pca_modes(g, n_modes)[0].reshape(n_modes, -1, 3)
     # Keep mean ± 3 std of every single mode inside [0, 1]: shrink a mode that would leave it.
     head = np.minimum(1.0 - mu, mu)[None]  # distance to the nearer bound
     a = 3.0 * np.abs(basis)

@@ -25,7 +25,7 @@ from scipy.optimize import nnls
 
 from photoface.facemodel import procedural_layout as L
 from photoface.facemodel import proportions
-from photoface.facemodel.procedural_shapes import gauss, pair, smoothstep
+from photoface.facemodel.procedural_shapes import gauss, pair, pca_modes, smoothstep
 
 
 def semantic_fields(verts: np.ndarray, base_xy: np.ndarray, normal: np.ndarray, nose_h: np.ndarray):
@@ -144,9 +144,5 @@ def identity_basis(verts, base_xy, normal, nose_h, lm, n_modes: int, rng: np.ran
     rnd -= origin_shift(rnd, lm)[:, None, :]
     stds = calibrate_stds(verts[lm], sem_f[:, lm], prior, rnd[:, lm])
     g = np.concatenate([sem_f * stds[:, None, None], rnd]).reshape(-1, verts.shape[0] * 3)
-    u, s, _ = np.linalg.svd(g.T, full_matrices=False)
-    u = u[:, :n_modes] * s[:n_modes]
-    # Deterministic sign: the largest component of each mode is positive.
-    big = np.argmax(np.abs(u), axis=0)
-    u *= np.sign(u[big, np.arange(u.shape[1])])
-    return u.T.reshape(n_modes, -1, 3), s[:n_modes], dict(zip(sem.keys(), stds))
+    modes, s = pca_modes(g, n_modes)
+    return modes.reshape(n_modes, -1, 3), s, dict(zip(sem.keys(), stds))

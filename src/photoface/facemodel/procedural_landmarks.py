@@ -20,9 +20,9 @@ from photoface.facemodel.procedural_surface import MeanSurface, eye_s, lid_margi
 # Left-side / midline design positions (x, y), mm, for landmarks placed by nearest vertex.
 _JAW = {  # 8 = chin (midline) ... 16 = at ear level
     8: (0.0, L.CHIN_Y), 9: (21.0, -104.5), 10: (37.0, -95.0), 11: (48.0, -83.0),
-    12: (57.2, -68.0), 13: (64.5, -55.0), 14: (69.5, -41.0), 15: (72.5, -24.0), 16: (73.6, -7.0),
+    12: (59.5, -66.0), 13: (66.0, -53.0), 14: (69.5, -41.0), 15: (72.5, -24.0), 16: (73.6, -7.0),
 }
-_BROW = {22: (14.0, 26.5), 23: (26.0, 29.5), 24: (37.0, 30.5), 25: (48.0, 29.5), 26: (L.BROW_OUTER_X, 25.5)}
+_BROW = {22: (14.0, 27.5), 23: (26.0, 30.5), 24: (37.0, 31.5), 25: (48.0, 30.5), 26: (L.BROW_OUTER_X, 26.5)}
 _NOSE = {
     27: (0.0, L.NOSE_ROOT_Y), 28: (0.0, -9.5), 29: (0.0, -23.0), 30: (0.0, L.NOSE_TIP_Y),
     33: (0.0, L.NOSE_BASE_Y), 34: (6.5, -44.8), 35: (L.ALA_X, -43.5),

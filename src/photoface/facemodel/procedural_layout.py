@@ -24,7 +24,7 @@ import numpy as np
 from scipy.interpolate import PchipInterpolator
 
 # --- Feature positions (design coordinates, mm); x values are for the subject's left side. ---
-EYE_INNER = (18.4, 0.0)  # inner canthus (iBUG 42)
+EYE_INNER = (20.3, 0.0)  # inner canthus (iBUG 42); the medial hollow pulls it in to x ≈ 18.4
 EYE_OUTER = (44.6, 1.5)  # outer canthus (iBUG 45)
 EYE_Z_INNER, EYE_Z_OUTER = 6.5, 0.0  # depth of the canthi: the inner corner sits further forward
 LID_UP, LID_LO = 6.1, 3.4  # lid-margin heights above/below the canthal line at mid-eye
@@ -32,31 +32,31 @@ NOSE_ROOT_Y = 4.0  # iBUG 27
 NOSE_TIP_Y = -36.0  # iBUG 30
 NOSE_BASE_Y = -45.2  # iBUG 33 (subnasale)
 NOSE_TIP_Z = 44.8  # in front of the outer canthi
-ALA_X = 12.8  # iBUG 31/35
+ALA_X = 10.6  # iBUG 31/35 (base position; the alae push it out to ≈ 12.5)
 STOMION_Y = -67.0  # the mouth slit at the midline
-MOUTH_CORNER_X = 25.35  # iBUG 54
-UPPER_LIP_TOP_Y = -58.4  # iBUG 51
+MOUTH_CORNER_X = 29.0  # iBUG 54, base x; the dental arch pulls the corner in to x ≈ 25.3
+UPPER_LIP_TOP_Y = -57.2  # iBUG 51
 LOWER_LIP_BOTTOM_Y = -76.6  # iBUG 57
-CHIN_Y = -109.3  # iBUG 8
-BROW_Y = 29.0  # iBUG 19/24 (brow peak height)
+CHIN_Y = -108.5  # iBUG 8
+BROW_Y = 30.0  # iBUG 19/24 (brow peak height)
 BROW_OUTER_X = 58.2  # iBUG 26
 
 # Midline profile of the base surface and its cross-sections: y_c, z_c, A, B, C (mm).
 PROFILE = np.array(
     [
-        (90.0, -6.0, 56.0, 42.0, -8.0),
-        (66.0, 12.0, 64.0, 58.0, -5.0),
+        (90.0, -6.0, 60.0, 44.0, -8.0),
+        (66.0, 12.0, 67.0, 60.0, -5.0),
         (42.0, 19.5, 70.0, 72.0, -2.0),
         (22.0, 21.0, 75.0, 82.0, 0.0),
         (4.0, 17.5, 77.5, 88.0, 0.0),
         (-20.0, 19.0, 77.0, 90.0, 0.0),
         (-45.0, 24.5, 70.0, 86.0, 0.0),
-        (-67.0, 25.5, 61.0, 80.0, 0.0),
-        (-86.0, 21.0, 52.0, 70.0, 2.0),
-        (-98.0, 23.5, 42.0, 58.0, 6.0),
-        (-108.0, 18.5, 33.0, 46.0, 10.0),
-        (-116.0, 7.0, 27.0, 36.0, 14.0),
-        (-120.5, -7.0, 23.0, 28.0, 17.0),
+        (-67.0, 27.5, 61.0, 80.0, 0.0),
+        (-86.0, 22.5, 52.0, 70.0, 2.0),
+        (-98.0, 24.5, 46.0, 58.0, 6.0),
+        (-108.0, 17.5, 38.0, 46.0, 10.0),
+        (-116.0, 7.0, 32.0, 36.0, 14.0),
+        (-120.5, -7.0, 28.0, 28.0, 17.0),
     ]
 )
 
@@ -94,7 +94,10 @@ def _row_density(y: np.ndarray) -> np.ndarray:
 
 def place_grid(rows: int, cols: int) -> Placement:
     """Row and column parameters, with one row exactly on the stomion and columns exactly on
-    the mouth corners (the ends of the mouth slit)."""
+    the mouth corners (the ends of the mouth slit) and on the canthi.
+    The pinned x values are base-surface positions; the design constants of those features
+    already allow for the features' sideways displacement of the vertices.
+    """
     tau = np.arange(PROFILE.shape[0], dtype=np.float64)
     interp = [PchipInterpolator(tau, PROFILE[:, k]) for k in range(5)]
     fine = np.linspace(0.0, tau[-1], 4000)
@@ -119,14 +122,30 @@ def place_grid(rows: int, cols: int) -> Placement:
     def phi_of(sv):
         return 0.5 * np.pi * (alpha * sv + (1.0 - alpha) * sv**3)
 
-    # Pin the mouth corners: remap s so that column n + h lands on x = MOUTH_CORNER_X.
-    target = np.arcsin(MOUTH_CORNER_X / a[i_st])
+    # Pin columns: the mouth corners (slit row) and the canthi (eye row) land on their design x.
+    # Piecewise-linear remap of s with one knot per pinned column.
+    i_eye = int(np.argmin(np.abs(yc - 0.5 * (EYE_INNER[1] + EYE_OUTER[1]))))
+    pins = sorted(
+        [
+            (np.arcsin(MOUTH_CORNER_X / a[i_st]), "mouth"),
+            (np.arcsin(EYE_INNER[0] / a[i_eye]), "eye_inner"),
+            (np.arcsin(EYE_OUTER[0] / a[i_eye]), "eye_outer"),
+        ]
+    )
     s_fine = np.linspace(0.0, 1.0, 20001)
-    s_star = np.interp(target, phi_of(s_fine), s_fine)
-    h = max(2, int(round(s_star * n)))
-    sa = np.abs(s)
-    sk = h / n
-    s_new = np.where(sa <= sk, sa * s_star / sk, s_star + (sa - sk) * (1 - s_star) / (1 - sk))
+    knot_s, knot_t, last = [0.0], [0.0], 0
+    h = 0
+    for phi_t, what in pins:
+        s_star = float(np.interp(phi_t, phi_of(s_fine), s_fine))
+        k = max(last + 1, int(round(s_star * n)))
+        knot_s.append(k / n)
+        knot_t.append(s_star)
+        last = k
+        if what == "mouth":
+            h = k
+    knot_s.append(1.0)
+    knot_t.append(1.0)
+    s_new = np.interp(np.abs(s), knot_s, knot_t)
     phi = np.sign(s) * phi_of(s_new)
     phi[n] = 0.0
     return Placement(yc, zc, a, b, c, phi, i_st, h)

@@ -85,7 +85,7 @@ def warp_eye_rows(base: np.ndarray, eye: EyeRows) -> np.ndarray:
     # so that no row pair collapses, and the whole re-spacing fades out over 8 mm.
     width = eye.x_outer - eye.x_inner
     outside = np.maximum(0.0, np.maximum(-s, s - 1.0)) * width
-    gap = 0.35 + 0.6 * outside
+    gap = 0.9 + 0.6 * outside
     up = np.maximum(up, line + gap * (eye.centre - eye.upper) / (eye.lower - eye.upper))
     lo = np.minimum(lo, line - gap * (eye.lower - eye.centre) / (eye.lower - eye.upper))
     weight = smoothstep(8.0, 0.0, outside)
@@ -116,31 +116,35 @@ def nose_height(x, y):
     yc = np.clip(y, -56.0, 16.0)
     h = _NOSE_MID(yc) * np.exp(-0.5 * (x / _NOSE_HALF_WIDTH(yc)) ** 2)
     h = np.where((y < -56.0) | (y > 16.0), 0.0, h)
-    h += 9.0 * pair(gauss, x, y, 11.5, -40.5, 4.3, 4.0)  # alae
+    h += 5.5 * pair(gauss, x, y, 10.8, -41.0, 4.6, 3.8)  # alae
     # Alar crease: a groove hugging each ala on its upper/outer side.
     for sx in (1.0, -1.0):
         r = np.hypot((x - sx * 11.8) / 1.0, (y + 40.0) / 0.95)
-        h -= 1.6 * np.exp(-0.5 * ((r - 6.8) / 1.1) ** 2) * smoothstep(-45.0, -40.0, y)
-    h -= 4.0 * pair(gauss, x, y, 6.2, -43.6, 2.6, 1.6)  # nostrils, on the underside
+        h -= 1.2 * np.exp(-0.5 * ((r - 6.8) / 1.1) ** 2) * smoothstep(-45.0, -40.0, y)
+    h -= 3.0 * pair(gauss, x, y, 6.0, -43.6, 2.6, 1.6)  # nostrils, on the underside
     return h
 
 
 def eye_height(x, y, eye: EyeRows):
     """Orbits, eyeballs, lids and lid creases (mm above the base)."""
     h = -7.5 * pair(gauss, x, y, 31.0, 4.0, 15.0, 11.0)  # orbital hollow
-    h -= 5.0 * pair(gauss, x, y, eye.x_inner + 0.5, 0.5, 4.5, 5.0)  # medial canthus, set back
+    h -= 6.5 * pair(gauss, x, y, eye.x_inner + 0.5, 0.5, 4.5, 5.0)  # medial canthus, set back
     h -= 2.0 * pair(gauss, x, y, 25.0, 11.0, 6.0, 4.0)  # upper inner orbit under the brow
     ax = np.abs(x)
     cx = 0.5 * (eye.x_inner + eye.x_outer)
-    cap = 1.0 - ((ax - cx) / 14.8) ** 2 - ((y - 1.4) / 11.0) ** 2
-    h += 7.8 * np.sqrt(np.clip(cap, 0.0, None))  # eyeball
+    # Eyeball under the lids: a dome whose rim meets the orbit with zero slope (no groove).
+    cap = 1.0 - ((ax - cx) / 18.0) ** 2 - ((y - 1.4) / 13.5) ** 2
+    h += 8.6 * np.clip(cap, 0.0, None) ** 1.5
     s = eye_s(ax, eye)
     line, up, lo = lid_margins(s)
     in_span = band(s, 0.0, 1.0, 0.04)
     # Lids stand ~1.5 mm proud of the eyeball outside the fissure; the step is one row wide.
     inside = smoothstep(lo + 0.05, lo + 0.6, y) * smoothstep(up - 0.05, up - 0.6, y) * in_span
-    lid_zone = pair(gauss, x, y, cx, 1.0, 16.0, 9.0)
-    h += 1.6 * lid_zone * (1.0 - inside)
+    inside *= np.clip((up - lo) / 4.0, 0.0, 1.0)  # no step where the lids meet at the canthi
+    lid_zone = np.where(
+        y > up, smoothstep(up + 8.0, up + 2.0, y), np.where(y < lo, smoothstep(lo - 6.0, lo - 1.5, y), 1.0)
+    ) * band(s, -0.05, 1.05, 0.2)
+    h += 1.4 * lid_zone * (1.0 - inside)
     crease_y = up + 3.8 * np.sin(np.pi * np.clip(s, 0, 1)) + 1.2
     h -= 1.1 * np.exp(-0.5 * ((y - crease_y) / 1.0) ** 2) * band(s, 0.0, 1.0, 0.15)
     h -= 0.8 * np.exp(-0.5 * ((y - (lo - 5.0)) / 2.0) ** 2) * band(s, 0.1, 0.9, 0.2)  # lower-lid hollow
@@ -149,9 +153,9 @@ def eye_height(x, y, eye: EyeRows):
 
 def brow_height(x, y):
     """Brow ridge, glabella, forehead bossing, temples (mm)."""
-    t = np.linspace(8.0, 60.0, 80)
-    path_y = L.BROW_Y - 7.0 - 0.0035 * (t - 34.0) ** 2
-    h = 3.2 * ridge(np.abs(x), y, t, path_y, 6.0)
+    t = np.linspace(10.0, 60.0, 80)
+    path_y = L.BROW_Y - 8.0 - 0.0035 * (t - 34.0) ** 2
+    h = 2.5 * pair(ridge, x, y, t, path_y, 6.5)
     h += 2.4 * gauss(x, y, 0.0, 15.0, 9.0, 7.0)  # glabella
     h += 2.0 * pair(gauss, x, y, 26.0, 55.0, 20.0, 16.0)  # frontal bossing
     h -= 3.0 * pair(gauss, x, y, 63.0, 22.0, 7.0, 12.0)  # temples
@@ -163,22 +167,22 @@ def cheek_height(x, y):
     h = 4.5 * pair(gauss, x, y, 50.0, -14.0, 14.0, 9.0)  # zygoma
     h += 4.0 * pair(gauss, x, y, 36.0, -38.0, 13.0, 12.0)  # malar fat
     h -= 1.2 * pair(gauss, x, y, 30.0, -15.0, 9.0, 4.0)  # infraorbital hollow
-    h -= 3.0 * pair(gauss, x, y, 56.0, -52.0, 10.0, 14.0)  # buccal hollow
+    h -= 2.0 * pair(gauss, x, y, 56.0, -52.0, 10.0, 14.0)  # buccal hollow
     t = np.linspace(0.0, 1.0, 60)
     px = 16.0 + 15.5 * t + 2.0 * np.sin(np.pi * t)
     py = -40.0 - 32.0 * t
-    h -= 1.9 * ridge(np.abs(x), y, px, py, 2.0)  # nasolabial fold
-    h += 1.3 * ridge(np.abs(x), y, px + 3.0, py + 1.0, 3.5)  # cheek bulge along the fold
+    h -= 1.6 * pair(ridge, x, y, px, py, 2.0)  # nasolabial fold
+    h += 1.3 * pair(ridge, x, y, px + 3.0, py + 1.0, 3.5)  # cheek bulge along the fold
     return h
 
 
 def lip_outline(x):
     """(taper, upper vermilion border, lower vermilion border) as functions of x (mm)."""
     xc = L.MOUTH_CORNER_X
-    taper = np.clip(1.0 - (x / xc) ** 2, 0.0, None) ** 0.55
+    taper = np.clip(1.0 - (x / xc) ** 2, 0.0, None) ** 0.6
     bow = 0.9 * pair(gauss, x, 0.0, 5.5, 0.0, 2.5, 1.0) - 0.4 * gauss(x, 0.0, 0.0, 0.0, 1.5, 1.0)
     upper = L.STOMION_Y + (L.UPPER_LIP_TOP_Y - L.STOMION_Y + bow) * taper
-    lower = L.STOMION_Y + (L.LOWER_LIP_BOTTOM_Y - L.STOMION_Y) * taper**0.8
+    lower = L.STOMION_Y + (L.LOWER_LIP_BOTTOM_Y - L.STOMION_Y) * taper**1.1
     return taper, upper, lower
 
 
@@ -190,10 +194,10 @@ def mouth_height(x, y):
     h = -0.0075 * x**2 * region  # the lips wrap around the teeth
     upper = smoothstep(up + 0.6, up - 0.6, y) * smoothstep(yst, yst + 1.0, y) * (taper > 0)
     lower = smoothstep(lo - 0.6, lo + 0.6, y) * smoothstep(yst, yst - 1.0, y) * (taper > 0)
-    vu = 3.2 * np.sin(np.pi * np.clip((y - yst) / np.maximum(up - yst, 1e-3), 0, 1)) ** 0.5
-    vl = 3.6 * np.sin(np.pi * np.clip((yst - y) / np.maximum(yst - lo, 1e-3), 0, 1)) ** 0.5
+    vu = 3.0 * np.sin(np.pi * np.clip((y - yst) / np.maximum(up - yst, 1e-3), 0, 1) ** 0.8) ** 0.7
+    vl = 3.6 * np.sin(np.pi * np.clip((yst - y) / np.maximum(yst - lo, 1e-3), 0, 1) ** 0.9) ** 0.7
     h += (upper * vu + lower * vl) * np.sqrt(taper)
-    h += 0.7 * np.exp(-0.5 * ((y - up) / 0.8) ** 2) * smoothstep(xc + 2, xc - 6, np.abs(x))  # white roll
+    h += 0.35 * np.exp(-0.5 * ((y - up) / 0.9) ** 2) * smoothstep(xc + 2, xc - 6, np.abs(x))  # white roll
     h -= 1.8 * np.exp(-0.5 * ((y - yst) / 1.2) ** 2) * smoothstep(xc + 1, xc - 4, np.abs(x))  # lips meet
     h -= 1.4 * pair(gauss, x, y, xc, yst, 2.5, 2.5)  # commissures
     h -= 0.9 * gauss(x, y, 0.0, -52.0, 2.4, 5.5)  # philtrum groove
@@ -230,8 +234,10 @@ def build_mean(grid: FaceGrid, place: L.Placement) -> MeanSurface:
     """Vertex positions of the mean face (design coordinates)."""
     base = place.base()
     eye = place_eye_rows(base, grid)
-    base = warp_eye_rows(base, eye)
+    # Normals of the smooth, un-warped surface: the warped rows nearly touch at the canthi, where
+    # finite differences would give noisy normals and fold the features over.
     normals = grid_normals(base)
+    base = warp_eye_rows(base, eye)
     x, y = base[..., 0], base[..., 1]
     h = feature_height(x, y, eye)
     surf = base + h[..., None] * normals
