@@ -98,3 +98,23 @@ def test_transform_pose_agrees_with_camera_projection():
     crop_2d = project(pts, torch.tensor(crop_pose)[None])[0, :, :2].numpy()
     np.testing.assert_allclose(crop_2d, apply_transform(a, photo_2d), atol=1e-6)
     assert crop_pose[0] == pose[0] and crop_pose[1] == pose[1]
+
+
+@pytest.mark.slow
+def test_template_agrees_with_builtin_model_framing():
+    """A frontal render of the built-in model's mean face at pose 0 is already aligned: the
+    alignment transform of its projected landmarks is close to the identity."""
+    from photoface.facemodel import builtin_model
+    from photoface.render.camera import project
+
+    model = builtin_model("demo")
+    size = 128
+    lm3d = model.mean[model.landmarks68][None].double()
+    pose = torch.tensor([[0.0, 0.0, 0.0, size / 200, size / 2, size / 2]], dtype=torch.float64)
+    lm2d = project(lm3d, pose)[0, :, :2].numpy()
+    a = alignment_transform(lm2d, size)
+    scale = np.sqrt(np.linalg.det(a[:, :2]))
+    assert abs(scale - 1) < 0.05
+    assert abs(np.degrees(np.arctan2(a[1, 0], a[0, 0]))) < 0.5
+    centre = np.array([size / 2, size / 2])
+    assert np.linalg.norm(apply_transform(a, centre[None])[0] - centre) < 0.03 * size
