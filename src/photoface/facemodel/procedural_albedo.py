@@ -78,7 +78,7 @@ def _masks(grid: FaceGrid, mean: MeanSurface) -> dict[str, np.ndarray]:
     ) * smoothstep(70.0, 50.0, ax)
     beard = np.clip(beard, 0.0, 1.0) * smoothstep(-40.0, -55.0, y)
     tzone = face * (gauss(x, y, 0.0, 40.0, 30.0, 25.0) + gauss(x, y, 0.0, -20.0, 8.0, 25.0))
-    skin = face * (1 - np.maximum(fissure, 0) * 1.0) * (1 - brow) * (1 - lips)
+    skin = face * (1 - fissure) * (1 - brow) * (1 - lips) * (1 - nostril)
     return dict(
         fissure=fissure.astype(float), iris=iris, pupil=pupil, lash=lash, lash_lo=lash_lo, caruncle=caruncle,
         lips=lips, brow=brow, brow_wide=brow_wide, nostril=nostril, pocket=pocket.astype(float),
@@ -115,9 +115,12 @@ def albedo_generators(grid: FaceGrid, mean: MeanSurface, rng: np.random.Generato
     """(N, V, 3) albedo change per standard deviation of each generator."""
     m = _masks(grid, mean)
     x, y = mean.base_xy[:, 0], mean.base_xy[:, 1]
+    mu = albedo_mean(grid, mean)
     skinlike = np.clip(m["skin"] + 0.8 * m["lips"] + 0.3 * m["brow"], 0.0, 1.0)
     gens = [
-        skinlike[:, None] * np.array([0.105, 0.088, 0.078]),  # skin tone (light <-> dark)
+        # Skin tone scales the skin's colour (and the lips', a little the brows'), so very light
+        # and very dark skin stay inside [0, 1] at ±3 std.
+        skinlike[:, None] * mu * np.array([0.175, 0.185, 0.19]),
         m["skin"][:, None] * np.array([0.022, 0.004, -0.028]),  # undertone
         (m["cheeks"] + m["nose_tip"])[:, None] * np.array([0.035, -0.012, -0.008]),  # redness
         m["lips"][:, None] * np.array([0.05, -0.025, -0.005]),  # lip colour

@@ -122,7 +122,7 @@ def expression_basis(grid: FaceGrid, mean: MeanSurface) -> tuple[np.ndarray, lis
     shapes["mouthUpperUp"] = vec(dy=4.0 * up_side * lip_near, dz=1.0 * up_side * lip_near)
     shapes["mouthLowerDown"] = vec(dy=-5.0 * low * lip_near, dz=0.5 * low * lip_near)
     shapes["mouthRollIn"] = vec(dy=-1.5 * (y - yst) / 8.0 * lips, dz=-3.0 * lips)
-    shapes["mouthPress"] = vec(dy=-0.15 * (y - yst) * lips, dz=-1.0 * lips)
+    shapes["mouthPress"] = vec(dy=-0.3 * (y - yst) * lips, dz=-2.0 * lips)
 
     brow_inner = pair(gauss, x, y, 16.0, 26.0, 9.0, 8.0)
     shapes["browInnerUp"] = vec(dy=6.0 * brow_inner + 1.5 * gauss(x, y, 0.0, 45.0, 25.0, 15.0))

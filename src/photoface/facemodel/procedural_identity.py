@@ -44,10 +44,11 @@ def semantic_fields(verts: np.ndarray, base_xy: np.ndarray, normal: np.ndarray, 
         return np.stack([dx + zero, dy + zero, dz + zero], axis=1)
 
     fields = {
+        "face_size": (f(dx=x, dy=y - L.NOSE_BASE_Y, dz=z + 45.0), 0.035),
         "face_width": (f(dx=x), 0.045),
         "face_height": (f(dy=y), 0.035),
         "lower_face_height": (f(dy=(y - L.NOSE_BASE_Y) * smoothstep(L.NOSE_BASE_Y + 8, L.NOSE_BASE_Y - 8, y)), 0.06),
-        "face_depth": (f(dz=z + 45.0), 0.04),
+        "face_depth": (f(dz=z + 45.0), 0.06),
         "nose_length": (f(dy=-smoothstep(6.0, -38.0, y) * nose_box), 2.5),
         "nose_width": (f(dx=x * gauss(x, y, 0.0, -36.0, 16.0, 12.0)), 0.09),
         "nose_projection": (f(dz=nose_h / 23.0 * smoothstep(-50.0, -42.0, y)), 2.5),
@@ -66,11 +67,11 @@ def semantic_fields(verts: np.ndarray, base_xy: np.ndarray, normal: np.ndarray, 
         "mouth_height": (f(dy=mouth_w), 1.5),
         "lip_thickness": (f(dy=(y - L.STOMION_Y) * gauss(x, y, 0.0, L.STOMION_Y, 20.0, 10.0)), 0.12),
         "lip_protrusion": (f(dz=gauss(x, y, 0.0, L.STOMION_Y, 22.0, 11.0)), 1.5),
-        "cheek_fullness": (normal * pair(gauss, x, y, 44.0, -40.0, 16.0, 16.0)[:, None], 2.0),
+        "cheek_fullness": (normal * pair(gauss, x, y, 44.0, -40.0, 16.0, 16.0)[:, None], 2.8),
         "cheekbones": (normal * pair(gauss, x, y, 50.0, -14.0, 14.0, 9.0)[:, None], 1.5),
-        "forehead_slope": (f(dz=-np.maximum(y - 20.0, 0.0) / 70.0), 3.0),
+        "forehead_slope": (f(dz=-np.maximum(y - 20.0, 0.0) / 70.0), 4.0),
         "temple_width": (f(dx=x * smoothstep(10.0, 60.0, y)), 0.04),
-        "jaw_angle": (normal * pair(gauss, x, y, 55.0, -78.0, 14.0, 14.0)[:, None], 2.0),
+        "jaw_angle": (normal * pair(gauss, x, y, 55.0, -78.0, 14.0, 14.0)[:, None], 2.8),
         "midface_height": (f(dy=(y - L.NOSE_ROOT_Y) * band(y, L.NOSE_BASE_Y, L.NOSE_ROOT_Y)), 0.04),
         "nose_deviation": (f(dx=nose_box), 0.8),
         "eye_height_asymmetry": (f(dy=sgn * eye_w), 0.7),
@@ -89,7 +90,7 @@ def random_fields(base_xy: np.ndarray, n: int, rng: np.random.Generator) -> np.n
     x, y = base_xy[:, 0], base_xy[:, 1]
     out = np.zeros((n, x.size, 3))
     for i in range(n):
-        amp = 1.1 * np.exp(-i / 45.0)
+        amp = 0.9 * np.exp(-i / 40.0)
         symmetric = rng.random() < 0.8
         for _ in range(4):
             cx, cy = rng.uniform(-65.0, 65.0), rng.uniform(-115.0, 80.0)
@@ -118,7 +119,7 @@ def measurement_jacobian(mean_lm: np.ndarray, fields_lm: np.ndarray, eps: float 
     return (plus - minus) / (2.0 * eps)
 
 
-def calibrate_stds(mean_lm, sem_lm, prior, rnd_lm, reg: float = 0.3) -> np.ndarray:
+def calibrate_stds(mean_lm, sem_lm, prior, rnd_lm, reg: float = 0.05) -> np.ndarray:
     """Semantic standard deviations whose measurement spread best matches the reference.
 
     Solves min Σ_j ((Σ_k J_jk² s_k + r_j − t_j) / t_j)² + reg Σ_k ((s_k − p_k²) / p_k²)² over
