@@ -30,8 +30,11 @@ import multiprocessing
 import os
 import re
 import traceback
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -168,8 +171,32 @@ def process_photo(task: PhotoTask, options: PrepareOptions) -> PhotoResult:
     return result
 
 
-def _worker(args):
-    return process_photo(*args)
+def _parallel(todo: list[PhotoTask], options: PrepareOptions, executor) -> Iterator[PhotoResult]:
+    """Results in completion order, with at most 4 photos per worker in flight (bounded memory).
+
+    A worker that dies (killed for memory, a crash inside dlib) breaks the pool; that is reported
+    as an error naming the photos in flight, and the journal keeps everything finished so far."""
+    pending: dict = {}
+    queue = iter(todo)
+    window = 4 * options.workers
+    while True:
+        while len(pending) < window:
+            task = next(queue, None)
+            if task is None:
+                break
+            pending[executor.submit(process_photo, task, options)] = task.key
+        if not pending:
+            return
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for fut in done:
+            key = pending.pop(fut)
+            try:
+                yield fut.result()
+            except BrokenProcessPool:
+                keys = ", ".join(sorted([key, *pending.values()]))
+                raise PhotofaceError(
+                    f"a worker process died while preparing one of: {keys} (out of memory?); "
+                    "re-run to resume, with --workers 1 to find the photo") from None
 
 
 def _slug(text: str) -> str:
@@ -228,12 +255,12 @@ def run_prepare(
     notes: dict[str, list[str]] = _old_notes(out_dir)
     todo = [t for t in tasks if not writer.is_done(t.key)]
     by_key = {t.key: t for t in todo}
-    pool = None
+    executor = None
     try:
         if options.workers > 1 and len(todo) > 1:
-            ctx = multiprocessing.get_context("spawn")
-            pool = ctx.Pool(min(options.workers, len(todo)))
-            results = pool.imap_unordered(_worker, [(t, options) for t in todo], chunksize=1)
+            executor = ProcessPoolExecutor(min(options.workers, len(todo)),
+                                           mp_context=multiprocessing.get_context("spawn"))
+            results = _parallel(todo, options, executor)
         else:
             results = (process_photo(t, options) for t in todo)
         bar = tqdm(results, total=len(todo), desc="prepare", unit="photo", disable=not progress)
@@ -250,9 +277,8 @@ def run_prepare(
         write_report(out_dir, writer, notes)
         raise
     finally:
-        if pool is not None:
-            pool.terminate()
-            pool.join()
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
     dataset = writer.close()
     write_report(out_dir, writer, notes)
     return dataset
