@@ -55,7 +55,8 @@ def make_render_step(verts, faces, size: int, batch: int, device: str, seed: int
     """A closure doing one forward + backward of render + losses."""
     g = torch.Generator().manual_seed(seed)
     renderer = Renderer(faces, size).to(device)
-    v = (verts[None].repeat(batch, 1, 1) + torch.randn(batch, *verts.shape, generator=g)).to(device)
+    # Small smooth-ish perturbation per item: a decoder output, not a crumpled mesh.
+    v = (verts[None].repeat(batch, 1, 1) + 0.1 * torch.randn(batch, *verts.shape, generator=g)).to(device)
     v.requires_grad_(True)
     albedo = (0.4 + 0.3 * torch.rand(batch, verts.shape[0], 3, generator=g)).to(device).requires_grad_(True)
     code = (0.2 * torch.randn(batch, 6, generator=g)).to(device).requires_grad_(True)

@@ -97,7 +97,7 @@ def save_png(image: np.ndarray, path) -> Path:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image).save(path)
+    Image.fromarray(image).save(path, optimize=True)
     return path
 
 
@@ -120,7 +120,7 @@ FIGURE_POSES = (  # (label, pitch, yaw, roll)
 )
 
 
-def lights_poses_grid(model, tile: int = 128) -> np.ndarray:
+def lights_poses_grid(model, tile: int = 112) -> np.ndarray:
     """(rows·(tile+label), cols·tile, 3) uint8 grid: FIGURE_LIGHTS (rows) × FIGURE_POSES (cols)."""
     from PIL import Image, ImageDraw
 

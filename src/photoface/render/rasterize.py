@@ -39,7 +39,7 @@ INSIDE_TOLERANCE = 1e-5
 MIN_DOUBLE_AREA = 1e-10
 """Triangles with |2 × area| below this (px²) are degenerate and never drawn."""
 DEFAULT_CANDIDATE_BUDGET = 1 << 21
-"""Candidates processed at once (about 120 bytes each at peak)."""
+"""Candidates processed at once (about 100 bytes each at peak)."""
 
 _KEY_BITS = 62  # keep keys positive and below the int64 maximum used for "empty"
 _EMPTY = torch.iinfo(torch.int64).max
@@ -111,43 +111,54 @@ def _triangle_setup(screen: torch.Tensor, faces: torch.Tensor, height: int, widt
 
     Returns None if no triangle covers a pixel centre, else a dict over the K kept triangles:
     ``key_face`` (K,) face id, ``base`` (K,) flat pixel index of the box's first pixel, ``ncol``
-    (K,) box width, ``count`` (K,) candidates, ``planes`` (9, K) float32.
+    (K,) box width, ``count`` (K,) candidates, ``planes`` (9, K) in the set-up dtype.
     """
-    b = screen.shape[0]
+    b, v, _ = screen.shape
     f = faces.shape[0]
-    sv = screen.detach().double()  # set-up in float64; candidates are then tested in float32
-    zmin = sv[..., 2].amin(dim=1, keepdim=True)
-    zrange = (sv[..., 2].amax(dim=1, keepdim=True) - zmin).clamp_min(1e-12)
+    # Set-up in the input's precision (float32 edge vectors of nearby vertices are exact), but
+    # never below float32.
+    sv = screen.detach()
+    if sv.dtype not in (torch.float32, torch.float64):
+        sv = sv.float()
+    z = sv[..., 2]
+    zmin = z.amin(dim=1, keepdim=True)
+    zrange = (z.amax(dim=1, keepdim=True) - zmin).clamp_min(1e-12)
     # Normalised distance from the camera: 0 at the item's nearest vertex, 1 at its farthest.
-    dist = (zmin + zrange - sv[..., 2]) / zrange
-    corner = sv.index_select(1, faces.reshape(-1)).view(b, f, 3, 3)
-    cdist = dist.index_select(1, faces.reshape(-1)).view(b, f, 3)
-    xs, ys = corner[..., 0], corner[..., 1]
-    ex1, ey1 = xs[..., 1] - xs[..., 0], ys[..., 1] - ys[..., 0]
-    ex2, ey2 = xs[..., 2] - xs[..., 0], ys[..., 2] - ys[..., 0]
+    chans = torch.stack([sv[..., 0], sv[..., 1], (zmin + zrange - z) / zrange]).reshape(3, b * v)
+    # One contiguous (B·F,) array per corner and channel: 1-D gathers and elementwise ops only.
+    offset = (torch.arange(b, device=sv.device) * v)[:, None]
+    corner_idx = [(offset + faces[:, k]).reshape(-1) for k in range(3)]
+    xs = [chans[0].index_select(0, i) for i in corner_idx]
+    ys = [chans[1].index_select(0, i) for i in corner_idx]
+    ds = [chans[2].index_select(0, i) for i in corner_idx]
+    ex1, ey1 = xs[1] - xs[0], ys[1] - ys[0]
+    ex2, ey2 = xs[2] - xs[0], ys[2] - ys[0]
     area2 = ex1 * ey2 - ex2 * ey1  # negative: facing the camera
     # Columns j whose centre j + 0.5 lies in [min x, max x], clipped to the image; rows alike.
     # Non-finite vertices give a non-finite area and are dropped with the degenerate triangles.
-    c0 = torch.ceil(xs.amin(-1) - 0.5).clamp_(0, width)
-    c1 = torch.floor(xs.amax(-1) - 0.5).clamp_(-1, width - 1)
-    r0 = torch.ceil(ys.amin(-1) - 0.5).clamp_(0, height)
-    r1 = torch.floor(ys.amax(-1) - 0.5).clamp_(-1, height - 1)
+    c0 = torch.ceil(torch.minimum(torch.minimum(xs[0], xs[1]), xs[2]) - 0.5).clamp_(0, width)
+    c1 = torch.floor(torch.maximum(torch.maximum(xs[0], xs[1]), xs[2]) - 0.5).clamp_(-1, width - 1)
+    r0 = torch.ceil(torch.minimum(torch.minimum(ys[0], ys[1]), ys[2]) - 0.5).clamp_(0, height)
+    r1 = torch.floor(torch.maximum(torch.maximum(ys[0], ys[1]), ys[2]) - 0.5).clamp_(-1, height - 1)
     keep = (area2.abs() > MIN_DOUBLE_AREA) & torch.isfinite(area2) & (c1 >= c0) & (r1 >= r0)
     if cull:
         keep &= area2 < 0
-    idx = keep.view(-1).nonzero().squeeze(1)
+    idx = keep.nonzero().squeeze(1)
     if idx.numel() == 0:
         return None
 
     def pick(t):
-        return t.reshape(-1).index_select(0, idx)
+        return t.index_select(0, idx)
 
     a2, c0, c1, r0, r1 = pick(area2), pick(c0), pick(c1), pick(r0), pick(r1)
     ex1, ey1, ex2, ey2 = pick(ex1) / a2, pick(ey1) / a2, pick(ex2) / a2, pick(ey2) / a2
-    x0, y0 = pick(xs[..., 0]), pick(ys[..., 0])
-    d0, d1, d2 = pick(cdist[..., 0]), pick(cdist[..., 1]), pick(cdist[..., 2])
+    x0, y0 = pick(xs[0]), pick(ys[0])
+    d0, d1, d2 = pick(ds[0]), pick(ds[1]), pick(ds[2])
     batch = torch.div(idx, f, rounding_mode="floor")
     ncol = c1 - c0 + 1
+    # Candidate index arithmetic runs in floating point (see _resolve_chunk); float32 is exact
+    # while flat pixel indices stay below 2^24.
+    exact = sv.dtype if b * height * width < (1 << 24) else torch.float64
     # Barycentrics b1, b2 and the distance as affine functions of the offset (dx, dy) of a pixel
     # centre from the box's first centre: small offsets keep float32 accurate where absolute pixel
     # coordinates would cancel.
@@ -158,11 +169,11 @@ def _triangle_setup(screen: torch.Tensor, faces: torch.Tensor, height: int, widt
     planes = torch.stack(
         [g1x, g1y, h1, g2x, g2y, h2,
          n1 * g1x + n2 * g2x, n1 * g1y + n2 * g2y, d0 + n1 * h1 + n2 * h2]
-    ).float()  # (9, K): contiguous rows gather fast
+    )  # (9, K): contiguous rows gather fast
     return {
         "key_face": idx - batch * f,
-        "base": (batch * height + r0) * width + c0,
-        "ncol": ncol,
+        "base": ((batch * height + r0.long()) * width + c0.long()).to(exact),
+        "ncol": ncol.to(exact),
         "count": (ncol * (r1 - r0 + 1)).long(),
         "planes": planes,
     }
@@ -173,16 +184,17 @@ def _resolve_chunk(setup, start, stop, zbuf, width, tri_bits):
     count = setup["count"][start:stop]
     device = count.device
     cand = torch.repeat_interleave(torch.arange(start, stop, device=device), count)
-    # Offset of each candidate within its box, as (dx, dy). Index arithmetic runs in float64,
-    # exact for integers below 2^53 and much faster than int64 division on CPUs.
-    first = (torch.cumsum(count, 0) - count).double().index_select(0, cand - start)
-    local = torch.arange(cand.numel(), device=device, dtype=torch.float64).sub_(first)
+    # Offset of each candidate within its box, as (dx, dy). Index arithmetic runs in floating
+    # point, exact for the integers involved and much faster than int64 division on CPUs.
+    planes = setup["planes"]
+    exact = setup["base"].dtype
+    first = (torch.cumsum(count, 0) - count).to(exact).index_select(0, cand - start)
+    local = torch.arange(cand.numel(), device=device, dtype=exact).sub_(first)
     ncol = setup["ncol"].index_select(0, cand)
     dy = torch.floor((local + 0.5).div_(ncol))
     dx = local.sub_(dy * ncol)
     pix = (setup["base"].index_select(0, cand) + dy * width + dx).long()
-    dxf, dyf = dx.float(), dy.float()
-    planes = setup["planes"]
+    dxf, dyf = dx.to(planes.dtype), dy.to(planes.dtype)
 
     def affine(k):
         return torch.addcmul(

@@ -110,11 +110,35 @@ def sh_shading(normals: torch.Tensor, coeffs: torch.Tensor) -> torch.Tensor:
     return (coeffs * basis.unsqueeze(-2)).sum(-1)
 
 
+def irradiance_matrices(coeffs: torch.Tensor) -> torch.Tensor:
+    """The same shading as a quadratic form (Ramamoorthi & Hanrahan 2001, eq. 12).
+
+    ``E_c(n) = [n, 1]ᵀ · Q_c · [n, 1]`` holds for every n, unit or not, which lets the renderer
+    shade with one small matrix product per pixel instead of nine basis functions.
+
+    Args:
+        coeffs: (B, 27) channel-major light coefficients.
+
+    Returns:
+        (B, 3, 4, 4) symmetric matrices Q_c.
+    """
+    l = coeffs.reshape(-1, 3, NUM_COEFFS)
+    a1, off = _A1 * _Y1 / 2.0, _A2 * _Y2_OFF / 2.0
+    zz, xy = _A2 * _Y2_ZZ, _A2 * _Y2_XY
+    q = [
+        [xy * l[..., 8], off * l[..., 4], off * l[..., 7], a1 * l[..., 3]],
+        [off * l[..., 4], -xy * l[..., 8], off * l[..., 5], a1 * l[..., 1]],
+        [off * l[..., 7], off * l[..., 5], 3.0 * zz * l[..., 6], a1 * l[..., 2]],
+        [a1 * l[..., 3], a1 * l[..., 1], a1 * l[..., 2], _A0 * _Y0 * l[..., 0] - zz * l[..., 6]],
+    ]
+    return torch.stack([torch.stack(row, dim=-1) for row in q], dim=-2)
+
+
 def sh_shading_grouped(normals: torch.Tensor, coeffs: torch.Tensor, group_sizes) -> torch.Tensor:
-    """``sh_shading`` for points grouped by batch item, one small matmul per item.
+    """``sh_shading`` for points grouped by batch item, via ``irradiance_matrices``.
 
     Same result as ``sh_shading(normals, coeffs[item_of_each_point])`` without materialising a
-    27-number light per point, which dominated the renderer's shading cost.
+    27-number light or 9 basis values per point, which dominated the renderer's shading cost.
 
     Args:
         normals: (N, 3) unit normals, camera space, item 0's points first, then item 1's, ...
@@ -124,11 +148,11 @@ def sh_shading_grouped(normals: torch.Tensor, coeffs: torch.Tensor, group_sizes)
     Returns:
         (N, 3) shading.
     """
-    gain = torch.tensor(_BAND_GAIN, dtype=normals.dtype, device=normals.device)
-    per_item = (coeffs.reshape(-1, 3, NUM_COEFFS) * gain).transpose(1, 2)  # (B, 9, 3)
-    basis = sh_basis(normals)
-    parts = [part @ per_item[i] for i, part in enumerate(torch.split(basis, list(group_sizes)))]
-    return torch.cat(parts) if parts else basis.new_zeros(0, 3)
+    n4 = torch.cat([normals, torch.ones_like(normals[:, :1])], dim=1)  # (N, 4)
+    q = irradiance_matrices(coeffs).permute(0, 2, 1, 3).reshape(-1, 4, 12)  # (B, 4, 3·4)
+    parts = [part @ q[i] for i, part in enumerate(torch.split(n4, list(group_sizes)))]
+    t = torch.cat(parts) if parts else n4.new_zeros(0, 12)
+    return (t.view(-1, 3, 4) * n4.unsqueeze(1)).sum(-1)
 
 
 def default_light(dtype=torch.float32, device=None) -> torch.Tensor:
