@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+import torch
+import trimesh
+
+from photoface.mesh.hierarchy import MeshHierarchy
+from photoface.nn.chebconv import ChebConv, GraphSampling
+from photoface.nn.decoders import AlbedoDecoder, GraphDecoder, ShapeDecoder
+
+
+@pytest.fixture(scope="module")
+def hier():
+    ico = trimesh.creation.icosphere(4, radius=80.0)  # 2562 vertices, 5 levels down to 6
+    return MeshHierarchy.build(ico.vertices, ico.faces, (4, 4, 4, 4, 2))
+
+
+def perturb_zero_layers(module):
+    """Make the zero-initialised output layers non-zero, as one training step would."""
+    torch.manual_seed(1)
+    for m in module.modules():
+        if isinstance(m, ChebConv) and torch.count_nonzero(m.weight) == 0:
+            torch.nn.init.normal_(m.weight, std=0.1)
+            torch.nn.init.normal_(m.bias, std=0.1)
+
+
+def test_decoder_follows_the_paper_layout(hier):
+    dec = GraphDecoder(192, hier)
+    sizes = hier.sizes
+    assert dec.fc.out_features == sizes[5] * 256
+    ups = [m for m in dec.up if isinstance(m, GraphSampling)]
+    # US(2) first (level 5 → 4), then US(4) four times up to the template.
+    assert [tuple(u.matrix.shape) for u in ups] == [(sizes[i], sizes[i + 1]) for i in (4, 3, 2, 1, 0)]
+    assert [(c.in_channels, c.out_channels, c.K, c.num_vertices) for c in dec.convs] == [
+        (256, 256, 6, sizes[4]), (256, 128, 6, sizes[3]), (128, 64, 6, sizes[2]),
+        (64, 32, 6, sizes[1]), (32, 16, 6, sizes[0]),
+    ]
+    assert (dec.out_conv.in_channels, dec.out_conv.out_channels) == (16, 3)
+    with pytest.raises(ValueError, match="hierarchy"):
+        GraphDecoder(8, hier, channels=(8,) * 6)
+
+
+def test_shape_decoder_starts_at_the_mean_and_adds_mm_offsets(hier):
+    mean = torch.as_tensor(hier.levels[0].vertices, dtype=torch.float32)
+    dec = ShapeDecoder(hier, mean, id_dim=8, exp_dim=4, channels=(16, 16, 8, 8, 8))
+    idc, exc = torch.randn(3, 8), torch.randn(3, 4)
+    out = dec(idc, exc)
+    assert out.shape == (3, len(mean), 3)
+    assert torch.equal(out, mean.expand(3, -1, -1))  # any code: exactly the template at init
+    perturb_zero_layers(dec)
+    off = dec.offsets(idc, exc)
+    assert torch.allclose(dec(idc, exc), mean + off)
+    assert not torch.allclose(off[0], off[1])  # the code matters once trained
+    dec.offset_scale *= 2
+    assert torch.allclose(dec.offsets(idc, exc), 2 * off, atol=1e-5)
+
+
+def test_albedo_decoder_is_template_albedo_at_init_and_stays_in_unit_range(hier):
+    v = hier.levels[0].n_vertices
+    tex = torch.rand(v, 3) * 0.9 + 0.05
+    dec = AlbedoDecoder(hier, tex, id_dim=8, channels=(16, 16, 8, 8, 8))
+    out = dec(torch.randn(2, 8))
+    assert torch.allclose(out, tex.expand(2, -1, -1), atol=1e-6)
+    perturb_zero_layers(dec)
+    with torch.no_grad():
+        dec.net.out_conv.bias.fill_(50.0)
+    out = dec(torch.randn(2, 8))
+    assert out.min() >= 0 and out.max() <= 1 and out.mean() > 0.99
+
+
+def test_gradients_reach_every_decoder_parameter(hier):
+    mean = torch.as_tensor(hier.levels[0].vertices, dtype=torch.float32)
+    dec = ShapeDecoder(hier, mean, id_dim=8, exp_dim=4, channels=(16, 16, 8, 8, 8))
+    perturb_zero_layers(dec)
+    idc = torch.randn(2, 8, requires_grad=True)
+    dec(idc, torch.randn(2, 4)).square().mean().backward()
+    for name, p in dec.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+    assert idc.grad.abs().sum() > 0

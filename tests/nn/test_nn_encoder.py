@@ -1,0 +1,70 @@
+import pytest
+import torch
+import torchvision
+
+from photoface.errors import InputFileError, PhotofaceError
+from photoface.nn.encoder import ResNetEncoder
+
+
+@pytest.fixture(scope="module")
+def enc18():
+    torch.manual_seed(0)
+    return ResNetEncoder("resnet18").eval()
+
+
+def test_codes_and_feature_maps_have_documented_shapes(enc18):
+    out = enc18(torch.rand(2, 3, 64, 64))
+    assert out.id_code.shape == (2, 128) and out.exp_code.shape == (2, 64)
+    assert out.pose_code.shape == (2, 6) and out.light.shape == (2, 27)
+    sizes = [f.shape[-1] for f in out.features]
+    assert sizes == [32, 16, 8, 4, 2]
+    assert [f.shape[1] for f in out.features] == list(enc18.feature_channels) == [64, 64, 128, 256, 512]
+
+
+def test_zero_initialised_heads_give_zero_codes_but_still_learn(enc18):
+    enc = ResNetEncoder("resnet18", id_dim=8, exp_dim=4)
+    out = enc(torch.rand(2, 3, 64, 64))
+    for code in (out.id_code, out.exp_code, out.pose_code, out.light):
+        assert torch.count_nonzero(code) == 0
+    (out.id_code.sum() + out.exp_code.sum() + out.pose_code.sum() + out.light.sum()).backward()
+    for name, head in enc.heads.items():
+        assert head[2].weight.grad.abs().sum() > 0, name  # the zero layer receives gradient
+
+
+def test_channels_last_gives_same_result(enc18):
+    cl = ResNetEncoder("resnet18", channels_last=True).eval()
+    cl.load_state_dict(enc18.state_dict())
+    x = torch.rand(1, 3, 64, 64)
+    a, b = enc18(x), cl(x)
+    assert b.features[2].is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(a.features[4], b.features[4], atol=1e-4)
+
+
+def test_imagenet_weights_load_from_a_user_file(tmp_path):
+    ref = torchvision.models.resnet18(weights=None)
+    path = tmp_path / "r18.pth"
+    torch.save({"state_dict": {"module." + k: v for k, v in ref.state_dict().items()}}, path)
+    enc = ResNetEncoder("resnet18", weights_path=path)
+    assert torch.equal(enc.stem[0].weight, ref.conv1.weight)
+    assert torch.equal(enc.layer4[1].bn2.running_var, ref.layer4[1].bn2.running_var)
+
+
+def test_bad_weight_files_raise_clear_errors(tmp_path):
+    with pytest.raises(InputFileError, match="not found"):
+        ResNetEncoder("resnet18", weights_path=tmp_path / "missing.pth")
+    garbage = tmp_path / "garbage.pth"
+    garbage.write_bytes(b"\x00not a checkpoint")
+    with pytest.raises(InputFileError, match="garbage.pth: cannot read"):
+        ResNetEncoder("resnet18", weights_path=garbage)
+    r34 = tmp_path / "r34.pth"
+    torch.save(torchvision.models.resnet34(weights=None).state_dict(), r34)
+    with pytest.raises(InputFileError, match="not torchvision resnet18 weights: .*unexpected keys"):
+        ResNetEncoder("resnet18", weights_path=r34)
+    shaped = tmp_path / "shaped.pth"
+    sd = torchvision.models.resnet18(weights=None).state_dict()
+    sd["conv1.weight"] = torch.zeros(64, 1, 7, 7)
+    torch.save(sd, shaped)
+    with pytest.raises(InputFileError, match="conv1.weight"):
+        ResNetEncoder("resnet18", weights_path=shaped)
+    with pytest.raises(PhotofaceError, match="unknown encoder"):
+        ResNetEncoder("vgg16")
