@@ -55,6 +55,46 @@ def _add_render_commands(sub: argparse._SubParsersAction) -> None:
 
 def _add_data_commands(sub: argparse._SubParsersAction) -> None:
     """``photoface synth`` and ``photoface prepare``: write prepared datasets."""
+    s = sub.add_parser(
+        "synth",
+        help="generate synthetic photo collections with 3D ground truth",
+        description="Render N identities x M photos (expressions, poses up to ±75° yaw, coloured "
+        "and hard light, backgrounds, occluders, noise/blur/JPEG) in three difficulty settings, "
+        "with true meshes, landmarks, masks and 300W-LP-style linear-fit labels. The same "
+        "arguments give byte-identical files; re-running into the same --out resumes.",
+    )
+    s.add_argument("--model", default="builtin:demo", metavar="MODEL",
+                   help="face-model .npz, or builtin:demo / builtin:paper (default builtin:demo)")
+    s.add_argument("--identities", type=int, required=True, metavar="N")
+    s.add_argument("--photos-per-identity", type=int, required=True, metavar="M")
+    s.add_argument("--labeled-fraction", type=float, default=0.5, metavar="P",
+                   help="share of training photos with linear-fit labels (default 0.5)")
+    s.add_argument("--size", type=int, choices=(128, 224), default=128, help="image side, pixels")
+    s.add_argument("--out", required=True, metavar="DIR")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--test-fraction", type=float, default=0.2, metavar="Q",
+                   help="share of identities held out as test identities (default 0.2)")
+    s.add_argument("--workers", type=int, default=None, metavar="W",
+                   help="parallel processes (default: number of CPUs)")
+    s.add_argument("--contact-sheet", metavar="PNG", help="also write a contact sheet here")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    def run_synth(args: argparse.Namespace) -> int:
+        from photoface.data.synth import synthesize, write_contact_sheet
+
+        ds = synthesize(
+            args.model, args.identities, args.photos_per_identity, args.out,
+            labeled_fraction=args.labeled_fraction, size=args.size, seed=args.seed,
+            test_fraction=args.test_fraction, workers=args.workers, progress=not args.quiet,
+        )
+        if args.contact_sheet:
+            write_contact_sheet(args.out, args.contact_sheet)
+        c = ds.meta.counts
+        print(f"wrote {c['photos']} photos of {c['identities']} identities "
+              f"({c['train']} train / {c['test']} test photos, {c['labeled']} labeled) to {args.out}")
+        return 0
+
+    s.set_defaults(handler=run_synth)
     p = sub.add_parser(
         "prepare",
         help="detect, landmark, align and mask real photos into a prepared dataset",
@@ -93,6 +133,34 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
 
 def _add_train_commands(sub: argparse._SubParsersAction) -> None:
     """``photoface train``."""
+    p = sub.add_parser(
+        "train",
+        help="train the face networks on prepared datasets (two stages, checkpoints, --resume)",
+        description="Semi-supervised training on one or more prepared datasets. Writes RUN/config.yaml, "
+        "RUN/checkpoints/, RUN/metrics.jsonl and TensorBoard logs in RUN/tb. Ctrl-C or SIGTERM saves a "
+        "checkpoint first. For several processes: torchrun --nproc_per_node N -m photoface.cli train ...",
+    )
+    p.add_argument("--preset", choices=("demo", "paper"), default=None,
+                   help="config preset (default demo; with --resume, the run's own config)")
+    p.add_argument("--data", nargs="+", metavar="DIR", default=None,
+                   help="prepared dataset folder(s) (with --resume, default: the run's own)")
+    p.add_argument("--out", required=True, metavar="RUN", help="run folder")
+    p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps in total")
+    p.add_argument("--resume", action="store_true", help="continue the run in RUN from its last checkpoint")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a config value (YAML syntax), e.g. --set loss.adversarial=0; repeatable")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
+
+    def handler(args: argparse.Namespace) -> int:
+        from photoface.train import resolve_run_config, train
+
+        cfg, data = resolve_run_config(args.out, preset=args.preset, data_dirs=args.data, resume=args.resume,
+                                       overrides=args.overrides, max_steps=args.max_steps)
+        summary = train(cfg, data, args.out, resume=args.resume, progress=not args.no_progress)
+        print(summary.describe())
+        return summary.exit_code
+
+    p.set_defaults(handler=handler)
 
 
 def _add_evaluate_commands(sub: argparse._SubParsersAction) -> None:

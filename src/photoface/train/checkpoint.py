@@ -26,6 +26,7 @@ import hashlib
 import os
 import random
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -49,18 +50,32 @@ def last_checkpoint(run_dir: str | Path) -> Path | None:
     return path if path.is_file() else None
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+def _atomic_write(path: Path, write) -> None:
+    """Call ``write(file)`` on a temporary file beside ``path``, fsync it, rename it to ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         with open(tmp, "wb") as fh:
-            fh.write(data)
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        tmp.unlink(missing_ok=True)
+
+
+def _atomic_link(source: Path, target: Path) -> None:
+    """Make ``target`` a hard link of ``source`` (no second write of a large file), atomically;
+    copies where the file system has no hard links."""
+    tmp = target.with_name(f".{target.name}.link-{os.getpid()}")
+    try:
+        tmp.unlink(missing_ok=True)
+        os.link(source, tmp)
+        os.replace(tmp, target)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        with open(source, "rb") as src:
+            _atomic_write(target, lambda fh: shutil.copyfileobj(src, fh, 1 << 20))
 
 
 def _nonfinite_keys(obj: Any, prefix: str = "") -> list[str]:
@@ -83,15 +98,10 @@ def save_checkpoint(run_dir: str | Path, state: dict[str, Any], keep: int = 3) -
     bad = _nonfinite_keys({k: state[k] for k in ("model", "head", "centers", "discriminator", "opt_g", "opt_d") if k in state})
     if bad:
         raise PhotofaceError(f"refusing to write a checkpoint with non-finite values in {', '.join(bad[:5])}")
-    import io
-
-    buf = io.BytesIO()
-    torch.save({"format": FORMAT, "version": VERSION, **state}, buf)
-    data = buf.getvalue()
     folder = checkpoint_dir(run_dir)
     path = folder / f"step_{int(state['step']):07d}.pt"
-    atomic_write_bytes(path, data)
-    atomic_write_bytes(folder / "last.pt", data)
+    _atomic_write(path, lambda fh: torch.save({"format": FORMAT, "version": VERSION, **state}, fh))
+    _atomic_link(path, folder / "last.pt")
     steps = sorted(p for p in folder.iterdir() if _STEP_FILE.match(p.name))
     for old in steps[: max(0, len(steps) - max(keep, 1))]:
         old.unlink()

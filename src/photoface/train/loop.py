@@ -1,0 +1,388 @@
+"""The two-stage semi-supervised training loop (paper §3.3–3.4) with exact resume.
+
+One iteration ("step"):
+
+1. take the next hybrid batch (:class:`photoface.data.sampler.HybridBatchSampler`), augment it
+   (random flip, random scale; pairs flip together) with draws from a generator seeded by
+   ``(seed, step, rank)``;
+2. run the generator (encoder, shape and albedo decoders, identity classifier, and the shape
+   decoder again on swapped pair codes), render with the predicted pose and light;
+3. critic: ``optim.critic_steps`` RMSprop updates of the WGAN-div loss, real shapes sampled from
+   the linear face model, fake = this batch's decoded shapes (the same fake batch for every critic
+   step, so the encoder runs once per step);
+4. generator: Adam on the weighted sum of all losses (:mod:`photoface.train.objective`), the
+   critic frozen; then the identity centers move (Wen et al.'s update).
+
+Stage 1 (``schedule.stage1_steps``) uses the GCN albedo decoder, stage 2 (``stage2_steps``) the
+CNN albedo decoder with U-Net skips. The switch rebuilds the generator optimiser over the stage's
+parameters, carrying the Adam state of the parameters both stages share.
+
+Exact resume: everything that decides the future is in the checkpoint (weights, buffers, optimiser
+and scheduler states, identity centers, sampler position, loss window, RNG states of every rank);
+every random draw of a step comes from a generator seeded by the step number, so a run resumed
+from step n repeats the losses of an uninterrupted run bit for bit (same device and thread count;
+``schedule.deterministic`` for GPUs).
+
+Guards: a step whose loss or gradient norm is not finite (on any rank) is skipped: no optimiser
+step, batch-norm statistics restored, counted in ``skipped_steps``; the checkpoint writer refuses
+non-finite tensors. SIGINT and SIGTERM finish the current step, write a checkpoint and return.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import time
+from pathlib import Path
+
+import torch
+
+from photoface import losses as L
+from photoface.data.format import load_dataset
+from photoface.data.sampler import HybridBatchSampler
+from photoface.data.torch_dataset import PhotoDataset
+from photoface.errors import PhotofaceError
+from photoface.render.camera import pose_from_code
+from photoface.train import checkpoint as ckpt
+from photoface.train import distributed as D
+from photoface.nn import vertex_albedo_from_map
+from photoface.facemodel import model_hash
+from photoface.train.build import Parts, build_parts, load_face_model, critic_optimizer, generator_optimizer, stage_parameters
+from photoface.train.config import PAPER_EPOCHS_PER_STAGE, TrainConfig, from_dict
+from photoface.train.logging import LossWindow, RunLogger
+from photoface.train.objective import critic_loss, generator_losses, prepare_inputs, weighted_total
+from photoface.train.summary import RunSummary, check_resume_config
+from photoface.train.visual import reconstruction_grid
+
+
+class _BatchStream:
+    """Batches from a DataLoader over the sampler, counting what was consumed (the resume state;
+    the loader may have fetched further ahead)."""
+
+    def __init__(self, loader: torch.utils.data.DataLoader, sampler: HybridBatchSampler):
+        self.loader, self.sampler = loader, sampler
+        self.epoch, self.position = sampler.epoch, sampler.position
+        self._it = None
+
+    def next(self) -> dict[str, torch.Tensor]:
+        while True:
+            if self._it is None:
+                self.sampler.load_state_dict(self.state_dict())
+                self.epoch, self.position = self.sampler.epoch, self.sampler.position
+                self._it = iter(self.loader)
+            try:
+                batch = next(self._it)
+            except StopIteration:
+                self._it = None
+                self.epoch, self.position = self.epoch + 1, 0
+                continue
+            self.position += 1
+            return batch
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "position": self.position}
+
+
+def _step_generator(seed: int, step: int, rank: int) -> torch.Generator:
+    return torch.Generator().manual_seed((seed * 1_000_003 + step * 8_191 + rank * 131 + 1) % (2**63))
+
+
+class Trainer:
+    """Sets up a run (fresh or resumed) and trains it; see :func:`photoface.train.train`."""
+
+    def __init__(self, cfg: TrainConfig, data_dirs, out_dir, resume: bool = False, progress: bool = True):
+        self.cfg = cfg
+        sched = cfg.schedule
+        self.dist = D.init_distributed(sched.device)
+        self.device = self.dist.device
+        if sched.threads:
+            torch.set_num_threads(int(sched.threads))
+        if sched.deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=False)
+        self.run_dir = Path(out_dir)
+        self.progress = progress
+
+        existing = ckpt.last_checkpoint(self.run_dir)
+        if resume and existing is None:
+            raise PhotofaceError(f"{self.run_dir}: nothing to resume (no checkpoints/last.pt)")
+        if not resume and existing is not None:
+            raise PhotofaceError(f"{self.run_dir} already holds a run; pass --resume to continue it or choose another --out")
+
+        self.data_dirs = [Path(d) for d in data_dirs]
+        if not self.data_dirs:
+            raise PhotofaceError("no training data given (--data DIR)")
+        face_model = load_face_model(cfg.model.face_model)
+        face_model_hash = model_hash(face_model)
+        state = ckpt.load_checkpoint(existing, face_model_hash) if resume else None
+        if state is not None:
+            check_resume_config(from_dict(state["config"]), cfg)
+
+        datasets = [load_dataset(d) for d in self.data_dirs]
+        for d in datasets:
+            if d.meta.counts.get("labeled", 0) and d.meta.face_model_hash not in (None, face_model_hash):
+                raise PhotofaceError(
+                    f"{d.root}: its labels refer to face model {d.meta.face_model!r} (hash "
+                    f"{str(d.meta.face_model_hash)[:12]}), not the configured {cfg.model.face_model!r} "
+                    f"(hash {face_model_hash[:12]})"
+                )
+        self.dataset = PhotoDataset(datasets, "train", face_model.n_id, face_model.n_exp, cfg.model.image_size)
+        self.data_meta = [
+            {"path": str(d.root.resolve()), "hash": ckpt.dataset_fingerprint(d.root), "meta": d.meta.to_json()}
+            for d in datasets
+        ]
+        if state is not None and [m["hash"] for m in state["dataset"]] != [m["hash"] for m in self.data_meta]:
+            raise PhotofaceError(f"{self.run_dir}: the data differ from those the run was trained on")
+        if state is not None and state["identities"] != self.dataset.identities:
+            raise PhotofaceError(f"{self.run_dir}: the training identities differ from the checkpoint's")
+
+        pairs = cfg.data.labeled_pairs if any(self.dataset.labeled) else 0
+        self.sampler = HybridBatchSampler(
+            self.dataset.row_identities, self.dataset.labeled,
+            identities_per_batch=cfg.data.identities_per_batch, photos_per_identity=cfg.data.photos_per_identity,
+            labeled_pairs=pairs, seed=sched.seed, rank=self.dist.rank, world_size=self.dist.world_size,
+        )
+        self.stage1_steps, self.stage2_steps = self._stage_lengths()
+        self.total_steps = self.stage1_steps + self.stage2_steps
+        if sched.max_steps is not None:
+            self.total_steps = min(self.total_steps, int(sched.max_steps))
+
+        torch.manual_seed(sched.seed)
+        self.parts: Parts = build_parts(cfg, self.device, face_model)
+        self.parts.attach_identities(len(self.dataset.identities), self.device)
+        self.stage = 1 if self.stage1_steps > 0 else 2
+        self.step = 0
+        self.skipped = 0
+        self.window = LossWindow()
+        self._set_stage(self.stage)
+        self.opt_d, self.sched_d = critic_optimizer(cfg, self.parts)
+        if state is not None:
+            self._load_state(state)
+        loader_gen = torch.Generator().manual_seed(sched.seed)
+        self.loader = torch.utils.data.DataLoader(
+            self.dataset, batch_sampler=self.sampler, num_workers=cfg.data.workers,
+            generator=loader_gen, pin_memory=self.device.type == "cuda",
+            persistent_workers=cfg.data.workers > 0,
+        )
+        self.stream = _BatchStream(self.loader, self.sampler)
+        self.start_step = self.step
+        if self.dist.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            cfg.to_yaml(self.run_dir / "config.yaml")
+
+    # ------------------------------------------------------------------------------- set-up
+    def _stage_lengths(self) -> tuple[int, int]:
+        per_epoch = len(self.sampler)
+        s1, s2 = self.cfg.schedule.stage1_steps, self.cfg.schedule.stage2_steps
+        s1 = PAPER_EPOCHS_PER_STAGE * per_epoch if s1 is None else int(s1)
+        s2 = PAPER_EPOCHS_PER_STAGE * per_epoch if s2 is None else int(s2)
+        return s1, s2
+
+    def _set_stage(self, stage: int) -> None:
+        """Activate a stage's albedo decoder and (re)build the generator optimiser for it."""
+        old = getattr(self, "opt_g", None)
+        self.stage = stage
+        self.parts.net.stage = stage
+        self.gen = self.parts.wrap_generator(self.dist)
+        offset = 0 if stage == 1 else self.stage1_steps
+        self.opt_g, self.sched_g = generator_optimizer(self.cfg, self.parts, stage, offset)
+        if old is not None:
+            # carry Adam's moments of the parameters both stages train
+            for p in stage_parameters(self.parts, stage):
+                if p in old.state:
+                    self.opt_g.state[p] = old.state[p]
+
+    def _state(self) -> dict:
+        rng = D.gather_objects(ckpt.capture_rng(), self.dist)
+        return {
+            "step": self.step,
+            "stage": self.stage,
+            "config": self.cfg.to_dict(),
+            "face_model": self.cfg.model.face_model,
+            "face_model_hash": self.parts.face_model_hash,
+            "dataset": self.data_meta,
+            "identities": self.dataset.identities,
+            "model": self.parts.net.state_dict(),
+            "head": self.parts.head.state_dict(),
+            "centers": self.parts.centers.detach().cpu(),
+            "discriminator": self.parts.critic.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "sched_g": self.sched_g.state_dict(),
+            "sched_d": self.sched_d.state_dict(),
+            "sampler": self.stream.state_dict(),
+            "rng": rng,
+            "log_window": self.window.state_dict(),
+            "counters": {"skipped_steps": self.skipped},
+        }
+
+    def _load_state(self, state: dict) -> None:
+        self.step = int(state["step"])
+        if int(state["stage"]) != self.stage:
+            self._set_stage(int(state["stage"]))
+        p = self.parts
+        p.net.load_state_dict(state["model"])
+        p.head.load_state_dict(state["head"])
+        p.centers.copy_(state["centers"].to(self.device))
+        p.critic.load_state_dict(state["discriminator"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.sched_g.load_state_dict(state["sched_g"])
+        self.sched_d.load_state_dict(state["sched_d"])
+        self.sampler.load_state_dict(state["sampler"])
+        self.window.load_state_dict(state["log_window"])
+        self.skipped = int(state["counters"]["skipped_steps"])
+        rng = state["rng"]
+        ckpt.restore_rng(rng[self.dist.rank] if self.dist.rank < len(rng) else rng[0])
+
+    # ------------------------------------------------------------------------------- one step
+    def _train_step(self, batch: dict[str, torch.Tensor]) -> tuple[dict[str, float] | None, dict]:
+        cfg, p = self.cfg, self.parts
+        g = _step_generator(cfg.schedule.seed, self.step, self.dist.rank)
+        x = prepare_inputs(batch, self.sampler.grouped_size, self.sampler.pair_count, cfg.data, g, self.device)
+        images = x.images.contiguous(memory_format=torch.channels_last) if cfg.schedule.channels_last else x.images
+        buffers = {k: v.clone() for k, v in p.net.named_buffers()}
+
+        amp = cfg.schedule.amp and self.device.type == "cuda"
+        with torch.autocast("cuda", dtype=torch.bfloat16) if amp else contextlib.nullcontext():
+            out = self.gen(images, x.pair_a, x.pair_b)
+        out = {k: v.float() for k, v in out.items()}
+        pose = pose_from_code(out["pose"], cfg.model.image_size)
+        render = p.renderer.render(out["shape"], out["albedo"], pose, out["light"], landmarks=p.face_model.landmarks68)
+        if out["albedo"].dim() == 4 and cfg.loss.albedo_symmetry > 0:
+            # hidden vertices copy their visible mirror partner (or the template albedo), so only
+            # pairs visible on both sides carry a symmetry error
+            out["albedo_vertices"], _ = vertex_albedo_from_map(
+                out["albedo"], render.screen_verts, render.tri_id, p.face_model.faces, p.face_model.mirror,
+                p.face_model.tex_mean)
+
+        values: dict[str, float] = {}
+        use_critic = cfg.loss.adversarial > 0
+        if use_critic:
+            for _ in range(max(1, cfg.optim.critic_steps)):
+                loss_d = critic_loss(cfg.loss, p.critic, p.face_model, out["shape"], g)
+                self.opt_d.zero_grad(set_to_none=True)
+                loss_d.backward()
+                D.average_gradients(p.critic.parameters(), self.dist)
+                norm_d = torch.nn.utils.clip_grad_norm_(p.critic.parameters(), float("inf"))
+                if D.any_true(not (torch.isfinite(loss_d) and torch.isfinite(norm_d)), self.dist):
+                    self.opt_d.zero_grad(set_to_none=True)
+                    break
+                self.opt_d.step()
+                self.sched_d.step()
+                values["critic"] = loss_d.item()
+
+        p.critic.requires_grad_(False)
+        try:
+            terms = generator_losses(cfg.loss, x, out, render, p.face_model, p.nbr_mean, p.centers,
+                                     p.critic if use_critic else None, cfg.model.image_size)
+            total = weighted_total(cfg.loss, terms)
+        finally:
+            p.critic.requires_grad_(True)
+        self.opt_g.zero_grad(set_to_none=True)
+        total.backward()
+        clip = cfg.optim.grad_clip if cfg.optim.grad_clip > 0 else float("inf")
+        norm = torch.nn.utils.clip_grad_norm_(stage_parameters(p, self.stage), clip)
+        if D.any_true(not (torch.isfinite(total) and torch.isfinite(norm)), self.dist):
+            self.opt_g.zero_grad(set_to_none=True)
+            with torch.no_grad():
+                for k, v in p.net.named_buffers():
+                    v.copy_(buffers[k])
+            return None, {}
+        self.opt_g.step()
+        self.sched_g.step()
+        if cfg.loss.recognition > 0 and cfg.loss.center > 0:
+            codes = torch.cat(D.gather_objects(out["id"].detach().cpu(), self.dist)).to(self.device)
+            labels = torch.cat(D.gather_objects(x.identity.cpu(), self.dist)).to(self.device)
+            p.centers.copy_(L.center_update(codes, labels, p.centers, cfg.loss.center_alpha))
+        values.update({k: v.item() for k, v in terms.items()})
+        values["total"] = total.item()
+        return values, {"x": x, "out": out, "pose": pose, "render": render}
+
+    # ------------------------------------------------------------------------------- the loop
+    def run(self) -> RunSummary:
+        cfg, sched = self.cfg, self.cfg.schedule
+        logger = RunLogger(self.run_dir, self.total_steps, self.start_step, self.dist.is_main, self.progress)
+        stop_reason = None
+        signals: dict[int, object] = {}
+        received: list[int] = []
+
+        def on_signal(signum, frame):  # noqa: ARG001 - signal handler signature
+            received.append(signum)
+
+        with contextlib.suppress(ValueError):  # not the main thread: no handlers, Ctrl-C raises as usual
+            for s in (signal.SIGINT, signal.SIGTERM):
+                signals[s] = signal.signal(s, on_signal)
+        started = time.monotonic()
+        first: dict[str, float] | None = None
+        last: dict[str, float] = {}
+        last_saved: Path | None = None
+        saved_step = self.step if self.step > 0 else None
+        try:
+            while self.step < self.total_steps:
+                if self.stage == 1 and self.step >= self.stage1_steps:
+                    self._set_stage(2)
+                    logger.message(f"step {self.step}: stage 2 (CNN albedo decoder with skips)")
+                t0 = time.monotonic()
+                batch = self.stream.next()
+                values, extras = self._train_step(batch)
+                self.step += 1
+                if values is None:
+                    self.skipped += 1
+                    logger.message(f"step {self.step}: non-finite loss or gradient, step skipped ({self.skipped} so far)")
+                else:
+                    self.window.add(values, len(batch["image"]) * self.dist.world_size, time.monotonic() - t0)
+                    first = first or values
+                    last = values
+                logger.step_done(values or {})
+                if self.step % sched.log_every == 0 or self.step == self.total_steps:
+                    self._log(logger)
+                if self.dist.is_main and extras and self.step % sched.image_every == 0:
+                    logger.images(self.step, reconstruction_grid(self.parts, extras))
+                if self.step % sched.checkpoint_every == 0:
+                    last_saved = self._save()
+                    saved_step = self.step
+                if D.any_true(bool(received), self.dist):
+                    stop_reason = "signal"
+                    break
+                limit = sched.time_limit_minutes
+                if limit is not None and D.any_true(time.monotonic() - started > 60 * limit, self.dist):
+                    stop_reason = "time_limit"
+                    break
+            if saved_step != self.step:
+                last_saved = self._save()
+        finally:
+            logger.close()
+            for s, handler in signals.items():
+                signal.signal(s, handler)
+        return RunSummary(
+            run_dir=self.run_dir, steps=self.step, total_steps=self.total_steps, stage=self.stage,
+            skipped_steps=self.skipped, checkpoint=last_saved, stopped_by=stop_reason or "done",
+            signal=received[0] if received else None, first_losses=first or {}, last_losses=last,
+            seconds=time.monotonic() - started,
+        )
+
+    def _log(self, logger: RunLogger) -> None:
+        merged: dict[str, list[float]] = {}
+        for means in D.gather_objects(self.window.means(), self.dist):
+            for k, v in means.items():
+                merged.setdefault(k, []).append(v)
+        means = {k: sum(v) / len(v) for k, v in merged.items()}
+        w = self.window
+        extra = {
+            "images_per_s": round(w.images / w.seconds, 3) if w.seconds > 0 else 0.0,
+            "skipped_steps": self.skipped,
+            "lr_generator": self.opt_g.param_groups[0]["lr"],
+        }
+        logger.log(self.step, self.stage, means, extra)
+        self.window = LossWindow()
+
+    def _save(self) -> Path | None:
+        state = self._state()  # every rank: the RNG states are gathered
+        path = None
+        if self.dist.is_main:
+            path = ckpt.save_checkpoint(self.run_dir, state, keep=self.cfg.schedule.keep_checkpoints)
+        D.barrier(self.dist)
+        return path
+
+    def close(self) -> None:
+        D.shutdown(self.dist)
