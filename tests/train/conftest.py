@@ -112,10 +112,9 @@ def tiny_setup(tmp_path_factory):
     return model_path, data
 
 
-def tiny_config(model_path, *extra: str):
+def tiny_overrides(model_path) -> list[str]:
     """The demo preset shrunk to the tiny model: 32 px, small channels, every step logged."""
-    cfg = preset("demo")
-    return apply_overrides(cfg, [
+    return [
         f"model.face_model={model_path}",
         f"model.image_size={IMAGE_SIZE}",
         "model.id_dim=16", "model.exp_dim=8",
@@ -128,8 +127,11 @@ def tiny_config(model_path, *extra: str):
         "schedule.time_limit_minutes=null",
         "schedule.log_every=1", "schedule.checkpoint_every=100", "schedule.image_every=1000",
         "schedule.threads=1", "schedule.device=cpu",
-        *extra,
-    ])
+    ]
+
+
+def tiny_config(model_path, *extra: str):
+    return apply_overrides(preset("demo"), [*tiny_overrides(model_path), *extra])
 
 
 @pytest.fixture()
@@ -140,3 +142,8 @@ def make_config():
 @pytest.fixture()
 def make_face_model():
     return tiny_face_model
+
+
+@pytest.fixture()
+def make_overrides():
+    return tiny_overrides

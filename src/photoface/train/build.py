@@ -102,9 +102,14 @@ class Parts:
         self.net.albedo_cnn.requires_grad_(stage == 2)
         if not dist.enabled:
             return self.generator
+        ddp = torch.nn.parallel.DistributedDataParallel
+        # The graph operators are sparse constant buffers, identical on every rank; DDP cannot
+        # broadcast sparse tensors, so it is told to leave them alone.
+        sparse = [n for n, b in self.generator.named_buffers() if b.layout != torch.strided]
+        ddp._set_params_and_buffers_to_ignore_for_model(self.generator, sparse)
         ids = [dist.device.index] if dist.device.type == "cuda" else None
         # Loss weights of 0 and the inactive branch leave parameters unused in some steps.
-        return torch.nn.parallel.DistributedDataParallel(self.generator, device_ids=ids, find_unused_parameters=True)
+        return ddp(self.generator, device_ids=ids, find_unused_parameters=True)
 
 
 def build_parts(cfg: TrainConfig, device: torch.device, face_model: MorphableModel | None = None) -> Parts:
