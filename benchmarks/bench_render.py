@@ -100,12 +100,16 @@ def main(argv=None) -> int:
     ap.add_argument("--builtin", action="store_true", help="use builtin_model('paper'/'demo') meshes")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--skip-resnet", action="store_true")
+    ap.add_argument("--sizes", default="paper,demo", help="comma-separated: paper, demo")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (the reported setting is 2)")
     args = ap.parse_args(argv)
-    set_threads(2)
+    set_threads(args.threads)
     torch.manual_seed(0)
     print(f"machine: {machine_summary()}, device {args.device}")
 
     for name, grid_n, size, batch in (("paper", 193, 224, 8), ("demo", 71, 128, 16)):
+        if name not in args.sizes.split(","):
+            continue
         verts, faces = builtin_mesh(name) if args.builtin else face_like_grid(grid_n)
         step = make_render_step(verts, faces, size, batch, args.device)
         out = step()

@@ -99,3 +99,9 @@ def test_grouped_shading_equals_per_point_shading():
     sizes = [4, 0, 6]
     item = torch.repeat_interleave(torch.arange(3), torch.tensor(sizes))
     assert torch.allclose(sh_shading_grouped(n, coeffs, sizes), sh_shading(n, coeffs[item]))
+
+
+def test_gradcheck_grouped_shading():
+    n = torch.randn(6, 3, dtype=torch.float64).requires_grad_()
+    light = torch.randn(2, 27, dtype=torch.float64).requires_grad_()
+    assert torch.autograd.gradcheck(lambda a, b: sh_shading_grouped(a, b, [2, 4]), (n, light))

@@ -127,7 +127,8 @@ class Renderer(torch.nn.Module):
         pix_shading = sh_shading_grouped(pix_normal, total_light, counts)
 
         shading = frags.scatter(pix_shading).permute(0, 3, 1, 2)
-        mask = frags.mask.unsqueeze(1).to(dtype)
+        tri_id = frags.tri_id
+        mask = (tri_id >= 0).unsqueeze(1).to(dtype)
         if image_albedo:
             colour = albedo.to(dtype) * shading
         else:
@@ -142,7 +143,7 @@ class Renderer(torch.nn.Module):
             image=image.contiguous(),
             mask=mask,
             depth=frags.depth.unsqueeze(1),
-            tri_id=frags.tri_id,
+            tri_id=tri_id,
             shading=shading.contiguous(),
             landmarks2d=landmarks2d,
             screen_verts=screen,
