@@ -12,6 +12,7 @@ from photoface.data.w300lp import (
     convert_labels,
     find_pairs,
     identity_of,
+    label_units,
     prepare_300wlp,
     read_record,
     rotation_3ddfa,
@@ -71,7 +72,7 @@ def _write_sample(folder, name, bfm, rng, yaw=0.3):
 
 def test_labels_reproduce_the_3ddfa_projection_of_every_vertex(tmp_path):
     bfm, model = _bfm()
-    units = LabelUnits(bfm["ev"], bfm["eev"])
+    units = LabelUnits(bfm["ev"])
     rng = np.random.default_rng(3)
     for yaw in (-0.9, 0.0, 0.6):
         shape_para, exp_para, pose_para, pts = _write_sample(tmp_path, "AFW_1_1_0", bfm, rng, yaw)
@@ -79,13 +80,18 @@ def test_labels_reproduce_the_3ddfa_projection_of_every_vertex(tmp_path):
         np.testing.assert_allclose(rec.landmarks, pts[:68] - 0.5)
         labels = convert_labels(rec, model, units)
         np.testing.assert_allclose(labels["alpha_id"] * bfm["ev"], shape_para)
+        # the fixture model's expression basis is 300W-LP's, so the landmark fit recovers its
+        # leading (well-determined) components; the prior shrinks the small ones
+        np.testing.assert_allclose(labels["alpha_exp"][:5], (exp_para / bfm["eev"])[:5], atol=0.1)
         from photoface.render.camera import project
 
         shape = model.shape(torch.tensor(labels["alpha_id"])[None].float(),
                             torch.tensor(labels["alpha_exp"])[None].float()).double()
         ours = project(shape, torch.tensor(labels["pose"])[None])[0, :, :2].numpy()
-        # every vertex, not only the landmarks the translation was solved on
-        np.testing.assert_allclose(ours, pts - 0.5, atol=0.02)
+        # inner landmarks (fitted) closely, every other vertex within the expression fit's error
+        inner_err = np.linalg.norm(ours[17:68] - (pts[17:68] - 0.5), axis=1)
+        assert inner_err.mean() < 0.5 and inner_err.max() < 1.5  # px, on a ~250 px face
+        assert np.abs(ours - (pts - 0.5)).max() < 2.0
         # our yaw has the camera's sign convention: 3DDFA's yaw turns the other way round our y axis
         assert np.sign(labels["pose"][1]) == -np.sign(yaw) or yaw == 0
 
@@ -95,7 +101,7 @@ def test_prepare_excludes_flips_groups_views_and_reports_bad_mat(tmp_path):
     from photoface.facemodel import save_model
 
     save_model(model, tmp_path / "bfm.npz")
-    np.savez(tmp_path / "bfm.sigmas.npz", id_sigma=bfm["ev"], exp_sigma=bfm["eev"])
+    savemat(tmp_path / "01_MorphableModel.mat", {"shapeEV": bfm["ev"][:, None], "shapeMU": bfm["mu"].reshape(-1, 1)})
     root = tmp_path / "300W_LP"
     rng = np.random.default_rng(0)
     _write_sample(root / "AFW", "AFW_134212_1_0", bfm, rng)
@@ -110,11 +116,12 @@ def test_prepare_excludes_flips_groups_views_and_reports_bad_mat(tmp_path):
         "AFW/AFW_134212_1_0.jpg", "AFW/AFW_134212_1_4.jpg", "HELEN/HELEN_2_1_0.jpg", "IBUG/bad.jpg"]
 
     ds = prepare_300wlp(root, tmp_path / "out", PrepareOptions(image_size=64), model=tmp_path / "bfm.npz",
-                        progress=False)
+                        bfm=tmp_path / "01_MorphableModel.mat", progress=False)
     assert len(ds) == 3
     assert {r.identity for r in ds} == {"AFW_134212_1", "HELEN_2_1"}
     assert all(r.labeled and r.split == "train" for r in ds)
     assert ds.meta.face_model == "bfm.npz" and ds.meta.face_model_hash
+    assert all(len(r.extra["exp_para_300wlp"]) == 29 for r in ds)
     report = (tmp_path / "out" / "prepare_report.tsv").read_text()
     assert "IBUG/bad.jpg\tskipped: 'pt2d' has shape (2, 10)" in report
     # the stored pose is in crop pixels: projecting the labeled shape lands on the crop landmarks
@@ -123,7 +130,7 @@ def test_prepare_excludes_flips_groups_views_and_reports_bad_mat(tmp_path):
     for row in ds:
         shape = model.shape(torch.tensor(row.alpha_id)[None].float(), torch.tensor(row.alpha_exp)[None].float())
         lm = project(shape.double()[:, model.landmarks68], torch.tensor(row.pose)[None])[0, :, :2].numpy()
-        np.testing.assert_allclose(lm, row.landmarks, atol=0.02)
+        np.testing.assert_allclose(lm, row.landmarks, atol=0.05)
 
 
 def test_identity_names_and_bad_files(tmp_path):
@@ -135,3 +142,6 @@ def test_identity_names_and_bad_files(tmp_path):
     savemat(tmp_path / "y.mat", {"pt2d": np.zeros((2, 68)), "Pose_Para": np.zeros((1, 7))})
     with pytest.raises(InputFileError, match="missing variable 'Shape_Para'"):
         read_record(tmp_path / "y.mat")
+    savemat(tmp_path / "bfm.mat", {"shapeMU": np.zeros((3, 1))})
+    with pytest.raises(InputFileError, match="'shapeEV' missing"):
+        label_units(tmp_path / "bfm.mat")

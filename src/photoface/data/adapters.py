@@ -33,7 +33,8 @@ def detect_kind(photos: str | Path) -> str:
 def prepare_any(
     photos: str | Path, out_dir: str | Path, kind: str = "auto", image_size: int = 128,
     all_faces: bool = False, masks_dir: str | Path | None = None, detector: str = "auto",
-    workers: int = 1, min_face: float = 40.0, model: str | Path | None = None, progress: bool = True,
+    workers: int = 1, min_face: float = 40.0, model: str | Path | None = None,
+    bfm: str | Path | None = None, progress: bool = True,
 ) -> PreparedDataset:
     """The ``photoface prepare`` command as a function."""
     if kind not in KINDS:
@@ -51,7 +52,7 @@ def prepare_any(
     if kind == "300w-lp":
         from photoface.data.w300lp import prepare_300wlp
 
-        return prepare_300wlp(photos, out_dir, options, model=model, progress=progress)
-    if model is not None:
-        raise PhotofaceError("--model applies to 300W-LP labels only")
+        return prepare_300wlp(photos, out_dir, options, model=model, bfm=bfm, progress=progress)
+    if model is not None or bfm is not None:
+        raise PhotofaceError("--model and --bfm apply to 300W-LP labels only")
     return prepare_photos(photos, out_dir, options, progress=progress)

@@ -33,7 +33,8 @@ class PhotoTask:
     key: stable unique id (the path relative to PHOTOS, POSIX); path: the file; identity, split:
     copied to every row of this photo. landmarks: (68, 2) px in the original photo when known
     (then no detection runs); labels: row fields of labeled data (alpha_id, alpha_exp, and
-    ``pose`` in ORIGINAL-photo pixels, moved into the crop by the runner).
+    ``pose`` in ORIGINAL-photo pixels, moved into the crop by the runner); other keys go to the
+    row's ``extra``.
     """
 
     key: str

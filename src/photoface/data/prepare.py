@@ -47,6 +47,7 @@ from photoface.errors import InputFileError, PhotofaceError
 
 LOAD_SIDE = 2048  # px: longer side at which huge photos are decoded (faces stay ≥ crop size)
 REPORT_FILE = "prepare_report.tsv"
+LABEL_KEYS = ("alpha_id", "alpha_exp", "pose")
 
 
 @dataclass
@@ -215,12 +216,13 @@ def _row(task: PhotoTask, face: FaceCrop) -> DatasetRow:
     labels = dict(task.labels)
     if "pose" in labels:
         labels["pose"] = transform_pose(labels["pose"], face.transform)
+    extra = {k: np.asarray(v).tolist() for k, v in labels.items() if k not in LABEL_KEYS}
     return DatasetRow(
         image=image, identity=task.identity, split=task.split, landmarks=face.landmarks,
-        labeled=bool(labels), mask=mask, source=str(Path(task.path).resolve()),
+        labeled=all(k in labels for k in LABEL_KEYS), mask=mask, source=str(Path(task.path).resolve()),
         crop_transform=face.transform,
         alpha_id=_opt(labels.get("alpha_id")), alpha_exp=_opt(labels.get("alpha_exp")),
-        pose=_opt(labels.get("pose")),
+        pose=_opt(labels.get("pose")), extra=extra,
     )
 
 
