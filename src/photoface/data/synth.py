@@ -241,11 +241,20 @@ def synthesize(model: str, identities: int, photos_per_identity: int, out, *,
                desc="synth")
     try:
         if workers == 1:
-            gen = IdentityGenerator(model_obj, size)
-            for job in jobs:
-                ident, results = gen.generate(*job)
-                _write_identity(writer, ident, results, faces)
-                bar.update(len(results))
+            import torch
+
+            # one thread, as in the worker processes: these small tensors gain nothing from
+            # more, and on a busy machine the thread pool's waiting costs several times the work
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                gen = IdentityGenerator(model_obj, size)
+                for job in jobs:
+                    ident, results = gen.generate(*job)
+                    _write_identity(writer, ident, results, faces)
+                    bar.update(len(results))
+            finally:
+                torch.set_num_threads(threads)
         else:
             # spawn, not fork: forking a process that already ran torch's thread pool can hang
             ctx = mp.get_context("spawn")

@@ -4,8 +4,8 @@ Each occluder is a 2.5-D drawing: anti-aliased 2-D shapes (``photoface.data.synt
 carry their own height (pixels towards the camera, larger = nearer, the renderer's z_screen
 convention). Heights come from the posed face's landmarks, e.g. a lens sits about 14 mm in front
 of its eye and a glasses temple runs back to the ear; so when the head turns, the face itself can
-hide the far temple or a lens (the compositor in ``photoface.data.synth`` z-tests every occluder
-pixel against the face's depth). All occluders of a photo are painted into one ``Layer``.
+hide the far temple or a lens: ``composite`` z-tests every occluder pixel against the face's
+depth. All occluders of a photo are painted into one ``Layer``.
 
 Placement works in a face frame measured on the projected landmarks, so it follows pose, scale
 and roll: ``u`` is the image direction from the subject's right eye to the left eye, ``v`` is
@@ -241,3 +241,27 @@ def draw_occluders(kinds, anchors: FaceAnchors, size: int, rng: np.random.Genera
             raise ValueError(f"unknown occluder {kind!r}; expected one of {OCCLUDER_KINDS}")
         _DRAW[kind](layer, anchors, rng, gain)
     return layer
+
+
+OCCLUDING_ALPHA = 0.5
+"""An occluder pixel hides the face (leaves the mask) where its coverage reaches this."""
+
+
+def composite(img: np.ndarray, face_cov: np.ndarray, face_depth: np.ndarray,
+              layer: Layer) -> tuple[np.ndarray, np.ndarray]:
+    """Draw the occluder layer over a picture that already shows the face, with a z-test.
+
+    Args:
+        img: (S, S, 3) float32 picture (background + face).
+        face_cov: (S, S) bool, pixels covered by the rendered face.
+        face_depth: (S, S) the face's z_screen (pixels, larger = nearer); ignored off the face.
+        layer: the occluders.
+
+    Returns:
+        (picture (S, S, 3) float32, occluded (S, S) bool): ``occluded`` marks face pixels that
+        an occluder in front of the face covers with alpha >= ``OCCLUDING_ALPHA``.
+    """
+    face_h = np.where(face_cov, face_depth, -np.inf)
+    a = layer.alpha * (layer.height > face_h)
+    out = img * (1.0 - a[..., None]) + layer.rgb * a[..., None]
+    return out.astype(np.float32), face_cov & (a >= OCCLUDING_ALPHA)

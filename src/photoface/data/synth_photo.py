@@ -22,8 +22,9 @@ true pose and light, the exact projected landmarks with visibility, and the mask
 visible when it projects inside the image onto a face pixel that no occluder hides and whose
 depth is within ``VISIBILITY_TOLERANCE_MM`` of the landmark's own depth (otherwise another part
 of the face, e.g. the nose at large yaw, is in front of it). The mask is 255 on face pixels that
-no occluder hides: an occluder pixel hides the face where its coverage is at least 0.5 and it is
-nearer the camera than the face.
+no occluder hides (``photoface.data.synth_occluders.composite``: coverage at least 0.5 and nearer
+the camera than the face). The hair over the forehead (``synth_head.draw_hair_cap``) counts as an
+occluder.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from photoface.data.synth_degrade import degrade
 from photoface.data.synth_fit import LinearFitter, fitted_pose
 from photoface.data.synth_head import draw_hair_cap, draw_head
 from photoface.data.synth_identity import DetailSpace, Identity, sample_identity
-from photoface.data.synth_occluders import FaceAnchors, draw_occluders
+from photoface.data.synth_occluders import FaceAnchors, composite, draw_occluders
 from photoface.data.synth_raster import Layer
 from photoface.data.synth_scene import PhotoScene, detector_noise, sample_scene, sample_setting
 from photoface.render.camera import project
@@ -184,10 +185,7 @@ class IdentityGenerator:
         layer = Layer(size)
         draw_hair_cap(layer, scene.pose, light_total, ident.look)
         draw_occluders(scene.occluders, anchors, size, rng, np.clip(gain, 0.15, 1.5), layer)
-        face_h = np.where(cov, depth, -np.inf)
-        a = layer.alpha * (layer.height > face_h)
-        img = img * (1.0 - a[..., None]) + layer.rgb * a[..., None]
-        occluded = a >= 0.5
+        img, occluded = composite(img, cov, depth, layer)
         mask = cov & ~occluded
 
         lm = lm_screen[:, :2]
