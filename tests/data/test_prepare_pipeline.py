@@ -223,3 +223,24 @@ def _tiny_dataset(out):
     with DatasetWriter(out, DatasetMeta(image_size=8, source="t")) as w:
         w.add(DatasetRow("images/a.png", "x", "train", np.zeros((68, 2))), image=np.zeros((8, 8, 3), np.uint8))
     return out
+
+
+@pytest.mark.slow
+def test_all_faces_keeps_every_face_largest_only_by_default(tmp_path, astronaut):
+    two = np.concatenate([astronaut, astronaut[:, ::-1]], axis=1)  # her and her mirror image
+    big_small = Image.new("RGB", (1024, 512), (90, 90, 100))
+    big_small.paste(Image.fromarray(astronaut), (0, 0))
+    big_small.paste(Image.fromarray(astronaut).resize((400, 400)), (600, 60))
+    (tmp_path / "photos" / "group").mkdir(parents=True)
+    big_small.save(tmp_path / "photos" / "group" / "two.png")
+    Image.fromarray(two).save(tmp_path / "photos" / "group" / "mirrored.png")
+    one = prepare_photos(tmp_path / "photos", tmp_path / "one", PrepareOptions(image_size=64, detector="auto"),
+                         progress=False)
+    every = prepare_photos(tmp_path / "photos", tmp_path / "all",
+                           PrepareOptions(image_size=64, detector="auto", all_faces=True), progress=False)
+    assert len(one) == 2 and len(every) == 4
+    # the default keeps the larger face of "two.png": the one at full size, left
+    row = [r for r in one if r.source.endswith("two.png")][0]
+    nose = apply_transform(invert_transform(row.crop_transform), row.landmarks[30:31])[0]
+    assert nose[0] < 512
+    assert len({r.image for r in every}) == 4  # the suit badges HOG also fires on were not confirmed
