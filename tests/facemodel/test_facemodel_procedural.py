@@ -187,6 +187,10 @@ def test_regions_are_named_nonempty_and_sensible(demo_model):
     assert set(r["eyelid_left"].tolist()) <= set(r["eye_left"].tolist())
     x = demo_model.mean[:, 0]
     assert (x[r["eye_left"]] > 0).all() and (x[r["eyelid_right"]] < 0).all()
+    mirror = demo_model.mirror
+    for name, idx in r.items():  # symmetric: left <-> right, the others onto themselves
+        twin = name.replace("left", "right") if "left" in name else name.replace("right", "left")
+        assert set(mirror[idx].tolist()) == set(r[twin].tolist()), name
 
 
 def test_built_from_the_seed_deterministically(demo_model):

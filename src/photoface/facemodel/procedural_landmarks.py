@@ -106,6 +106,13 @@ def select_regions(grid: FaceGrid, mean: MeanSurface) -> dict[str, np.ndarray]:
     chin_d = (x / 22.0) ** 2 + ((y + 100.0) / 14.0) ** 2
     chin = on_face & (chin_d < 1.0)
     jaw = on_face & ((y < -78.0) | ((ax > 48.0) & (y < -45.0))) & ~lips
+    # Decide on the left half and the midline, then mirror: regions are exactly symmetric.
+    def sym(mask):
+        half = mask & (x >= -1e-9)
+        return half | half[grid.mirror]
+
+    eye_all = sym(eye_all)
+    lid = sym(lid)
     out = {
         "eyes": eye_all,
         "eye_left": eye_all & (x > 0),
@@ -122,4 +129,5 @@ def select_regions(grid: FaceGrid, mean: MeanSurface) -> dict[str, np.ndarray]:
         "chin": chin,
         "jaw": jaw,
     }
+    out = {k: (v if k.endswith(("_left", "_right")) or k == "eyes" else sym(v)) for k, v in out.items()}
     return {k: np.nonzero(v)[0].astype(np.int64) for k, v in out.items()}

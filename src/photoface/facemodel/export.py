@@ -1,0 +1,78 @@
+"""Export one face of a model as a mesh file (.obj or .ply) with per-vertex albedo colours.
+
+Writing goes through trimesh. Meshes are built with ``process=False`` so that the model's
+vertex order (its dense correspondence) is kept and coincident vertices, such as the two lips
+of a closed mouth, are not merged. Colours are the albedo in [0, 1] stored as 8-bit RGB; OBJ
+carries them as the non-standard but widely read ``v x y z r g b`` extension, PLY natively.
+Positions are in millimetres in the model's canonical frame.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import trimesh
+
+from photoface.errors import PhotofaceError
+from photoface.facemodel.model import MorphableModel
+
+FORMATS = (".obj", ".ply")
+
+
+def parse_coefficients(text: str | None, count: int, what: str, kind: str = "normal") -> torch.Tensor:
+    """(1, count) coefficients from the CLI: ``None``/"" = zeros, ``random:SEED``, or a comma list.
+
+    A list may be shorter than ``count`` (the rest are 0). ``random:SEED`` draws standard-normal
+    values, or for ``kind="blendshape"`` sparse weights in [0, 1] (as ``MorphableModel.sample``).
+    """
+    out = torch.zeros(1, count)
+    if not text:
+        return out
+    text = text.strip()
+    if text.startswith("random:"):
+        try:
+            seed = int(text.split(":", 1)[1])
+        except ValueError:
+            raise PhotofaceError(f"--{what} {text!r}: expected random:SEED with an integer seed") from None
+        g = torch.Generator().manual_seed(seed)
+        if kind == "blendshape":
+            on = torch.rand(1, count, generator=g) < 0.3
+            return torch.rand(1, count, generator=g) * on
+        return torch.randn(1, count, generator=g)
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise PhotofaceError(f"--{what} {text!r}: expected comma-separated numbers or random:SEED") from None
+    if len(values) > count:
+        raise PhotofaceError(f"--{what}: {len(values)} values given, the model has {count}")
+    out[0, : len(values)] = torch.tensor(values)
+    return out
+
+
+def face_mesh(model: MorphableModel, alpha_id=None, alpha_exp=None, beta=None) -> trimesh.Trimesh:
+    """A trimesh of one face: (1, K) / (1, L) / (1, M) coefficients or None for zeros."""
+    with torch.no_grad():
+        verts = model.shape(alpha_id, alpha_exp)[0].cpu().numpy().astype(np.float64)
+        colours = model.albedo(beta)[0].cpu().numpy()
+    rgba = np.concatenate([np.round(colours * 255.0), np.full((len(colours), 1), 255.0)], axis=1).astype(np.uint8)
+    return trimesh.Trimesh(
+        vertices=verts, faces=model.faces.cpu().numpy(), vertex_colors=rgba, process=False, validate=False
+    )
+
+
+def export_face(model: MorphableModel, path, alpha_id=None, alpha_exp=None, beta=None) -> Path:
+    """Write one face to ``path`` (.obj or .ply, chosen by the suffix); returns the path."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise PhotofaceError(f"{path}: unsupported mesh format {suffix!r}; use one of {', '.join(FORMATS)}")
+    mesh = face_mesh(model, alpha_id, alpha_exp, beta)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".obj":
+        data = trimesh.exchange.obj.export_obj(mesh, include_normals=False, include_color=True, include_texture=False)
+        path.write_text(data)
+    else:
+        path.write_bytes(trimesh.exchange.ply.export_ply(mesh, encoding="binary"))
+    return path

@@ -1,0 +1,30 @@
+"""A human-readable description of a face model (the ``photoface model info`` text)."""
+
+from __future__ import annotations
+
+from photoface.facemodel.io import model_hash
+from photoface.facemodel.model import MorphableModel
+
+
+def describe(model: MorphableModel) -> str:
+    """Sizes, metadata, bounding box (mm) and regions of ``model``, one fact per line."""
+    lo = model.mean.min(dim=0).values.tolist()
+    hi = model.mean.max(dim=0).values.tolist()
+    exp_unit = "weights in [0, 1]" if model.exp_kind == "blendshape" else "standard-normal coefficients"
+    lines = [
+        f"name:        {model.name}",
+        f"source:      {model.source}",
+        f"license:     {model.license}",
+        f"vertices:    {model.num_vertices}",
+        f"triangles:   {model.num_faces}",
+        f"identity:    {model.n_id} modes (standard-normal coefficients)",
+        f"expression:  {model.n_exp} {model.exp_kind} modes ({exp_unit})",
+        f"albedo:      {model.n_tex} modes (standard-normal coefficients)",
+        "bounding box (mm): "
+        + ", ".join(f"{a} [{l:.1f}, {h:.1f}] ({h - l:.1f})" for a, l, h in zip("xyz", lo, hi)),
+        "regions:     " + (", ".join(f"{k} ({len(v)})" for k, v in model.regions.items()) or "none"),
+        f"hash:        {model_hash(model)}",
+    ]
+    if model.n_exp and model.exp_names and not model.exp_names[0].startswith("exp00"):
+        lines.insert(7, "expressions: " + ", ".join(model.exp_names))
+    return "\n".join(lines)

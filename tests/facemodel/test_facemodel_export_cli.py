@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+import torch
+import trimesh
+
+from photoface.cli import main
+from photoface.errors import PhotofaceError
+from photoface.facemodel.export import export_face, face_mesh, parse_coefficients
+from photoface.facemodel.io import load_model, save_model
+from photoface.facemodel.summary import describe
+
+
+def test_parse_coefficients_forms():
+    assert torch.equal(parse_coefficients(None, 3, "identity"), torch.zeros(1, 3))
+    assert parse_coefficients("1, -2", 4, "identity").tolist() == [[1.0, -2.0, 0.0, 0.0]]
+    r1, r2 = parse_coefficients("random:5", 6, "identity"), parse_coefficients("random:5", 6, "identity")
+    assert torch.equal(r1, r2) and r1.abs().sum() > 0
+    w = parse_coefficients("random:1", 200, "expression", "blendshape")
+    assert w.min() >= 0 and w.max() <= 1 and (w == 0).any()
+    with pytest.raises(PhotofaceError, match="--identity"):
+        parse_coefficients("1,2,3", 2, "identity")
+    with pytest.raises(PhotofaceError, match="random:SEED"):
+        parse_coefficients("random:x", 2, "identity")
+
+
+def test_export_keeps_vertex_order_and_colours(tiny_model, tmp_path):
+    a_id = torch.zeros(1, tiny_model.n_id)
+    a_id[0, 0] = 1.0
+    beta = torch.ones(1, tiny_model.n_tex)
+    for suffix in (".ply", ".obj"):
+        path = export_face(tiny_model, tmp_path / f"face{suffix}", a_id, None, beta)
+        mesh = trimesh.load(path, process=False)
+        assert np.allclose(mesh.vertices, tiny_model.shape(a_id)[0].numpy(), atol=1e-4)
+        assert np.array_equal(mesh.faces, tiny_model.faces.numpy())
+        colours = mesh.visual.vertex_colors[:, :3] / 255.0
+        assert np.allclose(colours, tiny_model.albedo(beta)[0].numpy(), atol=1 / 255 + 1e-6)
+    with pytest.raises(PhotofaceError, match="unsupported"):
+        export_face(tiny_model, tmp_path / "face.stl")
+
+
+def test_export_does_not_merge_coincident_vertices(demo_model):
+    mesh = face_mesh(demo_model)  # the closed mouth has two coincident lips
+    assert len(mesh.vertices) == demo_model.num_vertices
+
+
+def test_describe_reports_sizes_and_bounding_box(tiny_model):
+    text = describe(tiny_model)
+    assert "vertices:    121" in text and "identity:    4 modes" in text
+    assert "x [-40.0, 40.0] (80.0)" in text
+    assert "license:     CC0" in text
+
+
+def test_cli_model_commands(tiny_model, tmp_path, capsys, monkeypatch):
+    import photoface.apps.preview as preview
+
+    for name in ("views_image", "identities_image", "expressions_image"):  # small pictures: fast
+        original = getattr(preview, name)
+        monkeypatch.setattr(preview, name, lambda m, _f=original: _f(m, size=24))
+    path = save_model(tiny_model, tmp_path / "tiny.npz")
+    assert main(["model", "info", str(path)]) == 0
+    assert "triangles:   200" in capsys.readouterr().out
+    out = tmp_path / "f.ply"
+    assert main(["model", "export", str(path), "--identity", "random:3", "-o", str(out)]) == 0
+    assert len(trimesh.load(out, process=False).vertices) == 121
+    assert main(["model", "info", str(tmp_path / "missing.npz")]) == 1
+    assert "missing.npz: no such face-model file" in capsys.readouterr().err
+    assert main(["model", "preview", str(path), "--out", str(tmp_path / "prev")]) == 0
+    assert sorted(p.name for p in (tmp_path / "prev").iterdir()) == [
+        "tiny_expressions.png", "tiny_identities.png", "tiny_views.png"]
+
+
+def test_cli_build_procedural_writes_a_loadable_model(tmp_path, monkeypatch, tiny_model):
+    from photoface.facemodel import procedural
+
+    monkeypatch.setattr(procedural, "build_procedural_model", lambda resolution, seed: tiny_model)
+    out = tmp_path / "m.npz"
+    assert main(["model", "build-procedural", "--resolution", "demo", "--seed", "3", "-o", str(out)]) == 0
+    assert load_model(out).num_vertices == tiny_model.num_vertices
