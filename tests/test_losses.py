@@ -224,11 +224,15 @@ def test_smooth_loss_zero_for_template_and_translation_positive_for_bump():
     assert off[14].abs().sum() == pytest.approx(0.0, abs=1e-12)
 
 
-def test_smooth_losses_differentiable():
+def test_smooth_losses_differentiable_and_accept_csr():
     verts, faces = _grid_mesh(5, curved=True)
     nbr = _neighbour_mean(faces, verts.shape[0])
     pred = (verts[None].repeat(2, 1, 1) + 0.1 * torch.randn(2, verts.shape[0], 3)).requires_grad_(True)
-    _assert_grad_finite(L.smooth_loss(pred, verts, nbr) + L.laplacian_smooth_loss(pred, nbr), pred)
+    loss = L.smooth_loss(pred, verts, nbr) + L.laplacian_smooth_loss(pred, nbr)
+    csr = nbr.to_sparse_csr()
+    assert L.smooth_loss(pred.float(), verts, csr).item() == pytest.approx(
+        L.smooth_loss(pred, verts, nbr).item(), rel=1e-5)
+    _assert_grad_finite(loss, pred)
 
 
 # ----------------------------------------------------------------------------- albedo symmetry
@@ -243,6 +247,8 @@ def test_albedo_symmetry_zero_for_mirrored_albedo():
     asym = sym.clone()
     asym[:, 0, 0] += 0.3  # differs from partner 3 by 0.3: counted for vertices 0 and 3
     assert L.albedo_symmetry_loss(asym, mirror).item() == pytest.approx(2 * 0.3 / 5)
+    asym.requires_grad_(True)
+    _assert_grad_finite(L.albedo_symmetry_loss(asym, mirror), asym)
 
 
 def test_albedo_map_symmetry():

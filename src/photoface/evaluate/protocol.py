@@ -138,7 +138,7 @@ def evaluate_mesh(
     icp_method: str = "plane",
     icp_scale: bool = True,
     max_iterations: int = 100,
-    tolerance: float = 1e-6,
+    tolerance: float = 1e-5,
 ) -> ProtocolResult:
     """Score a predicted mesh against a ground-truth scan with the protocol of the module docstring.
 
@@ -154,6 +154,7 @@ def evaluate_mesh(
         align: "icp" (initial alignment, then ICP — the protocol), "initial" (initial alignment
             only) or "none" (score the meshes as given).
         icp_method: "plane" (default) or "point", see ``alignment``; icp_scale: isotropic scale in ICP.
+        max_iterations, tolerance: ICP stopping rule, see ``alignment.icp``.
 
     Returns:
         ProtocolResult.
