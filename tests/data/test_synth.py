@@ -106,10 +106,10 @@ def test_same_seed_same_files_other_seed_other_files(dataset, model_file, tmp_pa
     assert len(first) > 4 * 6 * 3
     assert first == _hashes(again)
     other = tmp_path / "other"
-    synthesize(str(model_file), 4, 6, other, labeled_fraction=0.5, size=SIZE, seed=8,
-               test_fraction=0.25, workers=1, progress=False)
-    changed = [k for k, v in _hashes(other).items() if k.endswith(".png") and first.get(k) != v]
-    assert len(changed) > 40
+    synthesize(str(model_file), 2, 3, other, labeled_fraction=0.5, size=SIZE, seed=8,
+               test_fraction=0.0, workers=1, progress=False)
+    images = [k for k in _hashes(other) if k.startswith("images/")]
+    assert len(images) == 6 and all(_hashes(other)[k] != first[k] for k in images)
 
 
 @pytest.mark.slow
@@ -156,20 +156,22 @@ def test_stored_ground_truth_re_renders_the_photo(dataset, model_file):
     """true_mesh + pose_true + light + albedo(beta) reproduce the face pixels of the photo, and
     the mask never leaves the face's coverage."""
     model = MorphableModel.load(model_file)
-    renderer = Renderer(model.faces, SIZE)
+    rows = dataset.rows
+    beta = [json.loads((dataset.root / f"identities/{r.identity}.json").read_text())["beta"]
+            for r in rows]
+    with torch.no_grad():
+        out = Renderer(model.faces, SIZE).render(
+            torch.stack([dataset.load_true_mesh(r) for r in rows]),
+            model.albedo(torch.tensor(beta, dtype=torch.float32)),
+            torch.tensor([r.extra["pose_true"] for r in rows], dtype=torch.float32),
+            torch.tensor(np.stack([r.light for r in rows]), dtype=torch.float32))
     errors = []
-    for row in dataset.rows:
-        info = json.loads((dataset.root / f"identities/{row.identity}.json").read_text())
-        albedo = model.albedo(torch.tensor([info["beta"]], dtype=torch.float32))
-        verts = dataset.load_true_mesh(row)[None]
-        pose = torch.tensor([row.extra["pose_true"]], dtype=torch.float32)
-        light = torch.tensor(row.light[None], dtype=torch.float32)
-        out = renderer.render(verts, albedo, pose, light)
-        cov = out.mask[0, 0] > 0.5
+    for k, row in enumerate(rows):
+        cov = out.mask[k, 0] > 0.5
         mask = dataset.load_mask(row)[0] > 0.5
         assert not (mask & ~cov).any(), row.image
         if row.setting == "cooperative" and mask.sum() > 50:
-            diff = (dataset.load_image(row) - out.image[0].clamp(0, 1)).abs().mean(0)
+            diff = (dataset.load_image(row) - out.image[k].clamp(0, 1)).abs().mean(0)
             errors.append(diff[mask].mean().item())
     assert errors and max(errors) < 0.06
 

@@ -42,7 +42,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -133,7 +133,7 @@ def _r(x, nd=4):
     return np.round(np.asarray(x, np.float64), nd)
 
 
-def _row(ident, res: PhotoResult) -> tuple[DatasetRow, str]:
+def _row(ident, res: PhotoResult) -> DatasetRow:
     base = f"{ident.name}/{ident.name}_{res.index:03d}"
     extra = {
         "pose_true": _r(res.scene.pose).tolist(),
@@ -154,7 +154,7 @@ def _row(ident, res: PhotoResult) -> tuple[DatasetRow, str]:
         true_mesh=f"meshes/{base}.npy", setting=res.scene.setting,
         alpha_id_true=_r(ident.alpha_id), light=_r(res.scene.light, 5), extra=extra,
     )
-    return row, f"meshes/{base}.npy"
+    return row
 
 
 def _obj_bytes(verts: np.ndarray, faces: np.ndarray) -> bytes:
@@ -163,7 +163,14 @@ def _obj_bytes(verts: np.ndarray, faces: np.ndarray) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def _write_identity(writer: DatasetWriter, ident, results, faces: np.ndarray) -> None:
+def _write_identity(writer: DatasetWriter, ident, results, faces: np.ndarray, io_pool) -> None:
+    """Write one identity's files, then journal its rows in photo order.
+
+    The files go through ``DatasetWriter.write_file`` on a few threads: each write ends in an
+    fsync, and overlapping those waits keeps the single writing process ahead of the workers.
+    Rows are journaled only after all their files exist, so a resumed run never trusts a row
+    whose files are missing.
+    """
     info = {
         "identity": ident.name, "split": ident.split, "alpha_id": _r(ident.alpha_id).tolist(),
         "beta": _r(ident.beta).tolist(), "detail_rms_mm": round(ident.detail_rms, 4),
@@ -173,13 +180,19 @@ def _write_identity(writer: DatasetWriter, ident, results, faces: np.ndarray) ->
     }
     _write_bytes(writer.root / f"identities/{ident.name}.json",
                  (json.dumps(info, indent=1) + "\n").encode())
-    writer.write_file(f"identities/{ident.name}_detail.npy", ident.detail)
+    files = [(f"identities/{ident.name}_detail.npy", ident.detail)]
     if ident.split == "test":
-        writer.write_file(f"scans/{ident.name}.npy", ident.neutral)
+        files.append((f"scans/{ident.name}.npy", ident.neutral))
         _write_bytes(writer.root / f"scans/{ident.name}.obj", _obj_bytes(ident.neutral, faces))
+    rows = []
     for res in results:
-        row, _ = _row(ident, res)
-        writer.add(row, image=res.image, mask=res.mask, true_mesh=res.true_mesh)
+        row = _row(ident, res)
+        rows.append(row)
+        files += [(row.image, res.image), (row.mask, res.mask), (row.true_mesh, res.true_mesh)]
+    for future in [io_pool.submit(writer.write_file, rel, data) for rel, data in files]:
+        future.result()
+    for row in rows:
+        writer.add(row)
     writer.mark_done(f"identity:{ident.name}")
 
 
@@ -239,6 +252,7 @@ def synthesize(model: str, identities: int, photos_per_identity: int, out, *,
 
     bar = tqdm(total=len(jobs) * photos_per_identity, unit="photo", disable=not progress,
                desc="synth")
+    io_pool = ThreadPoolExecutor(4)
     try:
         if workers == 1:
             import torch
@@ -251,7 +265,7 @@ def synthesize(model: str, identities: int, photos_per_identity: int, out, *,
                 gen = IdentityGenerator(model_obj, size)
                 for job in jobs:
                     ident, results = gen.generate(*job)
-                    _write_identity(writer, ident, results, faces)
+                    _write_identity(writer, ident, results, faces, io_pool)
                     bar.update(len(results))
             finally:
                 torch.set_num_threads(threads)
@@ -262,7 +276,7 @@ def synthesize(model: str, identities: int, photos_per_identity: int, out, *,
                                      initargs=(str(model), size)) as pool:
                 try:
                     for ident, results in pool.map(_work, jobs):
-                        _write_identity(writer, ident, results, faces)
+                        _write_identity(writer, ident, results, faces, io_pool)
                         bar.update(len(results))
                 except BrokenProcessPool:
                     raise PhotofaceError(
@@ -273,4 +287,5 @@ def synthesize(model: str, identities: int, photos_per_identity: int, out, *,
         raise
     finally:
         bar.close()
+        io_pool.shutdown()
     return writer.close()

@@ -104,17 +104,18 @@ def _glasses(layer: Layer, a: FaceAnchors, rng, gain, dark: bool) -> None:
 
 
 def _hand(layer: Layer, a: FaceAnchors, rng, gain) -> None:
-    skin = _shade(a.skin * rng.uniform(0.85, 1.1, 3), gain)
+    skin = _shade(a.skin * rng.uniform(0.75, 0.95) * rng.uniform(0.95, 1.05, 3), gain)
+    crease = skin * 0.7  # finger outlines, so that the fingers read as separate
     anchor_idx = int(rng.choice([2, 3, 4, 5, 8, 11, 12, 13, 14, 57, 48, 54]))
     target = a.lm[anchor_idx]
-    centre = a.lm[30]
-    out = target - centre
+    out = target - a.lm[30]
     n = np.hypot(*out)
     out = out / n if n > 1e-6 else a.v
     if anchor_idx in (8, 57):
         out = a.v
+    mm = a.f * rng.uniform(0.8, 1.0)  # pixels per mm of this hand (hand sizes vary)
     # palm sits outside the face below/beside the anchor, fingers reach across it
-    palm = target + out * rng.uniform(25, 55) * a.f
+    palm = target + out * rng.uniform(25, 55) * mm
     up = -out
     ang = float(np.arctan2(up[1], up[0]))
     h = float(a.height[anchor_idx]) + rng.uniform(8, 20) * a.f
@@ -124,18 +125,21 @@ def _hand(layer: Layer, a: FaceAnchors, rng, gain) -> None:
         k = 0.82 + 0.18 * np.clip(1.0 - (uu ** 2 + vv ** 2), 0.0, 1.0)
         return skin * k[..., None]
 
-    ellipse(layer, palm[0], palm[1], 50 * a.f, 43 * a.f, ang, tex, h)
+    ellipse(layer, palm[0], palm[1], 50 * mm, 43 * mm, ang, tex, h)
     spread = rng.uniform(-0.15, 0.15)
     for k, (offset, length) in enumerate(((-28, 62), (-10, 72), (8, 70), (25, 58))):
-        base = palm + up * 35 * a.f + side * offset * a.f
+        base = palm + up * 35 * mm + side * offset * mm
         dirk = up * np.cos(spread * (k - 1.5)) + side * np.sin(spread * (k - 1.5))
-        tip = base + dirk * length * a.f * rng.uniform(0.85, 1.1)
-        polyline(layer, np.stack([base, 0.5 * (base + tip), tip]),
-                 np.array([19, 17, 15]) * a.f, skin * rng.uniform(0.9, 1.0), h + 2 * a.f)
+        tip = base + dirk * length * mm * rng.uniform(0.85, 1.1)
+        pts = np.stack([base, 0.5 * (base + tip), tip])
+        width = np.array([19, 17, 15]) * mm
+        polyline(layer, pts, width + 1.2, crease, h + 2 * a.f)
+        polyline(layer, pts, width, skin * rng.uniform(0.9, 1.0), h + 2 * a.f)
     thumb_side = rng.choice([-1.0, 1.0])
-    t0 = palm + side * thumb_side * 38 * a.f
-    t1 = t0 + (side * thumb_side * 0.6 + up * 0.8) * 55 * a.f
-    polyline(layer, np.stack([t0, t1]), np.array([22, 17]) * a.f, skin * 0.93, h + 3 * a.f)
+    t0 = palm + side * thumb_side * 38 * mm
+    t1 = t0 + (side * thumb_side * 0.6 + up * 0.8) * 55 * mm
+    polyline(layer, np.stack([t0, t1]), np.array([22, 17]) * mm + 1.2, crease, h + 3 * a.f)
+    polyline(layer, np.stack([t0, t1]), np.array([22, 17]) * mm, skin * 0.93, h + 3 * a.f)
 
 
 def _hair(layer: Layer, a: FaceAnchors, rng, gain) -> None:
