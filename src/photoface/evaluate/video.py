@@ -6,8 +6,8 @@ Sources, in order:
 
 * a folder of pre-extracted frames (PNG / JPEG / BMP), sorted by file name (natural order, so
   ``frame_10`` follows ``frame_9``): always works;
-* Motion-JPEG (``.mjpg`` / ``.mjpeg``, the MICC Florence PTZ and cooperative videos, and also
-  MJPEG inside an AVI): split into its JPEG images by our own scanner and decoded with Pillow;
+* Motion-JPEG (``.mjpg`` / ``.mjpeg``, the MICC Florence PTZ and cooperative videos): split into
+  its JPEG images by our own scanner and decoded with Pillow;
 * anything else through ``imageio`` when it is installed with a video plugin (``imageio-ffmpeg``
   or ``av``).
 
@@ -31,7 +31,7 @@ from PIL import Image
 from photoface.errors import InputFileError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp"}
-MJPEG_SUFFIXES = {".mjpg", ".mjpeg", ".avi"}
+MJPEG_SUFFIXES = {".mjpg", ".mjpeg"}
 _SOI = b"\xff\xd8\xff"
 _STANDALONE = set(range(0xD0, 0xD8)) | {0x01}
 
