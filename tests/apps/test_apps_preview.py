@@ -23,10 +23,20 @@ def test_render_faces_frames_the_face_in_the_middle(model):
         assert 0.15 < covered.mean() < 0.8
 
 
-def test_sheets_have_one_tile_per_item(model):
+def test_sheets_have_one_tile_per_item(model, monkeypatch):
+    import photoface.apps.preview as preview
+
+    calls = []
+
+    def fake_render(m, verts, albedo, yaw, size, pitch_deg=0.0, frame="mask"):
+        calls.append(verts.shape[0])
+        return np.zeros((verts.shape[0], size, size, 3), np.uint8)
+
+    monkeypatch.setattr(preview, "render_faces", fake_render)
     assert views_image(model, size=32).shape == (64, 96, 3)
     sheet = expressions_image(model, size=24, cols=7)
     assert sheet.shape == (24 * 5, 24 * 7, 3)  # 35 expressions
+    assert sum(calls) == 3 + 3 + 35
 
 
 def test_write_previews_writes_three_pngs(model, tmp_path, monkeypatch):

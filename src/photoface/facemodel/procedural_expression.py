@@ -105,8 +105,8 @@ def expression_basis(grid: FaceGrid, mean: MeanSurface) -> tuple[np.ndarray, lis
     corner = gauss(x, y, xc, yst, 11.0, 10.0)
     cheek = gauss(x, y, 34.0, -40.0, 14.0, 12.0)
     shapes["mouthSmileLeft"] = (
-        corner[:, None] * np.array([3.5, 6.0, -2.5])
-        + cheek[:, None] * np.array([1.0, 3.0, 2.5])
+        corner[:, None] * np.array([5.0, 8.0, -3.5])
+        + cheek[:, None] * np.array([1.5, 4.0, 3.5])
         + gauss(x, y, 32.0, -7.0, 10.0, 3.5)[:, None] * np.array([0.0, 1.2, 0.6])
     )
     shapes["mouthFrownLeft"] = corner[:, None] * np.array([0.5, -5.0, -1.0])
@@ -147,7 +147,7 @@ def expression_basis(grid: FaceGrid, mean: MeanSurface) -> tuple[np.ndarray, lis
     )
 
     puff = pair(gauss, x, y, 45.0, -50.0, 15.0, 15.0)
-    shapes["cheekPuff"] = n * (7.0 * puff)[:, None] + vec(dz=1.5 * lips)
+    shapes["cheekPuff"] = n * (9.0 * puff)[:, None] + vec(dx=0.25 * x * puff, dz=1.5 * lips)
     shapes["cheekSuck"] = n * (-5.0 * pair(gauss, x, y, 50.0, -52.0, 12.0, 14.0))[:, None]
     shapes["noseSneerLeft"] = gauss(x, y, 12.0, -37.0, 7.0, 8.0)[:, None] * np.array([0.5, 3.0, 0.5]) + vec(
         dy=1.5 * gauss(x, y, 10.0, -55.0, 10.0, 6.0) * up_side

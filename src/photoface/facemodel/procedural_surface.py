@@ -107,7 +107,7 @@ _NOSE_MID = PchipInterpolator(
 )
 _NOSE_HALF_WIDTH = PchipInterpolator(
     [-56.0, -46.0, -40.0, -34.0, -25.0, -10.0, 4.0, 16.0],
-    [8.0, 6.0, 8.5, 8.8, 7.6, 7.3, 8.6, 11.0],
+    [8.0, 6.0, 7.8, 7.9, 7.2, 7.0, 8.6, 11.0],
 )
 
 
@@ -116,7 +116,7 @@ def nose_height(x, y):
     yc = np.clip(y, -56.0, 16.0)
     h = _NOSE_MID(yc) * np.exp(-0.5 * (x / _NOSE_HALF_WIDTH(yc)) ** 2)
     h = np.where((y < -56.0) | (y > 16.0), 0.0, h)
-    h += 5.5 * pair(gauss, x, y, 10.8, -41.0, 4.6, 3.8)  # alae
+    h += 4.2 * pair(gauss, x, y, 10.6, -40.6, 5.0, 4.2)  # alae
     # Alar crease: a groove hugging each ala on its upper/outer side.
     for sx in (1.0, -1.0):
         r = np.hypot((x - sx * 11.8) / 1.0, (y + 40.0) / 0.95)
@@ -171,18 +171,19 @@ def cheek_height(x, y):
     t = np.linspace(0.0, 1.0, 60)
     px = 16.0 + 15.5 * t + 2.0 * np.sin(np.pi * t)
     py = -40.0 - 32.0 * t
-    h -= 1.6 * pair(ridge, x, y, px, py, 2.0)  # nasolabial fold
-    h += 1.3 * pair(ridge, x, y, px + 3.0, py + 1.0, 3.5)  # cheek bulge along the fold
+    fade = smoothstep(-76.0, -58.0, y)  # the fold fades out beside the mouth corner
+    h -= 1.6 * pair(ridge, x, y, px, py, 2.0) * fade  # nasolabial fold
+    h += 1.3 * pair(ridge, x, y, px + 3.0, py + 1.0, 3.5) * fade  # cheek bulge along the fold
     return h
 
 
 def lip_outline(x):
     """(taper, upper vermilion border, lower vermilion border) as functions of x (mm)."""
     xc = L.MOUTH_CORNER_X
-    taper = np.clip(1.0 - (x / xc) ** 2, 0.0, None) ** 0.6
+    taper = np.clip(1.0 - (x / xc) ** 2, 0.0, None) ** 0.75
     bow = 0.9 * pair(gauss, x, 0.0, 5.5, 0.0, 2.5, 1.0) - 0.4 * gauss(x, 0.0, 0.0, 0.0, 1.5, 1.0)
     upper = L.STOMION_Y + (L.UPPER_LIP_TOP_Y - L.STOMION_Y + bow) * taper
-    lower = L.STOMION_Y + (L.LOWER_LIP_BOTTOM_Y - L.STOMION_Y) * taper**1.1
+    lower = L.STOMION_Y + (L.LOWER_LIP_BOTTOM_Y - L.STOMION_Y) * taper**1.3
     return taper, upper, lower
 
 
@@ -192,12 +193,12 @@ def mouth_height(x, y):
     taper, up, lo = lip_outline(x)
     region = np.exp(-0.5 * ((x / 34.0) ** 4 + ((y - yst) / 22.0) ** 4))
     h = -0.0075 * x**2 * region  # the lips wrap around the teeth
-    upper = smoothstep(up + 0.6, up - 0.6, y) * smoothstep(yst, yst + 1.0, y) * (taper > 0)
-    lower = smoothstep(lo - 0.6, lo + 0.6, y) * smoothstep(yst, yst - 1.0, y) * (taper > 0)
+    upper = smoothstep(up + 1.4, up - 1.4, y) * smoothstep(yst, yst + 1.0, y) * (taper > 0)
+    lower = smoothstep(lo - 1.6, lo + 1.6, y) * smoothstep(yst, yst - 1.0, y) * (taper > 0)
     vu = 3.0 * np.sin(np.pi * np.clip((y - yst) / np.maximum(up - yst, 1e-3), 0, 1) ** 0.8) ** 0.7
     vl = 3.6 * np.sin(np.pi * np.clip((yst - y) / np.maximum(yst - lo, 1e-3), 0, 1) ** 0.9) ** 0.7
     h += (upper * vu + lower * vl) * np.sqrt(taper)
-    h += 0.35 * np.exp(-0.5 * ((y - up) / 0.9) ** 2) * smoothstep(xc + 2, xc - 6, np.abs(x))  # white roll
+    h += 0.25 * np.exp(-0.5 * ((y - up) / 1.2) ** 2) * smoothstep(xc + 2, xc - 6, np.abs(x))  # white roll
     h -= 1.8 * np.exp(-0.5 * ((y - yst) / 1.2) ** 2) * smoothstep(xc + 1, xc - 4, np.abs(x))  # lips meet
     h -= 1.4 * pair(gauss, x, y, xc, yst, 2.5, 2.5)  # commissures
     h -= 0.9 * gauss(x, y, 0.0, -52.0, 2.4, 5.5)  # philtrum groove
