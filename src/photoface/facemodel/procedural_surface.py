@@ -19,7 +19,7 @@ import numpy as np
 from scipy.interpolate import PchipInterpolator
 
 from photoface.facemodel import procedural_layout as L
-from photoface.facemodel.procedural_mesh import GRID, POCKET_BACK, SLIT_LOWER, FaceGrid
+from photoface.facemodel.procedural_mesh import GRID, SLIT_LOWER, FaceGrid
 from photoface.facemodel.procedural_shapes import band, gauss, pair, ridge, smoothstep
 
 POCKET_DEPTH = 13.0  # mm from the lips to the back of the mouth pocket
@@ -262,5 +262,3 @@ def build_mean(grid: FaceGrid, place: L.Placement) -> MeanSurface:
     nrm[pk] = normals[grid.slit_row, grid.col[pk]]
     return MeanSurface(verts, base_xy, nrm, eye)
 
-
-__all__ = ["MeanSurface", "EyeRows", "build_mean", "lid_margins", "lip_outline", "POCKET_BACK"]
