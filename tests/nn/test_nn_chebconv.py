@@ -78,9 +78,7 @@ def test_chebconv_float32_matches_and_rejects_wrong_layout():
 def test_graph_sampling_matches_dense_both_ways():
     rng = np.random.default_rng(0)
     m = sp.random(7, V, density=0.1, random_state=1, format="csr")
-    samp = GraphSampling(m)
-    samp.matrix = to_torch_csr(m, torch.float64)
-    samp.matrix_t = to_torch_csr(m.T.tocsr(), torch.float64)
+    samp = GraphSampling(to_torch_csr(m, torch.float64))
     x = torch.from_numpy(rng.normal(size=(V, 3, 2))).requires_grad_()
     y = samp(x)
     dense = torch.from_numpy(m.toarray())
@@ -96,7 +94,14 @@ def test_graph_sampling_default_matrices_are_float32_transposes():
     m = sp.random(7, V, density=0.1, random_state=2, format="csr")
     samp = GraphSampling(m)
     assert samp.matrix.dtype == torch.float32
-    assert np.allclose(samp.matrix_t.to_dense().numpy(), m.T.toarray(), atol=1e-7)
+    assert np.allclose(samp._mats.cpu[1].to_dense().numpy(), m.T.toarray(), atol=1e-7)
+
+
+def test_sparse_matrices_stay_out_of_state_dict_and_buffers():
+    conv = ChebConv(3, 4, LHAT, K=6)
+    samp = GraphSampling(LHAT)
+    assert set(conv.state_dict()) == {"weight", "bias"}
+    assert not list(conv.buffers()) and not list(samp.buffers()) and not samp.state_dict()
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

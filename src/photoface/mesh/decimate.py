@@ -77,16 +77,11 @@ def _face_quadrics(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return q
 
 
-def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise cross product of (N, 3) arrays; np.cross costs ~10× more on tiny inputs."""
-    return np.stack(
-        [
-            a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1],
-            a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2],
-            a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0],
-        ],
-        axis=1,
-    )
+def _normal(a, b, c) -> tuple[float, float, float]:
+    """Unnormalised normal (b - a) × (c - a) of a triangle given as three (x, y, z) sequences."""
+    ux, uy, uz = b[0] - a[0], b[1] - a[1], b[2] - a[2]
+    vx, vy, vz = c[0] - a[0], c[1] - a[1], c[2] - a[2]
+    return (uy * vz - uz * vy, uz * vx - ux * vz, ux * vy - uy * vx)
 
 
 class _Collapser:
@@ -94,6 +89,7 @@ class _Collapser:
 
     def __init__(self, verts: np.ndarray, faces: np.ndarray):
         self.x = verts
+        self.xl = verts.tolist()
         self.h = np.concatenate([verts, np.ones((len(verts), 1))], axis=1)  # homogeneous
         self.q = _face_quadrics(verts, faces)
         self.faces = faces.tolist()
@@ -150,14 +146,17 @@ class _Collapser:
             if shared_faces == 2 and self.is_boundary(u) and self.is_boundary(w):
                 return False
         if strictness >= 2:
-            moved = [f for f in self.vf[w] if u not in self.faces[f]]
-            if moved:
-                tri = np.asarray([self.faces[f] for f in moved], dtype=np.int64)
-                p = self.x[tri]
-                n_old = _cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
-                p[tri == w] = self.x[u]
-                n_new = _cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
-                if np.any((n_old * n_new).sum(1) <= 0.0):
+            # Plain-float arithmetic: a vertex has ~6 triangles, too few for numpy to pay off.
+            xl, xu = self.xl, self.xl[u]
+            for f in self.vf[w]:
+                face = self.faces[f]
+                if u in face:
+                    continue
+                p = [xl[i] for i in face]
+                n_old = _normal(*p)
+                p[face.index(w)] = xu
+                n_new = _normal(*p)
+                if n_old[0] * n_new[0] + n_old[1] * n_new[1] + n_old[2] * n_new[2] <= 0.0:
                     return False
         return True
 

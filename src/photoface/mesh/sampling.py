@@ -10,8 +10,7 @@
 
 The nearest-triangle search is our own (scipy's KD-tree on triangle centroids plus a
 vectorised closest-point-on-triangle) rather than trimesh's proximity query, which needs the
-optional ``rtree`` package. It is exact: a point's candidate set is widened by a ball query
-(more nearest centroids) whenever those examined cannot rule out a closer triangle.
+optional ``rtree`` package. It is exact; :func:`nearest_triangle` gives the bound it relies on.
 """
 
 from __future__ import annotations
@@ -77,56 +76,67 @@ def closest_point_barycentric(
     return w / w.sum(1, keepdims=True)
 
 
+def _update_best(points, tri, pid, fid, best_d2, best_face, best_w) -> None:
+    """Evaluate (point, triangle) pairs and keep, per point, the closest so far (in place)."""
+    chunk = 500_000
+    for s in range(0, len(pid), chunk):
+        p_i, f_i = pid[s : s + chunk], fid[s : s + chunk]
+        t = tri[f_i]
+        p = points[p_i]
+        w = closest_point_barycentric(p, t[:, 0], t[:, 1], t[:, 2])
+        d2 = ((p - (w[:, :, None] * t).sum(1)) ** 2).sum(1)
+        order = np.lexsort((d2, p_i))
+        first = order[np.unique(p_i[order], return_index=True)[1]]  # closest pair per point
+        better = first[d2[first] < best_d2[p_i[first]]]
+        best_d2[p_i[better]] = d2[better]
+        best_face[p_i[better]] = f_i[better]
+        best_w[p_i[better]] = w[better]
+
+
 def nearest_triangle(
-    points: np.ndarray, vertices: np.ndarray, faces: np.ndarray, k: int = 16
+    points: np.ndarray, vertices: np.ndarray, faces: np.ndarray, k: int = 8
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact nearest triangle of each point and the barycentric weights of its closest point.
+
+    First the triangles of the ``k`` nearest centroids give each point an upper bound ``d`` on
+    its distance to the surface. A triangle with circumscribing radius ``R`` around its centroid
+    can only be closer if its centroid lies within ``d + R``; triangles are grouped by ``R``
+    (powers of two) so that one big sliver does not widen the search for all the others, and each
+    group is searched with a ball query of radius ``d + max R of the group``.
 
     Args:
         points: (N, 3) query points.
         vertices: (M, 3) mesh vertices (same unit).
         faces: (F, 3) triangles, F ≥ 1.
-        k: centroids examined first per point (grown ×4 for points that need more).
+        k: centroids examined first per point.
 
     Returns:
         ``face_index`` (N,) int64 and ``weights`` (N, 3) float64.
     """
     tri = vertices[faces]  # (F, 3, 3)
     centroid = tri.mean(1)
-    radius = np.linalg.norm(tri - centroid[:, None], axis=2).max()
-    tree = cKDTree(centroid)
+    radius = np.linalg.norm(tri - centroid[:, None], axis=2).max(1)
     n = len(points)
     best_face = np.zeros(n, dtype=np.int64)
     best_w = np.zeros((n, 3))
     best_d2 = np.full(n, np.inf)
-    todo = np.arange(n)
-    while len(todo):
-        k = min(k, len(faces))
-        cd, cand = tree.query(points[todo], k=k)
-        cd, cand = cd.reshape(len(todo), k), cand.reshape(len(todo), k)
-        # Evaluate in chunks so memory stays bounded when k grows.
-        rows_per_chunk = max(1, 1_000_000 // k)
-        for s in range(0, len(todo), rows_per_chunk):
-            pid = todo[s : s + rows_per_chunk]
-            fid = cand[s : s + rows_per_chunk]
-            t = tri[fid.ravel()]
-            p = np.repeat(points[pid], k, axis=0)
-            w = closest_point_barycentric(p, t[:, 0], t[:, 1], t[:, 2])
-            d2 = ((p - (w[:, :, None] * t).sum(1)) ** 2).sum(1).reshape(len(pid), k)
-            j = d2.argmin(1)
-            r = np.arange(len(pid))
-            better = d2[r, j] < best_d2[pid]
-            sel = pid[better]
-            best_d2[sel] = d2[r, j][better]
-            best_face[sel] = fid[r, j][better]
-            best_w[sel] = w.reshape(len(pid), k, 3)[r, j][better]
-        if k == len(faces):
-            break
-        # A triangle closer than the best found has its centroid within best + radius; if the
-        # k-th centroid is farther than that, no unexamined triangle can win.
-        unsure = cd[:, -1] <= np.sqrt(best_d2[todo]) + radius
-        todo = todo[unsure]
-        k *= 4
+
+    k = min(k, len(faces))
+    _, cand = cKDTree(centroid).query(points, k=k)
+    cand = cand.reshape(n, k)
+    _update_best(points, tri, np.repeat(np.arange(n), k), cand.ravel(), best_d2, best_face, best_w)
+
+    r_max = max(radius.max(), 1e-300)
+    group = np.minimum(np.floor(np.log2(r_max / np.maximum(radius, 1e-300))), 12).astype(int)
+    for g in np.unique(group):
+        members = np.flatnonzero(group == g)
+        reach = np.sqrt(best_d2) + radius[members].max()
+        hits = cKDTree(centroid[members]).query_ball_point(points, reach, return_sorted=False)
+        counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=n)
+        if counts.sum() == 0:
+            continue
+        fid = members[np.concatenate([np.asarray(h, dtype=np.int64) for h in hits if h])]
+        _update_best(points, tri, np.repeat(np.arange(n), counts), fid, best_d2, best_face, best_w)
     return best_face, best_w
 
 

@@ -17,11 +17,13 @@ reuses ``L̂`` itself because it is symmetric, so no transpose is ever formed. I
 differentiable operations, so second derivatives (the WGAN-div gradient penalty on the GCN
 discriminator) work too.
 
-Sparse matrices are ``torch.sparse_csr_tensor`` buffers with 32-bit indices (MKL and cuSPARSE
-take 32-bit indices; 64-bit ones are converted, i.e. copied, on every CPU product). They are not
-persistent (rebuilt from the template, never stored in checkpoints) and follow ``module.to(device)``. Graph products run
-in float32 even under autocast: sparse kernels lack half-precision support on some backends and
-the Laplacian recursion amplifies rounding.
+Sparse matrices are ``torch.sparse_csr_tensor`` with 32-bit indices (MKL and cuSPARSE take 32-bit
+indices; 64-bit ones are converted, i.e. copied, on every CPU product). They are deliberately NOT
+module buffers: derived from the template, they must not enter state_dicts or checkpoints, and
+DistributedDataParallel would try to broadcast sparse buffers (unsupported) every step. The
+modules keep them on the CPU and copy them to another device on first use there, once. Graph
+products run in the matrices' dtype (float32) even under autocast: sparse kernels lack
+half-precision support on some backends and the Laplacian recursion amplifies rounding.
 
 Why not torch_geometric's ChebConv: it takes (B·V, C) node-major input with an edge list, gathers
 and scatters per edge and stacks/permutes between terms; measured 4–7× slower for COMA's decoder on
@@ -79,6 +81,22 @@ def _transpose_csr(a: torch.Tensor) -> torch.Tensor:
     crow, col, val = (t.cpu().numpy() for t in (a.crow_indices(), a.col_indices(), a.values()))
     m = sp.csr_matrix((val, col, crow), shape=tuple(a.shape))
     return to_torch_csr(m.T.tocsr(), dtype=a.dtype, device=a.device)
+
+
+class _SparseOnDevices:
+    """CPU sparse matrices plus lazily made copies on other devices (see the module docstring)."""
+
+    def __init__(self, *mats: torch.Tensor):
+        self.cpu = mats
+        self._copies: dict[str, tuple[torch.Tensor, ...]] = {}
+
+    def on(self, device: torch.device) -> tuple[torch.Tensor, ...]:
+        if device.type == "cpu":
+            return self.cpu
+        key = str(device)
+        if key not in self._copies:
+            self._copies[key] = tuple(m.to(device) for m in self.cpu)
+        return self._copies[key]
 
 
 class _SpMM(torch.autograd.Function):
@@ -195,7 +213,7 @@ class ChebConv(torch.nn.Module):
         if K < 1:
             raise ValueError(f"K must be ≥ 1, got {K}")
         self.in_channels, self.out_channels, self.K = in_channels, out_channels, K
-        self.register_buffer("laplacian", to_torch_csr(laplacian), persistent=False)
+        self.laplacian = laplacian
         self.weight = torch.nn.Parameter(torch.empty(K, in_channels, out_channels))
         self.bias = torch.nn.Parameter(torch.zeros(out_channels)) if bias else None
         self.reset_parameters()
@@ -208,6 +226,16 @@ class ChebConv(torch.nn.Module):
             torch.nn.init.zeros_(self.bias)
 
     @property
+    def laplacian(self) -> torch.Tensor:
+        """(V, V) CSR L̂ on the CPU; its dtype is the dtype the convolution computes in."""
+        return self._lap.cpu[0]
+
+    @laplacian.setter
+    def laplacian(self, value) -> None:
+        dtype = value.dtype if isinstance(value, torch.Tensor) else torch.float32
+        self._lap = _SparseOnDevices(to_torch_csr(value, dtype=dtype, device="cpu"))
+
+    @property
     def num_vertices(self) -> int:
         return self.laplacian.shape[0]
 
@@ -216,12 +244,11 @@ class ChebConv(torch.nn.Module):
             raise ValueError(
                 f"ChebConv expects (V={self.num_vertices}, B, C={self.in_channels}), got {tuple(x.shape)}"
             )
-        dtype = self.laplacian.dtype
+        (lap,) = self._lap.on(x.device)
+        dtype = lap.dtype
         with torch.autocast(device_type=x.device.type, enabled=False):
             bias = None if self.bias is None else self.bias.to(dtype)
-            return _ChebConvFunction.apply(
-                x.to(dtype).contiguous(), self.laplacian, self.weight.to(dtype), bias
-            )
+            return _ChebConvFunction.apply(x.to(dtype).contiguous(), lap, self.weight.to(dtype), bias)
 
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.out_channels}, K={self.K}, V={self.num_vertices}"
@@ -238,18 +265,27 @@ class GraphSampling(torch.nn.Module):
 
     def __init__(self, matrix):
         super().__init__()
-        m = to_torch_csr(matrix)
-        self.register_buffer("matrix", m, persistent=False)
-        self.register_buffer("matrix_t", _transpose_csr(m), persistent=False)
+        self.matrix = matrix
+
+    @property
+    def matrix(self) -> torch.Tensor:
+        """(V_out, V_in) CSR on the CPU; its dtype is the dtype the product computes in."""
+        return self._mats.cpu[0]
+
+    @matrix.setter
+    def matrix(self, value) -> None:
+        dtype = value.dtype if isinstance(value, torch.Tensor) else torch.float32
+        m = to_torch_csr(value, dtype=dtype, device="cpu")
+        self._mats = _SparseOnDevices(m, _transpose_csr(m))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         v_out, v_in = self.matrix.shape
         if x.dim() != 3 or x.shape[0] != v_in:
             raise ValueError(f"GraphSampling expects (V={v_in}, B, C), got {tuple(x.shape)}")
         _, b, c = x.shape
-        dtype = self.matrix.dtype
+        m, m_t = self._mats.on(x.device)
         with torch.autocast(device_type=x.device.type, enabled=False):
-            y = sparse_mm(self.matrix, self.matrix_t, x.to(dtype).contiguous().view(v_in, b * c))
+            y = sparse_mm(m, m_t, x.to(m.dtype).contiguous().view(v_in, b * c))
         return y.view(v_out, b, c)
 
     def extra_repr(self) -> str:
