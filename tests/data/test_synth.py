@@ -112,6 +112,35 @@ def test_same_seed_same_files_other_seed_other_files(dataset, model_file, tmp_pa
     assert len(images) == 6 and all(_hashes(other)[k] != first[k] for k in images)
 
 
+def test_interrupted_run_resumes_to_the_same_files(dataset, model_file, tmp_path, monkeypatch):
+    import photoface.data.synth as synth_mod
+
+    real = synth_mod._write_identity
+    calls = []
+
+    def crash_on_third(writer, ident, *args):
+        calls.append(ident.name)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(writer, ident, *args)
+
+    out = tmp_path / "resumed"
+    kwargs = dict(labeled_fraction=0.5, size=SIZE, seed=7, test_fraction=0.25, workers=1,
+                  progress=False)
+    monkeypatch.setattr(synth_mod, "_write_identity", crash_on_third)
+    with pytest.raises(KeyboardInterrupt):
+        synthesize(str(model_file), 4, 6, out, **kwargs)
+    monkeypatch.setattr(synth_mod, "_write_identity", real)
+    redone = []
+    monkeypatch.setattr(synth_mod, "_write_identity",
+                        lambda w, ident, *a: (redone.append(ident.name), real(w, ident, *a)))
+    synthesize(str(model_file), 4, 6, out, **kwargs)
+    assert redone == ["id00002", "id00003"]  # finished identities are not made again
+    assert _hashes(dataset.root) == _hashes(out)
+    with pytest.raises(PhotofaceError, match="seed"):  # a different run cannot mix in
+        synthesize(str(model_file), 4, 6, out, **{**kwargs, "seed": 9})
+
+
 @pytest.mark.slow
 def test_worker_count_does_not_change_files(dataset, model_file, tmp_path):
     two = tmp_path / "two"

@@ -23,7 +23,9 @@ Files (relative to the output folder)::
                                  hair, skin, glasses; identities/<id>_detail.npy (V, 3) mm
 
 Row fields beyond the format's common ones: ``true_mesh``, ``setting``, ``alpha_id_true`` and
-``light`` (the format's synthetic fields), and in ``extra``: ``pose_true`` (6,) the camera the
+``light`` (the format's synthetic fields; ``light`` is the exact code the face was rendered with,
+auto-exposure included, so ``Renderer.render(true mesh, albedo(beta), pose_true, light)``
+reproduces the face pixels before degradation), and in ``extra``: ``pose_true`` (6,) the camera the
 photo was rendered with (``pose`` is the fit's label and present on labeled rows only),
 ``alpha_exp_true`` (L,), ``landmarks_true`` (68, 2) exact projections (``landmarks`` holds the
 fit's landmarks on labeled rows and detector-like noisy ones otherwise), ``occluders`` (names),
@@ -158,6 +160,9 @@ def _row(ident, res: PhotoResult) -> DatasetRow:
 
 
 def _obj_bytes(verts: np.ndarray, faces: np.ndarray) -> bytes:
+    """A plain OBJ (v / f lines, mm). Written here rather than through trimesh (as
+    ``photoface.facemodel.export`` does) because trimesh puts its version into the header, and
+    the dataset's bytes must depend only on the seed."""
     lines = [f"v {x:.4f} {y:.4f} {z:.4f}" for x, y, z in verts]
     lines += [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in faces]
     return ("\n".join(lines) + "\n").encode()
