@@ -44,11 +44,11 @@ def vertex_normals(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     if squeeze:
         verts = verts.unsqueeze(0)
     faces = faces.long()
-    fn = face_normals(verts, faces, normalize=False)  # (B, F, 3), area-weighted
-    b, v = verts.shape[0], verts.shape[1]
-    out = torch.zeros(b, v, 3, dtype=verts.dtype, device=verts.device)
-    idx = faces.reshape(-1)  # (3F,)
-    contrib = fn.repeat_interleave(3, dim=1)  # (B, 3F, 3), face f for each of its 3 corners
-    out = out.index_add(1, idx, contrib)
-    out = torch.nn.functional.normalize(out, dim=-1, eps=1e-12)
+    # Vertex-major accumulation, one index_add per triangle corner: avoids materialising a
+    # (B, 3F, 3) copy of the face normals.
+    fn = face_normals(verts, faces, normalize=False).transpose(0, 1)  # (F, B, 3), area-weighted
+    out = verts.new_zeros(verts.shape[1], verts.shape[0], 3)
+    for corner in range(3):
+        out = out.index_add(0, faces[:, corner], fn)
+    out = torch.nn.functional.normalize(out, dim=-1, eps=1e-12).transpose(0, 1)
     return out[0] if squeeze else out
