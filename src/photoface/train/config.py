@@ -9,8 +9,9 @@ Presets:
 
 Every value can be overridden from the CLI as ``section.key=value`` (YAML syntax for the value),
 e.g. ``loss.adversarial=0`` or ``schedule.max_steps=200``. Loss weights that the paper does not
-publish were chosen so that each term contributes a comparable share of the total at the start of
-training on the demo data; they are listed here and nowhere else.
+publish were chosen so that the main terms contribute comparable shares of the total (about
+0.2-0.8 each) at the start of training on the demo data (a `photoface synth` collection with the
+built-in demo model); they are listed here and nowhere else.
 """
 
 from __future__ import annotations
@@ -50,15 +51,15 @@ class ModelConfig:
 class LossConfig:
     """Loss weights (0 switches a loss off) and their internal parameters."""
 
-    recognition: float = 1.0  # softmax over training identities, eq. (4)
+    recognition: float = 0.2  # softmax over training identities, eq. (4)
     center: float = 0.01  # λ_center inside eq. (4)
-    photometric: float = 1.0  # eq. (5)
+    photometric: float = 2.0  # eq. (5)
     photometric_gdl: float = 1.0  # image gradient-difference part of eq. (5)
-    landmark: float = 1.0  # eq. (6), on landmarks normalised by the image size
+    landmark: float = 20.0  # eq. (6), on landmarks normalised by the image size
     landmark_gdl: float = 1.0  # pairwise-distance part of eq. (6)
-    shape: float = 0.1  # eq. (7), L1 in mm per vertex
-    pairwise_shape: float = 0.1  # eq. (8)
-    smooth: float = 0.05  # eq. (9)
+    shape: float = 0.05  # eq. (7), L1 in mm per vertex
+    pairwise_shape: float = 0.05  # eq. (8)
+    smooth: float = 0.5  # eq. (9), L1 in mm per vertex
     smooth_kind: str = "ours"  # ours | laplacian (the conventional ablation)
     albedo_symmetry: float = 0.5  # eq. (10)
     adversarial: float = 0.001  # eq. (11), generator side
@@ -93,7 +94,9 @@ class ScheduleConfig:
     stage1_steps: int = 1200  # GCN albedo decoder
     stage2_steps: int = 400  # CNN albedo decoder with skips
     max_steps: int | None = None  # hard cap on total steps (both stages)
-    time_limit_minutes: float | None = 10.0  # stop (and checkpoint) after this wall time
+    # Stop (and checkpoint) after this wall time. Stage 2 then starts at the stage-1 share of
+    # it, stage1_steps / (stage1_steps + stage2_steps), if stage1_steps are not done by then.
+    time_limit_minutes: float | None = 10.0
     checkpoint_every: int = 200
     log_every: int = 10
     image_every: int = 200

@@ -319,7 +319,7 @@ class Trainer:
         saved_step = self.step if self.step > 0 else None
         try:
             while self.step < self.total_steps:
-                if self.stage == 1 and self.step >= self.stage1_steps:
+                if self.stage == 1 and self._stage2_due(time.monotonic() - started):
                     self._set_stage(2)
                     logger.message(f"step {self.step}: stage 2 (CNN albedo decoder with skips)")
                 t0 = time.monotonic()
@@ -360,6 +360,16 @@ class Trainer:
             signal=received[0] if received else None, first_losses=first or {}, last_losses=last,
             seconds=time.monotonic() - started,
         )
+
+    def _stage2_due(self, elapsed: float) -> bool:
+        """Stage 1 is over after its steps or, under a time limit, after its share of the time."""
+        if self.step >= self.stage1_steps:
+            return True
+        limit = self.cfg.schedule.time_limit_minutes
+        if limit is None or self.stage2_steps == 0:
+            return False
+        share = self.stage1_steps / (self.stage1_steps + self.stage2_steps)
+        return D.any_true(elapsed > 60 * limit * share, self.dist)
 
     def _log(self, logger: RunLogger) -> None:
         merged: dict[str, list[float]] = {}
