@@ -8,15 +8,11 @@
   reconstructed shape and the true mesh after a least-squares similarity alignment (Umeyama), and
   the same for the model's mean face, over every vertex outside the mouth interior. The mean face
   is the baseline a network that learned nothing about shape would reach.
-
-Loading a trained network from a checkpoint (:func:`load_trained`) is also what evaluation and
-the applications use.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,42 +22,10 @@ import torch
 from photoface.data.format import load_dataset
 from photoface.data.torch_dataset import PhotoDataset
 from photoface.evaluate.alignment import umeyama
-from photoface.errors import InputFileError
-from photoface.facemodel import MorphableModel, model_hash
 from photoface.nn import FaceNet
 from photoface.train import checkpoint as ckpt
-from photoface.train.build import build_parts, load_face_model
-from photoface.train.config import TrainConfig, from_dict
+from photoface.train.inference import load_trained
 from photoface.train.logging import read_metrics
-
-
-@dataclass
-class Trained:
-    """A network restored from a checkpoint, in eval mode, with its face model and config."""
-
-    net: FaceNet
-    face_model: MorphableModel
-    cfg: TrainConfig
-    step: int
-    stage: int
-
-
-def load_trained(path: str | Path, device: str | torch.device = "cpu") -> Trained:
-    """Restore the FaceNet of a checkpoint file or run folder (its last.pt).
-
-    Raises InputFileError for a missing/corrupt checkpoint or when the configured face model is
-    not the one the checkpoint was trained with.
-    """
-    state = ckpt.load_checkpoint(path)
-    cfg = from_dict(state["config"])
-    face_model = load_face_model(cfg.model.face_model)
-    if model_hash(face_model) != state["face_model_hash"]:
-        raise InputFileError(path, f"trained with another face model than the configured {cfg.model.face_model!r}")
-    parts = build_parts(cfg, torch.device(device), face_model)
-    parts.net.load_state_dict(state["model"])
-    parts.net.stage = int(state["stage"])
-    parts.net.eval()
-    return Trained(parts.net, parts.face_model, cfg, int(state["step"]), int(state["stage"]))
 
 
 @torch.no_grad()
@@ -121,7 +85,7 @@ def training_report(run_dir: str | Path, data_dir: str | Path, checkpoints: list
         keep = np.setdiff1d(np.arange(fm.num_vertices), fm.regions.get("mouth_interior", torch.zeros(0)).numpy())
         entry: dict[str, Any] = {"checkpoint": str(path), "step": trained.step, "stage": trained.stage}
         for split in ("train", "test"):
-            ds = PhotoDataset([data], split, fm.n_id, fm.n_exp, trained.cfg.model.image_size)
+            ds = PhotoDataset([data], split, fm.n_id, fm.n_exp, trained.image_size)
             enc = encode(trained.net, ds)
             entry[f"identity_{split}"] = identity_separation(enc["id"], ds.identity_index)
             if split == "test":
