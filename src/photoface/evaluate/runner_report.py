@@ -1,0 +1,156 @@
+"""Writing evaluation results: strict JSON and a Markdown report in the paper's table layouts.
+
+``write_results(results, FILE.json)`` writes FILE.json and FILE.md next to it. JSON is strict:
+NaN and infinities become ``null``, numpy scalars and arrays plain numbers and lists. The Markdown
+uses ``photoface.evaluate.tables``: Table 1 (3D error per setting and mode), the per-photo
+metrics of the synthetic benchmark, verification, AFLW2000-3D NME per yaw bin, Table 2 (ablation).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from photoface.evaluate import tables
+
+METHOD_ORDER = ("model", "shape_supervised", "landmark_fit", "mean_face")
+
+
+def to_jsonable(obj):
+    """Plain JSON values: dicts, lists, finite floats (NaN/inf → None), ints, strings."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, (np.bool_, bool)):
+        return bool(obj)
+    if isinstance(obj, (np.integer, int)):
+        return int(obj)
+    if isinstance(obj, (np.floating, float)):
+        return float(obj) if math.isfinite(float(obj)) else None
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def methods_of(results: dict) -> list[str]:
+    """Method entries of a results dict, in report order."""
+    names = [k for k in results if k != "meta"]
+    return [m for m in METHOD_ORDER if m in names] + [m for m in names if m not in METHOD_ORDER]
+
+
+def _pct(summary) -> str:
+    if not summary or summary.get("mean") is None or not np.isfinite(summary.get("mean", np.nan)):
+        return "–"
+    return f"{100 * summary['mean']:.2f}"
+
+
+def _mm(summary) -> str:
+    return tables.format_mean_std(summary) if summary else "–"
+
+
+def _photo_table(results: dict) -> str:
+    settings = results["meta"].get("photos_per_setting") or {}
+    header = ["Method", "Setting", "Per-photo shape (mm)", "Expression (mm)", "Pose (°, mean of 3 angles)",
+              "Landmark NME (%)"]
+    rows = []
+    for m in methods_of(results):
+        r = results[m]
+        for s in settings:
+            pose = (r.get("pose_deg") or {}).get(s)
+            rows.append([tables.METHOD_LABELS.get(m, m), tables.SETTING_LABELS.get(s, s),
+                         _mm((r.get("photo_mm") or {}).get(s)), _mm((r.get("expression_mm") or {}).get(s)),
+                         "–" if not pose else f"{pose['mean']:.2f}", _pct((r.get("landmark_nme") or {}).get(s))])
+    lines = [header, ["---", "---"] + ["---:"] * 4] + rows
+    return "\n".join("| " + " | ".join(r) + " |" for r in lines) + "\n"
+
+
+def _verification(results: dict) -> str:
+    ver = {m: results[m]["verification"] for m in methods_of(results) if results[m].get("verification")}
+    if not ver:
+        return ""
+    return ("## Identity verification (cosine of identity codes, all pairs of test photos)\n\n"
+            + tables.verification_table(ver) + "\n"
+            + "".join(f"- {tables.METHOD_LABELS.get(m, m)}: accuracy at a threshold calibrated on "
+                      f"{v.get('accuracy_calibrated_on', 'the evaluated pairs')}; {v['pairs']} pairs "
+                      f"({v['genuine_pairs']} genuine)\n" for m, v in ver.items()) + "\n")
+
+
+def _header(results: dict, title: str) -> str:
+    meta = results.get("meta", {})
+    lines = [f"# {title}", ""]
+    for key in ("dataset", "checkpoint", "step", "shape_supervised", "identities", "subjects", "photos", "images",
+                "modes", "neutral_expression", "crop", "protocol", "seconds"):
+        if meta.get(key) is not None:
+            lines.append(f"- {key}: {meta[key]}")
+    return "\n".join(lines) + "\n\n"
+
+
+def shape_markdown(results: dict, caption: str) -> str:
+    """Table 1 layout of every method's ``shape_mm``."""
+    shape = {m: results[m]["shape_mm"] for m in methods_of(results) if results[m].get("shape_mm")}
+    return tables.micc_table(shape, caption=caption) + "\n"
+
+
+def synthetic_markdown(results: dict) -> str:
+    return (_header(results, "Synthetic benchmark (held-out identities)")
+            + "## 3D reconstruction error against the neutral scan (mean ± std over identities)\n\n"
+            + shape_markdown(results, "Symmetric point-to-surface distance after landmark + ICP alignment, mm.")
+            + "## Per photo (mean ± std over photos)\n\n" + _photo_table(results) + "\n"
+            + _verification(results))
+
+
+def micc_markdown(results: dict) -> str:
+    return (_header(results, "MICC Florence")
+            + "## 3D reconstruction error (mean ± std over subjects), Table 1 layout\n\n"
+            + shape_markdown(results, "Symmetric point-to-surface distance after ICP alignment, mm.")
+            + _verification(results))
+
+
+def aflw2000_markdown(results: dict) -> str:
+    nme = {m: results[m]["nme"] for m in methods_of(results) if results[m].get("nme")}
+    return (_header(results, "AFLW2000-3D")
+            + "## 68-landmark NME (%), normalised by sqrt(w·h) of the ground-truth box\n\n"
+            + tables.aflw2000_table(nme) + "\n")
+
+
+def ablation_markdown(results: dict) -> str:
+    variants = {tables.METHOD_LABELS["shape_supervised"] if v == "shape_supervised" else v:
+                r["shape_mm"].get("identity", next(iter(r["shape_mm"].values())))
+                for v, r in results.items() if v != "meta" and r.get("shape_mm")}
+    meta = results.get("meta", {})
+    lines = ["# Ablation (paper Table 2 layout)", ""]
+    for key in ("dataset", "eval_dataset", "budget", "seed", "preset"):
+        if meta.get(key) is not None:
+            lines.append(f"- {key}: {meta[key]}")
+    return ("\n".join(lines) + "\n\n"
+            + tables.ablation_table(variants, caption="Symmetric 3D error against the neutral scan (mm), "
+                                    "average over identity, held-out synthetic identities.") + "\n")
+
+
+MARKDOWN = {"synthetic": synthetic_markdown, "micc": micc_markdown, "aflw2000": aflw2000_markdown,
+            "ablation": ablation_markdown}
+
+
+def write_results(results: dict, path: str | Path) -> tuple[Path, Path]:
+    """Write ``path`` (JSON) and the Markdown report next to it (same stem, ``.md``), atomically.
+
+    The Markdown layout follows ``results["meta"]["benchmark"]``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    md_path = path.with_suffix(".md")
+    clean = to_jsonable(results)
+    kind = results.get("meta", {}).get("benchmark", "synthetic")
+    for target, text in ((path, json.dumps(clean, indent=1, allow_nan=False) + "\n"),
+                         (md_path, MARKDOWN[kind](results))):
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
+    return path, md_path
