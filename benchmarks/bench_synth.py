@@ -1,21 +1,24 @@
 """Benchmark ``photoface synth``: photos per second at 128² with the built-in demo model.
 
-Issue 4 asks for 10,000 photos at 128² in under 5 minutes on the 2-core machine. One timed run
-generates ``--photos`` photos (default 500: 50 identities × 10) with 2 worker processes into a
-fresh folder, exactly as the CLI does (files written, fsync'ed, index closed). The 10,000-photo
-time is extrapolated linearly from it: ``10000 / photos × wall`` (which also repeats the fixed
-start-up of about 3 s, worker start and model load, 20 times, so it over-estimates).
+Issue 4 asks for 10,000 photos at 128² in under 5 minutes on the 2-core machine. Each repeat
+runs ``synthesize`` exactly as the CLI does (2 worker processes, files written and fsync'ed,
+index closed) twice, into fresh folders: a small run (``--small``, default 100 photos) and a
+large one (``--photos``, default 500). Their difference is the per-photo cost without the fixed
+start-up (spawning the workers, importing torch, loading the model, factorising the fit), so
 
-The machine is shared, so the run also reports
-- a reference timed after each run: rendering the same number of faces with the project's
+    10,000 photos ≈ start-up + 10,000 × per-photo,   per-photo = (t_large − t_small) / (n_large − n_small)
+
+and, as a cruder upper bound, ``10,000 / n_large × t_large`` (start-up counted 20 times).
+
+The machine is shared, so each repeat also times
+- a reference: rendering the same number of faces as the large run with the project's
   ``Renderer`` alone (demo model, 128², batches of 10, no files) on ONE thread, as each synth
-  worker renders — the ratio says what a whole photo costs relative to the bare render (on this
-  loaded machine a 2-thread render spends most of its time waiting for the second thread);
-- CPU seconds per photo summed over the main process and the workers (``getrusage``), which
-  depend far less on other jobs than wall time; ``cpu / 2 cores × 10000`` estimates the time on
-  an idle machine.
+  worker renders; ``synth / reference`` moves much less with the load than either time;
+- CPU seconds per photo of the large run over all processes (``getrusage``, start-up included),
+  which depend far less on other jobs than wall time: ``cpu × 10,000 / 2 cores`` estimates an
+  idle machine.
 
-Run:  .venv/bin/python benchmarks/bench_synth.py [--photos 500] [--repeats 3] [--workers 2]
+Run:  .venv/bin/python benchmarks/bench_synth.py [--photos 500] [--small 100] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -48,63 +51,71 @@ def _cpu() -> tuple[float, float]:
     return own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime
 
 
+def _run(out: Path, photos: int, seed: int, size: int, workers: int) -> tuple[float, float, float]:
+    """One synth run; returns (wall s, CPU s of all processes, CPU s of this process)."""
+    cpu0, t0 = _cpu(), time.perf_counter()
+    synthesize("builtin:demo", photos // PER_IDENTITY, PER_IDENTITY, out, labeled_fraction=0.5,
+               size=size, seed=seed, test_fraction=0.1, workers=workers, progress=False)
+    wall = time.perf_counter() - t0
+    cpu1 = _cpu()
+    shutil.rmtree(out)
+    return wall, sum(cpu1) - sum(cpu0), cpu1[0] - cpu0[0]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--photos", type=int, default=500)
+    ap.add_argument("--small", type=int, default=100)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--size", type=int, default=128)
     args = ap.parse_args()
     set_threads(2)
-    identities = max(args.photos // PER_IDENTITY, 1)
-    photos = identities * PER_IDENTITY
+    large = max(args.photos // PER_IDENTITY, 2) * PER_IDENTITY
+    small = max(args.small // PER_IDENTITY, 1) * PER_IDENTITY
     model = builtin_model("demo")  # built and cached before timing
     renderer = Renderer(model.faces, args.size)
-    g = torch.Generator().manual_seed(0)
-    coeff = model.sample(PER_IDENTITY, generator=g)
+    coeff = model.sample(PER_IDENTITY, generator=torch.Generator().manual_seed(0))
     verts = model.shape(coeff.alpha_id, coeff.alpha_exp).detach()
     albedo = model.albedo(coeff.beta).detach()
     pose = torch.tensor([[0.0, 30.0, 0.0, args.size / 200, args.size / 2, args.size / 2]])
     pose = pose.repeat(PER_IDENTITY, 1)
 
-    def reference():
+    def reference() -> float:
+        torch.set_num_threads(1)
+        t0 = time.perf_counter()
         with torch.no_grad():
-            for _ in range(identities):
+            for _ in range(large // PER_IDENTITY):
                 renderer.render(verts, albedo, pose, None, None, model.landmarks68)
+        set_threads(2)
+        return time.perf_counter() - t0
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_synth_"))
-    walls, refs, cpus, mains = [], [], [], []
+    rows = []
     try:
         for r in range(args.repeats):
-            out = tmp / f"run{r}"
-            cpu0, t0 = _cpu(), time.perf_counter()
-            synthesize("builtin:demo", identities, PER_IDENTITY, out, labeled_fraction=0.5,
-                       size=args.size, seed=r, test_fraction=0.1, workers=args.workers,
-                       progress=False)
-            walls.append(time.perf_counter() - t0)
-            cpu1 = _cpu()
-            mains.append(cpu1[0] - cpu0[0])
-            cpus.append(cpu1[0] - cpu0[0] + cpu1[1] - cpu0[1])
-            shutil.rmtree(out)
-            torch.set_num_threads(1)
-            t0 = time.perf_counter()
-            reference()
-            refs.append(time.perf_counter() - t0)
-            set_threads(2)
+            t_small, _, _ = _run(tmp / "small", small, r, args.size, args.workers)
+            t_large, cpu, main_cpu = _run(tmp / "large", large, r, args.size, args.workers)
+            rows.append((t_small, t_large, cpu, main_cpu, reference()))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    wall, ref, cpu = statistics.median(walls), statistics.median(refs), statistics.median(cpus)
-    main_cpu = statistics.median(mains)
+    med = [statistics.median(c) for c in zip(*rows)]
+    t_small, t_large, cpu, main_cpu, ref = med
+    per_photo = statistics.median([(r[1] - r[0]) / (large - small) for r in rows])
+    startup = statistics.median([r[0] - small * (r[1] - r[0]) / (large - small) for r in rows])
     print(f"machine: {machine_summary()}")
-    print(f"synth: {photos} photos at {args.size}², {args.workers} workers, "
-          f"{args.repeats} runs: wall {', '.join(f'{w:.1f}' for w in walls)} s")
-    print(f"  median wall {wall:.1f} s = {photos / wall:.1f} photos/s; "
-          f"10,000 photos extrapolated: {wall * 10000 / photos / 60:.1f} min")
-    print(f"  CPU (all processes, start-up included) {cpu / photos * 1000:.1f} ms/photo, of which "
-          f"the writing main process {main_cpu / photos * 1000:.1f}; on an idle 2-core machine "
-          f"10,000 photos ≈ {cpu / photos * 10000 / 2 / 60:.1f} min")
-    print(f"reference (render only, same number of faces, 1 thread): median {ref:.1f} s; "
-          f"synth / reference = {wall / ref:.2f}")
+    print(f"synth at {args.size}², {args.workers} workers, {args.repeats} repeats "
+          f"(medians; all runs: {', '.join(f'{a:.1f}/{b:.1f}' for a, b, *_ in rows)} s "
+          f"for {small}/{large} photos)")
+    print(f"  {large} photos: {t_large:.1f} s = {large / t_large:.1f} photos/s")
+    print(f"  per photo {per_photo * 1000:.1f} ms, start-up {startup:.1f} s -> 10,000 photos "
+          f"≈ {(startup + 10000 * per_photo) / 60:.1f} min "
+          f"(crude 10000/{large} × t: {t_large * 10000 / large / 60:.1f} min)")
+    print(f"  CPU of the {large}-photo run, all processes, start-up included: "
+          f"{cpu / large * 1000:.1f} ms/photo (main process {main_cpu / large * 1000:.1f}); "
+          f"idle 2-core estimate for 10,000 photos ≈ {cpu / large * 10000 / 2 / 60:.1f} min")
+    print(f"reference (render only, {large} faces, 1 thread): {ref:.1f} s; "
+          f"synth {large} photos / reference = {t_large / ref:.2f}")
 
 
 if __name__ == "__main__":

@@ -163,14 +163,14 @@ def _outdoor(rng, h, w, xs, ys) -> np.ndarray:
                                               channels=3))
     below = np.clip(ys - horizon + 0.5, 0, 1)[..., None]
     img = img * (1 - below) + tex * below
+    foliage = np.clip(1.0 + 0.5 * smooth_noise(rng, h, w, cells=10)[..., 0], 0, 1)  # all trees
     for _ in range(int(rng.integers(1, 6))):  # trees and buildings above the horizon
         cx = rng.uniform(0, w)
         if rng.random() < 0.5:
             r = rng.uniform(0.08, 0.25) * w
             leaf = np.asarray([0.12, 0.3, 0.1], np.float32) * rng.uniform(0.6, 1.5)
             a = _ellipse_alpha(xs, ys, cx, horizon - r * 0.6, r, r * rng.uniform(0.8, 1.5))
-            a = a * np.clip(1.0 + 0.5 * smooth_noise(rng, h, w, cells=10)[..., 0], 0, 1)
-            _paint(img, a, leaf)
+            _paint(img, a * foliage, leaf)
         else:
             bw, bh = rng.uniform(0.1, 0.35) * w, rng.uniform(0.1, 0.5) * h
             _paint(img, _rect_alpha(xs, ys, cx, horizon - bh, cx + bw, horizon + 1),

@@ -83,7 +83,7 @@ def degrade(img: np.ndarray, d: Degradation, rng: np.random.Generator) -> np.nda
         out = motion_blur(out, d.motion_px, d.motion_angle)
     if d.read_noise > 0 or d.shot_noise > 0:
         std = d.read_noise + d.shot_noise * np.sqrt(np.clip(out, 0.0, 1.0))
-        out = out + std * rng.standard_normal(out.shape).astype(np.float32)
+        out = out + std * rng.standard_normal(out.shape, dtype=np.float32)
     out = np.clip(out, 0.0, 1.0).astype(np.float32)
     if d.jpeg_quality > 0:
         out = jpeg_roundtrip(out, d.jpeg_quality)
