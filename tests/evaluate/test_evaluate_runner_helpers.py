@@ -81,18 +81,21 @@ def write_benchmark(out, model, model_path, n_train=4, n_test=3, per_id=6, seed=
     return out
 
 
-def build_tiny(root, steps=(1, 1), extra_overrides=()) -> dict:
-    """Model file, benchmark dataset and a run trained ``steps`` (stage 1, stage 2) steps on it."""
+def build_tiny(root) -> dict:
+    """Model file, benchmark dataset and a run trained 2 steps (one per stage) on it, in ``root``;
+    reused when ``root`` already holds them (one build per pytest session: pass a folder under
+    ``tmp_path_factory.getbasetemp()``). Treat the files as read-only."""
     from photoface.train import train
+    from photoface.train.checkpoint import last_checkpoint
 
     helpers = train_helpers()
     root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
     model = helpers.tiny_face_model()
-    model_path = root / "tiny_model.npz"
-    save_model(model, model_path)
-    data = write_benchmark(root / "data", model, model_path)
-    cfg = helpers.tiny_config(model_path, f"schedule.stage1_steps={steps[0]}", f"schedule.stage2_steps={steps[1]}",
-                              *extra_overrides)
-    run = root / "run"
-    train(cfg, [data], run, progress=False)
+    model_path, data, run = root / "tiny_model.npz", root / "data", root / "run"
+    if last_checkpoint(run) is None:
+        save_model(model, model_path)
+        write_benchmark(data, model, model_path)
+        cfg = helpers.tiny_config(model_path, "schedule.stage1_steps=1", "schedule.stage2_steps=1")
+        train(cfg, [data], run, progress=False)
     return {"model": model, "model_path": model_path, "data": data, "run": run, "helpers": helpers}
