@@ -1,0 +1,167 @@
+"""Photos given on the command line → network-ready face crops, and the way back onto the photo.
+
+``collect_images`` expands files and folders (recursively, image suffixes only, sorted) into a
+list of photos. ``load_faces`` turns each photo into a :class:`FaceInput`:
+
+* raw photos go through the real-photo preprocessing of ``photoface prepare``
+  (:func:`photoface.data.prepare.process_photo`: robust loading, dlib detection, 68 landmarks,
+  similarity alignment to the training crop), the largest face only;
+* ``aligned=True`` photos are already training crops (e.g. synthetic photos or a prepared
+  dataset's images): a square image is resized to the network's size; anything else is refused.
+
+A photo that cannot be used (unreadable, no face, not square with ``aligned``) yields a
+:class:`Skipped` with the reason instead; callers report it and carry on.
+
+``crop_transform`` (2, 3) maps ORIGINAL-photo pixels to crop pixels (``[x', y'] = A @ [x, y, 1]``,
+the dataset format's convention); ``photo`` holds the photo as loaded and ``photo_scale`` its
+loaded pixels per original pixel, so results can be drawn back onto the user's photo.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+import torch
+from PIL import Image
+
+from photoface.data.images import is_image_name, load_photo
+from photoface.errors import InputFileError
+
+LOAD_SIDE = 2048  # px: photos are decoded at about this longer side at most (as in prepare)
+
+
+@dataclass
+class FaceInput:
+    """One face ready for the network.
+
+    Attributes:
+        path: the photo file. name: unique output stem.
+        crop: (3, S, S) float32 in [0, 1], the network input.
+        photo: (h, w, 3) uint8, the photo as loaded (equal to the crop for aligned inputs).
+        photo_scale: loaded px per original px.
+        crop_transform: (2, 3) original px → crop px, or None for aligned inputs.
+        landmarks: (68, 2) detected landmarks in crop px, or None.
+    """
+
+    path: Path
+    name: str
+    crop: torch.Tensor
+    photo: np.ndarray
+    photo_scale: float
+    crop_transform: np.ndarray | None
+    landmarks: np.ndarray | None = None
+
+    def loaded_to_crop(self) -> np.ndarray | None:
+        """(2, 3) transform from LOADED-photo pixels to crop pixels (None for aligned inputs)."""
+        if self.crop_transform is None:
+            return None
+        t = np.asarray(self.crop_transform, np.float64)
+        return np.concatenate([t[:, :2] / self.photo_scale, t[:, 2:]], axis=1)
+
+
+@dataclass
+class Skipped:
+    """A photo that gave no face: its path and why."""
+
+    path: Path
+    reason: str
+
+    def message(self) -> str:
+        return f"skipped {self.path}: {self.reason}"
+
+
+def collect_images(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given (any suffix: the loader decides) and image files found in folders.
+
+    Raises InputFileError for a path that does not exist or a folder without image files.
+    """
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.is_file() and is_image_name(f)
+                           and not any(part.startswith(".") for part in f.relative_to(p).parts))
+            if not found:
+                raise InputFileError(p, "folder contains no image files")
+            out += found
+        elif p.exists():
+            out.append(p)
+        else:
+            raise InputFileError(p, "no such file or folder")
+    return out
+
+
+def unique_names(paths: list[Path]) -> list[str]:
+    """Output stems: the file stem, with ``-2``, ``-3``, ... appended to repeated stems."""
+    seen: dict[str, int] = {}
+    names = []
+    for p in paths:
+        stem = p.stem or "photo"
+        k = seen.get(stem, 0) + 1
+        seen[stem] = k
+        names.append(stem if k == 1 else f"{stem}-{k}")
+    return names
+
+
+def _to_tensor(rgb: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.array(rgb, dtype=np.uint8, copy=True)).permute(2, 0, 1).float().div_(255.0)
+
+
+def _aligned(path: Path, name: str, image_size: int) -> FaceInput:
+    photo = load_photo(path)
+    h, w = photo.rgb.shape[:2]
+    if h != w:
+        raise InputFileError(path, f"is {w}×{h} pixels, not a square training crop; leave out --aligned "
+                                   "to detect and align the face")
+    rgb = photo.rgb
+    if h != image_size:
+        rgb = np.asarray(Image.fromarray(rgb).resize((image_size, image_size), Image.Resampling.BICUBIC))
+    return FaceInput(path, name, _to_tensor(rgb), rgb, 1.0, None)
+
+
+def _detected(path: Path, name: str, image_size: int, detector: str) -> FaceInput | Skipped:
+    from photoface.data.photo_list import PhotoTask
+    from photoface.data.prepare import PrepareOptions, process_photo
+
+    options = PrepareOptions(image_size=image_size, detector=detector)
+    result = process_photo(PhotoTask(key=str(path), path=path, identity=name), options)
+    if result.skipped or not result.faces:
+        return Skipped(path, result.skipped or "no face found")
+    face = result.faces[0]
+    photo = load_photo(path, max_side=LOAD_SIDE)
+    return FaceInput(path, name, _to_tensor(face.image), photo.rgb, photo.scale,
+                     np.asarray(face.transform, np.float64), np.asarray(face.landmarks, np.float64))
+
+
+def load_faces(paths: list[Path], image_size: int, aligned: bool = False,
+               detector: str = "auto") -> Iterator[FaceInput | Skipped]:
+    """One :class:`FaceInput` or :class:`Skipped` per path, in order (see the module docstring).
+
+    Args:
+        paths: photo files (``collect_images``).
+        image_size: the network's crop side, pixels.
+        aligned: inputs are training crops already (no detection).
+        detector: "auto" | "hog" | "cnn" (``photoface.data.detect``), raw photos only.
+    """
+    for path, name in zip(paths, unique_names(paths)):
+        try:
+            if aligned:
+                yield _aligned(path, name, image_size)
+            else:
+                yield _detected(path, name, image_size, detector)
+        except InputFileError as exc:
+            yield Skipped(path, exc.problem)
+
+
+def batches(items: Iterable, size: int) -> Iterator[list]:
+    """Consecutive lists of ``size`` items (the last may be shorter)."""
+    batch: list = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,201 @@
+"""``photoface reconstruct``: photos → 3D face meshes, codes, overlays and panels.
+
+Per photo NAME (the file stem, made unique) the output folder gets:
+
+* ``NAME.obj`` and ``NAME.ply``: the decoded shape, (V, 3) millimetres in the face model's
+  canonical frame and pose (x to the subject's left, y up, z out of the face), the face model's
+  triangles and vertex order, per-vertex albedo as 8-bit vertex colours (stage 1: the GCN albedo;
+  stage 2: read from the CNN albedo map at the visible vertices, see
+  ``photoface.nn.FaceNet.vertex_albedo``);
+* ``NAME.json``: the four codes (identity, expression, raw pose code, light), the physical pose
+  (degrees, px/mm and px in the crop), the crop transform (original-photo px → crop px), and the
+  68 predicted landmarks in crop and photo pixels;
+* ``NAME_overlay.png``: the render over the original photo (over the crop for ``--aligned``);
+* ``NAME_panel.png``: input | render | albedo | shading | mesh from three views
+  (``photoface.apps.figures``).
+
+The checkpoint is loaded (and checked) before anything is written. Photos that cannot be used are
+reported and skipped; the rest are processed in batches.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import trimesh
+from PIL import Image
+
+from photoface.apps import figures
+from photoface.apps.inputs import FaceInput, Skipped, batches, collect_images, load_faces
+from photoface.data.align import apply_transform, invert_transform
+
+
+def _stderr(message: str) -> None:
+    from tqdm import tqdm
+
+    tqdm.write(message, file=sys.stderr)
+
+
+def write_mesh(path: str | Path, verts, faces, colours) -> Path:
+    """Write a mesh with per-vertex colours as .obj (``v x y z r g b``) or .ply (binary).
+
+    Args:
+        verts: (V, 3) mm; faces: (F, 3) ints, counter-clockwise seen from outside;
+        colours: (V, 3) in [0, 1].
+
+    Built with ``process=False`` so the face model's vertex order (its correspondence) is kept.
+    """
+    path = Path(path)
+    colours = np.clip(np.asarray(colours, np.float64), 0.0, 1.0)
+    rgba = np.concatenate([np.round(colours * 255.0), np.full((len(colours), 1), 255.0)], axis=1).astype(np.uint8)
+    mesh = trimesh.Trimesh(vertices=np.asarray(verts, np.float64), faces=np.asarray(faces, np.int64),
+                           vertex_colors=rgba, process=False, validate=False)
+    if path.suffix.lower() == ".obj":
+        path.write_text(trimesh.exchange.obj.export_obj(mesh, include_normals=False, include_color=True,
+                                                        include_texture=False))
+    elif path.suffix.lower() == ".ply":
+        path.write_bytes(trimesh.exchange.ply.export_ply(mesh, encoding="binary"))
+    else:
+        raise ValueError(f"{path}: mesh files are .obj or .ply")
+    return path
+
+
+def pose_dict(pose: torch.Tensor) -> dict[str, float]:
+    """(6,) physical pose → named JSON fields."""
+    p = [float(v) for v in pose]
+    return {"pitch_deg": p[0], "yaw_deg": p[1], "roll_deg": p[2], "scale_px_per_mm": p[3],
+            "tx_px": p[4], "ty_px": p[5]}
+
+
+def _rounded(t: torch.Tensor | np.ndarray, digits: int = 6) -> list:
+    arr = t.detach().cpu().double().numpy() if isinstance(t, torch.Tensor) else np.asarray(t, np.float64)
+    return np.round(arr, digits).tolist()
+
+
+def codes_record(trained, face: FaceInput, out, i: int) -> dict:
+    """The JSON record of photo ``i`` of a batch (see the module docstring)."""
+    lm = out.landmarks2d[i].detach().cpu().double().numpy()
+    photo_lm = None
+    if face.crop_transform is not None:
+        photo_lm = _rounded(apply_transform(invert_transform(face.crop_transform), lm), 3)
+    return {
+        "photo": str(face.path),
+        "checkpoint": str(trained.checkpoint),
+        "step": trained.step,
+        "stage": trained.stage,
+        "image_size": trained.image_size,
+        "codes": {
+            "identity": _rounded(out.id_code[i]),
+            "expression": _rounded(out.exp_code[i]),
+            "pose": _rounded(out.pose_code[i]),
+            "light": _rounded(out.light[i]),
+        },
+        "pose": pose_dict(out.pose[i]),
+        "crop_transform": None if face.crop_transform is None else _rounded(face.crop_transform),
+        "landmarks_crop_px": _rounded(lm, 3),
+        "landmarks_photo_px": photo_lm,
+        "mesh": {"obj": f"{face.name}.obj", "ply": f"{face.name}.ply",
+                 "vertices": int(out.shape.shape[1]),
+                 "units": "millimetres, face-model canonical frame and pose; colours = albedo"},
+    }
+
+
+@dataclass
+class ReconstructResult:
+    """What ``reconstruct`` did: one JSON path per reconstructed photo, the skipped photos."""
+
+    out_dir: Path
+    written: list[Path] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+def write_batch(trained, faces: list[FaceInput], out_dir: Path) -> list[Path]:
+    """Run one batch through the network and write every file of each photo; returns JSON paths."""
+    crops = torch.stack([f.crop for f in faces])
+    out = trained.predict(crops)
+    albedo_v = trained.vertex_albedo(out)
+    tri = trained.face_model.faces.cpu().numpy()
+    panel_images = figures.panels(trained, crops, out)
+    written = []
+    for i, face in enumerate(faces):
+        verts = out.shape[i].cpu().numpy()
+        colours = albedo_v[i].cpu().numpy()
+        write_mesh(out_dir / f"{face.name}.obj", verts, tri, colours)
+        write_mesh(out_dir / f"{face.name}.ply", verts, tri, colours)
+        scale = figures.overlay_scale(face)
+        rgb, mask = figures.render_hires(trained, out.shape[i:i + 1], albedo_v[i:i + 1], out.pose[i:i + 1],
+                                         out.light[i:i + 1], scale)
+        Image.fromarray(figures.overlay(face, rgb[0], mask[0], scale)).save(out_dir / f"{face.name}_overlay.png")
+        Image.fromarray(panel_images[i]).save(out_dir / f"{face.name}_panel.png")
+        path = out_dir / f"{face.name}.json"
+        path.write_text(json.dumps(codes_record(trained, face, out, i), indent=1))
+        written.append(path)
+    return written
+
+
+def reconstruct(
+    images: Sequence[str | Path],
+    checkpoint: str | Path,
+    out_dir: str | Path,
+    batch_size: int = 8,
+    aligned: bool = False,
+    device: str = "cpu",
+    detector: str = "auto",
+    progress: bool = True,
+    log: Callable[[str], None] = _stderr,
+    trained=None,
+) -> ReconstructResult:
+    """Reconstruct every face photo in ``images`` (files and folders) into ``out_dir``.
+
+    Args:
+        images: photo files and folders (searched recursively).
+        checkpoint: run folder or checkpoint file.
+        out_dir: output folder (created).
+        batch_size: photos per network call.
+        aligned: the photos are training crops already (no detection / alignment).
+        device: "cpu" or "cuda".
+        detector: face detector for raw photos ("auto", "hog", "cnn").
+        progress: show a progress bar.
+        log: where messages about skipped photos go.
+        trained: an already loaded :class:`~photoface.train.inference.Trained` (then
+            ``checkpoint`` is ignored).
+
+    Raises:
+        PhotofaceError: a bad checkpoint or a missing input path, before anything is written.
+    """
+    from tqdm import tqdm
+
+    from photoface.train.inference import load_trained
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    paths = collect_images(images)
+    trained = trained or load_trained(checkpoint, device=device)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = ReconstructResult(out_dir)
+    bar = tqdm(total=len(paths), desc="reconstruct", unit="photo", disable=not progress)
+    try:
+        usable = _usable(load_faces(paths, trained.image_size, aligned, detector), result, log, bar)
+        for batch in batches(usable, batch_size):
+            result.written += write_batch(trained, batch, out_dir)
+            bar.update(len(batch))
+    finally:
+        bar.close()
+    return result
+
+
+def _usable(items, result: ReconstructResult, log, bar):
+    for item in items:
+        if isinstance(item, Skipped):
+            result.skipped.append(item)
+            log(item.message())
+            bar.update(1)
+        else:
+            yield item

@@ -1,0 +1,153 @@
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+import trimesh
+from PIL import Image
+
+from photoface.apps import figures
+from photoface.apps.inputs import FaceInput
+from photoface.apps.reconstruct import reconstruct
+from photoface.data.align import apply_transform, invert_transform
+from photoface.data.prepare import FaceCrop, PhotoResult
+from photoface.errors import InputFileError
+from photoface.facemodel import save_model
+from photoface.train.inference import load_trained
+
+S = 32  # the tiny run's crop size
+
+
+def _photos(tiny_run, names=("006_0", "007_1", "006_2")):
+    return [tiny_run["data"] / "img" / f"{n}.png" for n in names]
+
+
+def test_reconstruct_writes_every_file_with_valid_contents(tiny_run, tmp_path):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not an image at all")
+    messages = []
+    res = reconstruct(_photos(tiny_run) + [bad], tiny_run["run"], tmp_path / "out", batch_size=2, aligned=True,
+                      progress=False, log=messages.append)
+    assert [p.name for p in res.written] == ["006_0.json", "007_1.json", "006_2.json"]
+    assert [s.path for s in res.skipped] == [bad]
+    assert len(messages) == 1 and "broken.png" in messages[0] and "not an image" in messages[0]
+
+    trained = load_trained(tiny_run["run"])
+    v, f = trained.face_model.num_vertices, trained.face_model.num_faces
+    crop = torch.from_numpy(np.asarray(Image.open(_photos(tiny_run)[1]).convert("RGB")).copy()).permute(2, 0, 1)
+    ref = trained.predict(crop[None].float() / 255)
+    for name in ("006_0", "007_1", "006_2"):
+        for suffix in (".obj", ".ply"):
+            mesh = trimesh.load(tmp_path / "out" / f"{name}{suffix}", process=False)
+            assert mesh.vertices.shape == (v, 3) and mesh.faces.shape == (f, 3)
+            assert mesh.visual.vertex_colors.shape == (v, 4)
+        record = json.loads((tmp_path / "out" / f"{name}.json").read_text())
+        codes = record["codes"]
+        assert [len(codes[k]) for k in ("identity", "expression", "pose", "light")] == [16, 8, 6, 27]
+        assert set(record["pose"]) == {"pitch_deg", "yaw_deg", "roll_deg", "scale_px_per_mm", "tx_px", "ty_px"}
+        assert record["crop_transform"] is None and record["stage"] == 2
+        assert np.asarray(record["landmarks_crop_px"]).shape == (68, 2)
+        panel = Image.open(tmp_path / "out" / f"{name}_panel.png")
+        assert panel.size == (7 * S + 6 * 2, S + figures.LABEL_H)
+        assert Image.open(tmp_path / "out" / f"{name}_overlay.png").size == (S, S)
+
+    # the files hold this photo's prediction, not another one of the batch
+    record = json.loads((tmp_path / "out" / "007_1.json").read_text())
+    assert np.allclose(record["codes"]["identity"], ref.id_code[0].numpy(), atol=1e-4)
+    obj = trimesh.load(tmp_path / "out" / "007_1.obj", process=False)
+    assert np.allclose(obj.vertices, ref.shape[0].numpy(), atol=1e-4)
+
+
+def test_stage_one_meshes_carry_the_gcn_albedo(tiny_run, tmp_path):
+    photo = _photos(tiny_run)[0]
+    reconstruct([photo], tiny_run["stage1"], tmp_path, aligned=True, progress=False)
+    trained = load_trained(tiny_run["stage1"])
+    crop = torch.from_numpy(np.asarray(Image.open(photo).convert("RGB")).copy()).permute(2, 0, 1)[None].float() / 255
+    albedo = trained.predict(crop).albedo[0].numpy()
+    ply = trimesh.load(tmp_path / "006_0.ply", process=False)
+    assert np.abs(ply.visual.vertex_colors[:, :3] / 255.0 - albedo).max() <= 0.5 / 255 + 1e-6
+
+
+def test_raw_photos_go_through_detection_and_map_back_to_the_photo(tiny_run, tmp_path, monkeypatch):
+    import photoface.data.prepare as prepare
+
+    photo = tmp_path / "holiday.png"
+    big = np.zeros((90, 120, 3), np.uint8)
+    big[20:84, 30:94] = np.asarray(Image.open(_photos(tiny_run)[0]).convert("RGB").resize((64, 64)))
+    Image.fromarray(big).save(photo)
+    (tmp_path / "empty.png").write_bytes(photo.read_bytes())
+    transform = np.array([[0.5, 0.0, -15.0], [0.0, 0.5, -10.0]])  # original px → crop px
+    landmarks = np.random.default_rng(0).uniform(4, 28, size=(68, 2))
+    calls = []
+
+    def fake_process_photo(task, options):
+        calls.append((task.path.name, options.image_size))
+        if task.path.name == "empty.png":
+            return PhotoResult(task.key, skipped="no face found")
+        crop = np.asarray(Image.fromarray(big[20:84, 30:94]).resize((S, S)))
+        return PhotoResult(task.key, faces=[FaceCrop(0, crop, np.ones((S, S), bool), landmarks, transform, "hog")])
+
+    monkeypatch.setattr(prepare, "process_photo", fake_process_photo)
+    messages = []
+    res = reconstruct([photo, tmp_path / "empty.png"], tiny_run["run"], tmp_path / "out", progress=False,
+                      log=messages.append)
+    assert calls == [("holiday.png", S), ("empty.png", S)]
+    assert len(res.written) == 1 and "no face found" in messages[0]
+    record = json.loads((tmp_path / "out" / "holiday.json").read_text())
+    assert np.allclose(record["crop_transform"], transform)
+    lm_crop = np.asarray(record["landmarks_crop_px"])
+    assert np.allclose(record["landmarks_photo_px"], apply_transform(invert_transform(transform), lm_crop), atol=1e-2)
+    assert Image.open(tmp_path / "out" / "holiday_overlay.png").size == (120, 90), "overlay is on the original"
+
+
+def test_overlay_warps_the_render_back_through_the_inverse_crop_transform():
+    photo = np.zeros((60, 80, 3), np.uint8)
+    # crop = photo region x in [20, 52), y in [10, 42), scaled 1:1
+    face = FaceInput(path=None, name="x", crop=torch.zeros(3, S, S), photo=photo, photo_scale=1.0,
+                     crop_transform=np.array([[1.0, 0.0, -20.0], [0.0, 1.0, -10.0]]))
+    scale = 2
+    rgb = torch.zeros(3, S * scale, S * scale)
+    mask = torch.zeros(1, S * scale, S * scale)
+    rgb[:, :, : S * scale // 2] = 1.0  # left half of the crop white
+    mask[:] = 1.0
+    out = figures.overlay(face, rgb, mask, scale)
+    assert out.shape == (60, 80, 3)
+    assert (out[12:40, 22:34] == 255).all(), "left half of the crop region is white"
+    assert (out[12:40, 38:50] == 0).all() and (out[:, :18] == 0).all() and (out[:, 54:] == 0).all()
+
+
+def test_bad_checkpoint_is_a_clear_error_and_nothing_is_overwritten(tiny_run, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "006_0.json").write_text("earlier result")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    broken = tmp_path / "broken_run"
+    shutil.copytree(tiny_run["run"], broken)
+    last = broken / "checkpoints" / "last.pt"
+    data = last.read_bytes()
+    last.unlink()
+    last.write_bytes(data[: len(data) // 4])
+    with pytest.raises(InputFileError, match="not a readable photoface checkpoint"):
+        reconstruct(_photos(tiny_run), broken, out, aligned=True, progress=False)
+
+    other = tmp_path / "other_model.npz"
+    save_model(tiny_run["helpers"].tiny_face_model(seed=3), other)
+    state = torch.load(tiny_run["run"] / "checkpoints" / "last.pt", weights_only=True)
+    state["config"]["model"]["face_model"] = str(other)
+    foreign = tmp_path / "foreign.pt"
+    torch.save(state, foreign)
+    with pytest.raises(InputFileError, match="another face model"):
+        reconstruct(_photos(tiny_run), foreign, out, aligned=True, progress=False)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_missing_input_and_non_square_aligned_photo(tiny_run, tmp_path):
+    with pytest.raises(InputFileError, match="no such file or folder"):
+        reconstruct([tmp_path / "nope.jpg"], tiny_run["run"], tmp_path / "out", progress=False)
+    wide = tmp_path / "wide.png"
+    Image.new("RGB", (40, 30)).save(wide)
+    messages = []
+    res = reconstruct([wide], tiny_run["run"], tmp_path / "out", aligned=True, progress=False, log=messages.append)
+    assert not res.written and "not a square training crop" in messages[0]

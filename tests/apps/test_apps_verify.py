@@ -1,0 +1,54 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from photoface.apps.verify import collection_code, read_threshold, verify
+from photoface.errors import InputFileError, PhotofaceError
+from photoface.train.inference import load_trained
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_run):
+    return load_trained(tiny_run["run"])
+
+
+def test_same_image_scores_one_and_the_decision_follows_the_threshold(tiny_run, trained):
+    img = tiny_run["data"] / "img"
+    same = verify(img / "006_0.png", img / "006_0.png", None, threshold=0.5, aligned=True, trained=trained)
+    assert same.score == pytest.approx(1.0, abs=1e-6) and same.same is True
+    other = verify(img / "006_0.png", img / "007_0.png", None, threshold=0.0, aligned=True, trained=trained)
+    s = other.score
+    assert -1.0 <= s < 1.0 - 1e-9
+    above = verify(img / "006_0.png", img / "007_0.png", None, threshold=s + 1e-6, aligned=True, trained=trained)
+    below = verify(img / "006_0.png", img / "007_0.png", None, threshold=s - 1e-6, aligned=True, trained=trained)
+    assert above.same is False and below.same is True and "different people" in above.describe()
+
+
+def test_calibrated_threshold_comes_from_the_run_folder(tiny_run, trained, tmp_path):
+    img = tiny_run["data"] / "img"
+    trained_copy = load_trained(tiny_run["run"])
+    trained_copy.run_dir = tmp_path
+    with pytest.raises(PhotofaceError, match="--threshold"):
+        verify(img / "006_0.png", img / "007_0.png", None, aligned=True, trained=trained_copy, require_threshold=True)
+    undecided = verify(img / "006_0.png", img / "007_0.png", None, aligned=True, trained=trained_copy)
+    assert undecided.same is None and "no decision" in undecided.describe()
+
+    (tmp_path / "verification.json").write_text(json.dumps({"threshold": 2.0, "calibrated_on": "test pairs"}))
+    v = verify(img / "006_0.png", img / "006_0.png", None, aligned=True, trained=trained_copy)
+    assert v.threshold == 2.0 and v.same is False and "test pairs" in v.threshold_source
+    (tmp_path / "verification.json").write_text("{}")
+    with pytest.raises(InputFileError, match="verification.json"):
+        read_threshold(tmp_path)
+
+
+def test_folders_are_collections_averaged_over_normalised_codes(tiny_run, trained, tmp_path):
+    codes = torch.tensor([[3.0, 0.0], [0.0, 1.0]])
+    assert np.allclose(collection_code(codes), [0.5, 0.5])
+    folder = tmp_path / "person"
+    folder.mkdir()
+    for n in ("006_0", "006_1", "006_2"):
+        (folder / f"{n}.png").write_bytes((tiny_run["data"] / "img" / f"{n}.png").read_bytes())
+    v = verify(folder, folder, None, threshold=0.5, aligned=True, trained=trained)
+    assert v.photos_a == v.photos_b == 3 and v.score == pytest.approx(1.0, abs=1e-6)
