@@ -7,6 +7,7 @@ PIP    := $(PY) -m pip
 # Installed first and alone so that no later, unpinned `torch` requirement pulls a second build.
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 DEMO_OUT ?= demo_out
+DEMO_MINUTES ?= 10
 
 .PHONY: install install-dev demo test test-fast bench docs clean
 
@@ -28,7 +29,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 demo: install
-	$(VENV)/bin/photoface demo --out $(DEMO_OUT)
+	$(VENV)/bin/photoface demo --out $(DEMO_OUT) --minutes $(DEMO_MINUTES)
 
 test: install-dev
 	$(PY) -m pytest -q
