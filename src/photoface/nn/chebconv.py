@@ -2,7 +2,8 @@
 
 Layout: graph activations are VERTEX-MAJOR, ``(V, B, C)``, through a whole graph network. A
 (V, B, C) tensor viewed as (V, B·C) is what a CSR sparse × dense product takes, and viewed as
-(V·B, C) what a dense channel-mixing ``addmm`` takes, so the layers never permute or copy.
+(V·B, C) what a dense channel-mixing ``addmm`` takes, so no layer permutes or re-lays out its
+activations (the decoder permutes once, at its output).
 
 Chebyshev convolution (Defferrard et al. 2016, as used by COMA)::
 
