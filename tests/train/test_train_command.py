@@ -16,12 +16,13 @@ from photoface.train.logging import read_metrics
 def test_command_line_and_overrides_reach_the_config(tmp_path):
     args = build_parser().parse_args(
         ["train", "--preset", "paper", "--data", "a", "b", "--out", "run", "--max-steps", "7",
-         "--set", "loss.adversarial=0", "--set", "loss.smooth_kind=laplacian", "--set", "data.scale_range=[0.9, 1.0]"]
+         "--set", "loss.adversarial=0", "--set", "optim.lr_discriminator=5e-05", "--set", "loss.smooth_kind=laplacian", "--set", "data.scale_range=[0.9, 1.0]"]
     )
     cfg, data = resolve_run_config(args.out, preset=args.preset, data_dirs=args.data, resume=args.resume,
                                    overrides=args.overrides, max_steps=args.max_steps)
     assert cfg.preset == "paper" and cfg.model.encoder == "resnet50"
     assert cfg.loss.adversarial == 0.0 and isinstance(cfg.loss.adversarial, float)
+    assert cfg.optim.lr_discriminator == 5e-5
     assert cfg.loss.smooth_kind == "laplacian" and cfg.data.scale_range == (0.9, 1.0)
     assert cfg.schedule.max_steps == 7 and [p.name for p in data] == ["a", "b"]
     with pytest.raises(PhotofaceError, match="no config key"):

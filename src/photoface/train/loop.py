@@ -31,6 +31,7 @@ non-finite tensors. SIGINT and SIGTERM finish the current step, write a checkpoi
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import time
 from pathlib import Path
@@ -98,7 +99,8 @@ class Trainer:
         if sched.threads:
             torch.set_num_threads(int(sched.threads))
         if sched.deterministic:
-            torch.use_deterministic_algorithms(True, warn_only=False)
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS's condition for determinism
+            torch.use_deterministic_algorithms(True)
         self.run_dir = Path(out_dir)
         self.progress = progress
 
