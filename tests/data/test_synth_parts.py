@@ -39,7 +39,8 @@ def test_ellipse_area_ring_hole_and_heights():
     assert np.all(layer.height[layer.alpha > 0.5] == 5.0)
     ring = Layer(64)
     ellipse(ring, 32, 32, 10, 10, 0.0, (1, 1, 1), 0.0, ring=2.0)
-    assert ring.alpha[32, 32] == 0 and ring.alpha.sum() == pytest.approx(2 * np.pi * 10 * 2, rel=0.1)
+    assert ring.alpha[32, 32] == 0
+    assert ring.alpha.sum() == pytest.approx(2 * np.pi * 10 * 2, rel=0.1)
     holed = Layer(64)
     ellipse(holed, 32, 32, 10, 10, 0.0, (1, 1, 1), 0.0, hole=(32, 32, 5, 5, 0.0))
     assert holed.alpha[31, 31] == 0 and holed.alpha.sum() == pytest.approx(np.pi * 75, rel=0.08)
@@ -77,7 +78,8 @@ def _anchors(size=128):
     t = np.linspace(0, np.pi, 17)
     jaw = np.stack([-70 * np.cos(t), -5 - 62 * np.sin(t)], 1)
     pts = np.concatenate([jaw, [(x, 44) for x in np.linspace(-54, 54, 10)],
-                          [(0, y) for y in (36, 26, 16, 6)], [(x, -2) for x in np.linspace(-12, 12, 5)],
+                          [(0, y) for y in (36, 26, 16, 6)],
+                          [(x, -2) for x in np.linspace(-12, 12, 5)],
                           [(-45 + 4.5 * k, 30 + (k % 3)) for k in range(6)],
                           [(18 + 4.5 * k, 30 + (k % 3)) for k in range(6)],
                           [(x, -25) for x in np.linspace(-25, 25, 12)],

@@ -70,7 +70,8 @@ def load_face_model(spec: str):
 
         resolution = spec.split(":", 1)[1]
         if resolution not in ("demo", "paper"):
-            raise PhotofaceError(f"--model {spec!r}: builtin models are builtin:demo and builtin:paper")
+            raise PhotofaceError(
+                f"--model {spec!r}: builtin models are builtin:demo and builtin:paper")
         return builtin_model(resolution), spec
     from photoface.facemodel.model import MorphableModel
 

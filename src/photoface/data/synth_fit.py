@@ -121,7 +121,8 @@ class LinearFitter:
         lin = self._linear(c)
         s, q, tau = umeyama(lin, target)
         for _ in range(self.iterations):
-            if abs(s - 1.0) < 1e-5 and np.abs(q - np.eye(3)).max() < 1e-5 and np.abs(tau).max() < 1e-3:
+            rigid_left = max(abs(s - 1.0), np.abs(q - np.eye(3)).max(), 0.01 * np.abs(tau).max())
+            if rigid_left < 1e-5:
                 break  # already at the fixed point: no rigid part to absorb
             c = self._coefficients(((target - tau) @ q) / s)
             lin = self._linear(c)

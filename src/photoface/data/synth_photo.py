@@ -156,7 +156,8 @@ class IdentityGenerator:
         cov = out.mask[:, 0].numpy() > 0.5
         # auto-exposure: image and shading are linear in the total light, so scaling them and
         # the light by the same factor keeps the stored light exact
-        level = (out.shading.mean(1) * out.mask[:, 0]).sum((1, 2)) / out.mask[:, 0].sum((1, 2)).clamp_min(1)
+        m = out.mask[:, 0]
+        level = (out.shading.mean(1) * m).sum((1, 2)) / m.sum((1, 2)).clamp_min(1)
         gain = torch.tensor([s.exposure for s in scenes]) / level.clamp_min(0.05)
         default = default_light(dtype=torch.float64).numpy()
         for s, g in zip(scenes, gain.double().numpy()):

@@ -165,7 +165,10 @@ def sample_pose(rng: np.random.Generator, spec: SettingSpec, size: int) -> np.nd
 
 def sample_light(rng: np.random.Generator, spec: SettingSpec) -> np.ndarray:
     """Ambient plus a key light (camera-space direction), sometimes a coloured fill light from
-    the other side, sometimes a hard side light with little ambient. Returns the (27,) code."""
+    the other side, sometimes a hard side light with little ambient.
+
+    Returns the (27,) code, scaled so that a camera-facing hemisphere has mean irradiance 1;
+    the photo's auto-exposure rescales it after rendering (``PhotoScene.exposure``)."""
     def tint(amount):
         return np.clip(1.0 + rng.uniform(-amount, amount, 3), 0.4, 1.6)
 

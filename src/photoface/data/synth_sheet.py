@@ -1,6 +1,8 @@
 """Contact sheet of a prepared dataset: one row per identity showing its photo collection.
 
-Meant for a person to look at (docs/synth_contact_sheet.png is made by ``write_contact_sheet``).
+Meant for a person to look at. docs/synth_contact_sheet.png is made by ``write_contact_sheet``
+through ``photoface synth --model builtin:demo --identities 8 --photos-per-identity 8 --size 128
+--seed 1 --test-fraction 0.25 --out DIR --contact-sheet docs/synth_contact_sheet.png``.
 Rows are labelled with the identity, its split and, under each photo, the setting's initial
 (c/i/o) and L for labeled photos. The sheet is saved as a palette PNG when the full-colour one
 would exceed ``max_bytes``, so it stays small enough for a repository.
