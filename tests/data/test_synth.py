@@ -262,6 +262,16 @@ def test_bad_arguments_name_the_argument(model_file, tmp_path, kwargs, name):
     assert not (tmp_path / "x").exists()
 
 
+def test_out_must_be_a_new_or_resumable_folder(model_file, tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(PhotofaceError, match="--out"):
+        synthesize(str(model_file), 2, 3, tmp_path / "file", progress=False)
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("mine")
+    with pytest.raises(PhotofaceError, match="not empty"):
+        synthesize(str(model_file), 2, 3, tmp_path / "busy", progress=False)
+
+
 def test_missing_model_file_names_the_file(tmp_path):
     with pytest.raises(InputFileError, match="nope.npz"):
         synthesize(str(tmp_path / "nope.npz"), 2, 3, tmp_path / "x", progress=False)

@@ -113,6 +113,16 @@ def _check_args(identities, photos_per_identity, labeled_fraction, size, test_fr
             f"{photos_per_identity}")
 
 
+def _check_out(out: Path) -> None:
+    """Refuse a file, or a non-empty folder that holds no dataset run to resume."""
+    if out.exists() and not out.is_dir():
+        raise PhotofaceError(f"--out {out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (
+            (out / "progress.jsonl").is_file() or (out / "meta.json").is_file()):
+        raise PhotofaceError(f"--out {out}: the folder is not empty and holds no dataset to "
+                             "resume; choose a new or empty folder")
+
+
 # ------------------------------------------------------------------ worker processes
 _WORKER: dict = {}
 
@@ -231,6 +241,7 @@ def synthesize(model: str, identities: int, photos_per_identity: int, out, *,
         The dataset as ``load_dataset`` would read it.
     """
     _check_args(identities, photos_per_identity, labeled_fraction, size, test_fraction, workers)
+    _check_out(Path(out))
     model_obj, model_name = load_face_model(model)
     from photoface.facemodel.io import model_hash
 
