@@ -180,3 +180,21 @@ def test_network_method_resizes_images_and_scales_landmarks(tiny):
     assert big.landmarks2d.shape == (2, 68, 2)
     assert np.allclose(big.landmarks2d, 2 * small.landmarks2d, atol=1.0)
     assert np.allclose(big.pose[:, :3], small.pose[:, :3], atol=2.0)
+
+
+def test_balanced_threshold_does_not_reject_everything_when_impostors_dominate():
+    from photoface.evaluate.runner import balanced_accuracy, balanced_threshold
+    from photoface.evaluate.verification import best_threshold
+
+    rng = np.random.default_rng(0)
+    genuine = rng.uniform(0.5, 1.0, 20)
+    impostor = rng.uniform(0.0, 0.6, 2000)
+    scores = np.r_[genuine, impostor]
+    same = np.r_[np.ones(20), np.zeros(2000)].astype(int)
+    thr = balanced_threshold(scores, same)
+    assert 0.5 <= thr <= 0.6 and thr not in scores
+    assert balanced_accuracy(scores, same, thr) > 0.9
+    # plain-accuracy calibration on the same pairs accepts almost no genuine pair
+    plain = best_threshold(scores, same)[0]
+    assert (genuine >= plain).mean() < (genuine >= thr).mean()
+    assert balanced_threshold(np.array([0.9, 0.1]), np.array([0, 1])) > 0.9  # best is to accept nothing

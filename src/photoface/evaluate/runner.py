@@ -133,33 +133,43 @@ class NetworkMethod:
 # ------------------------------------------------------------------------------------ modes
 
 
-def group_mesh(out: MethodOutput, index: Sequence[int], mode: str, yaw_deg=None) -> tuple[np.ndarray, list[int]]:
-    """The mesh of one group of photos (a video, an identity × setting) in ``mode``.
+def group_meshes(out: MethodOutput, groups: Sequence[Sequence[int]], mode: str,
+                 yaw_deg=None) -> list[tuple[np.ndarray, list[int]]]:
+    """The mesh of each group of photos (a video, an identity × setting) in ``mode``.
 
     Args:
         out: the method's output for all photos.
-        index: the group's photo indices into ``out``.
+        groups: each group's photo indices into ``out``.
         mode: "identity" or "three_views".
         yaw_deg: (N,) yaw per photo (degrees) for choosing the three views; default the method's
             own pose estimate.
 
     Returns:
-        (V, 3) mm and the photo indices used.
+        per group: (V, 3) mm and the photo indices used. Identity codes of all groups are decoded
+        in one batch (a graph decoder's cost barely depends on the batch size).
     """
-    index = list(index)
-    if not index:
+    groups = [list(g) for g in groups]
+    if any(not g for g in groups):
         raise ValueError("empty group")
     if mode == "identity":
         if out.id_code is None or out.decode_neutral is None:
-            return np.mean(out.neutral[index], axis=0), index
-        code = out.id_code[index].mean(axis=0, keepdims=True)
-        return out.decode_neutral(code)[0], index
+            return [(np.mean(out.neutral[g], axis=0), g) for g in groups]
+        codes = np.stack([out.id_code[g].mean(axis=0) for g in groups])
+        return list(zip(out.decode_neutral(codes), groups))
     if mode == "three_views":
-        yaw = np.asarray(yaw_deg if yaw_deg is not None else out.pose[:, 1], np.float64)[index]
-        views = select_three_views(yaw)
-        used = [index[views[v]] for v in ("left", "frontal", "right")]
-        return np.mean(np.asarray(out.neutral)[used], axis=0), used
+        yaw_all = np.asarray(yaw_deg if yaw_deg is not None else out.pose[:, 1], np.float64)
+        result = []
+        for g in groups:
+            views = select_three_views(yaw_all[g])
+            used = [g[views[v]] for v in ("left", "frontal", "right")]
+            result.append((np.mean(np.asarray(out.neutral)[used], axis=0), used))
+        return result
     raise ValueError(f"unknown mode {mode!r}; choose from {MODES}")
+
+
+def group_mesh(out: MethodOutput, index: Sequence[int], mode: str, yaw_deg=None) -> tuple[np.ndarray, list[int]]:
+    """``group_meshes`` for one group: (V, 3) mm and the photo indices used."""
+    return group_meshes(out, [index], mode, yaw_deg)[0]
 
 
 # ------------------------------------------------------------------------------------ scores
@@ -237,14 +247,39 @@ def all_pairs(n: int) -> np.ndarray:
     return np.stack([i, j], axis=1)
 
 
+def balanced_threshold(scores, same) -> float:
+    """The threshold maximising TAR − FAR (Youden's J, i.e. the balanced accuracy), placed midway
+    between the two distinct scores on either side of the best cut.
+
+    Why not ``verification.best_threshold``: it maximises plain accuracy, and with all pairs of a
+    test set (mostly impostors) that is reached by rejecting nearly everything.
+    """
+    roc = V.roc_curve(scores, same)
+    thr = roc["threshold"]
+    k = int(np.argmax(roc["tar"] - roc["far"]))
+    if k == 0:
+        return float(thr[1] + 1e-6)  # accept nothing: just above the highest score
+    if k + 1 < len(thr):
+        return float(0.5 * (thr[k] + thr[k + 1]))
+    return float(thr[k] - 1e-6)
+
+
+def balanced_accuracy(scores, same, threshold: float) -> float:
+    """(TAR + TNR) / 2 of ``score >= threshold``: accuracy on equally many genuine and impostor pairs."""
+    accepted = np.asarray(scores) >= threshold
+    same = np.asarray(same).astype(bool)
+    return float(0.5 * (accepted[same].mean() + (~accepted[~same]).mean()))
+
+
 def verification_summary(codes, identities: Sequence[str], fars=V.DEFAULT_FARS) -> dict | None:
     """Verification over all pairs of photos from identity codes (cosine), JSON-ready.
 
-    EER and TAR@FAR use every pair. ``accuracy`` is honest: the identities are split into
-    ``FOLDS`` identity-disjoint folds and each fold is scored at the threshold calibrated on the
-    other fold's pairs (mean over folds). ``threshold`` is calibrated on all pairs (the one for
-    ``photoface verify``), with the FAR and TAR it gives on them. None when there are fewer than
-    two identities or no genuine pair.
+    EER, TAR@FAR and the ROC use every pair. The decision threshold is :func:`balanced_threshold`.
+    ``threshold`` is calibrated on all pairs (the one for ``photoface verify``), with the FAR, TAR
+    and balanced accuracy it gives on them. ``accuracy`` is honest: the identities are split into
+    ``FOLDS`` identity-disjoint folds, each fold is scored at the threshold calibrated on the other
+    fold's pairs, and the balanced accuracies are averaged. None when there are fewer than two
+    identities or no genuine pair.
     """
     ids = np.asarray(list(identities))
     pairs = all_pairs(len(ids))
@@ -254,17 +289,16 @@ def verification_summary(codes, identities: Sequence[str], fars=V.DEFAULT_FARS) 
     if same.all() or not same.any():
         return None
     scores = V.pair_scores(codes, pairs)
-    roc = V.roc_curve(scores, same)
-    thr, acc_all = V.best_threshold(scores, same)
+    thr = balanced_threshold(scores, same)
     accepted = scores >= thr
     out = {
         "pairs": int(len(same)), "genuine_pairs": int(same.sum()), "impostor_pairs": int(len(same) - same.sum()),
         "eer": V.equal_error_rate(scores, same),
         "tar_at_far": {f"{f:g}": v for f, v in V.tar_at_far(scores, same, fars).items()},
-        "roc": _roc_summary(roc),
+        "roc": _roc_summary(V.roc_curve(scores, same)),
         "threshold": thr, "metric": "cosine",
         "far_at_threshold": float(accepted[same == 0].mean()), "tar_at_threshold": float(accepted[same == 1].mean()),
-        "accuracy_at_threshold": acc_all,
+        "balanced_accuracy_at_threshold": balanced_accuracy(scores, same, thr),
     }
     unique = sorted(set(ids.tolist()))
     fold_of = {u: i % FOLDS for i, u in enumerate(unique)}
@@ -275,8 +309,8 @@ def verification_summary(codes, identities: Sequence[str], fars=V.DEFAULT_FARS) 
         if min(same[cal].sum(), (1 - same[cal]).sum(), same[ev].sum(), (1 - same[ev]).sum()) == 0:
             accs = []
             break
-        accs.append(V.accuracy(scores[ev], same[ev], V.best_threshold(scores[cal], same[cal])[0]))
-    out["accuracy"] = float(np.mean(accs)) if accs else acc_all
+        accs.append(balanced_accuracy(scores[ev], same[ev], balanced_threshold(scores[cal], same[cal])))
+    out["accuracy"] = float(np.mean(accs)) if accs else out["balanced_accuracy_at_threshold"]
     out["accuracy_calibrated_on"] = (f"other identities ({FOLDS} identity-disjoint folds)" if accs
                                      else "the evaluated pairs themselves (too few identities for folds)")
     return out

@@ -77,7 +77,8 @@ def _verification(results: dict) -> str:
         return ""
     return ("## Identity verification (cosine of identity codes, all pairs of test photos)\n\n"
             + tables.verification_table(ver) + "\n"
-            + "".join(f"- {tables.METHOD_LABELS.get(m, m)}: accuracy at a threshold calibrated on "
+            + "".join(f"- {tables.METHOD_LABELS.get(m, m)}: balanced accuracy ((TAR + TNR) / 2) at a threshold "
+                      "maximising TAR − FAR, calibrated on "
                       f"{v.get('accuracy_calibrated_on', 'the evaluated pairs')}; {v['pairs']} pairs "
                       f"({v['genuine_pairs']} genuine)\n" for m, v in ver.items()) + "\n")
 
