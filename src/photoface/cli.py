@@ -314,7 +314,7 @@ def _add_evaluate_commands(sub: argparse._SubParsersAction) -> None:
 
         from photoface.evaluate.runner_report import write_results
 
-        out = args.out or str(Path(results["meta"]["checkpoint"]).parent.parent / f"eval_{kind}.json")
+        out = args.out or str(Path(results["meta"]["run"]) / f"eval_{kind}.json")
         paths = write_results(results, out)
         print(f"wrote {paths[0]} and {paths[1]} ({results['meta'].get('seconds', 0):.0f} s)")
         return 0

@@ -35,7 +35,7 @@ from photoface.errors import PhotofaceError
 from photoface.evaluate.aflw2000 import list_aflw2000
 from photoface.evaluate.nme import aflw2000_nme
 from photoface.evaluate.runner import NetworkMethod
-from photoface.evaluate.synthetic import load_run
+from photoface.evaluate.synthetic import load_run, run_folder
 from photoface.render.camera import frontal_pose, project
 
 CROPS = ("box", "landmarks", "detector")
@@ -126,6 +126,7 @@ def evaluate_aflw2000(
     result: dict = {m.name: {"nme": aflw2000_nme(preds[m.name], gt, yaw)} for m in methods}
     result["meta"] = {
         "benchmark": "aflw2000", "dataset": str(Path(data).resolve()), "checkpoint": str(trained.checkpoint),
+        "run": str(run_folder(trained)),
         "step": trained.step, "images": len(samples), "crop": crop,
         "detector_fallbacks": fallbacks if crop == "detector" else None,
         "normaliser": "sqrt(w*h) of the ground-truth 68-landmark box; yaw bins by |ground-truth yaw|",

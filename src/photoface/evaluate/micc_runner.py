@@ -38,7 +38,7 @@ from photoface.errors import InputFileError, PhotofaceError
 from photoface.evaluate.baselines import fit_landmarks
 from photoface.evaluate.micc import aggregate_records, count_frames, find_subjects, load_scan
 from photoface.evaluate.runner import MODES, MeshScorer, NetworkMethod, group_mesh, verification_summary
-from photoface.evaluate.synthetic import BASELINES, baseline_methods, check_methods, load_run
+from photoface.evaluate.synthetic import BASELINES, baseline_methods, check_methods, load_run, run_folder
 from photoface.evaluate.video import MJPEG_SUFFIXES, iter_frames, split_mjpeg
 
 DEFAULT_STEP = 10
@@ -182,6 +182,7 @@ def evaluate_micc(
         result[m.name] = entry
     result["meta"] = {
         "benchmark": "micc", "dataset": str(Path(data).resolve()), "checkpoint": str(trained.checkpoint),
+        "run": str(run_folder(trained)),
         "step": trained.step, "subjects": len(subjects), "skipped": skipped, "frames_per_video": frames_used,
         "max_frames": max_frames, "modes": modes, "detector": detector_used, "protocol": "95 mm crop around the scan's estimated nose tip; nose-tip then ICP alignment "
         "with isotropic scale; symmetric mean point-to-surface distance (mm)",

@@ -242,6 +242,7 @@ def evaluate_synthetic(
         result[method.name] = score_method(bench, out, scorer, scorer.landmarks68, modes)
     result["meta"] = {
         "benchmark": "synthetic", "dataset": str(bench.root.resolve()), "checkpoint": str(trained.checkpoint),
+        "run": str(run_folder(trained)),
         "step": trained.step, "stage": trained.stage,
         "shape_supervised": None if shape_supervised is None else str(Path(shape_supervised).resolve()),
         "identities": len(bench.scans), "photos": len(bench.rows),
@@ -258,9 +259,14 @@ def evaluate_synthetic(
     return result
 
 
+def run_folder(trained) -> Path:
+    """The run's folder, or the checkpoint's folder for a checkpoint outside a run."""
+    return Path(trained.run_dir) if trained.run_dir is not None else Path(trained.checkpoint).parent
+
+
 def write_verification_file(trained, ver: dict, bench: SyntheticBenchmark) -> Path:
     """``RUN/verification.json`` (the calibrated threshold ``photoface verify`` reads), atomically."""
-    run = trained.run_dir if trained.run_dir is not None else Path(trained.checkpoint).parent
+    run = run_folder(trained)
     data = {
         "threshold": ver["threshold"], "metric": "cosine", "eer": ver["eer"],
         "far_at_threshold": ver["far_at_threshold"], "tar_at_threshold": ver["tar_at_threshold"],
