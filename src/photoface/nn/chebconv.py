@@ -26,9 +26,11 @@ modules keep them on the CPU and copy them to another device on first use there,
 products run in the matrices' dtype (float32) even under autocast: sparse kernels lack
 half-precision support on some backends and the Laplacian recursion amplifies rounding.
 
-Why not torch_geometric's ChebConv: it takes (B·V, C) node-major input with an edge list, gathers
-and scatters per edge and stacks/permutes between terms; measured 4–7× slower for COMA's decoder on
-this CPU (benchmarks/bench_nn.py, docs/benchmarks.md), and it would be a heavy dependency.
+Why not torch_geometric's ChebConv: it works node-major, (B, V, C) with an edge list, gathering
+and scattering per edge for every term, and a COMA decoder built on it must permute around each
+sparse up-sampling. The same decoder with the same weights is 7× (5k vertices) to 12× (37k)
+slower in forward + backward on this CPU (benchmarks/bench_nn.py, docs/benchmarks.md), and
+torch_geometric would be a heavy dependency for one layer.
 """
 
 from __future__ import annotations
