@@ -133,6 +133,7 @@ def test_demo_preset_with_builtin_model(tmp_path):
     face = builtin_model("demo")
     net = build_facenet(face, encoder="resnet18", image_size=128, cache_dir=tmp_path).eval()
     assert list(tmp_path.glob("mesh_hierarchy-*.npz"))
+    assert net.hierarchy.sizes[0] == face.num_vertices and len(net.hierarchy.factors) == 5
     with torch.no_grad():
         out = net(torch.rand(2, 3, 128, 128))
     assert out.shape.shape == (2, face.num_vertices, 3)

@@ -123,6 +123,7 @@ class FaceNet(torch.nn.Module):
         tex_mean = _tensor(face_model.tex_mean, torch.float32)
         faces = _tensor(face_model.faces, torch.long)
         self.image_size = int(image_size)
+        self.hierarchy = hierarchy  # kept for the discriminator: ShapeDiscriminator(net.hierarchy, mean)
         self.encoder = ResNetEncoder(
             encoder, id_dim, exp_dim, 6, 27, weights_path=encoder_weights, channels_last=channels_last
         )
