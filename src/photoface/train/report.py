@@ -5,9 +5,10 @@
   same person to that between different people (lower = codes cluster by person; 1 = no
   structure), on the training identities and on held-out (test) identities;
 * **shape error on held-out identities**: per photo, the mean per-vertex distance (mm) between the
-  reconstructed shape and the true mesh after a least-squares similarity alignment (Umeyama), and
-  the same for the model's mean face, over every vertex outside the mouth interior. The mean face
-  is the baseline a network that learned nothing about shape would reach.
+  reconstructed shape (with its expression) and the photo's true mesh after a similarity
+  alignment within 95 mm of the nose tip — the ``photo_mm`` number of the evaluation's synthetic
+  benchmark (``photoface.evaluate.runner.dense_errors``) — and the same for the model's mean
+  face, the baseline a network that learned nothing about shape would reach.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import torch
 
 from photoface.data.format import load_dataset
 from photoface.data.torch_dataset import PhotoDataset
-from photoface.evaluate.alignment import umeyama
+from photoface.evaluate.runner import dense_errors
 from photoface.nn import FaceNet
 from photoface.train import checkpoint as ckpt
 from photoface.train.inference import load_trained
@@ -53,12 +54,6 @@ def identity_separation(codes: torch.Tensor, labels: list[int]) -> dict[str, flo
     return {"intra": intra, "inter": inter, "ratio": intra / inter}
 
 
-def aligned_error(pred: np.ndarray, true: np.ndarray, vertices: np.ndarray) -> float:
-    """Mean per-vertex distance (mm) over ``vertices`` after aligning ``pred`` (V, 3) to ``true``."""
-    p, t = pred[vertices], true[vertices]
-    return float(np.linalg.norm(umeyama(p, t).apply(p) - t, axis=1).mean())
-
-
 def _loss_trends(run_dir: Path) -> dict[str, dict[str, float]]:
     records = read_metrics(run_dir / "metrics.jsonl")
     n = max(1, len(records) // 10)
@@ -82,21 +77,17 @@ def training_report(run_dir: str | Path, data_dir: str | Path, checkpoints: list
     for path in checkpoints:
         trained = load_trained(path)
         fm = trained.face_model
-        keep = np.setdiff1d(np.arange(fm.num_vertices), fm.regions.get("mouth_interior", torch.zeros(0)).numpy())
         entry: dict[str, Any] = {"checkpoint": str(path), "step": trained.step, "stage": trained.stage}
         for split in ("train", "test"):
             ds = PhotoDataset([data], split, fm.n_id, fm.n_exp, trained.image_size)
             enc = encode(trained.net, ds)
             entry[f"identity_{split}"] = identity_separation(enc["id"], ds.identity_index)
             if split == "test":
-                mean = fm.mean.cpu().numpy()
-                pred_err, mean_err = [], []
-                for i in range(len(ds)):
-                    true = data.load_true_mesh(ds.row(i)).numpy()
-                    pred_err.append(aligned_error(enc["shape"][i].numpy(), true, keep))
-                    mean_err.append(aligned_error(mean, true, keep))
-                entry["shape_error_mm"] = float(np.mean(pred_err))
-                entry["mean_face_error_mm"] = float(np.mean(mean_err))
+                true = torch.stack([data.load_true_mesh(ds.row(i)) for i in range(len(ds))]).numpy()
+                mean = fm.mean.cpu().numpy()[None].repeat(len(ds), axis=0)
+                lm = fm.landmarks68.cpu().numpy()
+                entry["shape_error_mm"] = float(dense_errors(enc["shape"].numpy(), true, lm).mean())
+                entry["mean_face_error_mm"] = float(dense_errors(mean, true, lm).mean())
         report["checkpoints"].append(entry)
     return report
 
