@@ -78,7 +78,7 @@ class OptimConfig:
     lr_discriminator: float = 5e-5  # RMSprop, the paper's
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
-    critic_steps: int = 1  # discriminator updates per generator update
+    critic_steps: int = 1  # discriminator updates per generator update (0: a frozen critic)
     grad_clip: float = 10.0  # generator gradient-norm clip; 0 = no clipping
     warmup_steps: int = 0  # linear learning-rate warm-up of both optimisers (0: the paper's constant lr)
 

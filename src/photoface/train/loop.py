@@ -260,7 +260,7 @@ class Trainer:
         values: dict[str, float] = {}
         use_critic = cfg.loss.adversarial > 0
         if use_critic:
-            for _ in range(max(1, cfg.optim.critic_steps)):
+            for _ in range(cfg.optim.critic_steps):
                 loss_d = critic_loss(cfg.loss, p.critic, p.face_model, out["shape"], g)
                 self.opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()
