@@ -183,6 +183,9 @@ def run_demo(out: str | Path, minutes: float = 10.0, identities: int = 24, photo
     t1 = time.monotonic()
     summary = _train(data, run, minutes, device, seed, progress, log, train_overrides)
     t_train = time.monotonic() - t1
+    if summary.stopped_by == "signal":
+        log(f"training interrupted; its checkpoint is saved: run the same command again to continue in {run}")
+        raise KeyboardInterrupt
 
     log("3/5 evaluating on held-out identities")
     infer_device = "cuda" if device in ("auto", "cuda") and torch.cuda.is_available() else "cpu"

@@ -11,12 +11,14 @@ The panel of one photo is ``input | render | albedo | shading | mesh (three view
 * albedo: what the face looks like under flat white light (per-vertex albedo rendered with the
   ``flat`` light preset in stage 1, the CNN albedo map inside the face mask in stage 2);
 * shading: the SH irradiance, scaled so its brightest pixel is white;
-* mesh: the decoded shape in grey, canonical pose, seen from the right, the front and the left
-  (``photoface.apps.preview.render_faces``, framed on the model's mean shape).
+* mesh: the decoded shape in grey, canonical pose, turned by MESH_YAWS (−50°, 0°, +50°; positive
+  yaw turns the face to the subject's left, showing the right cheek), rendered with
+  ``photoface.apps.preview.render_faces`` and framed on the model's mean shape.
 """
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Sequence
 
 import numpy as np
@@ -28,10 +30,10 @@ from photoface.render.renderer import Renderer
 from photoface.render.sh import light_preset
 
 MESH_YAWS = (-50.0, 0.0, 50.0)
-"""Degrees: the three mesh views (positive yaw shows the subject's right cheek)."""
+"""Degrees: the three mesh views."""
 GREY = 0.7
 LABEL_H = 14
-PANEL_LABELS = ("input", "render", "albedo", "shading", "mesh right", "mesh front", "mesh left")
+PANEL_LABELS = ("input", "render", "albedo", "shading", *(f"mesh yaw {y:+.0f}" for y in MESH_YAWS))
 MAX_OVERLAY_SIDE = 1024  # px: overlays of large photos are scaled down to this longer side
 
 
@@ -50,7 +52,11 @@ def mesh_views(face_model, verts: torch.Tensor, size: int, yaws: Sequence[float]
     b = verts.shape[0]
     verts = verts.detach().float().cpu()
     grey = torch.full_like(verts, GREY)
-    views = [render_faces(face_model, verts, grey, torch.full((b,), float(y)), size) for y in yaws]
+    # render_faces builds its camera on the CPU: give it CPU copies of the few arrays it reads,
+    # whatever device the network and its face model live on
+    cpu_model = SimpleNamespace(mean=face_model.mean.detach().cpu(), faces=face_model.faces.cpu(),
+                                landmarks68=face_model.landmarks68.cpu())
+    views = [render_faces(cpu_model, verts, grey, torch.full((b,), float(y)), size) for y in yaws]
     return np.stack(views, axis=1)
 
 

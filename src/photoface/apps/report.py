@@ -41,7 +41,8 @@ class ReportInputs:
 
 
 def loss_curves(metrics_path: str | Path, out_png: str | Path) -> Path | None:
-    """Plot each logged loss against the step (log scale where positive); None when nothing was logged."""
+    """Plot each logged loss against the step (log scale where positive over more than a decade);
+    None when nothing was logged."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -55,12 +56,15 @@ def loss_curves(metrics_path: str | Path, out_png: str | Path) -> Path | None:
     cols = 3
     rows = -(-len(names) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(10, 2.4 * rows), squeeze=False)
-    switch = next((r["step"] for r in records if r.get("stage") == 2), None)
+    # each record averages the steps since the previous one, so stage 2 begins after the last
+    # stage-1 record
+    stage1 = [r["step"] for r in records if r.get("stage") == 1]
+    switch = (stage1[-1] if stage1 else 0) if any(r.get("stage") == 2 for r in records) else None
     for ax, name in zip(axes.ravel(), names):
         pts = [(r["step"], r[name]) for r in records if name in r and np.isfinite(r[name])]
         steps, values = (np.array(v) for v in zip(*pts))
         ax.plot(steps, values, lw=1.2, color="#1f5fa8", marker="o" if len(steps) < 20 else None, ms=3)
-        if (values > 0).all():
+        if (values > 0).all() and values.max() > 10 * values.min():
             ax.set_yscale("log")
         if switch is not None:
             ax.axvline(switch, color="#aa3333", lw=0.8, ls="--")
@@ -244,7 +248,7 @@ def write_report(inp: ReportInputs) -> Path:
         parts.append(f"<h2>Training losses</h2><img src='{_rel(inp.loss_png, base)}' alt='loss curves'>")
     if inp.panels:
         parts.append("<h2>Reconstructions of held-out photos</h2><p class='small'>input | render | albedo | "
-                     "shading | mesh seen from the right, the front and the left. Meshes (.obj/.ply with albedo "
+                     "shading | mesh turned by -50°, 0° and +50° yaw. Meshes (.obj/.ply with albedo "
                      "colours) and codes (.json) are next to these pictures.</p>")
         parts += [f"<div><img src='{_rel(p, base)}' alt='{e(p.stem)}'></div>" for p in inp.panels]
     if inp.overlays:
