@@ -198,3 +198,22 @@ def test_balanced_threshold_does_not_reject_everything_when_impostors_dominate()
     plain = best_threshold(scores, same)[0]
     assert (genuine >= plain).mean() < (genuine >= thr).mean()
     assert balanced_threshold(np.array([0.9, 0.1]), np.array([0, 1])) > 0.9  # best is to accept nothing
+
+
+def test_error_map_figure_from_a_run(tiny, tmp_path, monkeypatch):
+    import functools
+
+    from PIL import Image
+
+    from photoface.evaluate import runner
+    from photoface.evaluate.runner_figures import write_synthetic_error_maps
+
+    monkeypatch.setattr(runner, "evaluate_mesh", functools.partial(evaluate_mesh, **FAST_ICP))
+    png = tmp_path / "maps.png"
+    errors = write_synthetic_error_maps(tiny["run"], tiny["data"], png, setting="indoor", image_size=64)
+    assert list(errors) == ["model", "landmark_fit", "mean_face"]
+    assert errors["landmark_fit"] < errors["mean_face"]
+    with Image.open(png) as im:
+        assert im.size[0] > 200 and im.size[1] > 200
+    with pytest.raises(PhotofaceError, match="no test photos"):
+        write_synthetic_error_maps(tiny["run"], tiny["data"], png, identity="nobody")
