@@ -41,10 +41,10 @@ test-fast: install-dev
 
 bench: install-dev
 	$(PIP) install --quiet ".[bench]" $(TORCH_PINS)
-	$(PY) benchmarks/run_all.py
+	for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 docs: install
-	$(PY) -m photoface.docs_figures docs
+	$(PY) -m photoface.apps.docs_figures docs
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

@@ -1,0 +1,41 @@
+"""Regenerate every picture in docs/ that does not need a trained run: ``make docs``.
+
+Pictures from a trained run (the demo report, evaluation error maps of a model) are written by
+``photoface demo`` and ``photoface evaluate``; this module covers the face model, the renderer,
+synthetic collections, real-photo preparation and the evaluation protocol's example error map.
+Each figure's own function stays with the package that owns it; this only calls them in turn.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+
+def write_docs_figures(out_dir: str | Path = "docs") -> list[Path]:
+    """Write all data-independent docs figures into ``out_dir``; returns the paths written."""
+    from photoface.apps.preview import write_model_figures
+    from photoface.apps.render_face import write_render_figures
+    from photoface.data.prepare_sheet import astronaut_contact_sheet
+    from photoface.data.synth import synthesize
+    from photoface.data.synth_sheet import write_contact_sheet
+    from photoface.evaluate.error_maps import write_example_error_map
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = list(write_model_figures(out)) + list(write_render_figures(out))
+    with tempfile.TemporaryDirectory() as tmp:
+        # The documented contact-sheet collection: 8 identities, 2 of them held out.
+        synthesize("builtin:demo", 8, 8, Path(tmp) / "synth", size=128, seed=1,
+                   test_fraction=0.25, progress=False)
+        written.append(write_contact_sheet(Path(tmp) / "synth", out / "synth_contact_sheet.png"))
+    written.append(astronaut_contact_sheet(out / "prepare_contact_sheet.png"))
+    write_example_error_map(out / "evaluate_error_map.png")
+    written.append(out / "evaluate_error_map.png")
+    return written
+
+
+if __name__ == "__main__":
+    for path in write_docs_figures(sys.argv[1] if len(sys.argv) > 1 else "docs"):
+        print(path)
