@@ -40,7 +40,7 @@ test-fast: install-dev
 	$(PY) -m pytest -q -m "not slow"
 
 bench: install-dev
-	$(PIP) install --quiet ".[bench]" $(TORCH_PINS)
+	$(PIP) install --quiet -e ".[bench]" $(TORCH_PINS)
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 docs: install
