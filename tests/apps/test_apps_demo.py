@@ -36,7 +36,7 @@ def test_demo_runs_end_to_end_and_continues_its_run(tmp_path):
     evaluation = json.loads((out / "evaluation.json").read_text())
     assert evaluation["meta"]["identities"] == 2 and evaluation["meta"]["step"] == 1
     assert json.loads((out / "run" / "verification.json").read_text())["threshold"] == \
-        evaluation["model"]["verification"]["threshold_all"]
+        evaluation["model"]["verification"]["threshold"]
     assert len(list((out / "reconstruct").glob("*_panel.png"))) == 6  # 3 settings × 2 people
     assert Image.open(out / "transfer" / "transfer.png").size[1] > 2 * 128
 

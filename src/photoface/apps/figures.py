@@ -33,7 +33,8 @@ MESH_YAWS = (-50.0, 0.0, 50.0)
 """Degrees: the three mesh views."""
 GREY = 0.7
 LABEL_H = 14
-PANEL_LABELS = ("input", "render", "albedo", "shading", *(f"mesh yaw {y:+.0f}" for y in MESH_YAWS))
+PANEL_LABELS = ("input", "render", "albedo", "shading",
+                *(f"mesh yaw {y:+.0f}" if y else "mesh front" for y in MESH_YAWS))
 MAX_OVERLAY_SIDE = 1024  # px: overlays of large photos are scaled down to this longer side
 
 

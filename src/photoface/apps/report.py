@@ -140,7 +140,7 @@ def shape_table(ev: dict, mode: str = "identity") -> str:
 def photo_table(ev: dict) -> str:
     """Per-photo numbers pooled over the settings, one row per method."""
     head = ["Method", "shape per photo (mm)", "expression (mm)", "pose (°)", "landmark NME (%)", "verif. EER",
-            "verif. accuracy"]
+            "verif. balanced accuracy"]
     rows = []
     for m in _methods(ev):
         r = ev[m]
@@ -195,8 +195,9 @@ def learned_sentences(ev: dict, facts: dict, first: dict, last: dict) -> list[st
         other = ev.get("landmark_fit", {}).get("verification")
         cmp = f"; the landmark-fitted identity coefficients give {other['eer']:.2f}" if other else ""
         out.append(f"Identity codes tell held-out people apart with an equal error rate of {ver['eer']:.2f} "
-                   f"(0.5 is chance{cmp}); at a threshold calibrated on other held-out people, "
-                   f"{100 * ver['accuracy']:.0f}% of photo pairs are judged correctly.")
+                   f"(0.5 is chance{cmp}); at a threshold calibrated on other held-out people, the balanced "
+                   f"accuracy (same-person pairs accepted and different-person pairs rejected, averaged) is "
+                   f"{100 * ver['accuracy']:.0f}%.")
     return out
 
 
@@ -240,8 +241,8 @@ def write_report(inp: ReportInputs) -> Path:
     parts.append(photo_table(ev))
     parts.append("<p class='small'>Shape per photo: mean vertex distance to the photo's true mesh after a "
                  "similarity alignment. Expression: the expression offset alone. Landmark NME: normalised by "
-                 "sqrt(w·h) of the true landmark box. Verification: all pairs of held-out photos; accuracy at a "
-                 "threshold calibrated on other held-out identities. Mean face: the model's average shape, "
+                 "sqrt(w·h) of the true landmark box. Verification: all pairs of held-out photos; balanced accuracy "
+                 "((TAR + TNR) / 2) at a threshold calibrated on other held-out identities. Mean face: the model's average shape, "
                  "frontal, for every photo. Full numbers: <code>evaluation.json</code>, "
                  "<code>evaluation.md</code>.</p>")
     if inp.loss_png is not None:
