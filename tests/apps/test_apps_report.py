@@ -23,6 +23,7 @@ def _evaluation():
         "landmark_fit": {"shape_mm": {"identity": {s: _s(3.5) for s in settings}},
                          "verification": {**ver, "eer": 0.3}},
         "mean_face": {"shape_mm": {"identity": {s: _s(4.0) for s in settings}},
+                      "photo_mm": {s: _s(3.5) for s in settings},
                       "landmark_nme": {s: _s(0.10, 0.01) for s in settings},
                       "pose_deg": {s: {"mean": 20.0} for s in settings}},
         "meta": {"identities": 2, "photos": 12, "protocol": "95 mm crop <icp>"},
@@ -55,8 +56,13 @@ def test_findings_are_computed_from_the_numbers_and_admit_a_losing_model():
     text = " ".join(learned_sentences(ev, {"steps": 7, "stage": 1, "train_minutes": 2.0},
                                       {"shape": 5.0}, {"shape": 4.0}))
     assert "7 steps" in text and "shape 5 → 4" in text
-    assert "3.00 mm" in text and "25% lower than the mean face (4.00 mm)" in text
+    assert "3.00 mm" in text and "25% lower than the mean face (4.00 mm)" in text and "reads real 3D" in text
+    assert "Single photos, expression included, are 3.00 mm off (mean face: 3.50 mm)" in text
     assert "3.50 mm" in text and "equal error rate of 0.20" in text
+    for by in ev["model"]["shape_mm"]["identity"].values():
+        by["mean"] = 3.9
+    slight = " ".join(learned_sentences(ev, {}, {}, {}))
+    assert "3% lower than" in slight and "only slightly better" in slight and "reads real 3D" not in slight
     for by in ev["model"]["shape_mm"]["identity"].values():
         by["mean"] = 9.0
     worse = " ".join(learned_sentences(ev, {}, {}, {}))

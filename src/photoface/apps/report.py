@@ -21,6 +21,8 @@ from photoface.train.logging import read_metrics
 
 CURVES = ("total", "photometric", "landmark", "shape", "pairwise_shape", "recognition", "smooth",
           "albedo_symmetry", "adversarial")
+CLEAR_GAIN = 0.1
+"""Relative improvement over the mean face from which the report calls the shape learned."""
 METHODS = {"model": "Ours (trained network)", "shape_supervised": "Shape supervision only",
            "landmark_fit": "Linear model fitted to landmarks", "mean_face": "Mean face"}
 
@@ -171,12 +173,20 @@ def learned_sentences(ev: dict, facts: dict, first: dict, last: dict) -> list[st
     ours = pooled(model.get("shape_mm", {}).get("identity"))
     mean = pooled(base.get("shape_mm", {}).get("identity"))
     if ours and mean:
-        verdict = ("so the network reads real 3D information about a new face from its photos"
-                   if ours["mean"] < mean["mean"]
-                   else "so it has not yet learned more about shape than the average face: train longer (--minutes)")
+        gain = (mean["mean"] - ours["mean"]) / mean["mean"]
+        if gain >= CLEAR_GAIN:
+            verdict = "so the network reads real 3D information about a new face from its photos"
+        elif gain > 0:
+            verdict = "only slightly better: it has just started to learn shape (train longer with --minutes)"
+        else:
+            verdict = "so it has not yet learned more about shape than the average face (train longer with --minutes)"
         out.append(f"For {who}, the 3D face decoded from the averaged identity codes lies {ours['mean']:.2f} mm from "
                    f"the true neutral face, {_pct(ours['mean'], mean['mean'])} the mean face ({mean['mean']:.2f} mm), "
                    f"{verdict}.")
+    photo, photo_mean = pooled(model.get("photo_mm")), pooled(base.get("photo_mm"))
+    if photo and photo_mean:
+        out.append(f"Single photos, expression included, are {photo['mean']:.2f} mm off (mean face: "
+                   f"{photo_mean['mean']:.2f} mm).")
     fit = pooled(ev.get("landmark_fit", {}).get("shape_mm", {}).get("identity"))
     if ours and fit:
         out.append(f"The classic baseline, the linear face model fitted to each photo's 68 landmarks, reaches "
