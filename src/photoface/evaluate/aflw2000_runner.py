@@ -125,7 +125,7 @@ def evaluate_aflw2000(
     yaw = np.array([s.yaw_deg for s in samples])
     result: dict = {m.name: {"nme": aflw2000_nme(preds[m.name], gt, yaw)} for m in methods}
     result["meta"] = {
-        "benchmark": "aflw2000", "dataset": str(Path(data).resolve()), "checkpoint": str(trained.checkpoint),
+        "benchmark": "aflw2000", "dataset": str(Path(data).resolve()), "checkpoint": str(Path(trained.checkpoint).resolve()),
         "run": str(run_folder(trained)),
         "step": trained.step, "images": len(samples), "crop": crop,
         "detector_fallbacks": fallbacks if crop == "detector" else None,

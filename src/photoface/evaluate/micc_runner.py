@@ -181,7 +181,7 @@ def evaluate_micc(
                 entry["verification"] = ver
         result[m.name] = entry
     result["meta"] = {
-        "benchmark": "micc", "dataset": str(Path(data).resolve()), "checkpoint": str(trained.checkpoint),
+        "benchmark": "micc", "dataset": str(Path(data).resolve()), "checkpoint": str(Path(trained.checkpoint).resolve()),
         "run": str(run_folder(trained)),
         "step": trained.step, "subjects": len(subjects), "skipped": skipped, "frames_per_video": frames_used,
         "max_frames": max_frames, "modes": modes, "detector": detector_used, "protocol": "95 mm crop around the scan's estimated nose tip; nose-tip then ICP alignment "

@@ -241,7 +241,7 @@ def evaluate_synthetic(
             out = method.predict(bench.images, bench.landmarks)
         result[method.name] = score_method(bench, out, scorer, scorer.landmarks68, modes)
     result["meta"] = {
-        "benchmark": "synthetic", "dataset": str(bench.root.resolve()), "checkpoint": str(trained.checkpoint),
+        "benchmark": "synthetic", "dataset": str(bench.root.resolve()), "checkpoint": str(Path(trained.checkpoint).resolve()),
         "run": str(run_folder(trained)),
         "step": trained.step, "stage": trained.stage,
         "shape_supervised": None if shape_supervised is None else str(Path(shape_supervised).resolve()),
@@ -261,7 +261,7 @@ def evaluate_synthetic(
 
 def run_folder(trained) -> Path:
     """The run's folder, or the checkpoint's folder for a checkpoint outside a run."""
-    return Path(trained.run_dir) if trained.run_dir is not None else Path(trained.checkpoint).parent
+    return (Path(trained.run_dir) if trained.run_dir is not None else Path(trained.checkpoint).parent).resolve()
 
 
 def write_verification_file(trained, ver: dict, bench: SyntheticBenchmark) -> Path:
@@ -276,7 +276,7 @@ def write_verification_file(trained, ver: dict, bench: SyntheticBenchmark) -> Pa
         "dataset": str(bench.root.resolve()),
         "calibrated_on": f"all {ver['pairs']} pairs of {len(bench.rows)} test photos of {len(bench.scans)} "
                          f"held-out identities ({bench.root.resolve()})",
-        "checkpoint": str(trained.checkpoint), "step": trained.step,
+        "checkpoint": str(Path(trained.checkpoint).resolve()), "step": trained.step,
     }
     path = Path(run) / VERIFICATION_FILE
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
