@@ -1,7 +1,7 @@
 """Regenerate every picture in docs/ that does not need a trained run: ``make docs``.
 
 Pictures from a trained run (the demo report, evaluation error maps of a model) are written by
-``photoface demo`` and ``photoface evaluate``; this module covers the face model, the renderer,
+``photoface demo`` (``python -m photoface.apps.demo DEMO_OUT docs``) and ``photoface evaluate``; this module covers the face model, the renderer,
 synthetic collections, real-photo preparation and the evaluation protocol's example error map.
 Each figure's own function stays with the package that owns it; this only calls them in turn.
 """
@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 
-def write_docs_figures(out_dir: str | Path = "docs") -> list[Path]:
+def write_static_figures(out_dir: str | Path = "docs") -> list[Path]:
     """Write all data-independent docs figures into ``out_dir``; returns the paths written."""
     from photoface.apps.preview import write_model_figures
     from photoface.apps.render_face import write_render_figures
@@ -37,5 +37,5 @@ def write_docs_figures(out_dir: str | Path = "docs") -> list[Path]:
 
 
 if __name__ == "__main__":
-    for path in write_docs_figures(sys.argv[1] if len(sys.argv) > 1 else "docs"):
+    for path in write_static_figures(sys.argv[1] if len(sys.argv) > 1 else "docs"):
         print(path)
