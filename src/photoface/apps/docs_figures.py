@@ -1,8 +1,9 @@
 """Regenerate every picture in docs/ that does not need a trained run: ``make docs``.
 
 Pictures from a trained run (the demo report, evaluation error maps of a model) are written by
-``photoface demo`` (``python -m photoface.apps.demo DEMO_OUT docs``) and ``photoface evaluate``; this module covers the face model, the renderer,
-synthetic collections, real-photo preparation and the evaluation protocol's example error map.
+``photoface demo`` (``python -m photoface.apps.demo DEMO_OUT docs``) and ``photoface evaluate``;
+this module covers the face model, the renderer, synthetic collections, real-photo preparation
+and the evaluation protocol's example error map.
 Each figure's own function stays with the package that owns it; this only calls them in turn.
 """
 
