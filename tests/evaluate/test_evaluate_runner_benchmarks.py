@@ -39,8 +39,9 @@ def _render(model, alpha_id, yaw, size, seed=0):
     """(size, size, 3) uint8 photo of the tiny face and its 68 landmarks (px)."""
     g = torch.Generator().manual_seed(seed)
     pose = torch.tensor([[3.0, yaw, 2.0, 0.45 * size / 64, size / 2 + 1.0, size / 2 - 2.0]])
-    out = Renderer(model.faces, size).render(model.shape(alpha_id), model.albedo(torch.randn(1, model.n_tex, generator=g)),
-                                             pose, landmarks=model.landmarks68, background=0.3)
+    albedo = model.albedo(torch.randn(1, model.n_tex, generator=g))
+    out = Renderer(model.faces, size).render(model.shape(alpha_id), albedo, pose, landmarks=model.landmarks68,
+                                             background=0.3)
     img = (out.image[0].clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
     return img, out.landmarks2d[0].double().numpy()
 
@@ -85,7 +86,8 @@ def test_micc_runner_on_a_generated_layout(tiny, tmp_path):
             assert res[method]["shape_mm"][mode]["outdoor"] == {"mean": pytest.approx(np.nan, nan_ok=True),
                                                                  "std": pytest.approx(np.nan, nan_ok=True),
                                                                  "n": 0, "failed": 2}
-    views = [r["frames"] for r in res["model"]["records"] if r["mode"] == "three_views" and r["setting"] == "cooperative"]
+    views = [r["frames"] for r in res["model"]["records"]
+             if r["mode"] == "three_views" and r["setting"] == "cooperative"]
     assert views == [[0, 1, 2], [0, 1, 2]]  # left (+25°), frontal, right (-25°) by the landmark-fit yaw
     assert res["meta"]["frames_per_video"]["subject_01/cooperative"] == 4
     assert len(res["meta"]["skipped"]) == 1 and "subject_03" in res["meta"]["skipped"][0]
@@ -102,7 +104,8 @@ def _aflw(root, model, yaws):
         stem = f"image{i:05d}"
         Image.fromarray(img).save(root / f"{stem}.jpg", quality=95)
         pts = np.vstack([(lm + 0.5).T, np.zeros((1, 68))])  # MATLAB pixel centres are 1-based
-        scipy.io.savemat(root / f"{stem}.mat", {"pt3d_68": pts, "Pose_Para": np.array([[0.0, np.radians(yaw), 0, 0, 0, 0, 1]])})
+        pose_para = np.array([[0.0, np.radians(yaw), 0, 0, 0, 0, 1]])
+        scipy.io.savemat(root / f"{stem}.mat", {"pt3d_68": pts, "Pose_Para": pose_para})
     return root
 
 

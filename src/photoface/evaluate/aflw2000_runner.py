@@ -125,8 +125,8 @@ def evaluate_aflw2000(
     yaw = np.array([s.yaw_deg for s in samples])
     result: dict = {m.name: {"nme": aflw2000_nme(preds[m.name], gt, yaw)} for m in methods}
     result["meta"] = {
-        "benchmark": "aflw2000", "dataset": str(Path(data).resolve()), "checkpoint": str(Path(trained.checkpoint).resolve()),
-        "run": str(run_folder(trained)),
+        "benchmark": "aflw2000", "dataset": str(Path(data).resolve()),
+        "checkpoint": str(Path(trained.checkpoint).resolve()), "run": str(run_folder(trained)),
         "step": trained.step, "images": len(samples), "crop": crop,
         "detector_fallbacks": fallbacks if crop == "detector" else None,
         "normaliser": "sqrt(w*h) of the ground-truth 68-landmark box; yaw bins by |ground-truth yaw|",

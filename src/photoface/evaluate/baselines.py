@@ -12,7 +12,8 @@
 
 The fit (:func:`fit_landmarks`) is a maximum-a-posteriori estimate: it minimises ::
 
-    Σ_k w_k ‖Π(pose, mean_k + A_id,k α_id + A_exp,k α_exp) − u_k‖² / σ²  +  λ_id ‖α_id‖²  +  λ_exp ‖α_exp‖²
+    Σ_k w_k ‖Π(pose, mean_k + A_id,k α_id + A_exp,k α_exp) − u_k‖² / σ²
+        + λ_id ‖α_id‖² + λ_exp ‖α_exp‖²
 
 with Π the camera of ``photoface.render.camera`` (weak perspective, angles in degrees, f px/mm,
 t px), u_k the landmarks in pixels and σ = ``sigma`` · sqrt(w·h) of the landmark box (the landmark

@@ -43,6 +43,7 @@ from photoface.evaluate.video import MJPEG_SUFFIXES, iter_frames, split_mjpeg
 
 DEFAULT_STEP = 10
 VERIFICATION_FRAMES = 5
+ERRORS = ("symmetric_mm", "scan_to_pred_mm", "pred_to_scan_mm")
 
 
 def frame_step(source: Path, max_frames: int) -> int:
@@ -148,27 +149,26 @@ def evaluate_micc(
             skipped.append(f"{subject.name}: {exc}")
             continue
         for setting, source in subject.videos.items():
-            step = frame_step(source, max_frames)
-            crops, lms, kept = face_crops(iter_frames(source, step, max_frames), landmarker, size)
+            crops, lms, kept = face_crops(iter_frames(source, frame_step(source, max_frames), max_frames),
+                                          landmarker, size)
             frames_used[f"{subject.name}/{setting}"] = len(kept)
+            tag = {"subject": subject.name, "setting": setting}
             if not kept:
                 for m in methods:
-                    records[m.name] += [{"subject": subject.name, "setting": setting, "mode": mode, "frames": 0,
-                                         "symmetric_mm": np.nan, "scan_to_pred_mm": np.nan, "pred_to_scan_mm": np.nan}
+                    records[m.name] += [{**tag, "mode": mode, "frames": [], **{k: np.nan for k in ERRORS}}
                                         for mode in modes]
                 continue
             yaw = fit_landmarks(fm, lms).pose[:, 1]
+            pick = np.unique(np.linspace(0, len(kept) - 1, min(VERIFICATION_FRAMES, len(kept))).round().astype(int))
             for m in methods:
                 with torch.no_grad():
                     out = m.predict(crops, lms)
                 for mode in modes:
                     mesh, used = group_mesh(out, range(len(kept)), mode, yaw_deg=yaw)
                     s = scorer.score(mesh, subject.name, scan_v, scan_f)
-                    records[m.name].append({"subject": subject.name, "setting": setting, "mode": mode,
-                                            "frames": [kept[i] for i in used],
-                                            **{k: s[k] for k in ("symmetric_mm", "scan_to_pred_mm", "pred_to_scan_mm")}})
+                    records[m.name].append({**tag, "mode": mode, "frames": [kept[i] for i in used],
+                                            **{k: s[k] for k in ERRORS}})
                 if out.id_code is not None:
-                    pick = np.unique(np.linspace(0, len(kept) - 1, min(VERIFICATION_FRAMES, len(kept))).round().astype(int))
                     codes[m.name] += [(out.id_code[i], subject.name) for i in pick]
     result: dict = {}
     for m in methods:
@@ -181,11 +181,12 @@ def evaluate_micc(
                 entry["verification"] = ver
         result[m.name] = entry
     result["meta"] = {
-        "benchmark": "micc", "dataset": str(Path(data).resolve()), "checkpoint": str(Path(trained.checkpoint).resolve()),
-        "run": str(run_folder(trained)),
+        "benchmark": "micc", "dataset": str(Path(data).resolve()),
+        "checkpoint": str(Path(trained.checkpoint).resolve()), "run": str(run_folder(trained)),
         "step": trained.step, "subjects": len(subjects), "skipped": skipped, "frames_per_video": frames_used,
-        "max_frames": max_frames, "modes": modes, "detector": detector_used, "protocol": "95 mm crop around the scan's estimated nose tip; nose-tip then ICP alignment "
-        "with isotropic scale; symmetric mean point-to-surface distance (mm)",
+        "max_frames": max_frames, "modes": modes, "detector": detector_used,
+        "protocol": "95 mm crop around the scan's estimated nose tip; nose-tip then ICP alignment with isotropic "
+                    "scale; symmetric mean point-to-surface distance (mm)",
         "views_chosen_by": "yaw of a landmark fit of the linear face model", "protocol_runs": scorer.evaluations,
         "seconds": round(time.perf_counter() - t0, 1),
     }

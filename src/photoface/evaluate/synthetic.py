@@ -241,8 +241,8 @@ def evaluate_synthetic(
             out = method.predict(bench.images, bench.landmarks)
         result[method.name] = score_method(bench, out, scorer, scorer.landmarks68, modes)
     result["meta"] = {
-        "benchmark": "synthetic", "dataset": str(bench.root.resolve()), "checkpoint": str(Path(trained.checkpoint).resolve()),
-        "run": str(run_folder(trained)),
+        "benchmark": "synthetic", "dataset": str(bench.root.resolve()),
+        "checkpoint": str(Path(trained.checkpoint).resolve()), "run": str(run_folder(trained)),
         "step": trained.step, "stage": trained.stage,
         "shape_supervised": None if shape_supervised is None else str(Path(shape_supervised).resolve()),
         "identities": len(bench.scans), "photos": len(bench.rows),
