@@ -269,13 +269,16 @@ def _add_train_commands(sub: argparse._SubParsersAction) -> None:
     r.add_argument("run", metavar="RUN", help="run folder")
     r.add_argument("--data", required=True, metavar="DIR", help="prepared dataset with true meshes")
     r.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
+    r.add_argument("--steps", metavar="LIST", help="comma-separated steps of the checkpoints to score "
+                   "(default: every kept checkpoint)")
 
     def report_handler(args: argparse.Namespace) -> int:
         import json
 
         from photoface.train.report import format_report, training_report
 
-        report = training_report(args.run, args.data)
+        steps = None if args.steps is None else [int(x) for x in args.steps.split(",") if x.strip()]
+        report = training_report(args.run, args.data, steps=steps)
         print(format_report(report))
         if args.json:
             with open(args.json, "w", encoding="utf-8") as fh:

@@ -66,13 +66,17 @@ def _loss_trends(run_dir: Path) -> dict[str, dict[str, float]]:
     return out
 
 
-def training_report(run_dir: str | Path, data_dir: str | Path, checkpoints: list[Path] | None = None) -> dict[str, Any]:
-    """Loss trends of the run and, per checkpoint (default: every kept step file), identity
-    separation on train and test identities and the held-out shape error against the mean face."""
+def training_report(run_dir: str | Path, data_dir: str | Path, steps: list[int] | None = None) -> dict[str, Any]:
+    """Loss trends of the run and, per checkpoint (``steps``, default: every kept step file),
+    identity separation on train and test identities and the held-out shape error against the
+    mean face."""
     run_dir = Path(run_dir)
     data = load_dataset(data_dir)
-    if checkpoints is None:
-        checkpoints = sorted(ckpt.checkpoint_dir(run_dir).glob("step_*.pt"))
+    folder = ckpt.checkpoint_dir(run_dir)
+    if steps is None:
+        checkpoints = sorted(folder.glob("step_*.pt"))
+    else:
+        checkpoints = [folder / f"step_{s:07d}.pt" for s in steps]
     report: dict[str, Any] = {"losses": _loss_trends(run_dir), "checkpoints": []}
     for path in checkpoints:
         trained = load_trained(path)
