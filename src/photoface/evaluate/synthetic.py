@@ -228,6 +228,9 @@ def evaluate_synthetic(
     check_methods(baselines, modes)
     trained = load_run(checkpoint, device, "model")
     bench = SyntheticBenchmark(data, max_photos, trained.face_model_hash)
+    if bench.true_mesh.shape[1] != trained.face_model.num_vertices:
+        raise PhotofaceError(f"{data}: true meshes have {bench.true_mesh.shape[1]} vertices, the run's face model "
+                             f"{trained.face_model.num_vertices}; generate the test data with the run's face model")
     methods = [NetworkMethod(trained, "model", batch_size, neutral)]
     methods += baseline_methods(baselines, trained.face_model, bench.image_size)
     if shape_supervised is not None:
