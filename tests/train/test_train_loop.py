@@ -43,7 +43,6 @@ def test_interrupted_and_resumed_run_repeats_the_uninterrupted_losses_exactly(ti
     assert a["sampler"] == b["sampler"] and a["stage"] == b["stage"] == 2
 
 
-@pytest.mark.slow
 def test_non_finite_step_is_skipped_restored_and_never_checkpointed(tiny_setup, make_config, tmp_path, monkeypatch):
     model, data = tiny_setup
     cfg = make_config(model, "schedule.max_steps=2")
@@ -75,7 +74,6 @@ def test_non_finite_step_is_skipped_restored_and_never_checkpointed(tiny_setup, 
     assert state.keys() == old.keys() and all(torch.equal(state[k]["exp_avg"], old[k]["exp_avg"]) for k in old)
 
 
-@pytest.mark.slow
 def test_resume_refuses_other_face_model_corrupt_file_and_changed_config(tiny_setup, make_config, make_face_model,
                                                                         tmp_path):
     model, data = tiny_setup
