@@ -19,7 +19,8 @@ Evaluation modes (Gao et al. 2020, Table 1), per subject and per video setting:
 * ``identity``: the identity codes of the video's frames are averaged and decoded with a neutral
   expression (``average_identity_code``);
 * ``three_views``: a left, a frontal and a right frame are picked by estimated yaw
-  (``select_three_views``) and their identity codes averaged.
+  (``select_three_views``); the runner decodes each with a neutral expression and averages
+  the three meshes (see ``photoface.evaluate.micc_runner`` and docs/evaluation.md).
 
 The reconstruction is scored against the subject's scan with ``photoface.evaluate.protocol`` and
 the per-subject errors are summarised as mean ± std per setting (``summarize_errors``).
