@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
 from photoface.evaluate.baselines import LandmarkFit, MeanFace, fit_landmarks
 from photoface.render.camera import frontal_pose, project
-
-
-def _tiny_model(**kwargs):
-    path = Path(__file__).resolve().parents[1] / "train" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("_train_helpers_for_baselines", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.tiny_face_model(**kwargs)
+from support.runs import tiny_face_model
 
 
 @pytest.fixture(scope="module")
 def model():
-    return _tiny_model()
+    return tiny_face_model()
 
 
 def _faces(model, n, seed=0, exp_scale=1.0):
@@ -67,7 +57,7 @@ def test_fit_with_prior_and_noise_is_close_and_shrinks_coefficients(model):
 
 
 def test_blendshape_weights_stay_in_unit_interval(model):
-    model = _tiny_model()
+    model = tiny_face_model()
     model.exp_kind = "blendshape"
     _, _, _, _, lm = _faces(model, 6, seed=5, exp_scale=2.0)
     fit = fit_landmarks(model, lm)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -16,21 +15,14 @@ from photoface.errors import InputFileError, PhotofaceError
 from photoface.evaluate.protocol import evaluate_mesh
 from photoface.evaluate.runner import MethodOutput, dense_errors, group_mesh, verification_summary
 from photoface.evaluate.synthetic import evaluate_synthetic
+from support.runs import build_benchmark_run, tiny_face_model, write_benchmark, write_tiny_dataset
 
 FAST_ICP = {"max_iterations": 10}
 
 
-def _helpers():
-    path = Path(__file__).with_name("test_evaluate_runner_helpers.py")
-    spec = importlib.util.spec_from_file_location("_evaluate_runner_helpers", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    return _helpers().build_tiny(tmp_path_factory.getbasetemp() / "evaluate_tiny_shared")
+    return build_benchmark_run(tmp_path_factory.getbasetemp() / "evaluate_tiny_shared")
 
 
 @pytest.fixture(scope="module")
@@ -118,13 +110,12 @@ def test_bad_arguments_and_wrong_datasets(tiny, tmp_path, capsys):
     with pytest.raises(InputFileError, match="no such run"):
         evaluate_synthetic(tmp_path / "nothing", data)
     # the training tests' dataset: test rows without scans or settings
-    helpers = tiny["helpers"]
-    plain = helpers.write_tiny_dataset(tmp_path / "plain", tiny["model"], tiny["model_path"], n_ids=2, per_id=2,
-                                       test_ids=1)
+    plain = write_tiny_dataset(tmp_path / "plain", tiny["model"], tiny["model_path"], n_ids=2, per_id=2,
+                               test_ids=1)
     with pytest.raises(InputFileError, match="not a synthetic benchmark dataset"):
         evaluate_synthetic(run, plain)
-    other = _helpers().write_benchmark(tmp_path / "other", helpers.tiny_face_model(seed=1), "other.npz", n_train=1,
-                                       n_test=1, per_id=3)
+    other = write_benchmark(tmp_path / "other", tiny_face_model(seed=1), "other.npz", n_train=1, n_test=1,
+                            per_id=3)
     with pytest.raises(PhotofaceError, match="another face model"):
         evaluate_synthetic(run, other)
     rc = main(["evaluate", "synthetic", "--checkpoint", str(run), "--data", str(tmp_path / "missing")])

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,21 +16,14 @@ from photoface.errors import PhotofaceError
 from photoface.evaluate.aflw2000_runner import box_transform, evaluate_aflw2000, template_box
 from photoface.evaluate.micc_runner import evaluate_micc
 from photoface.render.renderer import Renderer
+from support.runs import build_benchmark_run, tiny_overrides
 
 FAST_ICP = {"max_iterations": 10}
 
 
-def _helpers():
-    path = Path(__file__).with_name("test_evaluate_runner_helpers.py")
-    spec = importlib.util.spec_from_file_location("_evaluate_runner_helpers_b", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    return _helpers().build_tiny(tmp_path_factory.getbasetemp() / "evaluate_tiny_shared")
+    return build_benchmark_run(tmp_path_factory.getbasetemp() / "evaluate_tiny_shared")
 
 
 def _render(model, alpha_id, yaw, size, seed=0):
@@ -167,7 +158,7 @@ def test_ablation_variant_configs():
 def test_ablation_trains_and_scores_every_variant(tiny, tmp_path):
     from photoface.evaluate.ablation import run_ablation
 
-    overrides = tiny["helpers"].tiny_overrides(tiny["model_path"])
+    overrides = tiny_overrides(tiny["model_path"])
     res = run_ablation(tiny["data"], tmp_path / "abl", steps_per_variant=1, overrides=overrides, progress=False,
                        protocol_options=FAST_ICP)
     names = ["full", "no_recog", "no_adv", "laplacian", "shape_supervised"]

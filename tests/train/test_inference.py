@@ -1,6 +1,4 @@
-import importlib.util
 import shutil
-from pathlib import Path
 
 import pytest
 import torch
@@ -10,21 +8,14 @@ from photoface.facemodel import save_model
 from photoface.train import train
 from photoface.train.checkpoint import checkpoint_dir, load_checkpoint
 from photoface.train.inference import load_trained
-
-
-def _tiny_config(*args):
-    """The training tests' tiny config (conftest helpers are not importable in importlib mode)."""
-    spec = importlib.util.spec_from_file_location("_train_conftest_helpers", Path(__file__).with_name("conftest.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.tiny_config(*args)
+from support.runs import tiny_config
 
 
 @pytest.fixture(scope="module")
 def run(tiny_setup, tmp_path_factory):
     """A run trained two steps (stage 1, then stage 2), with a checkpoint after each (read-only)."""
     model, data = tiny_setup
-    cfg = _tiny_config(model, "schedule.stage1_steps=1", "schedule.stage2_steps=1", "schedule.checkpoint_every=1")
+    cfg = tiny_config(model, "schedule.stage1_steps=1", "schedule.stage2_steps=1", "schedule.checkpoint_every=1")
     out = tmp_path_factory.mktemp("inference") / "run"
     train(cfg, [data], out, progress=False)
     return out
