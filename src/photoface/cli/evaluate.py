@@ -1,0 +1,137 @@
+"""``photoface evaluate synthetic|micc|aflw2000|ablation``: benchmarks → JSON + Markdown.
+
+Each handler imports its runner lazily so that ``photoface --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register ``photoface evaluate`` and its benchmarks on the top-level sub-parsers ``sub``."""
+    ev = sub.add_parser("evaluate", help="benchmarks: synthetic ground truth, MICC Florence, AFLW2000-3D, ablation",
+                        description="Each benchmark writes FILE.json and FILE.md next to it (docs/evaluation.md).")
+    esub = ev.add_subparsers(dest="evaluate_command", metavar="BENCHMARK")
+
+    p = esub.add_parser("synthetic", help="held-out synthetic identities with true shapes (photoface synth)")
+    _common_options(p, "synthetic prepared dataset with test identities")
+    p.add_argument("--max-photos", type=int, metavar="N", help="at most N photos per identity and setting")
+    p.add_argument("--modes", default="identity", metavar="LIST",
+                   help="identity and/or three_views, comma-separated (default identity)")
+    p.add_argument("--neutral", choices=("zero", "mean"), default="zero",
+                   help="the network's neutral expression code (default zero)")
+    p.add_argument("--no-verification-file", action="store_true", help="do not write RUN/verification.json")
+    p.set_defaults(handler=synthetic)
+
+    p = esub.add_parser("micc", help="MICC Florence: videos against 3D scans, Table 1 layout")
+    _common_options(p, "MICC Florence root (subject_* folders)")
+    p.add_argument("--max-photos", type=int, default=30, metavar="N",
+                   help="frames sampled evenly from each video (default 30)")
+    p.add_argument("--modes", default="identity,three_views", metavar="LIST",
+                   help="identity and/or three_views (default both)")
+    p.add_argument("--detector", choices=("auto", "hog", "cnn"), default="hog", help="face detector (default hog)")
+    p.add_argument("--max-subjects", type=int, metavar="K", help="only the first K subjects")
+    p.set_defaults(handler=micc)
+
+    p = esub.add_parser("aflw2000", help="AFLW2000-3D: 68-landmark NME per yaw bin")
+    _common_options(p, "AFLW2000-3D folder (imageNNNNN.jpg + .mat)", baselines=False)
+    p.add_argument("--max-photos", type=int, metavar="N", help="only the first N images")
+    p.add_argument("--crop", choices=("box", "landmarks", "detector"), default="box",
+                   help="how images are cropped for the network (default box; see docs/evaluation.md)")
+    p.set_defaults(handler=aflw2000)
+
+    p = esub.add_parser("ablation", help="train the paper's ablations (and shape supervision only), Table 2")
+    p.add_argument("--data", required=True, metavar="DIR", help="synthetic prepared dataset (train + test)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the runs and ablation.json/.md")
+    p.add_argument("--minutes-per-variant", type=float, default=None, metavar="M",
+                   help="training time per variant (default: the preset's)")
+    p.add_argument("--steps-per-variant", type=int, default=None, metavar="N", help="training steps per variant")
+    p.add_argument("--variants", default=None, metavar="LIST",
+                   help="comma-separated subset of full,no_recog,no_adv,laplacian,shape_supervised")
+    p.add_argument("--preset", choices=("demo", "paper"), default="demo")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="config override applied to every variant; repeatable")
+    p.add_argument("--max-photos", type=int, metavar="N", help="evaluation: at most N photos per identity and setting")
+    p.set_defaults(handler=ablation)
+    # Bare ``photoface evaluate`` shows the benchmarks and exits 2, like a usage error.
+    ev.set_defaults(handler=lambda args: ev.print_help() or 2)
+
+
+def _common_options(p: argparse.ArgumentParser, data_help: str, baselines: bool = True) -> None:
+    """Options every checkpoint benchmark shares; ``data_help`` describes its ``--data`` folder."""
+    p.add_argument("--checkpoint", required=True, metavar="RUN", help="run folder or checkpoint file")
+    p.add_argument("--data", required=True, metavar="DIR", help=data_help)
+    p.add_argument("--out", metavar="FILE.json", help="results file (default RUN/eval_<benchmark>.json)")
+    if baselines:
+        p.add_argument("--baselines", default="mean_face,landmark_fit", metavar="LIST",
+                       help="comma-separated: mean_face, landmark_fit, or 'none' (default both)")
+    p.add_argument("--shape-supervised", metavar="RUN2", help="a run trained with only the shape losses")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, ... (default cpu)")
+    p.add_argument("--batch-size", type=int, default=32)
+
+
+def _baselines(args: argparse.Namespace) -> list[str]:
+    """The ``--baselines`` list; empty for 'none', an empty string, or a benchmark without the option."""
+    text = getattr(args, "baselines", "none")
+    return [] if text.strip().lower() in ("", "none") else [b.strip() for b in text.split(",") if b.strip()]
+
+
+def _modes(args: argparse.Namespace) -> list[str]:
+    """The ``--modes`` list."""
+    return [m.strip() for m in args.modes.split(",") if m.strip()]
+
+
+def _finish(args: argparse.Namespace, results: dict, kind: str) -> int:
+    """Write ``results`` to ``--out`` (default RUN/eval_<kind>.json) and its Markdown twin; print both paths."""
+    from pathlib import Path
+
+    from photoface.evaluate.runner_report import write_results
+
+    out = args.out or str(Path(results["meta"]["run"]) / f"eval_{kind}.json")
+    paths = write_results(results, out)
+    print(f"wrote {paths[0]} and {paths[1]} ({results['meta'].get('seconds', 0):.0f} s)")
+    return 0
+
+
+def synthetic(args: argparse.Namespace) -> int:
+    """``evaluate synthetic``: held-out synthetic identities against their true shapes."""
+    from photoface.evaluate.synthetic import evaluate_synthetic
+
+    res = evaluate_synthetic(args.checkpoint, args.data, baselines=_baselines(args),
+                             shape_supervised=args.shape_supervised, max_photos=args.max_photos,
+                             modes=_modes(args), neutral=args.neutral, device=args.device,
+                             batch_size=args.batch_size, write_verification=not args.no_verification_file)
+    return _finish(args, res, "synthetic")
+
+
+def micc(args: argparse.Namespace) -> int:
+    """``evaluate micc``: MICC Florence videos against their 3D scans."""
+    from photoface.evaluate.micc_runner import evaluate_micc
+
+    res = evaluate_micc(args.checkpoint, args.data, baselines=_baselines(args), shape_supervised=args.shape_supervised,
+                        max_frames=args.max_photos, modes=_modes(args), detector=args.detector,
+                        max_subjects=args.max_subjects, device=args.device, batch_size=args.batch_size)
+    return _finish(args, res, "micc")
+
+
+def aflw2000(args: argparse.Namespace) -> int:
+    """``evaluate aflw2000``: 68-landmark NME on AFLW2000-3D."""
+    from photoface.evaluate.aflw2000_runner import evaluate_aflw2000
+
+    res = evaluate_aflw2000(args.checkpoint, args.data, shape_supervised=args.shape_supervised,
+                            max_images=args.max_photos, crop=args.crop, device=args.device,
+                            batch_size=args.batch_size)
+    return _finish(args, res, "aflw2000")
+
+
+def ablation(args: argparse.Namespace) -> int:
+    """``evaluate ablation``: train and score the ablation variants, print the written files."""
+    from photoface.evaluate.ablation import run_ablation
+
+    res = run_ablation(args.data, args.out, minutes_per_variant=args.minutes_per_variant,
+                       steps_per_variant=args.steps_per_variant,
+                       variants=None if not args.variants else [v.strip() for v in args.variants.split(",")],
+                       preset=args.preset, overrides=args.overrides, max_photos=args.max_photos)
+    print(f"wrote {res['meta']['json']} and {res['meta']['markdown']}")
+    return 0
