@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-import support.runs
 from photoface.facemodel.io import save_model
 from support.runs import tiny_config, tiny_face_model, write_tiny_dataset
 
@@ -14,7 +13,7 @@ from support.runs import tiny_config, tiny_face_model, write_tiny_dataset
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """dict: model (face-model .npz), data (dataset dir), run (run dir, stage 2 at step 2),
-    stage1 (the stage-1 checkpoint file of step 1), helpers (the ``support.runs`` module)."""
+    stage1 (the stage-1 checkpoint file of step 1)."""
     from photoface.train import train
 
     root = tmp_path_factory.mktemp("apps_tiny")
@@ -29,6 +28,6 @@ def tiny_run(tmp_path_factory):
     summary = train(cfg, [data], run, progress=False)
     assert summary.steps == 2 and summary.stage == 2
     return {
-        "model": model_path, "data": data, "run": run, "helpers": support.runs,
+        "model": model_path, "data": data, "run": run,
         "stage1": run / "checkpoints" / "step_0000001.pt",
     }

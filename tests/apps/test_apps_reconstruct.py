@@ -15,6 +15,7 @@ from photoface.data.prepare import FaceCrop, PhotoResult
 from photoface.errors import InputFileError
 from photoface.facemodel import save_model
 from photoface.train.inference import load_trained
+from support.runs import tiny_face_model
 
 S = 32  # the tiny run's crop size
 
@@ -133,7 +134,7 @@ def test_bad_checkpoint_is_a_clear_error_and_nothing_is_overwritten(tiny_run, tm
         reconstruct(_photos(tiny_run), broken, out, aligned=True, progress=False)
 
     other = tmp_path / "other_model.npz"
-    save_model(tiny_run["helpers"].tiny_face_model(seed=3), other)
+    save_model(tiny_face_model(seed=3), other)
     state = torch.load(tiny_run["run"] / "checkpoints" / "last.pt", weights_only=True)
     state["config"]["model"]["face_model"] = str(other)
     foreign = tmp_path / "foreign.pt"
