@@ -13,15 +13,6 @@ def hier():
     return MeshHierarchy.build(ico.vertices, ico.faces, (4, 4, 4, 4, 2))
 
 
-def perturb_zero_layers(module):
-    """Make the zero-initialised output layers non-zero, as one training step would."""
-    torch.manual_seed(1)
-    for m in module.modules():
-        if isinstance(m, ChebConv) and torch.count_nonzero(m.weight) == 0:
-            torch.nn.init.normal_(m.weight, std=0.1)
-            torch.nn.init.normal_(m.bias, std=0.1)
-
-
 def test_decoder_follows_the_paper_layout(hier):
     dec = GraphDecoder(192, hier)
     sizes = hier.sizes
@@ -42,13 +33,13 @@ def test_shape_decoder_starts_at_the_mean_and_adds_mm_offsets(hier):
     mean = torch.as_tensor(hier.levels[0].vertices, dtype=torch.float32)
     dec = ShapeDecoder(hier, mean, id_dim=8, exp_dim=4, channels=(16, 16, 8, 8, 8))
     idc, exc = torch.randn(3, 8), torch.randn(3, 4)
+    zero = dec(torch.zeros(3, 8), torch.zeros(3, 4))
+    assert torch.equal(zero, mean.expand(3, -1, -1))  # the zero code: exactly the template
     out = dec(idc, exc)
     assert out.shape == (3, len(mean), 3)
-    assert torch.equal(out, mean.expand(3, -1, -1))  # any code: exactly the template at init
-    perturb_zero_layers(dec)
     off = dec.offsets(idc, exc)
     assert torch.allclose(dec(idc, exc), mean + off)
-    assert not torch.allclose(off[0], off[1])  # the code matters once trained
+    assert not torch.allclose(off[0], off[1])  # the code matters from the start
     dec.offset_scale *= 2
     assert torch.allclose(dec.offsets(idc, exc), 2 * off, atol=1e-5)
 
@@ -57,9 +48,8 @@ def test_albedo_decoder_is_template_albedo_at_init_and_stays_in_unit_range(hier)
     v = hier.levels[0].n_vertices
     tex = torch.rand(v, 3) * 0.9 + 0.05
     dec = AlbedoDecoder(hier, tex, id_dim=8, channels=(16, 16, 8, 8, 8))
-    out = dec(torch.randn(2, 8))
+    out = dec(torch.zeros(2, 8))
     assert torch.allclose(out, tex.expand(2, -1, -1), atol=1e-6)
-    perturb_zero_layers(dec)
     with torch.no_grad():
         dec.net.out_conv.bias.fill_(50.0)
     out = dec(torch.randn(2, 8))
@@ -69,9 +59,23 @@ def test_albedo_decoder_is_template_albedo_at_init_and_stays_in_unit_range(hier)
 def test_gradients_reach_every_decoder_parameter(hier):
     mean = torch.as_tensor(hier.levels[0].vertices, dtype=torch.float32)
     dec = ShapeDecoder(hier, mean, id_dim=8, exp_dim=4, channels=(16, 16, 8, 8, 8))
-    perturb_zero_layers(dec)
     idc = torch.randn(2, 8, requires_grad=True)
     dec(idc, torch.randn(2, 4)).square().mean().backward()
     for name, p in dec.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
     assert idc.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("which", ["id", "exp"])
+def test_codes_get_gradients_at_the_zero_code(hier, which):
+    """The encoder's heads start at zero, so training begins at the zero code; if the decoder's
+    Jacobian were zero there too (a zero-initialised last layer), no code could learn until the
+    decoder had, and the expression code stayed dead for hundreds of steps."""
+    mean = torch.as_tensor(hier.levels[0].vertices, dtype=torch.float32)
+    dec = ShapeDecoder(hier, mean, id_dim=8, exp_dim=4, channels=(16, 16, 8, 8, 8))
+    idc = torch.zeros(2, 8, requires_grad=True)
+    exc = torch.zeros(2, 4, requires_grad=True)
+    target = mean + torch.randn_like(mean)
+    (dec(idc, exc) - target).abs().mean().backward()
+    grad = idc.grad if which == "id" else exc.grad
+    assert grad.abs().min() > 0

@@ -72,6 +72,16 @@ def test_untrained_net_renders_the_mean_face_frontal_and_centred(model, hier):
     assert out.mask.sum() > 0.3 * 2 * 64 * 64  # the face is in the picture
 
 
+def test_untrained_heads_get_gradients_from_the_landmark_loss(model, hier):
+    """At step 0 every code is 0; the identity and expression heads must still learn from the
+    geometry (here: landmarks), not only once the decoder has moved away from its start."""
+    net = small_net(model, hier).eval()
+    out = net(torch.rand(2, 3, 64, 64), render=False)
+    out.landmarks2d.sub(20.0).square().mean().backward()
+    for head in ("id", "exp", "pose"):
+        assert net.encoder.heads[head][-1].weight.grad.abs().sum() > 0, head
+
+
 def test_render_false_skips_rasterisation_but_keeps_landmarks(model, hier):
     net = small_net(model, hier).eval()
     perturb_zero_layers(net)
