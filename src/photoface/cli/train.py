@@ -34,8 +34,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="numbers that show whether a run learned: loss trends, identity clustering, held-out shape error",
         description="Reads RUN/metrics.jsonl and every kept checkpoint of RUN; on a prepared dataset with "
         "true meshes (e.g. from photoface synth) reports, per checkpoint, the ratio of intra- to "
-        "inter-identity cosine distance of identity codes and the aligned shape error on test identities "
-        "next to the mean face's.",
+        "inter-identity cosine distance of identity codes, the aligned shape error on test identities "
+        "next to the mean face's, and how far the decoded shapes spread (0: every photo gets one face).",
     )
     r.add_argument("run", metavar="RUN", help="run folder")
     r.add_argument("--data", required=True, metavar="DIR", help="prepared dataset with true meshes")

@@ -8,7 +8,11 @@
   reconstructed shape (with its expression) and the photo's true mesh after a similarity
   alignment within 95 mm of the nose tip — the ``photo_mm`` number of the evaluation's synthetic
   benchmark (``photoface.evaluate.runner.dense_errors``) — and the same for the model's mean
-  face, the baseline a network that learned nothing about shape would reach.
+  face, the baseline a network that learned nothing about shape would reach;
+* **shape spread**: how far the held-out photos' decoded shapes lie from their own average (mm),
+  next to the same number for their true meshes, and the mean norms of the identity and
+  expression codes. A spread near 0 means the decoder gives every photo the same face (codes
+  collapsed to a constant), whatever the losses say.
 """
 
 from __future__ import annotations
@@ -31,14 +35,25 @@ from photoface.train.logging import read_metrics
 
 @torch.no_grad()
 def encode(net: FaceNet, dataset: PhotoDataset, batch: int = 32) -> dict[str, torch.Tensor]:
-    """Identity codes (N, D) and shapes (N, V, 3) mm of every item, without rendering."""
-    ids, shapes = [], []
+    """Identity codes (N, D), expression codes (N, E) and shapes (N, V, 3) mm of every item,
+    without rendering."""
+    ids, exps, shapes = [], [], []
     for start in range(0, len(dataset), batch):
         items = [dataset[i] for i in range(start, min(start + batch, len(dataset)))]
         out = net(torch.stack([it["image"] for it in items]).to(next(net.parameters()).device), render=False)
         ids.append(out.id_code.float().cpu())
+        exps.append(out.exp_code.float().cpu())
         shapes.append(out.shape.float().cpu())
-    return {"id": torch.cat(ids), "shape": torch.cat(shapes)}
+    return {"id": torch.cat(ids), "exp": torch.cat(exps), "shape": torch.cat(shapes)}
+
+
+def shape_spread(shapes) -> float:
+    """Mean distance (mm) of (N, V, 3) shapes from their average shape, per vertex and shape.
+
+    0 when every photo gets the same face; compare it with the spread of the true meshes.
+    """
+    shapes = torch.as_tensor(shapes, dtype=torch.float64)
+    return float((shapes - shapes.mean(dim=0, keepdim=True)).norm(dim=-1).mean())
 
 
 def identity_separation(codes: torch.Tensor, labels: list[int]) -> dict[str, float]:
@@ -92,6 +107,10 @@ def training_report(run_dir: str | Path, data_dir: str | Path, steps: list[int] 
                 lm = fm.landmarks68.cpu().numpy()
                 entry["shape_error_mm"] = float(dense_errors(enc["shape"].numpy(), true, lm).mean())
                 entry["mean_face_error_mm"] = float(dense_errors(mean, true, lm).mean())
+                entry["shape_spread_mm"] = shape_spread(enc["shape"])
+                entry["true_spread_mm"] = shape_spread(true)
+                entry["id_code_norm"] = float(enc["id"].norm(dim=1).mean())
+                entry["exp_code_norm"] = float(enc["exp"].norm(dim=1).mean())
         report["checkpoints"].append(entry)
     return report
 
@@ -101,10 +120,13 @@ def format_report(report: dict[str, Any]) -> str:
     lines = ["loss (mean of first / last tenth of the logged steps)"]
     for k, v in report["losses"].items():
         lines.append(f"  {k:15s} {v['first']:10.4f} -> {v['last']:10.4f}")
-    lines.append("step  stage  id-ratio(train)  id-ratio(test)  shape error mm (test)  mean face mm")
+    lines.append("step  stage  id-ratio(train)  id-ratio(test)  shape error mm (test)  mean face mm"
+                 "  spread mm (pred/true)  |c_id|  |c_exp|")
     for e in report["checkpoints"]:
+        spread = f"{e['shape_spread_mm']:.3f}/{e['true_spread_mm']:.3f}"
         lines.append(
             f"{e['step']:5d}  {e['stage']:5d}  {e['identity_train']['ratio']:15.3f}  {e['identity_test']['ratio']:14.3f}"
-            f"  {e['shape_error_mm']:21.3f}  {e['mean_face_error_mm']:12.3f}"
+            f"  {e['shape_error_mm']:21.3f}  {e['mean_face_error_mm']:12.3f}  {spread:>21s}"
+            f"  {e['id_code_norm']:6.3f}  {e['exp_code_norm']:7.3f}"
         )
     return "\n".join(lines)
