@@ -237,13 +237,16 @@ class Trainer:
         ckpt.restore_rng(rng[self.dist.rank] if self.dist.rank < len(rng) else rng[0])
 
     # ------------------------------------------------------------------------------- one step
-    def _train_step(self, batch: dict[str, torch.Tensor]) -> tuple[dict[str, float] | None, dict]:
+    def forward_batch(self, batch: dict[str, torch.Tensor], g: torch.Generator):
+        """Augment ``batch`` with draws from ``g``, run the generator and render.
+
+        Returns (StepInputs, the generator's outputs in float32, the physical pose (B, 6),
+        RenderOutput); stage 2 adds the per-vertex read-back of the albedo map as
+        ``albedo_vertices`` for the symmetry loss.
+        """
         cfg, p = self.cfg, self.parts
-        g = _step_generator(cfg.schedule.seed, self.step, self.dist.rank)
         x = prepare_inputs(batch, self.sampler.grouped_size, self.sampler.pair_count, cfg.data, g, self.device)
         images = x.images.contiguous(memory_format=torch.channels_last) if cfg.schedule.channels_last else x.images
-        buffers = {k: v.clone() for k, v in p.net.named_buffers()}
-
         amp = cfg.schedule.amp and self.device.type == "cuda"
         with torch.autocast("cuda", dtype=torch.bfloat16) if amp else contextlib.nullcontext():
             out = self.gen(images, x.pair_a, x.pair_b)
@@ -256,6 +259,13 @@ class Trainer:
             out["albedo_vertices"], _ = vertex_albedo_from_map(
                 out["albedo"], render.screen_verts, render.tri_id, p.face_model.faces, p.face_model.mirror,
                 p.face_model.tex_mean)
+        return x, out, pose, render
+
+    def _train_step(self, batch: dict[str, torch.Tensor]) -> tuple[dict[str, float] | None, dict]:
+        cfg, p = self.cfg, self.parts
+        g = _step_generator(cfg.schedule.seed, self.step, self.dist.rank)
+        buffers = {k: v.clone() for k, v in p.net.named_buffers()}
+        x, out, pose, render = self.forward_batch(batch, g)
 
         values: dict[str, float] = {}
         use_critic = cfg.loss.adversarial > 0

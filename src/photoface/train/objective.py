@@ -167,9 +167,9 @@ def generator_losses(
     return out
 
 
-def weighted_total(cfg: LossConfig, terms: dict[str, torch.Tensor]) -> torch.Tensor:
-    """The minimised objective: Σ weight · term (center inside recognition, see module docstring)."""
-    weights = {
+def term_weights(cfg: LossConfig) -> dict[str, float]:
+    """The weight of every term in the total (center inside recognition, see module docstring)."""
+    return {
         "recognition": cfg.recognition,
         "center": cfg.recognition * cfg.center,
         "photometric": cfg.photometric,
@@ -180,6 +180,11 @@ def weighted_total(cfg: LossConfig, terms: dict[str, torch.Tensor]) -> torch.Ten
         "albedo_symmetry": cfg.albedo_symmetry,
         "adversarial": cfg.adversarial,
     }
+
+
+def weighted_total(cfg: LossConfig, terms: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The minimised objective: Σ weight · term."""
+    weights = term_weights(cfg)
     total = None
     for name, value in terms.items():
         part = weights[name] * value
