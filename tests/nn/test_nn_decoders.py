@@ -79,3 +79,21 @@ def test_codes_get_gradients_at_the_zero_code(hier, which):
     (dec(idc, exc) - target).abs().mean().backward()
     grad = idc.grad if which == "id" else exc.grad
     assert grad.abs().min() > 0
+
+
+def test_linear_path_starts_at_the_given_basis_and_learns(hier):
+    mean = torch.as_tensor(hier.levels[0].vertices, dtype=torch.float32)
+    g = torch.Generator().manual_seed(0)
+    basis = torch.randn(12, len(mean), 3, generator=g)
+    dec = ShapeDecoder(hier, mean, id_dim=8, exp_dim=4, channels=(16, 16, 8, 8, 8), linear_basis=basis)
+    idc, exc = torch.randn(3, 8, generator=g), torch.randn(3, 4, generator=g)
+    code = torch.cat([idc, exc], 1)
+    gcn = dec.offset_scale * dec.net(code)
+    expected = mean + torch.einsum("bj,jvc->bvc", code, basis) + gcn
+    assert torch.allclose(dec(idc, exc), expected, atol=1e-4)
+    assert torch.equal(dec(torch.zeros(1, 8), torch.zeros(1, 4)), mean[None])  # zero code: the template
+    dec(idc, exc).sum().backward()
+    assert dec.linear.weight.grad is not None and dec.linear.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="linear_basis"):
+        ShapeDecoder(hier, mean, id_dim=8, exp_dim=4, channels=(16, 16, 8, 8, 8), linear_basis=basis[:5])
+    assert ShapeDecoder(hier, mean, id_dim=8, exp_dim=4, channels=(16, 16, 8, 8, 8)).linear is None

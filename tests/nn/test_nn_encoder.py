@@ -68,3 +68,41 @@ def test_bad_weight_files_raise_clear_errors(tmp_path):
         ResNetEncoder("resnet18", weights_path=shaped)
     with pytest.raises(PhotofaceError, match="unknown encoder"):
         ResNetEncoder("vgg16")
+
+
+def _face_points(n: int = 2) -> torch.Tensor:
+    g = torch.Generator().manual_seed(3)
+    return 40 + 50 * torch.rand(n, 68, 2, generator=g)
+
+
+def test_landmark_features_drop_position_and_size_but_keep_them_for_the_pose():
+    from photoface.nn.encoder import landmark_features
+
+    lm = _face_points()
+    a = landmark_features(lm, 128)
+    moved = landmark_features(lm * 0.5 + torch.tensor([10.0, -3.0]), 128)
+    assert a.shape == (2, 68 * 2 + 3)
+    assert torch.allclose(a[:, :136], moved[:, :136], atol=1e-5)  # shape part: translation/scale-free
+    assert torch.allclose(a[:, :136].view(2, 68, 2).square().sum(-1).mean(-1), torch.ones(2))  # unit RMS radius
+    assert torch.allclose(moved[:, 138] - a[:, 138], torch.log(torch.tensor(0.5)).expand(2), atol=1e-5)
+    centre = lm.mean(1) * 0.5 + torch.tensor([10.0, -3.0])
+    assert torch.allclose(moved[:, 136:138], centre / 128 - 0.5, atol=1e-5)
+    with pytest.raises(ValueError, match="68, 2"):
+        landmark_features(lm[:, :5], 128)
+
+
+def test_landmark_branch_feeds_the_heads_and_is_required():
+    torch.manual_seed(0)
+    enc = ResNetEncoder("resnet18", id_dim=8, exp_dim=4, landmark_input=32, image_size=64).eval()
+    assert enc.uses_landmarks and enc.heads["id"][0].in_features == 512 + 32
+    with pytest.raises(ValueError, match="landmark"):
+        enc(torch.rand(2, 3, 64, 64))
+    for head in enc.heads.values():  # non-zero last layers, so the codes show what the heads see
+        torch.nn.init.normal_(head[2].weight)
+    img = torch.rand(1, 3, 64, 64).expand(2, -1, -1, -1)
+    lm = _face_points()
+    out = enc(img, lm)
+    assert not torch.allclose(out.id_code[0], out.id_code[1])  # same image, other landmarks: other codes
+    same = enc(img, lm[:1].expand(2, -1, -1))
+    assert torch.allclose(same.id_code[0], same.id_code[1])
+    assert not ResNetEncoder("resnet18").uses_landmarks  # the paper's: image only

@@ -8,6 +8,8 @@ list of photos. ``load_faces`` turns each photo into a :class:`FaceInput`:
   similarity alignment to the training crop), the largest face only;
 * ``aligned=True`` photos are already training crops (e.g. synthetic photos or a prepared
   dataset's images): a square image is resized to the network's size; anything else is refused.
+  With ``with_landmarks`` (a run whose encoder takes landmarks, ``model.landmark_input``) dlib's
+  68-point predictor runs on the crop (:func:`crop_landmarks`).
 
 A photo that cannot be used (unreadable, no face, not square with ``aligned``) yields a
 :class:`Skipped` with the reason instead; callers report it and carry on.
@@ -109,7 +111,37 @@ def _to_tensor(rgb: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.array(rgb, dtype=np.uint8, copy=True)).permute(2, 0, 1).float().div_(255.0)
 
 
-def _aligned(path: Path, name: str, image_size: int) -> FaceInput:
+_DETECTOR = None
+
+
+def crop_landmarks(rgb: np.ndarray) -> np.ndarray:
+    """(68, 2) dlib landmarks (crop px) of the face in an aligned training crop (H, W, 3) uint8.
+
+    The crop is enlarged to at least 256 px for dlib (its HOG detector misses faces under ~80 px);
+    when HOG finds no face, the box is the one the alignment template implies (the face's box
+    spans the middle 60 % of a training crop)."""
+    global _DETECTOR
+    from photoface.data.detect import FaceDetector
+
+    if _DETECTOR is None:
+        _DETECTOR = FaceDetector("hog")
+    h = rgb.shape[0]
+    f = max(1, int(np.ceil(256 / h)))
+    big = np.asarray(Image.fromarray(rgb).resize((h * f, h * f), Image.Resampling.BICUBIC)) if f > 1 else rgb
+    found = _DETECTOR.detect_hog(big)
+    side = h * f
+    box = found[0].box if found else np.array([0.2, 0.25, 0.8, 0.85]) * side
+    return _DETECTOR.landmarks(big, box) / f
+
+
+def stacked_landmarks(faces: list["FaceInput"]) -> torch.Tensor | None:
+    """(B, 68, 2) crop-pixel landmarks of a batch, or None when any face has none."""
+    if any(f.landmarks is None for f in faces):
+        return None
+    return torch.from_numpy(np.stack([np.asarray(f.landmarks, np.float32) for f in faces]))
+
+
+def _aligned(path: Path, name: str, image_size: int, with_landmarks: bool = False) -> FaceInput:
     photo = load_photo(path)
     h, w = photo.rgb.shape[:2]
     if h != w:
@@ -118,7 +150,8 @@ def _aligned(path: Path, name: str, image_size: int) -> FaceInput:
     rgb = photo.rgb
     if h != image_size:
         rgb = np.asarray(Image.fromarray(rgb).resize((image_size, image_size), Image.Resampling.BICUBIC))
-    return FaceInput(path, name, _to_tensor(rgb), rgb, 1.0, None)
+    lm = crop_landmarks(rgb) if with_landmarks else None
+    return FaceInput(path, name, _to_tensor(rgb), rgb, 1.0, None, lm)
 
 
 def _detected(path: Path, name: str, image_size: int, detector: str) -> FaceInput | Skipped:
@@ -136,7 +169,7 @@ def _detected(path: Path, name: str, image_size: int, detector: str) -> FaceInpu
 
 
 def load_faces(paths: list[Path], image_size: int, aligned: bool = False,
-               detector: str = "auto") -> Iterator[FaceInput | Skipped]:
+               detector: str = "auto", with_landmarks: bool = False) -> Iterator[FaceInput | Skipped]:
     """One :class:`FaceInput` or :class:`Skipped` per path, in order (see the module docstring).
 
     Args:
@@ -144,11 +177,12 @@ def load_faces(paths: list[Path], image_size: int, aligned: bool = False,
         image_size: the network's crop side, pixels.
         aligned: inputs are training crops already (no detection).
         detector: "auto" | "hog" | "cnn" (``photoface.data.detect``), raw photos only.
+        with_landmarks: give aligned crops landmarks too (raw photos always have them).
     """
     for path, name in zip(paths, unique_names(paths)):
         try:
             if aligned:
-                yield _aligned(path, name, image_size)
+                yield _aligned(path, name, image_size, with_landmarks)
             else:
                 yield _detected(path, name, image_size, detector)
         except InputFileError as exc:

@@ -32,7 +32,7 @@ import trimesh
 from PIL import Image
 
 from photoface.apps import figures
-from photoface.apps.inputs import FaceInput, Skipped, batches, collect_images, load_faces
+from photoface.apps.inputs import FaceInput, Skipped, batches, collect_images, load_faces, stacked_landmarks
 from photoface.data.align import apply_transform, invert_transform
 
 
@@ -118,7 +118,7 @@ class ReconstructResult:
 def write_batch(trained, faces: list[FaceInput], out_dir: Path) -> list[Path]:
     """Run one batch through the network and write every file of each photo; returns JSON paths."""
     crops = torch.stack([f.crop for f in faces])
-    out = trained.predict(crops)
+    out = trained.predict(crops, landmarks=stacked_landmarks(faces))
     albedo_v = trained.vertex_albedo(out)
     tri = trained.face_model.faces.cpu().numpy()
     panel_images = figures.panels(trained, crops, out)
@@ -182,7 +182,7 @@ def reconstruct(
     result = ReconstructResult(out_dir)
     bar = tqdm(total=len(paths), desc="reconstruct", unit="photo", disable=not progress)
     try:
-        usable = _usable(load_faces(paths, trained.image_size, aligned, detector), result, log, bar)
+        usable = _usable(load_faces(paths, trained.image_size, aligned, detector, trained.uses_landmarks), result, log, bar)
         for batch in batches(usable, batch_size):
             result.written += write_batch(trained, batch, out_dir)
             bar.update(len(batch))

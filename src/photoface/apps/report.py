@@ -97,7 +97,9 @@ def first_last_losses(metrics_path: str | Path) -> tuple[dict, dict]:
 
 
 def pooled(by_setting: dict | None) -> dict | None:
-    """Mean, std (population) and n over all settings from per-setting summaries {mean, std, n}."""
+    """Mean, std (population), n and the standard error of the mean ``sem`` = std / sqrt(n - 1)
+    over all settings from per-setting summaries {mean, std, n}; the settings' groups (one person
+    in one setting) count as independent samples."""
     parts = [v for v in (by_setting or {}).values()
              if v and v.get("n") and v.get("mean") is not None and np.isfinite(v["mean"])]
     if not parts:
@@ -107,13 +109,18 @@ def pooled(by_setting: dict | None) -> dict | None:
     std = np.array([p["std"] for p in parts])
     m = float((n * mean).sum() / n.sum())
     var = float((n * (std**2 + (mean - m) ** 2)).sum() / n.sum())
-    return {"mean": m, "std": var**0.5, "n": int(n.sum())}
+    total = int(n.sum())
+    return {"mean": m, "std": var**0.5, "n": total,
+            "sem": (var / (total - 1)) ** 0.5 if total > 1 else float("nan")}
 
 
 def _ms(s: dict | None, scale: float = 1.0, digits: int = 2) -> str:
     if not s or s.get("mean") is None or not np.isfinite(s["mean"]):
         return "–"
-    return f"{scale * s['mean']:.{digits}f} ± {scale * s['std']:.{digits}f}"
+    text = f"{scale * s['mean']:.{digits}f} ± {scale * s['std']:.{digits}f}"
+    if s.get("sem") is not None and np.isfinite(s["sem"]):
+        text += f" (SE {scale * s['sem']:.{digits}f})"
+    return text
 
 
 def _methods(ev: dict) -> list[str]:
@@ -242,7 +249,7 @@ def write_report(inp: ReportInputs) -> Path:
     parts += [f"<li>{e(s)}</li>" for s in learned_sentences(ev, facts, first, last)]
     parts.append("</ul>")
     parts.append("<h2>Evaluation on held-out identities</h2>")
-    parts.append("<h3>3D reconstruction error (average over identity, mean ± std over people)</h3>")
+    parts.append("<h3>3D reconstruction error (average over identity, mean ± std over people, SE = standard error of the mean)</h3>")
     parts.append(shape_table(ev))
     parts.append(f"<p class='small'>Per person and difficulty setting, the identity codes of the photos are averaged "
                  f"and decoded with a neutral expression; {e(ev.get('meta', {}).get('protocol', ''))}. The layout "

@@ -28,7 +28,7 @@ import torch
 from PIL import Image
 
 from photoface.apps import figures
-from photoface.apps.inputs import FaceInput, Skipped, collect_images, load_faces
+from photoface.apps.inputs import FaceInput, Skipped, collect_images, load_faces, stacked_landmarks
 from photoface.apps.reconstruct import write_mesh
 from photoface.errors import PhotofaceError
 
@@ -52,7 +52,7 @@ def transfer_faces(trained, source: FaceInput, targets: list[FaceInput]):
         the target crops, ``shapes`` (T, V, 3) mm and ``albedo`` (V, 3) of the source.
     """
     crops = torch.stack([source.crop] + [t.crop for t in targets]).to(trained.device)
-    out = trained.predict(crops)
+    out = trained.predict(crops, landmarks=stacked_landmarks([source, *targets]))
     src_albedo = trained.vertex_albedo(out)[0]
     n = len(targets)
     id_src = out.id_code[:1].expand(n, -1)
@@ -111,7 +111,7 @@ def transfer(
         raise PhotofaceError(f"{source}: the source must be one photo, found {len(src_paths)}")
     tgt_paths = collect_images(targets)
     trained = trained or load_trained(checkpoint, device=device)
-    faces = list(load_faces(src_paths + tgt_paths, trained.image_size, aligned, detector))
+    faces = list(load_faces(src_paths + tgt_paths, trained.image_size, aligned, detector, trained.uses_landmarks))
     src = faces[0]
     if isinstance(src, Skipped):
         raise PhotofaceError(f"source photo {src.path}: {src.reason}")

@@ -24,7 +24,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from photoface.apps.inputs import FaceInput, Skipped, batches, collect_images, load_faces
+from photoface.apps.inputs import FaceInput, Skipped, batches, collect_images, load_faces, stacked_landmarks
 from photoface.errors import InputFileError, PhotofaceError
 from photoface.evaluate.verification import cosine_similarity
 
@@ -74,7 +74,7 @@ def identity_codes(trained, faces: list[FaceInput], batch_size: int = 16) -> tor
     """(N, id_dim) identity codes of face crops (no rendering)."""
     codes = []
     for batch in batches(faces, batch_size):
-        out = trained.predict(torch.stack([f.crop for f in batch]), render=False)
+        out = trained.predict(torch.stack([f.crop for f in batch]), render=False, landmarks=stacked_landmarks(batch))
         codes.append(out.id_code.float().cpu())
     return torch.cat(codes)
 
@@ -87,7 +87,7 @@ def collection_code(codes: torch.Tensor) -> np.ndarray:
 def _side(path, trained, aligned, detector, log) -> tuple[np.ndarray, int]:
     paths = collect_images([path])
     faces = []
-    for item in load_faces(paths, trained.image_size, aligned, detector):
+    for item in load_faces(paths, trained.image_size, aligned, detector, trained.uses_landmarks):
         if isinstance(item, Skipped):
             log(item.message())
         else:

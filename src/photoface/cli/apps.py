@@ -64,8 +64,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--out", required=True, metavar="DIR")
     d.add_argument("--minutes", type=float, default=10.0, metavar="M",
                    help="training time budget in minutes (default 10)")
-    d.add_argument("--identities", type=int, default=24, metavar="N", help="synthetic identities (default 24)")
-    d.add_argument("--photos-per-identity", type=int, default=6, metavar="K", help="photos of each (default 6)")
+    d.add_argument("--identities", type=int, default=200, metavar="N",
+                   help="synthetic identities (default 200; a fifth are held out for the evaluation)")
+    d.add_argument("--photos-per-identity", type=int, default=5, metavar="K", help="photos of each (default 5)")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     d.add_argument("--quiet", action="store_true", help="no progress bars")

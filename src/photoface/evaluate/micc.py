@@ -210,13 +210,15 @@ def select_three_views(yaw_deg: Sequence[float], side_deg: float = 30.0) -> dict
 
 
 def summarize_errors(errors: Iterable[float]) -> dict[str, float]:
-    """{"mean", "std", "n"} of per-subject errors in mm (population std, ddof = 0, as published
-    MICC tables do); NaNs (failed subjects) are excluded and counted in "failed"."""
+    """{"mean", "std", "sem", "n"} of per-subject errors in mm (population std, ddof = 0, as published
+    MICC tables do; ``sem`` = the sample std / sqrt(n), the standard error of the mean, NaN below
+    two subjects); NaNs (failed subjects) are excluded and counted in "failed"."""
     e = np.asarray(list(errors), dtype=np.float64)
     ok = e[np.isfinite(e)]
     return {
         "mean": float(ok.mean()) if len(ok) else float("nan"),
         "std": float(ok.std()) if len(ok) else float("nan"),
+        "sem": float(ok.std(ddof=1) / np.sqrt(len(ok))) if len(ok) > 1 else float("nan"),
         "n": int(len(ok)),
         "failed": int(len(e) - len(ok)),
     }

@@ -40,6 +40,7 @@ from photoface.evaluate import verification as V
 from photoface.evaluate.alignment import umeyama
 from photoface.evaluate.micc import select_three_views, summarize_errors
 from photoface.evaluate.protocol import CROP_RADIUS_MM, evaluate_mesh
+from photoface.errors import PhotofaceError
 
 MODES = ("identity", "three_views")
 FOLDS = 2
@@ -101,17 +102,25 @@ class NetworkMethod:
     @torch.no_grad()
     def predict(self, images: torch.Tensor, landmarks=None) -> MethodOutput:
         """images (N, 3, H, H) in [0, 1]; resized to the network's size when H differs (landmarks
-        are scaled back to H). ``landmarks`` is ignored."""
+        are scaled back to H). ``landmarks`` (N, 68, 2), the photos' detected landmarks in pixels
+        of ``images``, go into a run whose encoder takes them (``model.landmark_input``) and are
+        ignored otherwise."""
         size = self.trained.image_size
         keys = ("id_code", "exp_code", "pose", "landmarks2d", "shape")
         parts: dict[str, list] = {k: [] for k in keys}
         h = images.shape[-1]
-        for batch in images.split(self.batch_size):
+        lms = None
+        if self.trained.uses_landmarks:
+            if landmarks is None:
+                raise PhotofaceError(f"{self.name}: the run's encoder takes the photos' landmarks; none were given")
+            lms = torch.as_tensor(np.asarray(landmarks), dtype=torch.float32) * (size / h)
+        for i, batch in enumerate(images.split(self.batch_size)):
             x = batch.to(self.trained.device, torch.float32)
             if h != size:
                 x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True,
                                                     align_corners=False)
-            out = self.trained.predict(x, render=False)
+            lm = None if lms is None else lms[i * self.batch_size:(i + 1) * self.batch_size]
+            out = self.trained.predict(x, render=False, landmarks=lm)
             for k in keys:
                 parts[k].append(getattr(out, k).float().cpu())
         res = {k: torch.cat(v) for k, v in parts.items()}

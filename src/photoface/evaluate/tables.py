@@ -46,11 +46,16 @@ def _mean_std(summary) -> tuple[float, float]:
 
 
 def format_mean_std(summary, digits: int = 2) -> str:
-    """'1.23 ± 0.45' (or '–' when missing)."""
+    """'1.23 ± 0.45', with ' (SE 0.06)' when the summary carries a standard error ``sem``
+    (or '–' when missing)."""
     mean, std = _mean_std(summary)
     if not np.isfinite(mean):
         return "–"
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+    text = f"{mean:.{digits}f} ± {std:.{digits}f}"
+    sem = summary.get("sem") if isinstance(summary, Mapping) else None
+    if sem is not None and np.isfinite(sem):
+        text += f" (SE {sem:.{digits}f})"
+    return text
 
 
 def _row(cells: Sequence[str]) -> str:

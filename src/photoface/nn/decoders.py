@@ -113,6 +113,12 @@ class ShapeDecoder(torch.nn.Module):
         id_dim, exp_dim: code sizes (paper: 128, 64).
         channels, K: see :class:`GraphDecoder`.
         offset_scale: millimetres per unit of network output.
+        linear_basis: optional (id_dim + exp_dim, V, 3) mm per code unit. When given, the decoder
+            adds a learned linear path that starts at this basis, ``shape = mean + Σ_j c_j
+            basis_j + GCN offsets``: the GCN then learns a residual on a linear model instead of
+            the whole face space (the demo preset; the paper's decoder is the GCN alone).
+            ``photoface.train.pretrain.linear_basis`` builds it from a face model with the code
+            map of stage 0.
     """
 
     def __init__(
@@ -124,6 +130,7 @@ class ShapeDecoder(torch.nn.Module):
         channels: Sequence[int] = DEFAULT_CHANNELS,
         K: int = 6,
         offset_scale: float = 10.0,
+        linear_basis: torch.Tensor | None = None,
     ):
         super().__init__()
         mean = torch.as_tensor(mean, dtype=torch.float32)
@@ -132,10 +139,23 @@ class ShapeDecoder(torch.nn.Module):
         self.id_dim, self.exp_dim = id_dim, exp_dim
         self.offset_scale = float(offset_scale)
         self.net = GraphDecoder(id_dim + exp_dim, hierarchy, channels, 3, K)
+        self.linear = None
+        if linear_basis is not None:
+            basis = torch.as_tensor(linear_basis, dtype=torch.float32)
+            if tuple(basis.shape) != (id_dim + exp_dim, *mean.shape):
+                raise ValueError(f"linear_basis must be ({id_dim + exp_dim}, {mean.shape[0]}, 3), "
+                                 f"got {tuple(basis.shape)}")
+            self.linear = torch.nn.Linear(id_dim + exp_dim, mean.numel(), bias=False)
+            with torch.no_grad():
+                self.linear.weight.copy_(basis.reshape(id_dim + exp_dim, -1).t())
 
     def offsets(self, id_code: torch.Tensor, exp_code: torch.Tensor) -> torch.Tensor:
         """(B, id_dim), (B, exp_dim) → offsets (B, V, 3) mm from the template."""
-        return self.offset_scale * self.net(torch.cat([id_code, exp_code], dim=1))
+        code = torch.cat([id_code, exp_code], dim=1)
+        out = self.offset_scale * self.net(code)
+        if self.linear is not None:
+            out = out + self.linear(code).view_as(out)
+        return out
 
     def forward(self, id_code: torch.Tensor, exp_code: torch.Tensor) -> torch.Tensor:
         """(B, id_dim), (B, exp_dim) → shape (B, V, 3) mm, canonical pose."""

@@ -2,7 +2,7 @@
 
 ::
 
-    images (B, 3, H, W) ──► ResNetEncoder ──► id (B, 128), exp (B, 64), pose code (B, 6), light (B, 27)
+    images (B, 3, H, W) [+ landmarks (B, 68, 2)] ──► ResNetEncoder ──► id (B, 128), exp (B, 64), pose code (B, 6), light (B, 27)
     [id, exp] ──► ShapeDecoder (GCN) ──► shape (B, V, 3) mm, canonical pose
     stage 1: id ──► AlbedoDecoder (GCN) ──► albedo (B, V, 3) per vertex
     stage 2: encoder features + image ──► AlbedoCNN ──► albedo_map (B, 3, H, W), image space
@@ -100,6 +100,10 @@ class FaceNet(torch.nn.Module):
         offset_scale: millimetres per unit of shape-decoder output.
         stage: 1 (GCN albedo) or 2 (CNN albedo map).
         cull_backfaces: passed to the renderer.
+        landmark_input: width of the encoder's landmark branch (0: image only, as in the paper);
+            when > 0, :meth:`forward` needs the photos' 68 landmarks.
+        shape_basis: optional (id_dim + exp_dim, V, 3) start of the shape decoder's linear path
+            (:class:`~photoface.nn.decoders.ShapeDecoder`; None: the paper's GCN alone).
     """
 
     def __init__(
@@ -117,6 +121,8 @@ class FaceNet(torch.nn.Module):
         offset_scale: float = 10.0,
         stage: int = 1,
         cull_backfaces: bool = True,
+        landmark_input: int = 0,
+        shape_basis: torch.Tensor | None = None,
     ):
         super().__init__()
         mean = _tensor(face_model.mean, torch.float32)
@@ -125,9 +131,11 @@ class FaceNet(torch.nn.Module):
         self.image_size = int(image_size)
         self.hierarchy = hierarchy  # kept for the discriminator: ShapeDiscriminator(net.hierarchy, mean)
         self.encoder = ResNetEncoder(
-            encoder, id_dim, exp_dim, 6, 27, weights_path=encoder_weights, channels_last=channels_last
+            encoder, id_dim, exp_dim, 6, 27, weights_path=encoder_weights, channels_last=channels_last,
+            landmark_input=landmark_input, image_size=self.image_size,
         )
-        self.shape_decoder = ShapeDecoder(hierarchy, mean, id_dim, exp_dim, decoder_channels, cheb_k, offset_scale)
+        self.shape_decoder = ShapeDecoder(hierarchy, mean, id_dim, exp_dim, decoder_channels, cheb_k, offset_scale,
+                                          linear_basis=shape_basis)
         self.albedo_decoder = AlbedoDecoder(hierarchy, tex_mean, id_dim, decoder_channels, cheb_k)
         self.albedo_cnn = AlbedoCNN(self.encoder.feature_channels, tex_mean.mean(0))
         if channels_last:
@@ -160,20 +168,27 @@ class FaceNet(torch.nn.Module):
         """(B, id_dim) → per-vertex GCN albedo (B, V, 3) in (0, 1)."""
         return self.albedo_decoder(id_code)
 
+    @property
+    def uses_landmarks(self) -> bool:
+        """True when :meth:`forward` needs the photos' 68 landmarks (encoder landmark branch)."""
+        return self.encoder.uses_landmarks
+
     def forward(
-        self, images: torch.Tensor, render: bool = True, background=None
+        self, images: torch.Tensor, render: bool = True, background=None, landmarks: torch.Tensor | None = None
     ) -> FaceNetOutput:
         """images (B, 3, H, W) in [0, 1], H = W = image_size → :class:`FaceNetOutput`.
 
         Args:
             render: False skips rasterisation (landmarks2d are still projected).
             background: passed to ``Renderer.render`` (None = black).
+            landmarks: (B, 68, 2) detected landmarks in pixels of ``images``; required when
+                :attr:`uses_landmarks`, ignored otherwise.
         """
         if images.shape[-2:] != (self.image_size, self.image_size):
             raise ValueError(
                 f"FaceNet expects {self.image_size}×{self.image_size} images, got {tuple(images.shape[-2:])}"
             )
-        enc = self.encoder(images)
+        enc = self.encoder(images, landmarks if self.uses_landmarks else None)
         shape = self.shape_decoder(enc.id_code, enc.exp_code)
         pose = pose_from_code(enc.pose_code.float(), self.image_size)
         albedo = albedo_map = None

@@ -25,6 +25,7 @@ from photoface.mesh import load_or_build, neighbour_mean_matrix
 from photoface.nn import FaceNet, ShapeDiscriminator
 from photoface.train.config import TrainConfig
 from photoface.train.distributed import DistInfo
+from photoface.train.pretrain import linear_basis
 
 
 def load_face_model(spec: str) -> MorphableModel:
@@ -40,7 +41,7 @@ def load_face_model(spec: str) -> MorphableModel:
 class GeneratorModule(torch.nn.Module):
     """FaceNet + identity classifier: the parameters the generator optimiser trains.
 
-    ``forward(images (B, 3, S, S), pair_a (Q,), pair_b (Q,))`` returns a dict: ``id`` (B, D),
+    ``forward(images (B, 3, S, S), pair_a (Q,), pair_b (Q,), landmarks (B, 68, 2) px)`` returns a dict: ``id`` (B, D),
     ``exp`` (B, E), ``pose`` (B, 6) pose code, ``light`` (B, 27), ``shape`` (B, V, 3) mm,
     ``albedo`` (B, V, 3) per vertex (stage 1) or (B, 3, S, S) map (stage 2), ``logits`` (B, N)
     and ``pair_shape`` (Q, V, 3) mm = shape decoded from [id of A, exp of B]. Rendering happens
@@ -52,8 +53,9 @@ class GeneratorModule(torch.nn.Module):
         self.net = net
         self.head = torch.nn.Linear(id_dim, max(1, n_identities))
 
-    def forward(self, images: torch.Tensor, pair_a: torch.Tensor, pair_b: torch.Tensor) -> dict[str, torch.Tensor]:
-        o = self.net(images, render=False)
+    def forward(self, images: torch.Tensor, pair_a: torch.Tensor, pair_b: torch.Tensor,
+                landmarks: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        o = self.net(images, render=False, landmarks=landmarks)
         out = {
             "id": o.id_code,
             "exp": o.exp_code,
@@ -121,10 +123,12 @@ def build_parts(cfg: TrainConfig, device: torch.device, face_model: MorphableMod
     if m.pose_dim != 6 or m.light_dim != 27:
         raise PhotofaceError("model.pose_dim must be 6 and model.light_dim 27 (the renderer's contract)")
     hierarchy = load_or_build(face_model.mean.double().numpy(), face_model.faces.numpy(), tuple(m.downsample_factors))
+    basis = linear_basis(face_model, m.id_dim, m.exp_dim) if m.shape_linear_path else None
     net = FaceNet(
         face_model, hierarchy, encoder=m.encoder, image_size=m.image_size, id_dim=m.id_dim, exp_dim=m.exp_dim,
         decoder_channels=m.decoder_channels, cheb_k=m.cheb_k, encoder_weights=m.encoder_weights,
-        channels_last=cfg.schedule.channels_last, stage=1,
+        channels_last=cfg.schedule.channels_last, stage=1, landmark_input=m.landmark_input,
+        shape_basis=basis,
     )
     critic = ShapeDiscriminator(hierarchy, face_model.mean, m.discriminator_channels, m.cheb_k)
     nbr = neighbour_mean_matrix(face_model.faces.numpy(), face_model.num_vertices).tocoo()

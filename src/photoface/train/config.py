@@ -46,6 +46,13 @@ class ModelConfig:
     # through them in reverse order: US(2) first, then US(4) four times.
     downsample_factors: tuple[int, ...] = (4, 4, 4, 4, 2)
     discriminator_channels: tuple[int, ...] = (16, 32, 64, 128)
+    # Width of an MLP branch that gives the code heads the photo's 68 landmarks next to the
+    # pooled image features; 0 = image only, as in the paper (photoface.nn.encoder).
+    landmark_input: int = 0
+    # Give the shape decoder a learned linear path that starts at the face model's basis (through
+    # stage 0's code map, photoface.train.pretrain); the GCN then learns a residual. False = the
+    # paper's GCN decoder alone.
+    shape_linear_path: bool = False
 
 
 @dataclass
@@ -95,6 +102,11 @@ class DataConfig:
 
 @dataclass
 class ScheduleConfig:
+    # Stage 0 (photoface.train.pretrain): decoder steps on linear-model samples before any photo,
+    # at the start of a fresh run; 0 = none (the paper).
+    stage0_steps: int = 0
+    stage0_batch: int = 8
+    stage0_lr: float = 1e-3
     stage1_steps: int = 1200  # GCN albedo decoder
     stage2_steps: int = 400  # CNN albedo decoder with skips
     max_steps: int | None = None  # hard cap on total steps (both stages)

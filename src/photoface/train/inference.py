@@ -67,9 +67,24 @@ class Trained:
         return next(self.net.parameters()).device
 
     @torch.no_grad()
-    def predict(self, images: torch.Tensor, render: bool = True, background=None) -> FaceNetOutput:
-        """images (B, 3, S, S) in [0, 1] → :class:`~photoface.nn.FaceNetOutput` (no gradients)."""
-        return self.net(images.to(self.device, torch.float32), render=render, background=background)
+    def predict(self, images: torch.Tensor, render: bool = True, background=None,
+                landmarks: torch.Tensor | None = None) -> FaceNetOutput:
+        """images (B, 3, S, S) in [0, 1] → :class:`~photoface.nn.FaceNetOutput` (no gradients).
+
+        ``landmarks`` (B, 68, 2): the photos' detected landmarks in crop pixels, required when
+        :attr:`uses_landmarks` (a run trained with ``model.landmark_input``)."""
+        if landmarks is not None:
+            landmarks = torch.as_tensor(landmarks, dtype=torch.float32).to(self.device)
+        elif self.uses_landmarks:
+            raise PhotofaceError("this run's encoder takes the photos' 68 landmarks (model.landmark_input); "
+                                 "none were given")
+        return self.net(images.to(self.device, torch.float32), render=render, background=background,
+                        landmarks=landmarks)
+
+    @property
+    def uses_landmarks(self) -> bool:
+        """True when :meth:`predict` needs the photos' landmarks."""
+        return self.net.uses_landmarks
 
     @torch.no_grad()
     def vertex_albedo(self, out: FaceNetOutput) -> torch.Tensor:

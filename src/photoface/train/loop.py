@@ -13,7 +13,8 @@ One iteration ("step"):
 4. generator: Adam on the weighted sum of all losses (:mod:`photoface.train.objective`), the
    critic frozen; then the identity centers move (Wen et al.'s update).
 
-Stage 1 (``schedule.stage1_steps``) uses the GCN albedo decoder, stage 2 (``stage2_steps``) the
+Stage 0 (``schedule.stage0_steps``, fresh runs only, before step 1) pretrains the GCN decoders on
+linear-model samples (:mod:`photoface.train.pretrain`). Stage 1 (``schedule.stage1_steps``) uses the GCN albedo decoder, stage 2 (``stage2_steps``) the
 CNN albedo decoder with U-Net skips. The switch rebuilds the generator optimiser over the stage's
 parameters, carrying the Adam state of the parameters both stages share.
 
@@ -51,6 +52,7 @@ from photoface.facemodel import model_hash
 from photoface.train.build import Parts, build_parts, load_face_model, critic_optimizer, generator_optimizer, stage_parameters
 from photoface.train.config import PAPER_EPOCHS_PER_STAGE, TrainConfig, from_dict
 from photoface.train.logging import LossWindow, RunLogger
+from photoface.train.pretrain import pretrain_decoders
 from photoface.train.objective import critic_loss, generator_losses, prepare_inputs, weighted_total
 from photoface.train.summary import RunSummary, check_resume_config
 from photoface.train.visual import reconstruction_grid
@@ -249,7 +251,7 @@ class Trainer:
         images = x.images.contiguous(memory_format=torch.channels_last) if cfg.schedule.channels_last else x.images
         amp = cfg.schedule.amp and self.device.type == "cuda"
         with torch.autocast("cuda", dtype=torch.bfloat16) if amp else contextlib.nullcontext():
-            out = self.gen(images, x.pair_a, x.pair_b)
+            out = self.gen(images, x.pair_a, x.pair_b, x.landmarks)
         out = {k: v.float() for k, v in out.items()}
         pose = pose_from_code(out["pose"], cfg.model.image_size)
         render = p.renderer.render(out["shape"], out["albedo"], pose, out["light"], landmarks=p.face_model.landmarks68)
@@ -325,6 +327,8 @@ class Trainer:
             for s in (signal.SIGINT, signal.SIGTERM):
                 signals[s] = signal.signal(s, on_signal)
         started = time.monotonic()
+        if self.step == 0 and sched.stage0_steps > 0:
+            self._stage0(logger)
         first: dict[str, float] | None = None
         last: dict[str, float] = {}
         last_saved: Path | None = None
@@ -372,6 +376,16 @@ class Trainer:
             signal=received[0] if received else None, first_losses=first or {}, last_losses=last,
             seconds=time.monotonic() - started,
         )
+
+    def _stage0(self, logger: RunLogger) -> None:
+        """Decoder pretraining on linear-model samples (:mod:`photoface.train.pretrain`), fresh runs
+        only; its wall time counts against ``schedule.time_limit_minutes``. Every rank runs the same
+        draws, so the decoders stay identical across processes."""
+        sched, t0 = self.cfg.schedule, time.monotonic()
+        result = pretrain_decoders(self.parts.net, self.parts.face_model, sched.stage0_steps, sched.stage0_batch,
+                                   sched.stage0_lr, seed=sched.seed, albedo=True)
+        logger.message(f"stage 0: {result['steps']} decoder steps on linear-model samples in "
+                       f"{time.monotonic() - t0:.0f} s, shape L1 {result['shape_mm']:.2f} mm at the end")
 
     def _stage2_due(self, elapsed: float) -> bool:
         """Stage 1 is over after its steps or, under a time limit, after its share of the time."""
