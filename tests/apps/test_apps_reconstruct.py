@@ -14,7 +14,7 @@ from photoface.data.align import apply_transform, invert_transform
 from photoface.data.prepare import FaceCrop, PhotoResult
 from photoface.errors import InputFileError
 from photoface.facemodel import save_model
-from photoface.train.inference import load_trained
+from photoface.run.inference import load_trained
 from support.runs import tiny_face_model
 
 S = 32  # the tiny run's crop size

@@ -132,7 +132,7 @@ def test_aflw2000_crop_transforms(tiny):
 
 
 def test_ablation_variant_configs():
-    from photoface.evaluate.ablation import VARIANTS, variant_config
+    from photoface.apps.ablation import VARIANTS, variant_config
 
     assert list(VARIANTS) == ["full", "no_recog", "no_adv", "laplacian", "shape_supervised"]
     full = variant_config("full", minutes=2.5, steps=7)
@@ -156,7 +156,7 @@ def test_ablation_variant_configs():
 
 @pytest.mark.slow
 def test_ablation_trains_and_scores_every_variant(tiny, tmp_path):
-    from photoface.evaluate.ablation import run_ablation
+    from photoface.apps.ablation import run_ablation
 
     overrides = tiny_overrides(tiny["model_path"])
     res = run_ablation(tiny["data"], tmp_path / "abl", steps_per_variant=1, overrides=overrides, progress=False,

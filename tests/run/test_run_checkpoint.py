@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from photoface.errors import InputFileError, PhotofaceError
-from photoface.train.checkpoint import (
+from photoface.run.checkpoint import (
     capture_rng,
     checkpoint_dir,
     last_checkpoint,
@@ -13,7 +13,8 @@ from photoface.train.checkpoint import (
     restore_rng,
     save_checkpoint,
 )
-from photoface.train.logging import LossWindow, read_metrics, truncate_metrics
+from photoface.run.layout import read_metrics
+from photoface.train.run_log import LossWindow, truncate_metrics
 
 
 def _state(step, value=1.0):

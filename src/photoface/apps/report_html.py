@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from photoface.train.logging import read_metrics
+from photoface.run.layout import read_metrics
+from photoface.run.layout import metrics_path
 
 CURVES = ("total", "photometric", "landmark", "shape", "pairwise_shape", "recognition", "smooth",
           "albedo_symmetry", "adversarial")
@@ -232,7 +233,7 @@ def write_report(inp: ReportInputs) -> Path:
     """Write ``out_dir/report.html``; returns its path."""
     base = inp.out_dir
     ev, facts = inp.evaluation, inp.facts
-    first, last = first_last_losses(inp.run_dir / "metrics.jsonl")
+    first, last = first_last_losses(metrics_path(inp.run_dir))
     e = html.escape
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>photoface demo report</title>"
              f"<style>{_STYLE}</style></head><body>",

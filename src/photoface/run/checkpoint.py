@@ -1,13 +1,6 @@
-"""Run folders and checkpoints: atomic writes, retention, validated loading, RNG capture.
+"""Checkpoint files: atomic writes, retention, validated loading, RNG capture.
 
-A run folder ``RUN/`` holds::
-
-    RUN/config.yaml                 the run's full config (written when the run starts)
-    RUN/checkpoints/step_0000200.pt one file per checkpoint (the newest ``keep`` are kept)
-    RUN/checkpoints/last.pt         a copy of the newest checkpoint (what --resume reads)
-    RUN/metrics.jsonl, RUN/tb/      logs (photoface.train.logging)
-
-A checkpoint is a dict (``torch.save``), loadable with ``weights_only=True`` (no pickled code):
+Where they lie in a run folder: :mod:`photoface.run.layout`. A training checkpoint is a dict (``torch.save``), loadable with ``weights_only=True`` (no pickled code):
 ``format`` ("photoface-checkpoint"), ``version``, ``step``, ``stage``, ``config`` (the config as a
 dict), ``face_model`` (name) and ``face_model_hash``, ``dataset`` (per data folder: path, hash of its
 meta.json + index.jsonl, meta), ``identities`` (the recognition head's classes), ``model``,
@@ -34,20 +27,11 @@ import numpy as np
 import torch
 
 from photoface.errors import InputFileError, PhotofaceError
+from photoface.run.layout import LAST_CHECKPOINT, checkpoint_dir, last_checkpoint
 
 FORMAT = "photoface-checkpoint"
 VERSION = 1
 _STEP_FILE = re.compile(r"^step_(\d{7,})\.pt$")
-
-
-def checkpoint_dir(run_dir: str | Path) -> Path:
-    return Path(run_dir) / "checkpoints"
-
-
-def last_checkpoint(run_dir: str | Path) -> Path | None:
-    """``RUN/checkpoints/last.pt`` if it exists."""
-    path = checkpoint_dir(run_dir) / "last.pt"
-    return path if path.is_file() else None
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -101,7 +85,7 @@ def save_checkpoint(run_dir: str | Path, state: dict[str, Any], keep: int = 3) -
     folder = checkpoint_dir(run_dir)
     path = folder / f"step_{int(state['step']):07d}.pt"
     _atomic_write(path, lambda fh: torch.save({"format": FORMAT, "version": VERSION, **state}, fh))
-    _atomic_link(path, folder / "last.pt")
+    _atomic_link(path, folder / LAST_CHECKPOINT)
     steps = sorted(p for p in folder.iterdir() if _STEP_FILE.match(p.name))
     for old in steps[: max(0, len(steps) - max(keep, 1))]:
         old.unlink()

@@ -28,9 +28,10 @@ from photoface.data.format import load_dataset
 from photoface.data.torch_dataset import PhotoDataset
 from photoface.evaluate.runner import dense_errors
 from photoface.nn import FaceNet
-from photoface.train import checkpoint as ckpt
-from photoface.train.inference import load_trained
-from photoface.train.logging import read_metrics
+from photoface.run import checkpoint as ckpt
+from photoface.run.inference import load_trained
+from photoface.run.layout import read_metrics
+from photoface.run.layout import checkpoint_dir, metrics_path
 
 
 @torch.no_grad()
@@ -70,7 +71,7 @@ def identity_separation(codes: torch.Tensor, labels: list[int]) -> dict[str, flo
 
 
 def _loss_trends(run_dir: Path) -> dict[str, dict[str, float]]:
-    records = read_metrics(run_dir / "metrics.jsonl")
+    records = read_metrics(metrics_path(run_dir))
     n = max(1, len(records) // 10)
     out = {}
     for key in ("photometric", "landmark", "shape", "pairwise_shape", "recognition", "total"):
@@ -87,7 +88,7 @@ def training_report(run_dir: str | Path, data_dir: str | Path, steps: list[int] 
     mean face."""
     run_dir = Path(run_dir)
     data = load_dataset(data_dir)
-    folder = ckpt.checkpoint_dir(run_dir)
+    folder = checkpoint_dir(run_dir)
     if steps is None:
         checkpoints = sorted(folder.glob("step_*.pt"))
     else:

@@ -26,6 +26,8 @@ from typing import Any
 
 import torch
 
+from photoface.run.layout import metrics_path, tensorboard_dir
+
 LOSS_NAMES = (
     "recognition",
     "center",
@@ -82,11 +84,6 @@ def truncate_metrics(path: Path, last_step: int) -> None:
     path.write_text("".join(line + "\n" for line in kept))
 
 
-def read_metrics(path: str | Path) -> list[dict[str, Any]]:
-    """All records of a metrics.jsonl file."""
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
-
-
 class RunLogger:
     """Writes the logs of one run (a no-op object on non-main processes).
 
@@ -108,13 +105,13 @@ class RunLogger:
         self._ema: dict[str, float] = {}
         if not enabled:
             return
-        metrics = self.run_dir / "metrics.jsonl"
+        metrics = metrics_path(self.run_dir)
         truncate_metrics(metrics, start_step)
         self._file = open(metrics, "a", encoding="utf-8")
         try:
             from torch.utils.tensorboard import SummaryWriter
 
-            self._tb = SummaryWriter(str(self.run_dir / "tb"), purge_step=start_step + 1)
+            self._tb = SummaryWriter(str(tensorboard_dir(self.run_dir)), purge_step=start_step + 1)
         except ImportError:  # tensorboard is a dependency, but a broken install must not stop training
             self._tb = None
         if progress:

@@ -6,8 +6,8 @@ import torch
 from photoface.errors import InputFileError, PhotofaceError
 from photoface.facemodel import save_model
 from photoface.train import train
-from photoface.train.checkpoint import checkpoint_dir, load_checkpoint
-from photoface.train.inference import load_trained
+from photoface.run.checkpoint import checkpoint_dir, load_checkpoint
+from photoface.run.inference import load_trained
 from support.runs import tiny_config
 
 
@@ -63,7 +63,7 @@ def test_another_face_model_or_corrupt_checkpoint_is_a_clear_error(run, make_fac
     data = last.read_bytes()
     last.unlink()
     last.write_bytes(data[: len(data) // 2])
-    with pytest.raises(InputFileError, match="not a readable photoface checkpoint"):
+    with pytest.raises(InputFileError, match="not a readable photoface"):
         load_trained(broken)
     assert last.stat().st_size == len(data) // 2
 
@@ -73,11 +73,20 @@ def test_another_face_model_or_corrupt_checkpoint_is_a_clear_error(run, make_fac
         load_trained(tmp_path / "missing")
 
 
-def test_weights_that_do_not_fit_the_config_are_reported(run, tmp_path):
+def test_weights_that_do_not_fit_their_network_description_are_reported(run, tmp_path):
     state = load_checkpoint(run)
-    state["config"]["model"]["id_dim"] = 24
+    state["network"]["id_dim"] = 24
     bad = tmp_path / "bad.pt"
     torch.save(state, bad)
     with pytest.raises(InputFileError, match="do not fit"):
         load_trained(bad)
+    # a checkpoint from before the ``network`` entry: the network comes from its config
+    del state["network"]
+    state["config"]["model"]["id_dim"] = 24
+    torch.save(state, bad)
+    with pytest.raises(InputFileError, match="do not fit"):
+        load_trained(bad)
+    state["config"]["model"]["id_dim"] = load_checkpoint(run)["network"]["id_dim"]
+    torch.save(state, bad)
+    assert load_trained(bad).net.encoder is not None
     assert issubclass(InputFileError, PhotofaceError)

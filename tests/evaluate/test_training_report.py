@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from photoface.train.report import format_report, identity_separation, shape_spread, training_report
+from photoface.evaluate.training_report import format_report, identity_separation, shape_spread, training_report
 from support.runs import build_benchmark_run
 
 
@@ -40,20 +40,3 @@ def test_training_report_on_a_tiny_run(tmp_path_factory):
     assert entry["shape_error_mm"] == pytest.approx(entry["mean_face_error_mm"], rel=0.5)
     text = format_report(report)
     assert f"{entry['true_spread_mm']:.3f}" in text and f"{entry['mean_face_error_mm']:12.3f}" in text
-
-
-@pytest.mark.slow
-def test_term_gradient_norms_route_each_loss_to_the_parts_it_trains(tmp_path_factory):
-    from photoface.train.gradients import GROUPS, format_norms, term_gradient_norms
-
-    tiny = build_benchmark_run(tmp_path_factory.getbasetemp() / "tiny_benchmark_run")
-    norms = term_gradient_norms(tiny["run"], batches=1)
-    assert {"photometric", "landmark", "recognition", "smooth"} <= set(norms)
-    assert all(set(row) == set(GROUPS) for row in norms.values())
-    # recognition reads only the identity code; smooth and shape only the decoded shape
-    assert norms["recognition"]["id_head"] > 0
-    assert norms["recognition"]["shape_decoder"] == 0 and norms["recognition"]["pose_head"] == 0
-    assert norms["smooth"]["pose_head"] == 0
-    # the landmarks depend on pose and shape
-    assert norms["landmark"]["pose_head"] > 0 and norms["landmark"]["shape_decoder"] > 0
-    assert "landmark" in format_norms(norms)

@@ -1,13 +1,39 @@
-"""A tiny trained run for the app tests: the ``support.runs`` 925-vertex grid face model and
-32-px dataset, trained for two steps, one per stage, with a checkpoint after each, so both albedo
-branches can be exercised."""
+"""Fixtures shared by the test folders: the tiny face model and 32-px dataset of ``support.runs``,
+its builders handed out as fixtures, and a tiny trained run (two steps, one per stage, with a
+checkpoint after each, so both albedo branches can be exercised)."""
 
 from __future__ import annotations
 
 import pytest
 
 from photoface.facemodel.io import save_model
-from support.runs import tiny_config, tiny_face_model, write_tiny_dataset
+from support.runs import tiny_config, tiny_face_model, tiny_overrides, write_tiny_dataset
+
+
+@pytest.fixture(scope="session")
+def tiny_setup(tmp_path_factory):
+    """(model path, dataset dir) shared by the training tests (read-only)."""
+    root = tmp_path_factory.mktemp("tiny")
+    model = tiny_face_model()
+    model_path = root / "tiny_model.npz"
+    save_model(model, model_path)
+    data = write_tiny_dataset(root / "data", model, model_path)
+    return model_path, data
+
+
+@pytest.fixture()
+def make_config():
+    return tiny_config
+
+
+@pytest.fixture()
+def make_face_model():
+    return tiny_face_model
+
+
+@pytest.fixture()
+def make_overrides():
+    return tiny_overrides
 
 
 @pytest.fixture(scope="session")

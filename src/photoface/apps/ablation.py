@@ -45,8 +45,8 @@ VARIANTS: dict[str, tuple[str, ...]] = {
 def variant_config(name: str, preset: str = "demo", overrides: Sequence[str] = (),
                    minutes: float | None = None, steps: int | None = None):
     """The training config of one variant (see the module docstring)."""
-    from photoface.train.config import apply_overrides
-    from photoface.train.config import preset as make_preset
+    from photoface.run.config import apply_overrides
+    from photoface.run.config import preset as make_preset
 
     if name not in VARIANTS:
         raise PhotofaceError(f"unknown ablation variant {name!r}; choose from {', '.join(VARIANTS)}")
@@ -92,9 +92,9 @@ def run_ablation(
     Returns:
         {variant: {"shape_mm": ..., ..., "training": {...}}, "meta": {...}}.
     """
-    from photoface.evaluate.runner_report import write_results
+    from photoface.evaluate.results_files import write_results
     from photoface.evaluate.synthetic import evaluate_synthetic
-    from photoface.train import checkpoint as ckpt
+    from photoface.run.layout import last_checkpoint
     from photoface.train import train
 
     t0 = time.perf_counter()
@@ -105,7 +105,7 @@ def run_ablation(
     results: dict = {}
     for name in names:
         run = out / name
-        if ckpt.last_checkpoint(run) is None:
+        if last_checkpoint(run) is None:
             summary = train(configs[name], [data], run, progress=progress)
             training = {"steps": summary.steps, "seconds": round(summary.seconds, 1), "stopped_by": summary.stopped_by,
                         "reused": False}
