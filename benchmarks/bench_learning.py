@@ -101,8 +101,8 @@ def train_and_score(name: str, out: Path, data: Path, minutes: float, overrides,
     """Train the demo preset with ``overrides`` for ``minutes`` into OUT/name and score it."""
     from photoface.evaluate.synthetic import evaluate_synthetic
     from photoface.train import train
-    from photoface.train.checkpoint import last_checkpoint
-    from photoface.train.summary import resolve_run_config
+    from photoface.run.layout import last_checkpoint
+    from photoface.run.resolve import resolve_run_config
 
     run = out / name
     if last_checkpoint(run) is None:
@@ -118,7 +118,7 @@ def train_and_score(name: str, out: Path, data: Path, minutes: float, overrides,
 
 
 def _pooled(by_setting: dict) -> dict:
-    from photoface.apps.report import pooled
+    from photoface.apps.report_html import pooled
 
     return pooled(by_setting) or {}
 
@@ -176,7 +176,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], dest="overrides", help="extra config override")
     args = parser.parse_args()
 
-    from photoface.train.config import apply_overrides, preset
+    from photoface.run.config import apply_overrides, preset
 
     set_threads(args.threads)
     rungs = {int(r) for r in args.rungs.split(",") if r.strip()}

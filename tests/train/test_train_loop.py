@@ -5,9 +5,10 @@ from photoface.errors import InputFileError, PhotofaceError
 from photoface.facemodel import save_model
 from photoface.train import train
 from photoface.train import loop as loop_module
-from photoface.train.checkpoint import checkpoint_dir, load_checkpoint
-from photoface.train.config import apply_overrides
-from photoface.train.logging import LOSS_NAMES, read_metrics
+from photoface.run.checkpoint import checkpoint_dir, load_checkpoint
+from photoface.run.config import apply_overrides
+from photoface.run.layout import read_metrics
+from photoface.train.run_log import LOSS_NAMES
 from photoface.train.loop import Trainer
 
 _TIMING = {"images_per_s", "elapsed_s"}
@@ -18,9 +19,12 @@ def _losses(run):
 
 
 @pytest.mark.slow
-def test_interrupted_and_resumed_run_repeats_the_uninterrupted_losses_exactly(tiny_setup, make_config, tmp_path):
+@pytest.mark.parametrize("extra", [(), ("schedule.stage0_steps=2", "model.landmark_input=0",
+                                        "model.shape_linear_path=false")], ids=["preset", "stage0_paper_decoder"])
+def test_interrupted_and_resumed_run_repeats_the_uninterrupted_losses_exactly(tiny_setup, make_config, tmp_path,
+                                                                              extra):
     model, data = tiny_setup
-    cfg = make_config(model)
+    cfg = make_config(model, *extra)
     full = train(cfg, [data], tmp_path / "full", progress=False)
     assert full.steps == 6 and full.stage == 2 and full.stopped_by == "done"
 
@@ -98,7 +102,7 @@ def test_resume_refuses_other_face_model_corrupt_file_and_changed_config(tiny_se
     broken = tmp_path / "broken"
     checkpoint_dir(broken).mkdir(parents=True)
     (checkpoint_dir(broken) / "last.pt").write_bytes(before[checkpoint_dir(run) / "last.pt"][:5000])
-    with pytest.raises(InputFileError, match="not a readable photoface checkpoint"):
+    with pytest.raises(InputFileError, match="not a readable photoface file"):
         train(cfg, [data], broken, resume=True, progress=False)
     assert sorted(p.name for p in broken.rglob("*")) == ["checkpoints", "last.pt"]
 

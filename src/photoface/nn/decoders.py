@@ -117,7 +117,7 @@ class ShapeDecoder(torch.nn.Module):
             adds a learned linear path that starts at this basis, ``shape = mean + Σ_j c_j
             basis_j + GCN offsets``: the GCN then learns a residual on a linear model instead of
             the whole face space (the demo preset; the paper's decoder is the GCN alone).
-            ``photoface.train.pretrain.linear_basis`` builds it from a face model with the code
+            ``photoface.nn.code_map.linear_basis`` builds it from a face model with the code
             map of stage 0.
     """
 

@@ -19,23 +19,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from photoface.errors import PhotofaceError
-from photoface.facemodel import MorphableModel, builtin_model, load_model, model_hash
-from photoface.mesh import load_or_build, neighbour_mean_matrix
+from photoface.facemodel import MorphableModel, model_hash
+from photoface.mesh import neighbour_mean_matrix
 from photoface.nn import FaceNet, ShapeDiscriminator
-from photoface.train.config import TrainConfig
+from photoface.run.build import build_network, load_face_model, network_args
+from photoface.run.config import TrainConfig
 from photoface.train.distributed import DistInfo
-from photoface.train.pretrain import linear_basis
-
-
-def load_face_model(spec: str) -> MorphableModel:
-    """``builtin:demo`` / ``builtin:paper`` or a face-model file path."""
-    if spec.startswith("builtin:"):
-        resolution = spec.split(":", 1)[1]
-        if resolution not in ("demo", "paper"):
-            raise PhotofaceError(f"unknown built-in face model {spec!r}; use builtin:demo or builtin:paper")
-        return builtin_model(resolution)
-    return load_model(spec)
 
 
 class GeneratorModule(torch.nn.Module):
@@ -120,16 +109,9 @@ def build_parts(cfg: TrainConfig, device: torch.device, face_model: MorphableMod
     m = cfg.model
     face_model = load_face_model(m.face_model) if face_model is None else face_model
     digest = model_hash(face_model)
-    if m.pose_dim != 6 or m.light_dim != 27:
-        raise PhotofaceError("model.pose_dim must be 6 and model.light_dim 27 (the renderer's contract)")
-    hierarchy = load_or_build(face_model.mean.double().numpy(), face_model.faces.numpy(), tuple(m.downsample_factors))
-    basis = linear_basis(face_model, m.id_dim, m.exp_dim) if m.shape_linear_path else None
-    net = FaceNet(
-        face_model, hierarchy, encoder=m.encoder, image_size=m.image_size, id_dim=m.id_dim, exp_dim=m.exp_dim,
-        decoder_channels=m.decoder_channels, cheb_k=m.cheb_k, encoder_weights=m.encoder_weights,
-        channels_last=cfg.schedule.channels_last, stage=1, landmark_input=m.landmark_input,
-        shape_basis=basis,
-    )
+    net = build_network(face_model, network_args(cfg), encoder_weights=m.encoder_weights,
+                        channels_last=cfg.schedule.channels_last, stage=1)
+    hierarchy = net.hierarchy
     critic = ShapeDiscriminator(hierarchy, face_model.mean, m.discriminator_channels, m.cheb_k)
     nbr = neighbour_mean_matrix(face_model.faces.numpy(), face_model.num_vertices).tocoo()
     nbr_mean = torch.sparse_coo_tensor(

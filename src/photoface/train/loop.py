@@ -14,9 +14,10 @@ One iteration ("step"):
    critic frozen; then the identity centers move (Wen et al.'s update).
 
 Stage 0 (``schedule.stage0_steps``, fresh runs only, before step 1) pretrains the GCN decoders on
-linear-model samples (:mod:`photoface.train.pretrain`). Stage 1 (``schedule.stage1_steps``) uses the GCN albedo decoder, stage 2 (``stage2_steps``) the
-CNN albedo decoder with U-Net skips. The switch rebuilds the generator optimiser over the stage's
-parameters, carrying the Adam state of the parameters both stages share.
+linear-model samples (:mod:`photoface.train.pretrain`). Stage 1 (``schedule.stage1_steps``) uses
+the GCN albedo decoder, stage 2 (``stage2_steps``) the CNN albedo decoder with U-Net skips. The
+switch rebuilds the generator optimiser over the stage's parameters, carrying the Adam state of
+the parameters both stages share.
 
 Exact resume: everything that decides the future is in the checkpoint (weights, buffers, optimiser
 and scheduler states, identity centers, sampler position, loss window, RNG states of every rank);
@@ -45,17 +46,20 @@ from photoface.data.sampler import HybridBatchSampler
 from photoface.data.torch_dataset import PhotoDataset
 from photoface.errors import PhotofaceError
 from photoface.render.camera import pose_from_code
-from photoface.train import checkpoint as ckpt
+from photoface.run import checkpoint as ckpt
 from photoface.train import distributed as D
 from photoface.nn import vertex_albedo_from_map
 from photoface.facemodel import model_hash
-from photoface.train.build import Parts, build_parts, load_face_model, critic_optimizer, generator_optimizer, stage_parameters
-from photoface.train.config import PAPER_EPOCHS_PER_STAGE, TrainConfig, from_dict
-from photoface.train.logging import LossWindow, RunLogger
+from photoface.run.build import load_face_model, network_args
+from photoface.train.build import Parts, build_parts, critic_optimizer, generator_optimizer, stage_parameters
+from photoface.run.config import PAPER_EPOCHS_PER_STAGE, TrainConfig, from_dict
+from photoface.train.run_log import LossWindow, RunLogger
 from photoface.train.pretrain import pretrain_decoders
 from photoface.train.objective import critic_loss, generator_losses, prepare_inputs, weighted_total
-from photoface.train.summary import RunSummary, check_resume_config
+from photoface.run.resolve import check_resume_config
+from photoface.train.result import RunSummary
 from photoface.train.visual import reconstruction_grid
+from photoface.run.layout import config_path, last_checkpoint
 
 
 class _BatchStream:
@@ -91,9 +95,14 @@ def _step_generator(seed: int, step: int, rank: int) -> torch.Generator:
 
 
 class Trainer:
-    """Sets up a run (fresh or resumed) and trains it; see :func:`photoface.train.train`."""
+    """Sets up a run (fresh or resumed) and trains it; see :func:`photoface.train.train`.
 
-    def __init__(self, cfg: TrainConfig, data_dirs, out_dir, resume: bool = False, progress: bool = True):
+    ``read_only``: set up a resumed run without writing into its folder (for diagnostics such as
+    :mod:`photoface.train.gradients`, which must leave the run as they found it).
+    """
+
+    def __init__(self, cfg: TrainConfig, data_dirs, out_dir, resume: bool = False, progress: bool = True,
+                 read_only: bool = False):
         self.cfg = cfg
         sched = cfg.schedule
         self.dist = D.init_distributed(sched.device)
@@ -106,7 +115,7 @@ class Trainer:
         self.run_dir = Path(out_dir)
         self.progress = progress
 
-        existing = ckpt.last_checkpoint(self.run_dir)
+        existing = last_checkpoint(self.run_dir)
         if resume and existing is None:
             raise PhotofaceError(f"{self.run_dir}: nothing to resume (no checkpoints/last.pt)")
         if not resume and existing is not None:
@@ -169,9 +178,9 @@ class Trainer:
         )
         self.stream = _BatchStream(self.loader, self.sampler)
         self.start_step = self.step
-        if self.dist.is_main:
+        if self.dist.is_main and not read_only:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            cfg.to_yaml(self.run_dir / "config.yaml")
+            cfg.to_yaml(config_path(self.run_dir))
 
     # ------------------------------------------------------------------------------- set-up
     def _stage_lengths(self) -> tuple[int, int]:
@@ -203,6 +212,7 @@ class Trainer:
             "config": self.cfg.to_dict(),
             "face_model": self.cfg.model.face_model,
             "face_model_hash": self.parts.face_model_hash,
+            "network": network_args(self.cfg),
             "dataset": self.data_meta,
             "identities": self.dataset.identities,
             "model": self.parts.net.state_dict(),

@@ -35,7 +35,7 @@ import torch
 
 from photoface import losses as L
 from photoface.data.augment import apply_augmentation, draw_augmentation, mirror_shape
-from photoface.train.config import DataConfig, LossConfig
+from photoface.run.config import DataConfig, LossConfig
 
 
 @dataclass

@@ -3,7 +3,7 @@
 The encoder of a fresh run regresses codes for a decoder whose code space means nothing yet, and
 within a CPU budget the two never meet (docs/training.md). Stage 0 gives the decoders a code space
 that already means faces: codes are the linear model's own coefficients placed in the code
-vectors by a fixed map (:func:`linear_codes`), and the decoders learn to reproduce the linear
+vectors by a fixed map (:func:`photoface.nn.code_map.linear_codes`), and the decoders learn to reproduce the linear
 model's shapes and albedos from them. No CNN, no renderer: one step is a decoder forward and
 backward (about 0.1 s for the 5k-vertex demo mesh at batch 8 on one core).
 
@@ -30,37 +30,8 @@ state, and runs only at the start of a fresh run (its result is in every later c
 from __future__ import annotations
 
 import torch
-import os
-LOSS = os.environ.get("S0LOSS", "l1")
 
-from photoface.facemodel import Coefficients
-
-
-def linear_codes(coeffs: Coefficients, id_dim: int, exp_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Coefficients (alpha_id (B, K), alpha_exp (B, L), beta (B, M)) → (c_id (B, D), c_exp (B, E))
-    by the fixed map of the module docstring."""
-    a_id, a_exp, beta = coeffs.alpha_id, coeffs.alpha_exp, coeffs.beta
-    b = a_id.shape[0]
-    c_id = a_id.new_zeros(b, id_dim)
-    c_exp = a_exp.new_zeros(b, exp_dim)
-    k = min(a_id.shape[1], id_dim)
-    c_id[:, :k] = a_id[:, :k]
-    m = min(beta.shape[1], id_dim - k)
-    if m > 0:
-        c_id[:, k:k + m] = beta[:, :m]
-    e = min(a_exp.shape[1], exp_dim)
-    c_exp[:, :e] = a_exp[:, :e]
-    return c_id, c_exp
-
-
-def linear_targets(face_model, coeffs: Coefficients, id_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The linear model's shapes (B, V, 3) mm and albedos (B, V, 3) in [0, 1] for the part of
-    ``coeffs`` that :func:`linear_codes` keeps."""
-    k = min(coeffs.alpha_id.shape[1], id_dim)
-    m = max(0, min(coeffs.beta.shape[1], id_dim - k))
-    shape = face_model.shape(coeffs.alpha_id[:, :k], coeffs.alpha_exp)
-    albedo = face_model.albedo(coeffs.beta[:, :m]) if m > 0 else face_model.albedo().expand(len(shape), -1, -1)
-    return shape, albedo
+from photoface.nn.code_map import linear_codes, linear_targets
 
 
 def pretrain_decoders(net, face_model, steps: int, batch: int = 8, lr: float = 1e-3, seed: int = 0,
@@ -96,8 +67,7 @@ def pretrain_decoders(net, face_model, steps: int, batch: int = 8, lr: float = 1
         c_id, c_exp = linear_codes(coeffs, id_dim, exp_dim)
         with torch.no_grad():
             t_shape, t_albedo = linear_targets(face_model, coeffs, id_dim)
-        diff = net.decode_shape(c_id, c_exp) - t_shape
-        loss_shape = diff.abs().sum(-1).mean() if LOSS == "l1" else diff.square().sum(-1).mean()
+        loss_shape = (net.decode_shape(c_id, c_exp) - t_shape).abs().sum(-1).mean()
         loss = loss_shape
         if albedo:
             loss_albedo = (net.decode_albedo(c_id) - t_albedo).abs().mean()
@@ -115,16 +85,3 @@ def pretrain_decoders(net, face_model, steps: int, batch: int = 8, lr: float = 1
         out["albedo"] = sum(albedo_hist[-tail:]) / tail
     return out
 
-
-def linear_basis(face_model, id_dim: int, exp_dim: int) -> torch.Tensor:
-    """(id_dim + exp_dim, V, 3) mm per code unit: the linear model's shape basis placed by the code
-    map of :func:`linear_codes` (texture entries of c_id and unmapped entries are 0), so that
-    ``mean + Σ_j c_j basis_j`` is the linear model's shape of the coefficients the codes hold."""
-    v = face_model.num_vertices
-    out = torch.zeros(id_dim + exp_dim, v, 3, dtype=torch.float32)
-    id_b = face_model.id_basis.detach().float().cpu().reshape(-1, v, 3)
-    exp_b = face_model.exp_basis.detach().float().cpu().reshape(-1, v, 3)
-    k, e = min(len(id_b), id_dim), min(len(exp_b), exp_dim)
-    out[:k] = id_b[:k]
-    out[id_dim:id_dim + e] = exp_b[:e]
-    return out

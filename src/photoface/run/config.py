@@ -1,0 +1,259 @@
+"""The one configuration source: nested dataclasses, two presets, YAML and CLI overrides.
+
+Presets:
+
+* ``paper`` — the paper's setting: ResNet-50 at 224², the ~37k-vertex face model, 100 + 100
+  epochs. Meant for GPUs (one, or several with torchrun).
+* ``demo`` — the method scaled to train meaningfully in about ten minutes on a 2-core CPU:
+  ResNet-18 at 128², the ~5k-vertex face model, a bounded number of steps, and two departures
+  from the paper that a CPU budget needs: the code heads see the photo's landmarks, and the shape
+  decoder has a linear path that starts at the face model's basis.
+
+Every value can be overridden from the CLI as ``section.key=value`` (YAML syntax for the value),
+e.g. ``loss.adversarial=0`` or ``schedule.max_steps=200``. Loss weights that the paper does not
+publish were chosen so that the main terms contribute comparable shares of the total (about
+0.2-0.8 each) at the start of training on the demo data (a `photoface synth` collection with the
+built-in demo model); they are listed here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from photoface.errors import PhotofaceError
+
+
+@dataclass
+class ModelConfig:
+    """Network and face-model choice. Sizes are the paper's unless noted."""
+
+    face_model: str = "builtin:demo"  # a .npz path, or builtin:demo / builtin:paper
+    encoder: str = "resnet18"  # resnet18 | resnet34 | resnet50
+    encoder_weights: str | None = None  # optional path to ImageNet weights; nothing downloads
+    image_size: int = 128  # pixels, square crops
+    id_dim: int = 128
+    exp_dim: int = 64
+    pose_dim: int = 6
+    light_dim: int = 27
+    cheb_k: int = 6
+    decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16)
+    # Fine-to-coarse down-sampling factors of the COMA hierarchy; the decoder goes back up
+    # through them in reverse order: US(2) first, then US(4) four times.
+    downsample_factors: tuple[int, ...] = (4, 4, 4, 4, 2)
+    discriminator_channels: tuple[int, ...] = (16, 32, 64, 128)
+    # Width of an MLP branch that gives the code heads the photo's 68 landmarks next to the
+    # pooled image features; 0 = image only, as in the paper (photoface.nn.encoder).
+    landmark_input: int = 0
+    # Give the shape decoder a learned linear path that starts at the face model's basis (through
+    # the code map of photoface.nn.code_map); the GCN then learns a residual. False = the paper's
+    # GCN decoder alone.
+    shape_linear_path: bool = False
+
+
+@dataclass
+class LossConfig:
+    """Loss weights (0 switches a loss off) and their internal parameters."""
+
+    recognition: float = 0.2  # softmax over training identities, eq. (4)
+    center: float = 0.01  # λ_center inside eq. (4)
+    photometric: float = 2.0  # eq. (5)
+    photometric_gdl: float = 1.0  # image gradient-difference part of eq. (5)
+    landmark: float = 20.0  # eq. (6), on landmarks normalised by the image size
+    landmark_gdl: float = 1.0  # pairwise-distance part of eq. (6)
+    shape: float = 0.05  # eq. (7), L1 in mm per vertex
+    pairwise_shape: float = 0.05  # eq. (8)
+    smooth: float = 0.5  # eq. (9), L1 in mm per vertex
+    smooth_kind: str = "ours"  # ours | laplacian (the conventional ablation)
+    albedo_symmetry: float = 0.5  # eq. (10)
+    # eq. (11), generator side. The critic's score gap grows to O(100) within a hundred steps and
+    # its gradient is the same for every shape of a batch, so it adds up in the shared decoder
+    # weights; at 1e-3 it outweighed the shape terms there (measured on the demo data).
+    adversarial: float = 1e-4
+    center_alpha: float = 0.5  # center update rate of Wen et al. (centers are buffers, not learned)
+    wgan_div_k: float = 2.0
+    wgan_div_p: float = 6.0
+
+
+@dataclass
+class OptimConfig:
+    lr_generator: float = 1e-4  # Adam, the paper's
+    lr_discriminator: float = 5e-5  # RMSprop, the paper's
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    critic_steps: int = 1  # discriminator updates per generator update (0: a frozen critic)
+    grad_clip: float = 10.0  # generator gradient-norm clip; 0 = no clipping
+    warmup_steps: int = 0  # linear learning-rate warm-up of both optimisers (0: the paper's constant lr)
+
+
+@dataclass
+class DataConfig:
+    identities_per_batch: int = 4  # P: unlabeled identities per batch (center loss)
+    photos_per_identity: int = 3  # K: photos of each
+    labeled_pairs: int = 2  # labeled pairs (2 photos each) per batch (pairwise loss)
+    flip_probability: float = 0.5
+    scale_range: tuple[float, float] = (0.8, 1.0)
+    workers: int = 0
+
+
+@dataclass
+class ScheduleConfig:
+    # Stage 0 (photoface.train.pretrain): decoder steps on linear-model samples before any photo,
+    # at the start of a fresh run; 0 = none (the paper).
+    stage0_steps: int = 0
+    stage0_batch: int = 8
+    stage0_lr: float = 1e-3
+    stage1_steps: int = 1200  # GCN albedo decoder
+    stage2_steps: int = 400  # CNN albedo decoder with skips
+    max_steps: int | None = None  # hard cap on total steps (both stages)
+    # Stop (and checkpoint) after this wall time. Stage 2 then starts at the stage-1 share of
+    # it, stage1_steps / (stage1_steps + stage2_steps), if stage1_steps are not done by then.
+    time_limit_minutes: float | None = 10.0
+    checkpoint_every: int = 200
+    log_every: int = 10
+    image_every: int = 200
+    seed: int = 0
+    amp: bool = False  # bf16 autocast of the network forward, GPU only
+    channels_last: bool = False
+    keep_checkpoints: int = 3  # step_*.pt files kept besides last.pt
+    device: str = "auto"  # auto | cpu | cuda
+    threads: int | None = None  # torch CPU threads; None leaves torch's default
+    deterministic: bool = False  # torch.use_deterministic_algorithms (bit-exact resume on GPU too)
+
+
+@dataclass
+class TrainConfig:
+    preset: str = "demo"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self, path: str | Path) -> None:
+        Path(path).write_text(yaml.safe_dump(_plain(self.to_dict()), sort_keys=False))
+
+
+def _demo() -> TrainConfig:
+    cfg = TrainConfig(preset="demo")
+    # Three times the paper's learning rates (same 2:1 ratio): at 1e-4 the shape decoder, whose
+    # last layer starts at zero, barely leaves the mean face within the few hundred steps that
+    # ten minutes of a 2-core CPU allow.
+    cfg.optim.lr_generator = 3e-4
+    cfg.optim.lr_discriminator = 1.5e-4
+    # What makes a 2-core CPU enough (docs/training.md, "Making the demo learn"): the code heads
+    # also see the photo's 68 landmarks (the paper's encoder sees only the image), and the shape
+    # decoder is the linear model plus a GCN residual, so that codes mean coefficients from the
+    # first step.
+    cfg.model.landmark_input = 256
+    cfg.model.shape_linear_path = True
+    return cfg
+
+
+def _paper() -> TrainConfig:
+    cfg = TrainConfig(preset="paper")
+    cfg.model.face_model = "builtin:paper"
+    cfg.model.encoder = "resnet50"
+    cfg.model.image_size = 224
+    cfg.data.identities_per_batch = 8
+    cfg.data.photos_per_identity = 4
+    cfg.data.labeled_pairs = 8
+    cfg.data.workers = 8
+    # The paper trains 100 + 100 epochs; steps depend on the data size, so the trainer turns
+    # epochs into steps when these are None.
+    cfg.schedule.stage1_steps = None  # type: ignore[assignment]
+    cfg.schedule.stage2_steps = None  # type: ignore[assignment]
+    cfg.schedule.time_limit_minutes = None
+    cfg.schedule.checkpoint_every = 2000
+    cfg.schedule.log_every = 50
+    cfg.schedule.image_every = 1000
+    cfg.schedule.amp = True
+    cfg.schedule.channels_last = True
+    return cfg
+
+
+PRESETS = {"demo": _demo, "paper": _paper}
+PAPER_EPOCHS_PER_STAGE = 100
+
+
+def preset(name: str) -> TrainConfig:
+    """A fresh copy of a preset."""
+    if name not in PRESETS:
+        raise PhotofaceError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    return PRESETS[name]()
+
+
+def apply_overrides(cfg: TrainConfig, overrides: list[str]) -> TrainConfig:
+    """Return a copy of ``cfg`` with ``section.key=value`` overrides applied (values in YAML)."""
+    cfg = copy.deepcopy(cfg)
+    for item in overrides:
+        if "=" not in item:
+            raise PhotofaceError(f"override {item!r} is not of the form section.key=value")
+        dotted, raw = item.split("=", 1)
+        parts = dotted.strip().split(".")
+        target: Any = cfg
+        for p in parts[:-1]:
+            if not dataclasses.is_dataclass(target) or not hasattr(target, p):
+                raise PhotofaceError(f"override {item!r}: no config section {p!r}")
+            target = getattr(target, p)
+        key = parts[-1]
+        if not dataclasses.is_dataclass(target) or key not in {f.name for f in dataclasses.fields(target)}:
+            raise PhotofaceError(f"override {item!r}: no config key {dotted!r}")
+        value = yaml.safe_load(raw)
+        old = getattr(target, key)
+        if isinstance(old, tuple) and isinstance(value, list):
+            value = tuple(value)
+        if isinstance(old, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if isinstance(old, float) and isinstance(value, str):
+            # YAML 1.1 reads "5e-05" (no dot) as a string
+            with contextlib.suppress(ValueError):
+                value = float(value)
+        if old is not None and value is not None and not isinstance(value, type(old)):
+            raise PhotofaceError(
+                f"override {item!r}: {dotted} expects {type(old).__name__}, got {type(value).__name__}"
+            )
+        setattr(target, key, value)
+    return cfg
+
+
+def from_dict(data: dict[str, Any]) -> TrainConfig:
+    """Rebuild a config from ``to_dict`` output (e.g. a run's config.yaml)."""
+    cfg = TrainConfig(preset=data.get("preset", "demo"))
+    for section in ("model", "loss", "optim", "data", "schedule"):
+        sub = getattr(cfg, section)
+        for k, v in (data.get(section) or {}).items():
+            if not hasattr(sub, k):
+                raise PhotofaceError(f"config: unknown key {section}.{k}")
+            if isinstance(getattr(sub, k), tuple) and isinstance(v, list):
+                v = tuple(v)
+            setattr(sub, k, v)
+    return cfg
+
+
+def load_yaml(path: str | Path) -> TrainConfig:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise PhotofaceError(f"{path}: cannot read config: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PhotofaceError(f"{path}: config is not a mapping")
+    return from_dict(data)
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
