@@ -49,7 +49,7 @@ def test_corrupt_foreign_and_other_model_checkpoints_are_clear_errors(tmp_path):
     assert str(path) in str(err.value)
     torn = tmp_path / "torn.pt"
     torn.write_bytes(path.read_bytes()[:200])
-    with pytest.raises(InputFileError, match="not a readable photoface file"):
+    with pytest.raises(InputFileError, match="not a readable photoface checkpoint"):
         load_checkpoint(torn)
     foreign = tmp_path / "foreign.pt"
     torch.save({"weights": torch.zeros(2)}, foreign)

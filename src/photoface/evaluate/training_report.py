@@ -41,7 +41,9 @@ def encode(net: FaceNet, dataset: PhotoDataset, batch: int = 32) -> dict[str, to
     ids, exps, shapes = [], [], []
     for start in range(0, len(dataset), batch):
         items = [dataset[i] for i in range(start, min(start + batch, len(dataset)))]
-        out = net(torch.stack([it["image"] for it in items]).to(next(net.parameters()).device), render=False)
+        dev = next(net.parameters()).device
+        landmarks = torch.stack([it["landmarks"] for it in items]).to(dev) if net.uses_landmarks else None
+        out = net(torch.stack([it["image"] for it in items]).to(dev), render=False, landmarks=landmarks)
         ids.append(out.id_code.float().cpu())
         exps.append(out.exp_code.float().cpu())
         shapes.append(out.shape.float().cpu())
