@@ -37,6 +37,7 @@ def test_pooled_summary_matches_the_statistics_of_all_values():
     both = np.concatenate([a, b])
     assert summary["n"] == 5
     assert summary["mean"] == pytest.approx(both.mean()) and summary["std"] == pytest.approx(both.std())
+    assert summary["sem"] == pytest.approx(both.std(ddof=1) / np.sqrt(5))
     assert pooled({}) is None
 
 

@@ -33,9 +33,9 @@ def test_transfer_grid_layout_and_meshes(tiny_run, tmp_path):
 def test_transfer_keeps_the_source_identity_and_takes_the_target_expression(tiny_run):
     trained = load_trained(tiny_run["stage1"])
     paths = collect_images([tiny_run["data"] / "img" / n for n in ("006_0.png", "007_2.png", "006_0.png")])
-    src, tgt, same = list(load_faces(paths, S, aligned=True))
+    src, tgt, same = list(load_faces(paths, S, aligned=True, with_landmarks=True))
     res = transfer_faces(trained, src, [tgt, same])
-    out = trained.predict(torch.stack([src.crop, tgt.crop]))
+    out = trained.predict(torch.stack([src.crop, tgt.crop]), landmarks=torch.from_numpy(np.stack([src.landmarks, tgt.landmarks])))
     expected = trained.net.decode_shape(out.id_code[:1], out.exp_code[1:])
     assert torch.allclose(res["shapes"][0], expected[0], atol=1e-4)
     # onto itself, the transfer is the source's own reconstruction

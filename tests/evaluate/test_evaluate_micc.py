@@ -124,6 +124,8 @@ def test_summaries_and_aggregation():
     s = micc.summarize_errors([1.0, 2.0, 3.0, float("nan")])
     assert s["mean"] == pytest.approx(2.0) and s["std"] == pytest.approx(np.sqrt(2 / 3))
     assert s["n"] == 3 and s["failed"] == 1
+    assert s["sem"] == pytest.approx(1.0 / np.sqrt(3))  # sample std 1 over sqrt(3)
+    assert np.isnan(micc.summarize_errors([1.0])["sem"])
     records = [
         {"mode": "identity", "setting": "outdoor", "symmetric_mm": 2.0},
         {"mode": "identity", "setting": "cooperative", "symmetric_mm": 1.0},

@@ -12,6 +12,7 @@ from photoface.evaluate.tables import ablation_table, aflw2000_table, format_mea
 def test_format_mean_std():
     assert format_mean_std({"mean": 1.234, "std": 0.456}) == "1.23 ± 0.46"
     assert format_mean_std((2.0, 0.5), digits=1) == "2.0 ± 0.5"
+    assert format_mean_std({"mean": 1.234, "std": 0.456, "sem": 0.061}) == "1.23 ± 0.46 (SE 0.06)"
     assert format_mean_std(None) == "–"
 
 
