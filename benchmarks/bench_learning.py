@@ -92,7 +92,7 @@ def overfit(cfg, data: Path, steps: int, batch: int = 16, log=_say) -> dict:
         loss.backward()
         opt.step()
         if (step + 1) % max(1, steps // 6) == 0:
-            log(f"  overfit step {step + 1}/{steps}: shape loss {float(loss):.3f}")
+            log(f"  overfit step {step + 1}/{steps}: shape loss {float(loss.detach()):.3f}")
     return {"steps": steps, "first_mm": first, "final_mm": error(), "seconds": time.monotonic() - t0}
 
 
