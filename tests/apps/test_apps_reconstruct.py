@@ -8,7 +8,7 @@ import trimesh
 from PIL import Image
 
 from photoface.apps import figures
-from photoface.apps.inputs import FaceInput
+from photoface.apps.inputs import FaceInput, dataset_landmarks
 from photoface.apps.reconstruct import reconstruct
 from photoface.data.prepare.align import apply_transform, invert_transform
 from photoface.data.prepare.pipeline import FaceCrop, PhotoResult
@@ -37,7 +37,8 @@ def test_reconstruct_writes_every_file_with_valid_contents(tiny_run, tmp_path):
     trained = load_trained(tiny_run["run"])
     v, f = trained.face_model.num_vertices, trained.face_model.num_faces
     crop = torch.from_numpy(np.asarray(Image.open(_photos(tiny_run)[1]).convert("RGB")).copy()).permute(2, 0, 1)
-    ref = trained.predict(crop[None].float() / 255)
+    lm = torch.from_numpy(dataset_landmarks(_photos(tiny_run)[1]))[None]
+    ref = trained.predict(crop[None].float() / 255, landmarks=lm)
     for name in ("006_0", "007_1", "006_2"):
         for suffix in (".obj", ".ply"):
             mesh = trimesh.load(tmp_path / "out" / f"{name}{suffix}", process=False)
@@ -65,7 +66,7 @@ def test_stage_one_meshes_carry_the_gcn_albedo(tiny_run, tmp_path):
     reconstruct([photo], tiny_run["stage1"], tmp_path, aligned=True, progress=False)
     trained = load_trained(tiny_run["stage1"])
     crop = torch.from_numpy(np.asarray(Image.open(photo).convert("RGB")).copy()).permute(2, 0, 1)[None].float() / 255
-    albedo = trained.predict(crop).albedo[0].numpy()
+    albedo = trained.predict(crop, landmarks=torch.from_numpy(dataset_landmarks(photo))[None]).albedo[0].numpy()
     ply = trimesh.load(tmp_path / "006_0.ply", process=False)
     assert np.abs(ply.visual.vertex_colors[:, :3] / 255.0 - albedo).max() <= 0.5 / 255 + 1e-6
 

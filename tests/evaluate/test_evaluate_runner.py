@@ -166,8 +166,9 @@ def test_network_method_resizes_images_and_scales_landmarks(tiny):
 
     method = NetworkMethod(load_trained(tiny["run"]))
     images = torch.rand(2, 3, 32, 32)
-    small = method.predict(images)
-    big = method.predict(torch.nn.functional.interpolate(images, size=(64, 64), mode="nearest"))
+    lms = 6 + 20 * torch.rand(2, 68, 2)
+    small = method.predict(images, lms)
+    big = method.predict(torch.nn.functional.interpolate(images, size=(64, 64), mode="nearest"), 2 * lms)
     assert big.landmarks2d.shape == (2, 68, 2)
     assert np.allclose(big.landmarks2d, 2 * small.landmarks2d, atol=1.0)
     assert np.allclose(big.pose[:, :3], small.pose[:, :3], atol=2.0)

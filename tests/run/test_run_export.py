@@ -13,7 +13,12 @@ def images():
     return torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
 
 
-def test_export_reloads_the_same_network_without_training_state(tiny_run, tmp_path, images):
+@pytest.fixture()
+def landmarks():  # the demo preset's encoder takes landmarks (crop pixels)
+    return 6 + 20 * torch.rand(2, 68, 2, generator=torch.Generator().manual_seed(1))
+
+
+def test_export_reloads_the_same_network_without_training_state(tiny_run, tmp_path, images, landmarks):
     run = tiny_run["run"]
     path = export_model(run, tmp_path / "model.pt")
     assert path.stat().st_size < 0.7 * last_checkpoint(run).stat().st_size
@@ -21,15 +26,15 @@ def test_export_reloads_the_same_network_without_training_state(tiny_run, tmp_pa
     assert not {"opt_g", "opt_d", "discriminator", "rng", "head"} & set(state)
     a, b = load_trained(run), load_trained(path)
     assert b.run_dir is None and b.stage == a.stage == 2 and b.step == a.step
-    out_a, out_b = a.predict(images), b.predict(images)
+    out_a, out_b = a.predict(images, landmarks=landmarks), b.predict(images, landmarks=landmarks)
     assert torch.equal(out_a.shape, out_b.shape) and torch.equal(out_a.image, out_b.image)
 
 
-def test_half_export_is_smaller_and_close(tiny_run, tmp_path, images):
+def test_half_export_is_smaller_and_close(tiny_run, tmp_path, images, landmarks):
     full = export_model(tiny_run["run"], tmp_path / "full.pt")
     half = export_model(tiny_run["run"], tmp_path / "half.pt", half=True)
     assert half.stat().st_size < 0.7 * full.stat().st_size
-    a, b = load_trained(full).predict(images), load_trained(half).predict(images)
+    a, b = (load_trained(p).predict(images, landmarks=landmarks) for p in (full, half))
     assert (a.shape - b.shape).abs().max() < 0.05  # mm: float16 rounding of the weights only
 
 

@@ -40,9 +40,10 @@ def test_load_trained_restores_the_checkpoint_weights_stage_and_config(run, tiny
 
 def test_predictions_are_deterministic_and_cover_both_albedo_branches(run):
     images = torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    lms = 6 + 20 * torch.rand(3, 68, 2, generator=torch.Generator().manual_seed(1))
     for ckpt in (checkpoint_dir(run) / "step_0000001.pt", run):
         trained = load_trained(ckpt)
-        a, b = trained.predict(images), trained.predict(images[:1])
+        a, b = trained.predict(images, landmarks=lms), trained.predict(images[:1], landmarks=lms[:1])
         assert torch.allclose(a.id_code[:1], b.id_code, atol=1e-5), "eval mode: no batch statistics"
         albedo = trained.vertex_albedo(a)
         v = trained.face_model.num_vertices
