@@ -13,7 +13,7 @@ def test_app_commands_parse():
     a = p.parse_args(["verify", "A", "B", "--checkpoint", "RUN", "--threshold", "0.4"])
     assert (a.a, a.b, a.threshold) == ("A", "B", 0.4)
     a = p.parse_args(["demo", "--out", "D", "--minutes", "30"])
-    assert a.minutes == 30.0 and a.identities == 24
+    assert a.minutes == 30.0 and a.identities == 200
     for cmd in ("reconstruct", "transfer", "verify", "demo"):
         assert callable(p.parse_args([cmd, *{"reconstruct": ["x", "--checkpoint", "R", "--out", "O"],
                                              "transfer": ["s", "t", "--checkpoint", "R", "--out", "O"],

@@ -76,6 +76,7 @@ def test_micc_runner_on_a_generated_layout(tiny, tmp_path):
             assert coop["n"] == 2 and np.isfinite(coop["mean"]) and coop["mean"] >= 0
             assert res[method]["shape_mm"][mode]["outdoor"] == {"mean": pytest.approx(np.nan, nan_ok=True),
                                                                  "std": pytest.approx(np.nan, nan_ok=True),
+                                                                 "sem": pytest.approx(np.nan, nan_ok=True),
                                                                  "n": 0, "failed": 2}
     views = [r["frames"] for r in res["model"]["records"]
              if r["mode"] == "three_views" and r["setting"] == "cooperative"]

@@ -99,26 +99,30 @@ def evaluate_aflw2000(
     fallbacks = 0
     for start in range(0, len(samples), batch_size):
         chunk = samples[start:start + batch_size]
-        crops, inverse = [], []
+        crops, inverse, crop_lms = [], [], []
         for s in chunk:
             rgb = load_photo(s.image).rgb
-            t = None
+            t, source_lm = None, s.landmarks
             if crop == "landmarks":
                 t = alignment_transform(s.landmarks, size)
             elif crop == "detector":
                 found = det.detect(rgb)
                 if found:
-                    t = alignment_transform(det.landmarks(rgb, found[0].box), size)
+                    source_lm = det.landmarks(rgb, found[0].box)
+                    t = alignment_transform(source_lm, size)
                 else:
                     fallbacks += 1
             if t is None:
                 t = box_transform(s.landmarks, box)
+            # a run whose encoder takes landmarks gets those the crop was made from (the
+            # annotations unless crop="detector" found a face: then its NME says little)
+            crop_lms.append(apply_transform(t, np.asarray(source_lm, np.float64)))
             crops.append(torch.from_numpy(warp_image(rgb, t, size).copy()).permute(2, 0, 1).float() / 255.0)
             inverse.append(invert_transform(t))
         images = torch.stack(crops)
         for m in methods:
             with torch.no_grad():
-                out = m.predict(images)
+                out = m.predict(images, np.stack(crop_lms))
             for i, inv in enumerate(inverse):
                 preds[m.name][start + i] = apply_transform(inv, out.landmarks2d[i])
     gt = np.stack([s.landmarks for s in samples])
