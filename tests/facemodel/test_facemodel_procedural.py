@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from photoface.facemodel import proportions
 from photoface.facemodel.io import model_hash
 from photoface.facemodel.model import IBUG_MIRROR, canonical_origin
-from photoface.facemodel.procedural import build_procedural_model, builtin_model
+from photoface.facemodel.procedural import build_procedural_model, builtin_model, proportions
 from photoface.mesh.normals import face_normals
 
 
@@ -202,7 +201,7 @@ def test_built_from_the_seed_deterministically(demo_model):
 
 
 def test_builtin_model_is_cached_on_disk(tmp_path, monkeypatch, demo_model):
-    from photoface.facemodel import procedural
+    from photoface.facemodel.procedural import build
 
     calls = []
 
@@ -210,10 +209,10 @@ def test_builtin_model_is_cached_on_disk(tmp_path, monkeypatch, demo_model):
         calls.append((resolution, seed))
         return demo_model
 
-    monkeypatch.setattr(procedural, "build_procedural_model", fake_build)
+    monkeypatch.setattr(build, "build_procedural_model", fake_build)
     monkeypatch.setenv("PHOTOFACE_CACHE", str(tmp_path))
     first = builtin_model("demo")
-    files = list(tmp_path.glob("procedural-demo-seed0-*.npz"))
+    files = list(tmp_path.glob("procedural-demo-seed0-b*-*.npz"))
     assert len(files) == 1 and calls == [("demo", 0)]
     second = builtin_model("demo")
     assert calls == [("demo", 0)]  # served from the cache
