@@ -55,27 +55,11 @@ from photoface.data.synth_photo import IdentityGenerator, PhotoResult
 from photoface.data.synth_scene import SETTINGS
 from photoface.data.synth_sheet import write_contact_sheet
 from photoface.errors import PhotofaceError
+from photoface.facemodel import face_model_name, load_face_model
 
-__all__ = ["synthesize", "load_face_model", "write_contact_sheet", "split_counts"]
+__all__ = ["synthesize", "write_contact_sheet", "split_counts"]
 
 MIN_SIZE = 32
-
-
-def load_face_model(spec: str):
-    """A face model from a ``.npz`` path or ``builtin:demo`` / ``builtin:paper``; returns
-    (model, name for meta.json)."""
-    spec = str(spec)
-    if spec.startswith("builtin:"):
-        from photoface.facemodel import builtin_model
-
-        resolution = spec.split(":", 1)[1]
-        if resolution not in ("demo", "paper"):
-            raise PhotofaceError(
-                f"--model {spec!r}: builtin models are builtin:demo and builtin:paper")
-        return builtin_model(resolution), spec
-    from photoface.facemodel.model import MorphableModel
-
-    return MorphableModel.load(spec), Path(spec).name
 
 
 def split_counts(identities: int, test_fraction: float) -> tuple[int, int]:
@@ -131,7 +115,7 @@ def _init_worker(model_spec: str, size: int) -> None:
     import torch
 
     torch.set_num_threads(1)
-    model, _ = load_face_model(model_spec)
+    model = load_face_model(model_spec)
     _WORKER["gen"] = IdentityGenerator(model, size)
 
 
@@ -242,7 +226,7 @@ def synthesize(model: str, identities: int, photos_per_identity: int, out, *,
     """
     _check_args(identities, photos_per_identity, labeled_fraction, size, test_fraction, workers)
     _check_out(Path(out))
-    model_obj, model_name = load_face_model(model)
+    model_obj, model_name = load_face_model(model), face_model_name(model)
     from photoface.facemodel.io import model_hash
 
     n_train, n_test = split_counts(identities, test_fraction)

@@ -20,21 +20,11 @@ import numpy as np
 import torch
 
 from photoface.errors import PhotofaceError
-from photoface.facemodel import MorphableModel, builtin_model, load_model, model_hash
+from photoface.facemodel import MorphableModel, load_face_model, model_hash
 from photoface.mesh import load_or_build, neighbour_mean_matrix
 from photoface.nn import FaceNet, ShapeDiscriminator
 from photoface.train.config import TrainConfig
 from photoface.train.distributed import DistInfo
-
-
-def load_face_model(spec: str) -> MorphableModel:
-    """``builtin:demo`` / ``builtin:paper`` or a face-model file path."""
-    if spec.startswith("builtin:"):
-        resolution = spec.split(":", 1)[1]
-        if resolution not in ("demo", "paper"):
-            raise PhotofaceError(f"unknown built-in face model {spec!r}; use builtin:demo or builtin:paper")
-        return builtin_model(resolution)
-    return load_model(spec)
 
 
 class GeneratorModule(torch.nn.Module):

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from photoface.errors import InputFileError, PhotofaceError
+from photoface.facemodel import hash_mismatch_advice
 
 FORMAT = "photoface-checkpoint"
 VERSION = 1
@@ -139,7 +140,8 @@ def load_checkpoint(path: str | Path, face_model_hash: str | None = None) -> dic
         raise InputFileError(
             path,
             f"trained with face model {state.get('face_model')!r} (hash {str(state.get('face_model_hash'))[:12]}), "
-            f"but the configured face model has hash {face_model_hash[:12]}; use the same face model",
+            f"but the configured face model has hash {face_model_hash[:12]}; use the same face model."
+            + hash_mismatch_advice(state.get("face_model"), state.get("face_model_hash")),
         )
     return state
 

@@ -25,10 +25,10 @@ from pathlib import Path
 import torch
 
 from photoface.errors import InputFileError, PhotofaceError
-from photoface.facemodel import MorphableModel, model_hash
+from photoface.facemodel import MorphableModel, hash_mismatch_advice, load_face_model, model_hash
 from photoface.nn import FaceNet, FaceNetOutput
 from photoface.train import checkpoint as ckpt
-from photoface.train.build import build_parts, load_face_model
+from photoface.train.build import build_parts
 from photoface.train.config import TrainConfig, from_dict, load_yaml
 
 
@@ -142,7 +142,8 @@ def load_trained(
         raise InputFileError(
             checkpoint,
             f"was trained with face model {state.get('face_model')!r} (hash {expected[:12]}), but {spec!r} "
-            f"has hash {digest[:12]}: another face model; use the face model the run was trained with",
+            f"has hash {digest[:12]}: another face model; use the face model the run was trained with."
+            + hash_mismatch_advice(state.get("face_model"), expected),
         )
 
     build_cfg = copy.deepcopy(cfg)

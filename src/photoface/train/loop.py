@@ -47,8 +47,8 @@ from photoface.render.camera import pose_from_code
 from photoface.train import checkpoint as ckpt
 from photoface.train import distributed as D
 from photoface.nn import vertex_albedo_from_map
-from photoface.facemodel import model_hash
-from photoface.train.build import Parts, build_parts, load_face_model, critic_optimizer, generator_optimizer, stage_parameters
+from photoface.facemodel import hash_mismatch_advice, load_face_model, model_hash
+from photoface.train.build import Parts, build_parts, critic_optimizer, generator_optimizer, stage_parameters
 from photoface.train.config import PAPER_EPOCHS_PER_STAGE, TrainConfig, from_dict
 from photoface.train.logging import LossWindow, RunLogger
 from photoface.train.objective import critic_loss, generator_losses, prepare_inputs, weighted_total
@@ -125,7 +125,7 @@ class Trainer:
                 raise PhotofaceError(
                     f"{d.root}: its labels refer to face model {d.meta.face_model!r} (hash "
                     f"{str(d.meta.face_model_hash)[:12]}), not the configured {cfg.model.face_model!r} "
-                    f"(hash {face_model_hash[:12]})"
+                    f"(hash {face_model_hash[:12]})." + hash_mismatch_advice(d.meta.face_model, d.meta.face_model_hash)
                 )
         self.dataset = PhotoDataset(datasets, "train", face_model.n_id, face_model.n_exp, cfg.model.image_size)
         self.data_meta = [
