@@ -80,12 +80,12 @@ def hash_mismatch_advice(recorded_name: str | None, recorded_hash: str | None) -
         return ""
     when = f"photoface's builder {previous[1]}" if previous else "an earlier (or machine-dependent) builder"
     kept = _cached_with_hash(name, recorded_hash)
-    keep = (f" or continue with the old model, which is still cached as {kept} (give that path as the face "
-            f"model, e.g. --set model.face_model={kept})" if kept else "")
+    keep = (f"; or continue with the old model, still cached as {kept}: give that file as the face model "
+            f"(train --set model.face_model={kept})" if kept else "")
     return (
         f" The built-in face model {name} changed since then: {when} gave it hash {recorded_hash[:12]}, "
         f"this photoface gives it {now[:12]} (the same on every machine and thread count since builder 2). "
-        f"To continue: regenerate the dataset with `photoface synth` and train a new run on it,{keep} or "
+        f"To continue: regenerate the dataset with `photoface synth` and train a new run on it{keep}; or "
         f"keep using the photoface version that made the data and the run."
     )
 
