@@ -68,6 +68,7 @@ class Parts:
     net: FaceNet
     critic: ShapeDiscriminator
     nbr_mean: torch.Tensor  # sparse (V, V) neighbour-mean operator, for the smooth loss
+    hierarchy_digest: str = ""  # MeshHierarchy.digest() of the graphs the networks run on
     generator: GeneratorModule | None = None
     centers: torch.Tensor = field(default_factory=lambda: torch.zeros(0))
 
@@ -123,7 +124,7 @@ def build_parts(cfg: TrainConfig, device: torch.device, face_model: MorphableMod
         check_invariants=False,
     ).coalesce()
     return Parts(cfg=cfg, face_model=face_model.to(device), face_model_hash=digest, net=net.to(device),
-                 critic=critic.to(device), nbr_mean=nbr_mean.to(device))
+                 critic=critic.to(device), nbr_mean=nbr_mean.to(device), hierarchy_digest=hierarchy.digest())
 
 
 def stage_parameters(parts: Parts, stage: int) -> list[torch.nn.Parameter]:

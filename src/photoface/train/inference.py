@@ -152,6 +152,7 @@ def load_trained(
     build_cfg.schedule.channels_last = False
     device = torch.device(device)
     parts = build_parts(build_cfg, device)
+    ckpt.check_hierarchy(checkpoint, state, parts.hierarchy_digest)
     net = parts.net
     stage = int(state.get("stage", 1))
     net.stage = stage

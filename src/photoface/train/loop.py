@@ -21,7 +21,9 @@ Exact resume: everything that decides the future is in the checkpoint (weights, 
 and scheduler states, identity centers, sampler position, loss window, RNG states of every rank);
 every random draw of a step comes from a generator seeded by the step number, so a run resumed
 from step n repeats the losses of an uninterrupted run bit for bit (same device and thread count;
-``schedule.deterministic`` for GPUs).
+``schedule.deterministic`` for GPUs). Checkpoints record the thread count and device; resuming
+with others continues correctly but drifts in the last bits (a RuntimeWarning says so), and they
+record the mesh hierarchy's digest, which must match (``checkpoint.check_hierarchy``).
 
 Guards: a step whose loss or gradient norm is not finite (on any rank) is skipped: no optimiser
 step, batch-norm statistics restored, counted in ``skipped_steps``; the checkpoint writer refuses
@@ -34,6 +36,7 @@ import contextlib
 import os
 import signal
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -201,6 +204,8 @@ class Trainer:
             "config": self.cfg.to_dict(),
             "face_model": self.cfg.model.face_model,
             "face_model_hash": self.parts.face_model_hash,
+            "mesh_hierarchy": self.parts.hierarchy_digest,
+            "compute": {"threads": torch.get_num_threads(), "device": self.device.type},
             "dataset": self.data_meta,
             "identities": self.dataset.identities,
             "model": self.parts.net.state_dict(),
@@ -218,6 +223,11 @@ class Trainer:
         }
 
     def _load_state(self, state: dict) -> None:
+        existing = ckpt.last_checkpoint(self.run_dir)
+        ckpt.check_hierarchy(existing, state, self.parts.hierarchy_digest)
+        note = ckpt.compute_note(state, torch.get_num_threads(), self.device.type)
+        if note is not None:
+            warnings.warn(f"{self.run_dir}: {note}", RuntimeWarning, stacklevel=3)
         self.step = int(state["step"])
         if int(state["stage"]) != self.stage:
             self._set_stage(int(state["stage"]))
