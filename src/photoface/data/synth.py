@@ -35,8 +35,18 @@ and ``true_mesh`` = "per-photo".
 
 Determinism: identity i draws everything from ``SeedSequence([seed, i])`` and workers only
 compute; the main process writes files in identity order, so the same arguments give
-byte-identical files for any number of workers. Interrupted runs resume: finished identities are
-journaled by the dataset writer and skipped.
+byte-identical files for any number of workers. Torch runs single-threaded in every worker
+(and in this process while generating), and nothing else here threads, so thread settings do
+not matter either. tests/data/test_synth_bits.py checks this in fresh processes: 1 thread and
+1 worker, 5 threads and 2 workers, and AVX2 kernels (OpenBLAS Haswell, MKL AVX2, torch AVX2,
+numpy without AVX-512) give the same bytes. Limits: the same photoface, torch and numpy
+versions, on x86 CPUs with AVX2 or AVX-512. The float32 identity detail and label fit round
+differently under torch's non-vectorised kernels (ATEN_CPU_CAPABILITY=default changed 17 of
+46 files of that test: detail, meshes, scans and index.jsonl; no image), so CPUs of other
+architectures (ARM) are expected to give other bytes; data made there is still valid, only not
+identical. A dataset records the face model's hash, so data of another built-in model is
+refused by train (photoface.facemodel.procedural makes that model machine-independent).
+Interrupted runs resume: finished identities are journaled by the dataset writer and skipped.
 """
 
 from __future__ import annotations
