@@ -8,10 +8,10 @@ import torch
 
 from photoface.errors import InputFileError
 from photoface.train import train
-from photoface.train.checkpoint import last_checkpoint, load_checkpoint
-from photoface.train.config import apply_overrides
-from photoface.train.inference import load_trained
-from photoface.train.logging import read_metrics
+from photoface.run.checkpoint import load_checkpoint
+from photoface.run.config import apply_overrides
+from photoface.run.inference import load_trained
+from photoface.run.layout import last_checkpoint, read_metrics
 
 pytestmark = pytest.mark.slow
 

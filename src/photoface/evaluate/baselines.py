@@ -8,7 +8,7 @@
   "3DMM fitted to landmarks" baseline. The same 68 landmarks the photo's row carries (detector
   landmarks on real photos, detector-like noisy ones on synthetic photos) are the only input.
 * ``shape_supervised`` is not defined here: it is a run of the network trained with only the
-  shape-supervision losses (see ``photoface.evaluate.ablation``), evaluated like the model.
+  shape-supervision losses (see ``photoface.apps.ablation``), evaluated like the model.
 
 The fit (:func:`fit_landmarks`) is a maximum-a-posteriori estimate: it minimises ::
 
@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from photoface.data.align import similarity_transform
+from photoface.data.prepare.align import similarity_transform
 from photoface.render.camera import frontal_pose, project, rotation_matrix
 
 
