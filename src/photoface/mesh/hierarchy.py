@@ -26,7 +26,7 @@ torch and numpy without SIMD dispatch) and compares :meth:`MeshHierarchy.digest`
 across CPU architectures or numpy/scipy versions: a compiler that fuses multiply-adds (the
 default on ARM) may round a quadric cost differently, and a near tie in the collapse order would
 then keep other vertices. The cache, being per machine, cannot serve such a hierarchy to
-another machine; a checkpoint can, so checkpoints record the digest (``train.checkpoint``).
+another machine; a checkpoint can, so checkpoints record the digest (``photoface.run.checkpoint``).
 """
 
 from __future__ import annotations

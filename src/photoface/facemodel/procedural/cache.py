@@ -32,6 +32,7 @@ _FORMAT_SOURCES = ("model.py", "io.py")  # in photoface/facemodel/
 # Changing the bits on purpose: bump BUILDER_VERSION, move these into PREVIOUS_HASHES.
 EXPECTED_HASHES = {
     "builtin:demo": "85680cc199fc202256695cb083bf307966798e4729d56ba5f95e1175c8778b22",
+    "builtin:paper": "8db8b97da5205a6c1ff961a5cbc23d3ae2b8768350392cd76c1b5707f3d30043",
 }
 
 # hash -> (spec, builder) of models built before. Builder 1 depended on the machine and thread
