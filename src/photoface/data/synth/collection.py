@@ -37,7 +37,7 @@ Determinism: identity i draws everything from ``SeedSequence([seed, i])`` and wo
 compute; the main process writes files in identity order, so the same arguments give
 byte-identical files for any number of workers. Torch runs single-threaded in every worker
 (and in this process while generating), and nothing else here threads, so thread settings do
-not matter either. tests/data/test_synth_bits.py checks this in fresh processes: 1 thread and
+not matter either. tests/data/synth/test_synth_bits.py checks this in fresh processes: 1 thread and
 1 worker, 5 threads and 2 workers, and AVX2 kernels (OpenBLAS Haswell, MKL AVX2, torch AVX2,
 numpy without AVX-512) give the same bytes. Limits: the same photoface, torch and numpy
 versions, on x86 CPUs with AVX2 or AVX-512. The float32 identity detail and label fit round

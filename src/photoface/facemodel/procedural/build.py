@@ -36,7 +36,7 @@ Builder 2 (``cache.BUILDER_VERSION``): ``pca`` snaps the generators to an intege
 Gram matrix and the projection as exact integer products (any BLAS, any threads) and solves the
 eigenproblem with a plain-numpy Jacobi method; ``identity`` rounds the nnls result to 30
 significant bits. The demo hash is the same for 1, 2 and 5 threads and with Haswell/Sandybridge
-OpenBLAS kernels, AVX2 MKL kernels, torch's AVX2 kernels and numpy without AVX-512 (see
+OpenBLAS kernels, AVX2 MKL kernels, torch's scalar kernels and numpy's x86-64-v2 baseline loops (see
 tests/facemodel/test_facemodel_procedural_bits.py). What remains machine-dependent is the
 float64 libm (exp, tanh, …) under the generators: a one-ulp difference there survives only if
 it falls within one ulp of a grid or rounding midpoint (≈ 1e-4 per build, see ``pca``); no
