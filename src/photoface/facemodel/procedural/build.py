@@ -25,12 +25,13 @@ arithmetic, which no thread count changes. The two PCAs (identity and albedo) we
 builder 1 the Gram matrix ``G Gᵀ`` (BLAS), the eigenvectors (LAPACK ``eigh``) and the projection
 ``Vᵀ G`` (BLAS) sum in an order that depends on the thread count and the CPU's kernels, and an
 eigenvector turns a last-bit change of its input into float32-visible changes (issue 15: demo
-hash 0912fc75… with one thread, f5eb5db2… with two). Measured on the 2-core AVX-512 box, by
-comparing the arrays of builds in subprocesses: numpy's OpenBLAS Gram and torch's ``eigh`` differ
-between 1, 2 and 5 threads (builder 1 therefore pinned ``eigh`` to one thread, which hid it
-there), and with ``OPENBLAS_CORETYPE=Haswell`` or ``Sandybridge`` (another CPU's kernels) scipy's
-``nnls`` in the identity calibration moved some standard deviations by one ulp, which changed
-``id_basis`` entries by up to 3.7e-9 and the hash (afaf657b… → 6e090c2e…).
+hash 0912fc75… with one thread, f5eb5db2… with two). Measured on the 2-core AVX-512 box by
+comparing the arrays of builds in subprocesses: builder 1 as committed gave afaf657b… for 1, 2
+and 5 threads there, because it pinned ``eigh`` to one thread and torch's float64 Gram did not
+change with threads on that box; but ``eigh`` unpinned and numpy's OpenBLAS Gram both changed
+with the thread count, and with ``OPENBLAS_CORETYPE=Haswell`` or ``Sandybridge`` (another CPU's
+kernels) scipy's ``nnls`` in the identity calibration moved some standard deviations by one
+ulp, which changed ``id_basis`` entries by up to 3.7e-9 and the hash (→ 6e090c2e…).
 
 Builder 2 (``cache.BUILDER_VERSION``): ``pca`` snaps the generators to an integer grid, forms the
 Gram matrix and the projection as exact integer products (any BLAS, any threads) and solves the
@@ -39,13 +40,14 @@ significant bits. The demo hash is the same for 1, 2 and 5 threads and with Hasw
 OpenBLAS kernels, AVX2 MKL kernels, torch's scalar kernels and numpy's x86-64-v2 baseline loops (see
 tests/facemodel/test_facemodel_procedural_bits.py). What remains machine-dependent is the
 float64 libm (exp, tanh, …) under the generators: a one-ulp difference there survives only if
-it falls within one ulp of a grid or rounding midpoint (≈ 1e-4 per build, see ``pca``); no
+it falls within one ulp of a grid or rounding midpoint (≈ 1e-5 per build, see ``pca``); no
 such difference was seen between the instruction sets above.
 
-Cost (``build_procedural_model``, one thread, medians of 3, this 2-core box loaded by other
-jobs, builder 1 and 2 alternated in one session): demo 0.54 / 0.93 s → 2.89 / 3.42 s, paper
-12.8 s → 22.0 s (runs of 9–17 s and 16–35 s: the load varied). The Jacobi sweeps (about 2 s for the 203 identity generators) are most of it; the
-result is cached on disk, so this is paid once per machine and code version.
+Cost (``build_procedural_model``, one thread, medians of 3, builder 1 and 2 alternated in one
+session on this 2-core box while other jobs loaded it): demo 0.54 / 0.93 s → 2.89 / 3.42 s,
+paper 12.8 s → 22.0 s (single runs 9–17 s and 16–35 s). The Jacobi sweeps (about 2 s for the 203
+identity generators) are most of it; the result is cached on disk, so this is paid once per
+machine and code version.
 """
 
 from __future__ import annotations

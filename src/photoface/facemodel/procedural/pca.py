@@ -8,10 +8,12 @@ bases used to differ between machines. Three steps make every bit reproducible:
 
 1. **Snap the generators to an integer grid** (``snap``): G = Q · 2^e with integer Q, |Q| ≤ 2^b
    and b = ⌊(53 − ⌈log2 D⌉) / 2⌋ (19 bits at demo resolution, 18 at paper). The grid step is
-   about 4e-6 of the largest generator entry: 15 nm on millimetre fields, far below the 7.6e-6 mm
-   float32 spacing of a 100 mm coordinate. It also absorbs last-bit differences of the libm
-   functions (exp, …) that computed G: a one-ulp change moves a snapped value only if it sits
-   within one ulp of a grid midpoint (probability ≈ 2^(b−53) per entry).
+   2e-6 to 4e-6 of the largest generator entry: 15 nm for the identity fields (demo), twice the
+   7.6e-6 mm float32 spacing of a 100 mm coordinate; 2.4e-7 for albedo. It also absorbs
+   last-bit differences of the libm functions (exp, …) that computed G: a one-ulp change moves a
+   snapped value only if it sits within one ulp of a grid midpoint. Summed over the demo's
+   generators, a one-ulp change of every entry would flip about 3e-6 snapped values per basis,
+   so such a difference survives in roughly one build in 10^5.
 2. **Exact Gram matrix**: every product Q_i Q_j is an integer below 2^(2b) and every partial sum
    of D of them stays below 2^53, so ``Q @ Qᵀ`` in float64 is exact in any summation order, on
    any BLAS, with any number of threads.
