@@ -29,8 +29,8 @@ from PIL import Image
 
 from photoface.apps import figures
 from photoface.apps.inputs import FaceInput, Skipped, collect_images, load_faces
-from photoface.apps.reconstruct import write_mesh
 from photoface.errors import PhotofaceError
+from photoface.facemodel.export import write_mesh
 
 
 @dataclass
