@@ -37,9 +37,9 @@ import numpy as np
 import torch
 
 from photoface.evaluate import verification as V
-from photoface.evaluate.alignment import umeyama
 from photoface.evaluate.micc import select_three_views, summarize_errors
 from photoface.evaluate.protocol import CROP_RADIUS_MM, evaluate_mesh
+from photoface.mesh.similarity import umeyama
 
 MODES = ("identity", "three_views")
 FOLDS = 2
