@@ -26,6 +26,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from photoface.apps.preview import render_faces
+from photoface.pixels import to_uint8
 from photoface.render.renderer import Renderer
 from photoface.render.sh import light_preset
 
@@ -36,16 +37,6 @@ LABEL_H = 14
 PANEL_LABELS = ("input", "render", "albedo", "shading",
                 *(f"mesh yaw {y:+.0f}" if y else "mesh front" for y in MESH_YAWS))
 MAX_OVERLAY_SIDE = 1024  # px: overlays of large photos are scaled down to this longer side
-
-
-def to_uint8(image: torch.Tensor | np.ndarray) -> np.ndarray:
-    """(3, H, W) tensor or (H, W, 3) array in [0, 1] → (H, W, 3) uint8."""
-    if isinstance(image, torch.Tensor):
-        image = image.detach().float().cpu()
-        if image.dim() == 3 and image.shape[0] in (1, 3):
-            image = image.expand(3, -1, -1).permute(1, 2, 0)
-        image = image.numpy()
-    return (np.clip(np.asarray(image, np.float64), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
 def mesh_views(face_model, verts: torch.Tensor, size: int, yaws: Sequence[float] = MESH_YAWS) -> np.ndarray:

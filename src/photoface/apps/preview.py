@@ -23,6 +23,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from photoface.facemodel.model import MorphableModel
+from photoface.pixels import to_uint8
 from photoface.render.renderer import Renderer
 from photoface.render.sh import default_light, directional_light
 
@@ -58,8 +59,7 @@ def render_faces(model: MorphableModel, verts: torch.Tensor, albedo: torch.Tenso
     renderer = Renderer(model.faces, size)
     with torch.no_grad():
         out = renderer.render(verts.float(), albedo.float(), pose, _key_light().expand(b, -1), background=BACKGROUND)
-    img = out.image.clamp(0.0, 1.0).permute(0, 2, 3, 1).cpu().numpy()
-    return (img * 255.0 + 0.5).astype(np.uint8)
+    return to_uint8(out.image)
 
 
 def _label(img: np.ndarray, text: str) -> np.ndarray:

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from photoface.errors import PhotofaceError
+from photoface.pixels import to_uint8
 from photoface.render.camera import focal_at_code_zero
 from photoface.render.renderer import Renderer
 from photoface.render.sh import LIGHT_DIM, light_preset
@@ -87,8 +88,7 @@ def render_model_image(
             verts, albedo.expand_as(verts), pose, _light_code(light),
             background=torch.tensor(background, dtype=verts.dtype),
         )
-    rgb = out.image[0].permute(1, 2, 0).clamp(0.0, 1.0).cpu().numpy()
-    return np.round(rgb * 255.0).astype(np.uint8)
+    return to_uint8(out.image[0])
 
 
 def save_png(image: np.ndarray, path) -> Path:

@@ -28,6 +28,7 @@ from photoface.data.format import (
     read_index,
 )
 from photoface.errors import InputFileError, PhotofaceError
+from photoface.pixels import to_uint8
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -53,7 +54,7 @@ def _to_uint8_image(image: Any, size: int, what: str) -> np.ndarray:
         if arr.dtype == bool:
             arr = arr.astype(np.uint8) * 255
         elif arr.dtype != np.uint8:
-            arr = np.clip(np.rint(arr.astype(np.float64) * 255.0), 0, 255).astype(np.uint8)
+            arr = to_uint8(arr.astype(np.float64))
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[..., 0]
     if arr.shape[:2] != (size, size):

@@ -36,6 +36,7 @@ from photoface.evaluate.aflw2000 import list_aflw2000
 from photoface.evaluate.nme import aflw2000_nme
 from photoface.evaluate.runner import NetworkMethod
 from photoface.evaluate.synthetic import load_run, run_folder
+from photoface.pixels import from_uint8
 from photoface.render.camera import frontal_pose, project
 
 CROPS = ("box", "landmarks", "detector")
@@ -113,7 +114,7 @@ def evaluate_aflw2000(
                     fallbacks += 1
             if t is None:
                 t = box_transform(s.landmarks, box)
-            crops.append(torch.from_numpy(warp_image(rgb, t, size).copy()).permute(2, 0, 1).float() / 255.0)
+            crops.append(from_uint8(warp_image(rgb, t, size)))
             inverse.append(invert_transform(t))
         images = torch.stack(crops)
         for m in methods:

@@ -17,6 +17,8 @@ from typing import Sequence
 
 import numpy as np
 
+from photoface.pixels import to_uint8
+
 NO_DATA_RGB = (0.8, 0.8, 0.8)
 
 
@@ -58,8 +60,7 @@ def render_error_view(verts, faces, errors, vmax: float, yaw_deg: float = 0.0, p
     renderer = Renderer(torch.as_tensor(np.asarray(faces)).long(), image_size)
     with torch.no_grad():
         out = renderer.render(v[None], albedo, pose, background=1.0)
-    img = out.image[0].clamp(0, 1).permute(1, 2, 0).numpy()
-    return (img * 255 + 0.5).astype(np.uint8)
+    return to_uint8(out.image[0])
 
 
 def save_error_map(path: str | Path, verts, faces, errors, vmax: float | None = None,

@@ -40,6 +40,7 @@ from photoface.evaluate.micc import aggregate_records, count_frames, find_subjec
 from photoface.evaluate.runner import MODES, MeshScorer, NetworkMethod, group_mesh, verification_summary
 from photoface.evaluate.synthetic import BASELINES, baseline_methods, check_methods, load_run, run_folder
 from photoface.evaluate.video import MJPEG_SUFFIXES, iter_frames, split_mjpeg
+from photoface.pixels import from_uint8
 
 DEFAULT_STEP = 10
 VERIFICATION_FRAMES = 5
@@ -87,7 +88,7 @@ def face_crops(frames, landmarker, image_size: int) -> tuple[torch.Tensor, np.nd
         if lm is None:
             continue
         t = alignment_transform(lm, image_size)
-        crops.append(torch.from_numpy(warp_image(frame, t, image_size).copy()).permute(2, 0, 1).float() / 255.0)
+        crops.append(from_uint8(warp_image(frame, t, image_size)))
         lms.append(apply_transform(t, lm))
         kept.append(int(index))
     if not crops:

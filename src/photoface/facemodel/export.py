@@ -17,6 +17,7 @@ import trimesh
 
 from photoface.errors import PhotofaceError
 from photoface.facemodel.model import MorphableModel
+from photoface.pixels import to_uint8
 
 FORMATS = (".obj", ".ply")
 
@@ -58,8 +59,8 @@ def colour_mesh(verts, faces, colours) -> trimesh.Trimesh:
         verts: (V, 3) mm; faces: (F, 3) ints, counter-clockwise seen from outside;
         colours: (V, 3) in [0, 1] (clipped), stored as 8-bit RGB.
     """
-    colours = np.clip(np.asarray(colours, np.float64), 0.0, 1.0)
-    rgba = np.concatenate([np.round(colours * 255.0), np.full((len(colours), 1), 255.0)], axis=1).astype(np.uint8)
+    rgb = to_uint8(np.asarray(colours, np.float64))
+    rgba = np.concatenate([rgb, np.full((len(rgb), 1), 255, np.uint8)], axis=1)
     return trimesh.Trimesh(vertices=np.asarray(verts, np.float64), faces=np.asarray(faces, np.int64),
                            vertex_colors=rgba, process=False, validate=False)
 
