@@ -59,7 +59,7 @@ def colour_mesh(verts, faces, colours) -> trimesh.Trimesh:
         verts: (V, 3) mm; faces: (F, 3) ints, counter-clockwise seen from outside;
         colours: (V, 3) in [0, 1] (clipped), stored as 8-bit RGB.
     """
-    rgb = to_uint8(np.asarray(colours, np.float64))
+    rgb = to_uint8(np.asarray(colours))
     rgba = np.concatenate([rgb, np.full((len(rgb), 1), 255, np.uint8)], axis=1)
     return trimesh.Trimesh(vertices=np.asarray(verts, np.float64), faces=np.asarray(faces, np.int64),
                            vertex_colors=rgba, process=False, validate=False)
