@@ -18,7 +18,6 @@ The panel of one photo is ``input | render | albedo | shading | mesh (three view
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Sequence
 
 import numpy as np
@@ -41,14 +40,8 @@ MAX_OVERLAY_SIDE = 1024  # px: overlays of large photos are scaled down to this 
 
 def mesh_views(face_model, verts: torch.Tensor, size: int, yaws: Sequence[float] = MESH_YAWS) -> np.ndarray:
     """(B, len(yaws), size, size, 3) uint8 grey renders of (B, V, 3) mm shapes, canonical pose."""
-    b = verts.shape[0]
-    verts = verts.detach().float().cpu()
     grey = torch.full_like(verts, GREY)
-    # render_faces builds its camera on the CPU: give it CPU copies of the few arrays it reads,
-    # whatever device the network and its face model live on
-    cpu_model = SimpleNamespace(mean=face_model.mean.detach().cpu(), faces=face_model.faces.cpu(),
-                                landmarks68=face_model.landmarks68.cpu())
-    views = [render_faces(cpu_model, verts, grey, torch.full((b,), float(y)), size) for y in yaws]
+    views = [render_faces(face_model, verts, grey, float(y), size) for y in yaws]
     return np.stack(views, axis=1)
 
 
