@@ -56,6 +56,8 @@ META_FILE = "meta.json"
 INDEX_FILE = "index.jsonl"
 JOURNAL_FILE = "progress.jsonl"
 SPLITS = ("train", "test")
+SETTINGS = ("cooperative", "indoor", "outdoor")
+"""A row's ``setting``, easiest first: MICC Florence's three kinds of video, which synthetic photos imitate."""
 NUM_LANDMARKS = 68
 
 _REQUIRED_ROW_KEYS = ("image", "identity", "split", "landmarks", "labeled")

@@ -47,11 +47,11 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from photoface.data.format import load_dataset
+from photoface.data.format import SETTINGS, load_dataset
 from photoface.errors import InputFileError, PhotofaceError
 from photoface.evaluate.benchmark import (BASELINES, benchmark_methods, check_methods, load_run, mesh_scorer,
                                           results_meta, run_folder)
-from photoface.evaluate.micc import SETTINGS, aggregate_records
+from photoface.evaluate.micc import aggregate_records
 from photoface.evaluate.nme import landmark_nme
 from photoface.evaluate.runner import MeshScorer, by_group, dense_errors, group_meshes, verification_summary
 from photoface.evaluate.shape_metrics import expression_error, pose_errors

@@ -50,9 +50,8 @@ from pathlib import Path
 
 import numpy as np
 
-from photoface.data.format import DatasetMeta, DatasetRow, DatasetWriter, PreparedDataset
+from photoface.data.format import SETTINGS, DatasetMeta, DatasetRow, DatasetWriter, PreparedDataset
 from photoface.data.synth.photo import IdentityGenerator, PhotoResult
-from photoface.data.synth.scene import SETTINGS
 from photoface.data.synth.sheet import write_contact_sheet
 from photoface.errors import PhotofaceError
 
