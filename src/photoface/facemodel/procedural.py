@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from photoface.errors import PhotofaceError
-from photoface.facemodel import procedural_layout as L
+from photoface.facemodel import procedural_layout as layout
 from photoface.facemodel.model import MorphableModel, canonical_origin
 from photoface.facemodel.procedural_albedo import albedo_basis
 from photoface.facemodel.procedural_expression import expression_basis
@@ -41,7 +41,7 @@ from photoface.facemodel.procedural_mesh import build_grid
 from photoface.facemodel.procedural_surface import build_mean, nose_height
 
 N_ID, N_TEX = 100, 60
-RESOLUTIONS = tuple(L.RESOLUTIONS)
+RESOLUTIONS = tuple(layout.RESOLUTIONS)
 _SOURCES = (
     "procedural.py", "procedural_layout.py", "procedural_mesh.py", "procedural_surface.py",
     "procedural_shapes.py", "procedural_landmarks.py", "procedural_identity.py",
@@ -51,10 +51,10 @@ _SOURCES = (
 
 def build_procedural_model(resolution: str = "demo", seed: int = 0) -> MorphableModel:
     """Build the procedural face model (no caching; see ``builtin_model``)."""
-    if resolution not in L.RESOLUTIONS:
+    if resolution not in layout.RESOLUTIONS:
         raise PhotofaceError(f"unknown resolution {resolution!r}; choose one of {RESOLUTIONS}")
-    rows, cols, pocket = L.RESOLUTIONS[resolution]
-    place = L.place_grid(rows, cols)
+    rows, cols, pocket = layout.RESOLUTIONS[resolution]
+    place = layout.place_grid(rows, cols)
     grid = build_grid(rows, cols, place.slit_row, place.slit_half, pocket)
     mean = build_mean(grid, place)
     lm = select_landmarks(grid, mean)
@@ -98,7 +98,7 @@ def builtin_model(resolution: str = "demo", seed: int = 0) -> MorphableModel:
     """
     from photoface.facemodel.io import load_model, save_model
 
-    if resolution not in L.RESOLUTIONS:
+    if resolution not in layout.RESOLUTIONS:
         raise PhotofaceError(f"unknown resolution {resolution!r}; choose one of {RESOLUTIONS}")
     path = cache_dir() / f"procedural-{resolution}-seed{int(seed)}-{code_version()}.npz"
     if path.is_file():
