@@ -39,7 +39,6 @@ and setting (the first ones by file order).
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Sequence
@@ -47,6 +46,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from photoface.atomic import write_atomic
 from photoface.data.format import SETTINGS, load_dataset
 from photoface.errors import InputFileError, PhotofaceError
 from photoface.evaluate.benchmark import (BASELINES, benchmark_methods, check_methods, load_run, mesh_scorer,
@@ -237,8 +237,4 @@ def write_verification_file(trained, ver: dict, bench: SyntheticBenchmark) -> Pa
                          f"held-out identities ({bench.root.resolve()})",
         "checkpoint": str(Path(trained.checkpoint).resolve()), "step": trained.step,
     }
-    path = verification_path(run)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
-    return path
+    return write_atomic(verification_path(run), json.dumps(data, indent=1))
