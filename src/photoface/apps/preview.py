@@ -23,6 +23,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from photoface.facemodel.model import MorphableModel
+from photoface.pixels import to_uint8
 from photoface.render.framing import key_light, render_framed
 
 BACKGROUND = 0.16
@@ -54,7 +55,7 @@ def _label(img: np.ndarray, text: str) -> np.ndarray:
 def _grid(tiles: list[np.ndarray], cols: int) -> np.ndarray:
     rows = -(-len(tiles) // cols)
     h, w, _ = tiles[0].shape
-    out = np.full((rows * h, cols * w, 3), int(BACKGROUND * 255), dtype=np.uint8)
+    out = np.full((rows * h, cols * w, 3), to_uint8(np.float64(BACKGROUND)), dtype=np.uint8)
     for i, t in enumerate(tiles):
         r, c = divmod(i, cols)
         out[r * h:(r + 1) * h, c * w:(c + 1) * w] = t
