@@ -39,7 +39,6 @@ and setting (the first ones by file order).
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Sequence
@@ -47,17 +46,17 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from photoface.data.format import load_dataset
+from photoface.atomic import write_atomic
+from photoface.data.format import SETTINGS, load_dataset
 from photoface.errors import InputFileError, PhotofaceError
 from photoface.facemodel import hash_mismatch_advice
-from photoface.evaluate.micc import SETTINGS, aggregate_records
+from photoface.evaluate.benchmark import (BASELINES, benchmark_methods, check_methods, load_run, mesh_scorer,
+                                          results_meta, run_folder)
+from photoface.evaluate.micc import aggregate_records
 from photoface.evaluate.nme import landmark_nme
-from photoface.evaluate.runner import (MODES, MeshScorer, NetworkMethod, by_group, dense_errors, group_meshes,
-                                       verification_summary)
+from photoface.evaluate.runner import MeshScorer, by_group, dense_errors, group_meshes, verification_summary
 from photoface.evaluate.shape_metrics import expression_error, pose_errors
 from photoface.run.layout import verification_path
-
-BASELINES = ("mean_face", "landmark_fit")
 
 
 class SyntheticBenchmark:
@@ -165,36 +164,6 @@ def _ordered(by_mode: dict, modes: Sequence[str]) -> dict:
     return {m: by_mode[m] for m in modes if m in by_mode}
 
 
-def check_methods(baselines: Sequence[str], modes: Sequence[str]) -> None:
-    """PhotofaceError for unknown baseline or mode names."""
-    bad = [b for b in baselines if b not in BASELINES]
-    if bad:
-        raise PhotofaceError(f"unknown baseline(s) {', '.join(bad)}; choose from {', '.join(BASELINES)}")
-    bad = [m for m in modes if m not in MODES]
-    if bad or not modes:
-        raise PhotofaceError(f"unknown or no mode(s) {', '.join(bad)}; choose from {', '.join(MODES)}")
-
-
-def baseline_methods(names: Sequence[str], face_model, image_size: int) -> list:
-    """The named baselines (``mean_face``, ``landmark_fit``) for ``face_model``."""
-    from photoface.evaluate.baselines import LandmarkFit, MeanFace
-
-    make = {"mean_face": lambda: MeanFace(face_model, image_size),
-            "landmark_fit": lambda: LandmarkFit(face_model, image_size)}
-    return [make[n]() for n in names]
-
-
-def load_run(path, device, name: str, expected_hash: str | None = None):
-    """A trained run (``photoface.run.inference.load_trained``) checked against a face-model hash."""
-    from photoface.run.inference import load_trained
-
-    trained = load_trained(path, device)
-    if expected_hash is not None and trained.face_model_hash != expected_hash:
-        raise PhotofaceError(f"{path}: the {name} run uses another face model than the evaluated model "
-                             f"(hash {trained.face_model_hash[:12]} vs {expected_hash[:12]})")
-    return trained
-
-
 def evaluate_synthetic(
     checkpoint: str | Path,
     data: str | Path,
@@ -233,40 +202,27 @@ def evaluate_synthetic(
     if bench.true_mesh.shape[1] != trained.face_model.num_vertices:
         raise PhotofaceError(f"{data}: true meshes have {bench.true_mesh.shape[1]} vertices, the run's face model "
                              f"{trained.face_model.num_vertices}; generate the test data with the run's face model")
-    methods = [NetworkMethod(trained, "model", batch_size, neutral)]
-    methods += baseline_methods(baselines, trained.face_model, bench.image_size)
-    if shape_supervised is not None:
-        methods.append(NetworkMethod(load_run(shape_supervised, device, "shape_supervised", trained.face_model_hash),
-                                     "shape_supervised", batch_size, neutral))
-    fm = trained.face_model
-    scorer = MeshScorer(fm.faces.cpu().numpy(), fm.landmarks68.cpu().numpy(), **(protocol_options or {}))
+    methods = benchmark_methods(trained, batch_size=batch_size, baselines=baselines, image_size=bench.image_size,
+                                shape_supervised=shape_supervised, device=device, neutral=neutral)
+    scorer = mesh_scorer(trained.face_model, protocol_options)
     result: dict = {}
     for method in methods:
         with torch.no_grad():
             out = method.predict(bench.images, bench.landmarks)
         result[method.name] = score_method(bench, out, scorer, scorer.landmarks68, modes)
-    result["meta"] = {
-        "benchmark": "synthetic", "dataset": str(bench.root.resolve()),
-        "checkpoint": str(Path(trained.checkpoint).resolve()), "run": str(run_folder(trained)),
-        "step": trained.step, "stage": trained.stage,
-        "shape_supervised": None if shape_supervised is None else str(Path(shape_supervised).resolve()),
-        "identities": len(bench.scans), "photos": len(bench.rows),
-        "photos_per_setting": {s: bench.settings.count(s) for s in bench.setting_order},
-        "modes": modes, "neutral_expression": neutral, "max_photos": max_photos,
-        "protocol": "95 mm crop around the true nose tip; 68-landmark then ICP alignment with isotropic scale; "
-                    "symmetric mean point-to-surface distance (mm)",
-        "views_chosen_by": "true yaw", "protocol_runs": scorer.evaluations,
-        "seconds": round(time.perf_counter() - t0, 1),
-    }
+    result["meta"] = results_meta(
+        "synthetic", bench.root, trained, t0, stage=trained.stage,
+        shape_supervised=None if shape_supervised is None else str(Path(shape_supervised).resolve()),
+        identities=len(bench.scans), photos=len(bench.rows),
+        photos_per_setting={s: bench.settings.count(s) for s in bench.setting_order},
+        modes=modes, neutral_expression=neutral, max_photos=max_photos,
+        protocol="95 mm crop around the true nose tip; 68-landmark then ICP alignment with isotropic scale; "
+                 "symmetric mean point-to-surface distance (mm)",
+        views_chosen_by="true yaw", protocol_runs=scorer.evaluations)
     if write_verification and "verification" in result["model"]:
         path = write_verification_file(trained, result["model"]["verification"], bench)
         result["meta"]["verification_file"] = str(path)
     return result
-
-
-def run_folder(trained) -> Path:
-    """The run's folder, or the checkpoint's folder for a checkpoint outside a run."""
-    return (Path(trained.run_dir) if trained.run_dir is not None else Path(trained.checkpoint).parent).resolve()
 
 
 def write_verification_file(trained, ver: dict, bench: SyntheticBenchmark) -> Path:
@@ -283,8 +239,4 @@ def write_verification_file(trained, ver: dict, bench: SyntheticBenchmark) -> Pa
                          f"held-out identities ({bench.root.resolve()})",
         "checkpoint": str(Path(trained.checkpoint).resolve()), "step": trained.step,
     }
-    path = verification_path(run)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
-    return path
+    return write_atomic(verification_path(run), json.dumps(data, indent=1))

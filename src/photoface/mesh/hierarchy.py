@@ -34,7 +34,6 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +42,7 @@ from typing import Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from photoface.atomic import write_atomic
 from photoface.errors import PhotofaceError
 from photoface.mesh.decimate import decimate_keep_vertices
 from photoface.mesh.graph import chebyshev_laplacian
@@ -150,16 +150,7 @@ class MeshHierarchy:
                 arrays[f"{name}_{i}_indices"] = m.indices
                 arrays[f"{name}_{i}_indptr"] = m.indptr
                 arrays[f"{name}_{i}_shape"] = np.asarray(m.shape)
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, lambda fh: np.savez(fh, **arrays))
 
     @classmethod
     def load(cls, path: str | Path) -> "MeshHierarchy":

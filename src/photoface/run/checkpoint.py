@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from photoface.atomic import write_atomic
 from photoface.errors import InputFileError, PhotofaceError
 from photoface.facemodel import hash_mismatch_advice
 from photoface.run.layout import LAST_CHECKPOINT, checkpoint_dir, last_checkpoint
@@ -35,20 +36,6 @@ from photoface.run.layout import LAST_CHECKPOINT, checkpoint_dir, last_checkpoin
 FORMAT = "photoface-checkpoint"
 VERSION = 1
 _STEP_FILE = re.compile(r"^step_(\d{7,})\.pt$")
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Call ``write(file)`` on a temporary file beside ``path``, fsync it, rename it to ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _atomic_link(source: Path, target: Path) -> None:
@@ -62,7 +49,7 @@ def _atomic_link(source: Path, target: Path) -> None:
     except OSError:
         tmp.unlink(missing_ok=True)
         with open(source, "rb") as src:
-            _atomic_write(target, lambda fh: shutil.copyfileobj(src, fh, 1 << 20))
+            write_atomic(target, lambda fh: shutil.copyfileobj(src, fh, 1 << 20))
 
 
 def _nonfinite_keys(obj: Any, prefix: str = "") -> list[str]:
@@ -87,7 +74,7 @@ def save_checkpoint(run_dir: str | Path, state: dict[str, Any], keep: int = 3) -
         raise PhotofaceError(f"refusing to write a checkpoint with non-finite values in {', '.join(bad[:5])}")
     folder = checkpoint_dir(run_dir)
     path = folder / f"step_{int(state['step']):07d}.pt"
-    _atomic_write(path, lambda fh: torch.save({"format": FORMAT, "version": VERSION, **state}, fh))
+    write_atomic(path, lambda fh: torch.save({"format": FORMAT, "version": VERSION, **state}, fh))
     _atomic_link(path, folder / LAST_CHECKPOINT)
     steps = sorted(p for p in folder.iterdir() if _STEP_FILE.match(p.name))
     for old in steps[: max(0, len(steps) - max(keep, 1))]:

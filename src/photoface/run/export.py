@@ -19,11 +19,11 @@ someone else's file. Give ``load_trained(..., face_model=FILE)`` where the file 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 
+from photoface.atomic import write_atomic
 from photoface.errors import PhotofaceError
 from photoface.run.build import network_args
 from photoface.run.inference import EXPORT_FORMAT, EXPORT_VERSION, config_of, read_weights_file, resolve_source
@@ -66,12 +66,4 @@ def export_model(source: str | Path, out: str | Path, half: bool = False) -> Pat
         "calibration": calibration,
         "model": weights,
     }
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    try:
-        torch.save(exported, tmp)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out
+    return write_atomic(out, lambda fh: torch.save(exported, fh))

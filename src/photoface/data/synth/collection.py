@@ -60,9 +60,9 @@ from pathlib import Path
 
 import numpy as np
 
-from photoface.data.format import DatasetMeta, DatasetRow, DatasetWriter, PreparedDataset
+from photoface.atomic import write_atomic
+from photoface.data.format import SETTINGS, DatasetMeta, DatasetRow, DatasetWriter, PreparedDataset
 from photoface.data.synth.photo import IdentityGenerator, PhotoResult
-from photoface.data.synth.scene import SETTINGS
 from photoface.data.synth.sheet import write_contact_sheet
 from photoface.errors import PhotofaceError
 from photoface.facemodel import face_model_name, load_face_model
@@ -188,12 +188,12 @@ def _write_identity(writer: DatasetWriter, ident, results, faces: np.ndarray, io
         "hair_rgb": _r(ident.look.hair).tolist(), "skin_rgb": _r(ident.look.skin).tolist(),
         "wears_glasses": ident.wears_glasses,
     }
-    _write_bytes(writer.root / f"identities/{ident.name}.json",
+    write_atomic(writer.root / f"identities/{ident.name}.json",
                  (json.dumps(info, indent=1) + "\n").encode())
     files = [(f"identities/{ident.name}_detail.npy", ident.detail)]
     if ident.split == "test":
         files.append((f"scans/{ident.name}.npy", ident.neutral))
-        _write_bytes(writer.root / f"scans/{ident.name}.obj", _obj_bytes(ident.neutral, faces))
+        write_atomic(writer.root / f"scans/{ident.name}.obj", _obj_bytes(ident.neutral, faces))
     rows = []
     for res in results:
         row = _row(ident, res)
@@ -204,13 +204,6 @@ def _write_identity(writer: DatasetWriter, ident, results, faces: np.ndarray, io
     for row in rows:
         writer.add(row)
     writer.mark_done(f"identity:{ident.name}")
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def synthesize(model: str, identities: int, photos_per_identity: int, out, *,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from photoface.facemodel.procedural import layout as L
+from photoface.facemodel.procedural import layout
 from photoface.facemodel.procedural.mesh import GRID, POCKET_BACK, SLIT_LOWER, FaceGrid
 from photoface.facemodel.procedural.pca import pca_modes
 from photoface.facemodel.procedural.shapes import gauss, pair, smoothstep
@@ -60,7 +60,7 @@ def _masks(grid: FaceGrid, mean: MeanSurface) -> dict[str, np.ndarray]:
     # end), tapering to the tail; the soft edge imitates sparse hairs.
     t = np.linspace(12.0, 61.0, 90)
     u = (t - 12.0) / 49.0
-    brow_y = L.BROW_Y - 4.0 + 5.2 * np.sin(np.pi * np.clip(u * 0.85 + 0.08, 0, 1)) - 2.5 * u
+    brow_y = layout.BROW_Y - 4.0 + 5.2 * np.sin(np.pi * np.clip(u * 0.85 + 0.08, 0, 1)) - 2.5 * u
     thick = 2.2 + 1.6 * (1 - u) ** 0.7 - 1.0 * u**2
     d = np.min((ax[:, None] - t[None]) ** 2 / 1.5 + (y[:, None] - brow_y[None]) ** 2 / thick[None] ** 2, axis=1)
     d = d + (np.maximum(ax - 61.0, 0.0) / 2.0) ** 2 + (np.maximum(12.0 - ax, 0.0) / 1.5) ** 2

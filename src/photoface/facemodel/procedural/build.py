@@ -55,7 +55,7 @@ from __future__ import annotations
 import numpy as np
 
 from photoface.errors import PhotofaceError
-from photoface.facemodel.procedural import layout as L
+from photoface.facemodel.procedural import layout
 from photoface.facemodel.model import MorphableModel, canonical_origin
 from photoface.facemodel.procedural.albedo import albedo_basis
 from photoface.facemodel.procedural.expression import expression_basis
@@ -65,15 +65,15 @@ from photoface.facemodel.procedural.mesh import build_grid
 from photoface.facemodel.procedural.surface import build_mean, nose_height
 
 N_ID, N_TEX = 100, 60
-RESOLUTIONS = tuple(L.RESOLUTIONS)
+RESOLUTIONS = tuple(layout.RESOLUTIONS)
 
 
 def build_procedural_model(resolution: str = "demo", seed: int = 0) -> MorphableModel:
     """Build the procedural face model (no caching; see ``cache.builtin_model``)."""
-    if resolution not in L.RESOLUTIONS:
+    if resolution not in layout.RESOLUTIONS:
         raise PhotofaceError(f"unknown resolution {resolution!r}; choose one of {RESOLUTIONS}")
-    rows, cols, pocket = L.RESOLUTIONS[resolution]
-    place = L.place_grid(rows, cols)
+    rows, cols, pocket = layout.RESOLUTIONS[resolution]
+    place = layout.place_grid(rows, cols)
     grid = build_grid(rows, cols, place.slit_row, place.slit_half, pocket)
     mean = build_mean(grid, place)
     lm = select_landmarks(grid, mean)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from photoface.facemodel.procedural import layout as L
+from photoface.facemodel.procedural import layout
 from photoface.facemodel.procedural.mesh import GRID, POCKET_BACK, POCKET_LOWER, POCKET_UPPER, SLIT_LOWER, FaceGrid
 from photoface.facemodel.procedural.shapes import band, gauss, pair, smoothstep
 from photoface.facemodel.procedural.surface import MeanSurface, eye_s, lid_margins
@@ -37,7 +37,7 @@ def lower_side(grid: FaceGrid) -> np.ndarray:
 def jaw_weight(grid: FaceGrid, mean: MeanSurface) -> np.ndarray:
     """(V,) how much each vertex follows the mandible: 1 below the mouth, 0 above, graded outside."""
     x, y = mean.base_xy[:, 0], mean.base_xy[:, 1]
-    xc, yst = L.MOUTH_CORNER_X, L.STOMION_Y
+    xc, yst = layout.MOUTH_CORNER_X, layout.STOMION_Y
     out_x = np.maximum(np.abs(x) - xc, 0.0)
     centre = yst + 0.45 * out_x
     half = np.maximum(0.7 * out_x, 1.0)
@@ -84,7 +84,7 @@ def expression_basis(grid: FaceGrid, mean: MeanSurface) -> tuple[np.ndarray, lis
     x, y = mean.base_xy[:, 0], mean.base_xy[:, 1]
     n = mean.normal
     zero = np.zeros_like(x)
-    xc, yst = L.MOUTH_CORNER_X, L.STOMION_Y
+    xc, yst = layout.MOUTH_CORNER_X, layout.STOMION_Y
     low = lower_side(grid).astype(float)
     up_side = 1.0 - low
     in_slit = np.abs(x) < xc + 2.0
