@@ -62,12 +62,16 @@ def read_training(run_dir: Path, stdout: str) -> dict:
     steady = [r["images_per_s"] for r in records[1:] if r.get("images_per_s")] or \
              [r["images_per_s"] for r in records if r.get("images_per_s")]
     stopped = re.search(r"stopped by (\w+)", stdout)
+    # the run's closing lines give the losses of its first and last step ("total: a -> b");
+    # metrics.jsonl's windows are averages, and a short run has only one
+    trend = re.search(r"^total: (\S+) -> (\S+)$", stdout, re.MULTILINE)
     last = records[-1]
     return {
         "steps": last["step"], "stage": last.get("stage"), "elapsed_s": last.get("elapsed_s"),
         "images_per_s": statistics.median(steady) if steady else None,
         "log_windows": len(records), "stopped_by": stopped.group(1) if stopped else None,
-        "first_total": records[0].get("total"), "last_total": last.get("total"),
+        "first_total": float(trend.group(1)) if trend else records[0].get("total"),
+        "last_total": float(trend.group(2)) if trend else last.get("total"),
         "skipped_steps": last.get("skipped_steps"),
     }
 
