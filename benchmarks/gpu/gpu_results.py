@@ -86,13 +86,17 @@ def _weighted(block: dict | None) -> float | None:
 
 
 def read_evaluation(json_path: Path) -> dict:
-    """Headline numbers per method of ``photoface evaluate synthetic``'s JSON.
+    """:func:`read_evaluation_data` of the file ``json_path``."""
+    return read_evaluation_data(json.loads(Path(json_path).read_text(encoding="utf-8")))
+
+
+def read_evaluation_data(data: dict) -> dict:
+    """Headline numbers per method of ``photoface evaluate synthetic``'s results.
 
     ``shape_identity_mm``: identity-averaged shape error, the mean over the three settings of
     the per-setting means, with the standard error over identities of the worst-sampled setting's
     spread; ``photo_mm``, ``nme`` (a fraction) and ``eer`` are photo-weighted over the settings.
     """
-    data = json.loads(Path(json_path).read_text(encoding="utf-8"))
     meta = data.get("meta", {})
     methods = {}
     for name in EVAL_METHODS:
@@ -111,17 +115,21 @@ def read_evaluation(json_path: Path) -> dict:
             "eer": (r.get("verification") or {}).get("eer"),
         }
     if "model" not in methods:
-        raise ValueError(f"{json_path}: no 'model' results")
+        raise ValueError("evaluation results without a 'model' entry")
     return {"identities": meta.get("identities"), "photos": meta.get("photos"), "step": meta.get("step"),
             "seconds": meta.get("seconds"), "methods": methods}
 
 
 def read_throughput(json_path: Path) -> dict:
+    """:func:`read_throughput_data` of the file ``json_path`` (gpu_throughput.py's output)."""
+    return read_throughput_data(json.loads(Path(json_path).read_text(encoding="utf-8")))
+
+
+def read_throughput_data(data: dict) -> dict:
     """The throughput cases, each with its speed relative to fp32 NCHW stage 1 when that was timed."""
-    data = json.loads(Path(json_path).read_text(encoding="utf-8"))
     cases = data.get("cases") or []
     if not cases:
-        raise ValueError(f"{json_path}: no timed cases")
+        raise ValueError("throughput results without timed cases")
     ref = next((c for c in cases if not c["amp"] and not c["channels_last"] and c["stage"] == 1), None)
     for c in cases:
         c["speedup_vs_fp32_nchw"] = c["images_per_s"] / ref["images_per_s"] if ref and c["stage"] == 1 else None
