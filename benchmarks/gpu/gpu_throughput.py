@@ -108,7 +108,8 @@ def measure(cfg, data: Path, run_dir: Path, cases: list[tuple[bool, int]], warmu
     return results
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this script (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", required=True, type=Path, help="prepared dataset for the preset")
     parser.add_argument("--work", required=True, type=Path, help="scratch folder for the trainers' run folders")
@@ -120,7 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=4, help="timed steps per case and round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     variants = parse_variants(args.variants)
     base = apply_overrides(preset(args.preset), args.overrides)
