@@ -51,7 +51,8 @@ def _header(results: dict) -> list[str]:
                      f"{_f(dev.get('memory_gib'), 1)} GiB, {dev.get('multiprocessors', '–')} multiprocessors); "
                      f"driver {m.get('driver') or '–'}")
     else:
-        lines.append(f"- device: none (CUDA available: {_f(env.get('cuda_available'))}); driver {m.get('driver') or '–'}")
+        lines.append(f"- device: none (CUDA available: {_f(env.get('cuda_available'))}); "
+                     f"driver {m.get('driver') or '–'}")
     lines.append(f"- CPUs: {m.get('cpus', '–')}")
     if env:
         lines.append(f"- software: torch {env.get('torch', '–')} (CUDA {env.get('torch_cuda') or '–'}, "
@@ -174,7 +175,7 @@ def _commands(results: dict) -> list[str]:
     if not cmds:
         return []
     out = ["## Commands", "", "Run from the repository root with `PYTHONPATH=src` and "
-           f"`PHOTOFACE_CACHE` in the scratch folder; `photoface` is `python -m photoface.cli`.", "", "```"]
+           "`PHOTOFACE_CACHE` in the scratch folder; `photoface` is `python -m photoface.cli`.", "", "```"]
     for name, cmd in cmds:
         out += [f"# {name}", cmd]
     return out + ["```"]

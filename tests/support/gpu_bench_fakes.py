@@ -7,8 +7,10 @@ import json
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="pytest" errors="0" failures="1" skipped="1" tests="3">
-<testcase classname="tests.nn.test_nn_chebconv_cuda" name="test_chebconv_on_cuda_matches_cpu_values_and_gradients" time="0.52"/>
-<testcase classname="tests.train.test_train_cuda" name="test_cuda_training_steps_match_cpu_losses[True-True]" time="3.10">
+<testcase classname="tests.nn.test_nn_chebconv_cuda"
+ name="test_chebconv_on_cuda_matches_cpu_values_and_gradients" time="0.52"/>
+<testcase classname="tests.train.test_train_cuda"
+ name="test_cuda_training_steps_match_cpu_losses[True-True]" time="3.10">
 <failure message="AssertionError: (0, 'photometric', 0.2, 0.1)&#10;assert 0.1 &lt;= 0.01">trace</failure></testcase>
 <testcase classname="tests.render.test_render_cuda" name="test_cuda_render_matches_cpu" time="0.00">
 <skipped type="pytest.skip" message="needs a CUDA device">skip</skipped></testcase>
@@ -37,7 +39,8 @@ def _method(shape, photo, nme, eer=None):
         "photo_mm": {"cooperative": {"mean": photo, "std": 0.2, "n": 60, "failed": 0},
                      "indoor": {"mean": photo + 0.3, "std": 0.2, "n": 60, "failed": 0},
                      "outdoor": {"mean": photo + 0.6, "std": 0.2, "n": 60, "failed": 0}},
-        "landmark_nme": {s: {"mean": nme, "std": 0.01, "n": 60, "failed": 0} for s in ("cooperative", "indoor", "outdoor")},
+        "landmark_nme": {s: {"mean": nme, "std": 0.01, "n": 60, "failed": 0}
+                         for s in ("cooperative", "indoor", "outdoor")},
     }
     if eer is not None:
         block["verification"] = {"eer": eer}

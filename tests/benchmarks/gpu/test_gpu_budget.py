@@ -1,5 +1,4 @@
 import pytest
-
 from gpu_budget import Budget, Phase
 
 PHASES = [Phase("a", 100, 10), Phase("b", 200, 10), Phase("c", 100, 50)]

@@ -2,10 +2,10 @@ import ast
 import sys
 from pathlib import Path
 
-import pytest
-
 import gpu_phases as P
 import gpu_throughput
+import pytest
+
 from photoface.cli.entry import build_parser
 from photoface.run.config import apply_overrides, preset
 

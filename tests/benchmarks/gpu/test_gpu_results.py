@@ -1,8 +1,7 @@
 import json
 
-import pytest
-
 import gpu_results as R
+import pytest
 from support.gpu_bench_fakes import JUNIT, SYNTH_STDOUT, TRAIN_STDOUT, evaluation, metrics_lines, throughput
 
 

@@ -1,6 +1,5 @@
-from support.gpu_bench_fakes import results
-
 from gpu_summary import render_summary, write_summary
+from support.gpu_bench_fakes import results
 
 
 def _section(text: str, title: str) -> str:
@@ -40,4 +39,5 @@ def test_an_empty_record_still_renders_and_the_file_is_replaced_whole(tmp_path):
     assert render_summary({"meta": {}, "phases": {}}).startswith("# photoface on a GPU")
     (tmp_path / "summary.md").write_text("old")
     path = write_summary(results(), tmp_path)
-    assert path.read_text().startswith("# photoface on a GPU") and [p.name for p in tmp_path.iterdir()] == ["summary.md"]
+    assert path.read_text().startswith("# photoface on a GPU")
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.md"]
