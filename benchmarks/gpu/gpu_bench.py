@@ -285,7 +285,8 @@ class Bench:
         self.results["meta"]["finished"] = True
         for name in P.ALL_PHASES:
             if name not in self.results["phases"]:
-                self.record(name, status="not run" if name in self.selected else "not selected")
+                why = self._ready(name) or "not reached"
+                self.record(name, status="not selected" if why == "not selected" else "skipped", note=why)
         return all(self.results["phases"].get(n, {}).get("status") in ("ok", "not selected") for n in P.ALL_PHASES)
 
     def stop_all(self) -> None:

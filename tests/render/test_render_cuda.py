@@ -52,13 +52,15 @@ def test_cuda_render_matches_cpu():
 
 def test_cuda_render_gradients_match_cpu():
     # float64 on both sides: no pixel changes triangle, so gradients agree to summation order
-    grads = []
+    grads, tri = [], []
     for device in ("cpu", "cuda"):
         out, leaves = render(device, torch.float64, requires_grad=True)
+        tri.append(out.tri_id.cpu())
         target = torch.linspace(0, 1, out.image.numel(), dtype=torch.float64).view_as(out.image).to(device)
         loss = ((out.image - target) * out.mask).abs().sum() + out.landmarks2d.square().sum() * 1e-3
         loss.backward()
         grads.append([t.grad for t in leaves])
+    assert torch.equal(tri[0], tri[1]), f"{int((tri[0] != tri[1]).sum())} pixels see another triangle on CUDA"
     for name, g_cpu, g_gpu in zip(("verts", "albedo", "pose code", "light"), *grads):
         assert g_cpu.abs().sum() > 0, name
         err = float((g_gpu.cpu() - g_cpu).norm() / g_cpu.norm())

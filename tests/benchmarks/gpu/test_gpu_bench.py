@@ -59,3 +59,13 @@ def test_a_stopped_driver_stops_its_jobs_and_says_so(tmp_path):
     b.stop_all()
     assert job.proc.returncode is not None
     assert b.results["phases"]["eval_demo"]["status"] == "stopped"
+
+
+def test_a_background_phase_without_its_training_is_skipped_with_the_reason(tmp_path, monkeypatch):
+    b = bench(tmp_path, selected={"eval_demo", "pytest_cuda"})
+    monkeypatch.setattr(b, "meta", lambda: None)
+    monkeypatch.setattr(b, "_pytest_cuda", lambda deadline: b.record("pytest_cuda", status="ok"))
+    assert b.run() is False
+    phases = b.results["phases"]
+    assert phases["eval_demo"] == {"status": "skipped", "note": "needs train_demo"}
+    assert phases["train_demo"]["status"] == "not selected" and phases["pytest_cuda"]["status"] == "ok"
