@@ -151,6 +151,11 @@ class Bench:
     def record(self, name: str, **fields) -> None:
         self.results["phases"].setdefault(name, {}).update(fields)
         self.save()
+        if fields.get("status") != "running":  # progress in the device tool's output tail, too
+            p = self.results["phases"][name]
+            took = "" if p.get("seconds") is None else f" in {p['seconds']:.0f} s"
+            note = f" ({p['note']})" if p.get("note") else ""
+            print(f"[{time.monotonic() - self.budget.start:5.0f} s] {name}: {p.get('status')}{took}{note}", flush=True)
 
     def meta(self) -> None:
         m = self.results["meta"]
@@ -341,7 +346,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         bench.collect_logs()
         bench.save()
     for name, p in bench.results["phases"].items():
-        print(f"{name:12} {p.get('status', ''):12} {p.get('seconds', 0):7.1f} s  {p.get('note', '')}")
+        print(f"{name:12} {p.get('status', ''):12} {p.get('seconds') or 0:7.1f} s  {p.get('note', '')}")
     print(f"summary: {paths.out / 'summary.md'}")
     return 0 if ok else 1
 

@@ -86,7 +86,7 @@ mkdir -p "$work"
 
 # photoface from this checkout, with no install step (nothing to build; no network there). A
 # package the interpreter lacks can travel as wheels in $repo/.whl (docs/gpu.md).
-export PYTHONPATH="$repo/src${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONPATH="$repo/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 need='numpy scipy yaml PIL tqdm torchvision tensorboard matplotlib pytest'
 missing_modules() {
     "$py" -c 'import importlib.util, sys; print(" ".join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))' $need
