@@ -176,9 +176,18 @@ class Bench:
         if name not in self.selected:
             return "not selected"
         for need in P.NEEDS.get(name, ()):
-            if self.results["phases"].get(need, {}).get("status") != "ok":
+            if not self._satisfied(need):
                 return f"needs {need}"
         return None
+
+    def _satisfied(self, need: str) -> bool:
+        """A prerequisite succeeded; a training also counts when it left a checkpoint (stopped at
+        its deadline, it saves one on SIGTERM)."""
+        if self.results["phases"].get(need, {}).get("status") == "ok":
+            return True
+        if need.startswith("train_") and need in self.results["phases"]:
+            return (self.paths.run(need.split("_", 1)[1]) / "checkpoints" / "last.pt").is_file()
+        return False
 
     def _start(self, name: str, cmd: list[str], deadline: float, threads: int | None = None) -> Job:
         env = self.env if threads is None else {**self.env, "OMP_NUM_THREADS": str(threads)}

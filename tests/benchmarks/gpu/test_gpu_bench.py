@@ -69,3 +69,15 @@ def test_a_background_phase_without_its_training_is_skipped_with_the_reason(tmp_
     phases = b.results["phases"]
     assert phases["eval_demo"] == {"status": "skipped", "note": "needs train_demo"}
     assert phases["train_demo"]["status"] == "not selected" and phases["pytest_cuda"]["status"] == "ok"
+
+
+def test_an_evaluation_runs_on_a_training_stopped_at_its_deadline_if_it_left_a_checkpoint(tmp_path):
+    b = bench(tmp_path)
+    b.record("train_paper", status="timeout")
+    assert b._ready("eval_paper") == "needs train_paper"
+    last = b.paths.run("paper") / "checkpoints" / "last.pt"
+    last.parent.mkdir(parents=True)
+    last.write_bytes(b"checkpoint")
+    assert b._ready("eval_paper") is None
+    b.record("synth_paper", status="timeout")  # a half-written collection is no prerequisite
+    assert b._ready("train_paper") == "needs synth_paper"
