@@ -134,20 +134,19 @@ def photoface(python: str, *args: str) -> list[str]:
 
 
 def cuda_test_files(repo: Path) -> list[Path]:
-    """Test files that define a test with ``cuda`` in its name (the CUDA-only checks)."""
-    pattern = re.compile(r"^def (test_\w*cuda\w*)\(", re.MULTILINE)
-    return sorted(p for p in (repo / "tests").rglob("test_*.py") if pattern.search(p.read_text(encoding="utf-8")))
+    """The CUDA checks: every ``tests/**/test_*_cuda.py`` (each test in them needs a GPU)."""
+    return sorted(p for p in (repo / "tests").rglob("test_*_cuda.py") if "benchmarks" not in p.parts)
 
 
 def pytest_command(python: str, paths: Paths) -> list[str]:
     """pytest over the CUDA checks only, with a JUnit report to read outcomes from.
 
-    Only the files holding them are collected: the rest of the suite needs packages (dlib,
-    trimesh) that a GPU machine's image may lack; a file that still fails to import is reported
-    as an error while the others run.
+    Only their files are collected: the rest of the suite needs packages (dlib, trimesh) that a
+    GPU machine's image may lack; a file that still fails to import is reported as an error
+    while the others run.
     """
     files = [str(p.relative_to(paths.repo)) for p in cuda_test_files(paths.repo)]
-    return [python, "-m", "pytest", "-q", "-k", "cuda", "-p", "no:cacheprovider", "--continue-on-collection-errors",
+    return [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--continue-on-collection-errors",
             f"--junitxml={paths.work / 'pytest.xml'}", *files]
 
 

@@ -28,7 +28,7 @@ def test_without_out_it_says_so():
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
-def test_without_cuda_it_stops_at_once_with_the_reason_and_a_summary(tmp_path):
+def test_without_a_gpu_it_stops_at_once_with_the_reason_and_a_summary(tmp_path):
     done = run({"OUT": str(tmp_path / "out"), "GPU_BENCH_PYTHON": sys.executable})
     assert done.returncode == 3
     assert "no CUDA device is available" in done.stderr
