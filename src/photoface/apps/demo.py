@@ -169,7 +169,7 @@ def run_demo(out: str | Path, minutes: float = 10.0, identities: int = 24, photo
     from photoface.apps.reconstruct import reconstruct
     from photoface.apps.transfer import transfer
     from photoface.data.format import load_dataset
-    from photoface.data.synth import synthesize
+    from photoface.data.synth.collection import synthesize
     from photoface.run.inference import load_trained
 
     out = Path(out)

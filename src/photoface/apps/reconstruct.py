@@ -33,7 +33,7 @@ from PIL import Image
 
 from photoface.apps import figures
 from photoface.apps.inputs import FaceInput, Skipped, batches, collect_images, load_faces
-from photoface.data.align import apply_transform, invert_transform
+from photoface.data.prepare.align import apply_transform, invert_transform
 
 
 def _stderr(message: str) -> None:

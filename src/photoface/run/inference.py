@@ -173,7 +173,7 @@ def load_trained(
     if not isinstance(expected, str):
         raise InputFileError(path, "records no face-model hash; cannot check which face model it needs")
 
-    spec = str(face_model) if face_model is not None else str(state.get("face_model") or cfg.model.face_model)
+    spec = str(face_model) if face_model is not None else cfg.model.face_model
     try:
         model = load_face_model(spec)
     except PhotofaceError as exc:

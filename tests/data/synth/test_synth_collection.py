@@ -17,8 +17,8 @@ import torch
 
 from photoface.cli import main as cli_main
 from photoface.data.format import load_dataset
-from photoface.data.synth import synthesize, write_contact_sheet
-from photoface.data.synth_scene import SETTINGS
+from photoface.data.synth.collection import synthesize, write_contact_sheet
+from photoface.data.synth.scene import SETTINGS
 from photoface.errors import InputFileError, PhotofaceError
 from photoface.facemodel.model import MorphableModel, canonical_origin
 from photoface.render.renderer import Renderer
@@ -113,7 +113,7 @@ def test_same_seed_same_files_other_seed_other_files(dataset, model_file, tmp_pa
 
 
 def test_interrupted_run_resumes_to_the_same_files(dataset, model_file, tmp_path, monkeypatch):
-    import photoface.data.synth as synth_mod
+    import photoface.data.synth.collection as synth_mod
 
     real = synth_mod._write_identity
     calls = []

@@ -5,7 +5,7 @@ An identity is what stays the same across a person's photos: identity coefficien
 whether they wear glasses, and a **detail deformation** (V, 3) in millimetres that the linear
 model cannot express. The detail is what makes "going beyond the linear 3DMM" measurable: a
 method that only reproduces the linear model cannot recover it, and the 300W-LP-style labels
-(``photoface.data.synth_fit``) do not contain it.
+(``photoface.data.synth.fit``) do not contain it.
 
 Detail field (per identity, on the neutral linear shape ``P`` with unit normals ``N``)::
 
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from photoface.data.synth_head import HeadLook
+from photoface.data.synth.head import HeadLook
 
 HAIR_COLOURS = {  # linear RGB
     "black": (0.02, 0.016, 0.013),

@@ -2,9 +2,9 @@
 
 Writes the prepared-dataset format (``photoface.data.format``) for any face-model file or the
 built-in model: N identities, M photos each, as if taken on different days in three difficulty
-settings (``photoface.data.synth_scene``). What goes into a photo is described in
-``photoface.data.synth_photo``; identities and their nonlinear detail in
-``photoface.data.synth_identity``; the 300W-LP-style labels in ``photoface.data.synth_fit``.
+settings (``photoface.data.synth.scene``). What goes into a photo is described in
+``photoface.data.synth.photo``; identities and their nonlinear detail in
+``photoface.data.synth.identity``; the 300W-LP-style labels in ``photoface.data.synth.fit``.
 
 Splits: the first N − n_test identities are "train", the last n_test = round(test_fraction · N)
 (at least one when test_fraction > 0, at most N − 1) are "test". Test identities are never
@@ -51,9 +51,9 @@ from pathlib import Path
 import numpy as np
 
 from photoface.data.format import DatasetMeta, DatasetRow, DatasetWriter, PreparedDataset
-from photoface.data.synth_photo import IdentityGenerator, PhotoResult
-from photoface.data.synth_scene import SETTINGS
-from photoface.data.synth_sheet import write_contact_sheet
+from photoface.data.synth.photo import IdentityGenerator, PhotoResult
+from photoface.data.synth.scene import SETTINGS
+from photoface.data.synth.sheet import write_contact_sheet
 from photoface.errors import PhotofaceError
 
 __all__ = ["synthesize", "load_face_model", "write_contact_sheet", "split_counts"]

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from photoface.data.images import load_photo
+from photoface.data.prepare.images import load_photo
 from photoface.errors import InputFileError
 
 

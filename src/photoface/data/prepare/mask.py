@@ -38,7 +38,7 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 from scipy.spatial import ConvexHull
 
-from photoface.data.align import warp_image
+from photoface.data.prepare.align import warp_image
 
 FOREHEAD_RAISE = 0.3
 Y_SPREAD = 2.5

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from photoface.data.synth_degrade import Degradation, degrade, jpeg_roundtrip
-from photoface.data.synth_fit import LinearFitter, fitted_pose, umeyama
-from photoface.data.synth_head import _lit
-from photoface.data.synth_identity import DetailSpace, detail_field
-from photoface.data.synth_occluders import (OCCLUDER_KINDS, FaceAnchors, composite,
+from photoface.data.synth.degrade import Degradation, degrade, jpeg_roundtrip
+from photoface.data.synth.fit import LinearFitter, fitted_pose, umeyama
+from photoface.data.synth.head import _lit
+from photoface.data.synth.identity import DetailSpace, detail_field
+from photoface.data.synth.occluders import (OCCLUDER_KINDS, FaceAnchors, composite,
                                             draw_occluders)
-from photoface.data.synth_raster import Layer, ellipse, polyline
-from photoface.data.synth_scene import (SETTING_SPECS, SETTINGS, detector_noise,
+from photoface.data.synth.raster import Layer, ellipse, polyline
+from photoface.data.synth.scene import (SETTING_SPECS, SETTINGS, detector_noise,
                                         sample_expression, sample_light, sample_pose,
                                         sample_setting)
 from photoface.facemodel.model import MorphableModel

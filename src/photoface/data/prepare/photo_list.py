@@ -7,7 +7,7 @@
   whitespace (a path containing spaces needs tab or comma). Relative paths are relative to the
   list file's folder. Blank lines and lines starting with ``#`` are ignored.
 
-Files are selected by their suffix (``photoface.data.images.IMAGE_SUFFIXES``); whether a file
+Files are selected by their suffix (``photoface.data.prepare.images.IMAGE_SUFFIXES``); whether a file
 really is a readable image is decided later, per photo, and reported. Order is sorted, so task
 keys and output names are stable between runs (resume relies on that).
 """
@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from photoface.data.format import SPLITS
-from photoface.data.images import is_image_name
+from photoface.data.prepare.images import is_image_name
 from photoface.errors import InputFileError
 
 

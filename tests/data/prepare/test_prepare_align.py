@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from photoface.data.align import (
+from photoface.data.prepare.align import (
     TEMPLATE_MM,
     alignment_transform,
     apply_transform,

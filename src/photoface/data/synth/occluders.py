@@ -1,6 +1,6 @@
 """Occluders for synthetic photos: glasses, sunglasses, hands, hair strands, microphones, hats.
 
-Each occluder is a 2.5-D drawing: anti-aliased 2-D shapes (``photoface.data.synth_raster``) that
+Each occluder is a 2.5-D drawing: anti-aliased 2-D shapes (``photoface.data.synth.raster``) that
 carry their own height (pixels towards the camera, larger = nearer, the renderer's z_screen
 convention). Heights come from the posed face's landmarks, e.g. a lens sits about 14 mm in front
 of its eye and a glasses temple runs back to the ear; so when the head turns, the face itself can
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from photoface.data.synth_raster import Layer, bezier, ellipse, polyline
+from photoface.data.synth.raster import Layer, bezier, ellipse, polyline
 
 OCCLUDER_KINDS = ("glasses", "sunglasses", "hand", "hair", "microphone", "hat")
 EYE_DISTANCE_MM = 62.0

@@ -38,11 +38,11 @@ from typing import Iterator
 
 import numpy as np
 
-from photoface.data.align import alignment_transform, apply_transform, transform_pose, warp_image
+from photoface.data.prepare.align import alignment_transform, apply_transform, transform_pose, warp_image
 from photoface.data.format import DatasetMeta, DatasetRow, DatasetWriter, PreparedDataset
-from photoface.data.images import IMAGE_SUFFIXES, load_photo
-from photoface.data.mask import face_mask, valid_region, warp_mask
-from photoface.data.photo_list import PhotoTask, collect_tasks
+from photoface.data.prepare.images import IMAGE_SUFFIXES, load_photo
+from photoface.data.prepare.mask import face_mask, valid_region, warp_mask
+from photoface.data.prepare.photo_list import PhotoTask, collect_tasks
 from photoface.errors import InputFileError, PhotofaceError
 
 LOAD_SIDE = 2048  # px: longer side at which huge photos are decoded (faces stay ≥ crop size)
@@ -91,7 +91,7 @@ _DETECTOR = None  # one per worker process
 def _detector(kind: str):
     global _DETECTOR
     if _DETECTOR is None or _DETECTOR.kind != kind:
-        from photoface.data.detect import FaceDetector
+        from photoface.data.prepare.detect import FaceDetector
 
         _DETECTOR = FaceDetector(kind)
     return _DETECTOR

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from photoface.data.synth_degrade import Degradation
+from photoface.data.synth.degrade import Degradation
 from photoface.render.sh import NUM_COEFFS, default_light, directional_light, irradiance_basis
 
 SETTINGS = ("cooperative", "indoor", "outdoor")
@@ -81,7 +81,7 @@ class PhotoScene:
 
     ``pose`` is provisional until the face is re-centred in the crop, and ``light`` until the
     auto-exposure scales it so that the face's mean shading equals ``exposure``
-    (``photoface.data.synth_photo``).
+    (``photoface.data.synth.photo``).
     """
 
     setting: str

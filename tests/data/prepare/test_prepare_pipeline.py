@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from photoface.data import prepare as prep
-from photoface.data.align import apply_transform, invert_transform
+from photoface.data.prepare import pipeline as prep
+from photoface.data.prepare.align import apply_transform, invert_transform
 from photoface.data.format import DatasetMeta, load_dataset
-from photoface.data.photo_list import PhotoTask, collect_tasks
-from photoface.data.prepare import REPORT_FILE, PrepareOptions, prepare_photos, run_prepare
+from photoface.data.prepare.photo_list import PhotoTask, collect_tasks
+from photoface.data.prepare.pipeline import REPORT_FILE, PrepareOptions, prepare_photos, run_prepare
 from photoface.errors import InputFileError
 
 
@@ -21,7 +21,7 @@ def astronaut():
 
 @pytest.fixture(scope="module")
 def astronaut_landmarks(astronaut):
-    from photoface.data.detect import FaceDetector
+    from photoface.data.prepare.detect import FaceDetector
 
     det = FaceDetector("hog")
     return det.landmarks(astronaut, det.detect(astronaut)[0].box)

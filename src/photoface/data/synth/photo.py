@@ -22,7 +22,7 @@ true pose and light, the exact projected landmarks with visibility, and the mask
 visible when it projects inside the image onto a face pixel that no occluder hides and whose
 depth is within ``VISIBILITY_TOLERANCE_MM`` of the landmark's own depth (otherwise another part
 of the face, e.g. the nose at large yaw, is in front of it). The mask is 255 on face pixels that
-no occluder hides (``photoface.data.synth_occluders.composite``: coverage at least 0.5 and nearer
+no occluder hides (``photoface.data.synth.occluders.composite``: coverage at least 0.5 and nearer
 the camera than the face). The hair over the forehead (``synth_head.draw_hair_cap``) counts as an
 occluder.
 """
@@ -34,14 +34,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from photoface.data.synth_background import random_background
-from photoface.data.synth_degrade import degrade
-from photoface.data.synth_fit import LinearFitter, fitted_pose
-from photoface.data.synth_head import draw_hair_cap, draw_head
-from photoface.data.synth_identity import DetailSpace, Identity, sample_identity
-from photoface.data.synth_occluders import FaceAnchors, composite, draw_occluders
-from photoface.data.synth_raster import Layer
-from photoface.data.synth_scene import PhotoScene, detector_noise, sample_scene, sample_setting
+from photoface.data.synth.background import random_background
+from photoface.data.synth.degrade import degrade
+from photoface.data.synth.fit import LinearFitter, fitted_pose
+from photoface.data.synth.head import draw_hair_cap, draw_head
+from photoface.data.synth.identity import DetailSpace, Identity, sample_identity
+from photoface.data.synth.occluders import FaceAnchors, composite, draw_occluders
+from photoface.data.synth.raster import Layer
+from photoface.data.synth.scene import PhotoScene, detector_noise, sample_scene, sample_setting
 from photoface.render.camera import project
 from photoface.render.renderer import Renderer
 from photoface.render.sh import default_light

@@ -87,7 +87,7 @@ def _astronaut_variants(folder: Path) -> None:
 def astronaut_contact_sheet(png: str | Path = "docs/prepare_contact_sheet.png", image_size: int = 128,
                             zoom: int = 2) -> Path:
     """Regenerate the docs contact sheet from scikit-image's astronaut (see module docstring)."""
-    from photoface.data.prepare import PrepareOptions, prepare_photos
+    from photoface.data.prepare.pipeline import PrepareOptions, prepare_photos
 
     with tempfile.TemporaryDirectory() as tmp:
         photos = Path(tmp) / "photos" / "astronaut"

@@ -6,8 +6,8 @@ import torch
 from PIL import Image
 from scipy.io import savemat
 
-from photoface.data.prepare import PrepareOptions
-from photoface.data.w300lp import (
+from photoface.data.prepare.pipeline import PrepareOptions
+from photoface.data.adapters.w300lp import (
     LabelUnits,
     convert_labels,
     find_pairs,

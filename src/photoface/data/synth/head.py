@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from photoface.data.synth_raster import Layer, ellipse, polyline
+from photoface.data.synth.raster import Layer, ellipse, polyline
 from photoface.render.camera import rotation_matrix
 from photoface.render.sh import NUM_COEFFS, irradiance_basis
 

@@ -1,11 +1,11 @@
 """Measurements of the preprocessing: detector timings and landmark accuracy (NME).
 
-``python -m photoface.data.prepare_quality timing`` times the detectors on scikit-image's
+``python -m photoface.data.prepare.quality timing`` times the detectors on scikit-image's
 astronaut at three sizes (HOG with our upsampling policy, the CNN, and the 68-point predictor),
 next to a reference (plain ``dlib`` HOG at upsample 0 on the 512² photo) timed in the same run,
 because the machine is shared and absolute times drift. Medians of ``repeats`` runs, 2 threads.
 
-``python -m photoface.data.prepare_quality nme DATASET [--n 100] [--detector auto]`` runs
+``python -m photoface.data.prepare.quality nme DATASET [--n 100] [--detector auto]`` runs
 detection + landmarks on the images of a synthetic prepared dataset (``photoface synth``) and
 compares them with the exact projected landmarks (``extra["landmarks_true"]``): NME = mean
 point error / sqrt(w·h) of the true landmarks' box, over all 68 points and over the 51 inner
@@ -38,7 +38,7 @@ def detector_timings(repeats: int = 5) -> list[dict]:
     from PIL import Image
     from skimage import data
 
-    from photoface.data.detect import FaceDetector
+    from photoface.data.prepare.detect import FaceDetector
 
     torch.set_num_threads(2)
     base = data.astronaut()
@@ -60,7 +60,7 @@ def detector_timings(repeats: int = 5) -> list[dict]:
 
 def synthetic_nme(dataset_dir: str | Path, n: int = 100, detector: str = "auto") -> dict:
     """NME of detector + predictor against exact landmarks on up to ``n`` synthetic photos."""
-    from photoface.data.detect import FaceDetector, box_nme
+    from photoface.data.prepare.detect import FaceDetector, box_nme
     from photoface.data.format import load_dataset
 
     ds = load_dataset(dataset_dir)
@@ -111,7 +111,7 @@ def synthetic_nme(dataset_dir: str | Path, n: int = 100, detector: str = "auto")
 def main(argv: list[str] | None = None) -> None:
     import json
 
-    parser = argparse.ArgumentParser(prog="python -m photoface.data.prepare_quality")
+    parser = argparse.ArgumentParser(prog="python -m photoface.data.prepare.quality")
     sub = parser.add_subparsers(dest="what", required=True)
     t = sub.add_parser("timing")
     t.add_argument("--repeats", type=int, default=5)

@@ -20,8 +20,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from photoface.data.format import DatasetMeta, PreparedDataset
-from photoface.data.photo_list import PhotoTask
-from photoface.data.prepare import PrepareOptions, run_prepare
+from photoface.data.prepare.photo_list import PhotoTask
+from photoface.data.prepare.pipeline import PrepareOptions, run_prepare
 from photoface.errors import InputFileError
 
 IDENTITY_FILE = "identity_CelebA.txt"

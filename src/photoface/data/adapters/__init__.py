@@ -1,8 +1,8 @@
 """Recognise what a ``photoface prepare`` input is and call the matching preparer.
 
-* ``celeba``: a folder with ``identity_CelebA.txt`` (``photoface.data.celeba``);
+* ``celeba``: a folder with ``identity_CelebA.txt`` (``photoface.data.adapters.celeba``);
 * ``300w-lp``: a folder whose images come with same-named ``.mat`` files, e.g. the AFW/HELEN/
-  IBUG/LFPW sub-folders of 300W-LP (``photoface.data.w300lp``);
+  IBUG/LFPW sub-folders of 300W-LP (``photoface.data.adapters.w300lp``);
 * ``photos``: anything else, a folder of person folders or a list file (``photoface.data.prepare``).
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from photoface.data.format import PreparedDataset
-from photoface.data.prepare import PrepareOptions, prepare_photos
+from photoface.data.prepare.pipeline import PrepareOptions, prepare_photos
 from photoface.errors import PhotofaceError
 
 KINDS = ("auto", "photos", "celeba", "300w-lp")
@@ -19,8 +19,8 @@ KINDS = ("auto", "photos", "celeba", "300w-lp")
 
 def detect_kind(photos: str | Path) -> str:
     """'celeba', '300w-lp' or 'photos' from the contents of ``photos``."""
-    from photoface.data.celeba import is_celeba
-    from photoface.data.w300lp import is_300wlp
+    from photoface.data.adapters.celeba import is_celeba
+    from photoface.data.adapters.w300lp import is_300wlp
 
     photos = Path(photos)
     if is_celeba(photos):
@@ -46,11 +46,11 @@ def prepare_any(
     if kind == "auto":
         kind = detect_kind(photos)
     if kind == "celeba":
-        from photoface.data.celeba import prepare_celeba
+        from photoface.data.adapters.celeba import prepare_celeba
 
         return prepare_celeba(photos, out_dir, options, progress=progress)
     if kind == "300w-lp":
-        from photoface.data.w300lp import prepare_300wlp
+        from photoface.data.adapters.w300lp import prepare_300wlp
 
         return prepare_300wlp(photos, out_dir, options, model=model, bfm=bfm, progress=progress)
     if model is not None or bfm is not None:

@@ -1,15 +1,15 @@
 import numpy as np
 import pytest
 
-from photoface.data.align import alignment_transform, apply_transform, warp_image
-from photoface.data.mask import face_mask, face_region, sample_region, warp_mask
+from photoface.data.prepare.align import alignment_transform, apply_transform, warp_image
+from photoface.data.prepare.mask import face_mask, face_region, sample_region, warp_mask
 
 
 @pytest.fixture(scope="module")
 def astronaut_crop():
     from skimage import data
 
-    from photoface.data.detect import FaceDetector
+    from photoface.data.prepare.detect import FaceDetector
 
     img = data.astronaut()
     det = FaceDetector("hog")

@@ -57,8 +57,8 @@ from pathlib import Path
 import numpy as np
 
 from photoface.data.format import DatasetMeta, PreparedDataset
-from photoface.data.photo_list import PhotoTask
-from photoface.data.prepare import PrepareOptions, run_prepare
+from photoface.data.prepare.photo_list import PhotoTask
+from photoface.data.prepare.pipeline import PrepareOptions, run_prepare
 from photoface.errors import InputFileError, PhotofaceError
 
 SUBSETS = ("AFW", "HELEN", "IBUG", "LFPW")

@@ -5,8 +5,8 @@ import pytest
 from PIL import Image
 
 from photoface.data.adapters import detect_kind
-from photoface.data.celeba import celeba_tasks, prepare_celeba
-from photoface.data.prepare import REPORT_FILE, PrepareOptions
+from photoface.data.adapters.celeba import celeba_tasks, prepare_celeba
+from photoface.data.prepare.pipeline import REPORT_FILE, PrepareOptions
 from photoface.errors import InputFileError
 
 
