@@ -91,12 +91,11 @@ need='numpy scipy yaml PIL tqdm torchvision tensorboard matplotlib pytest'
 missing_modules() {
     "$py" -c 'import importlib.util, sys; print(" ".join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))' $need
 }
-missing=$(missing_modules)
-if [[ -n "$missing" ]] && compgen -G "$repo/.whl/*.whl" >/dev/null; then
+if compgen -G "$repo/.whl/*.whl" >/dev/null; then
     "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$work/site" "$repo"/.whl/*.whl
     export PYTHONPATH="$PYTHONPATH:$work/site"
-    missing=$(missing_modules)
 fi
+missing=$(missing_modules)
 if [[ -n "$missing" ]]; then
     reason="python modules missing: $missing"
     echo "run.sh: $py lacks: $missing (carry them as wheels in .whl/, docs/gpu.md)" >&2
