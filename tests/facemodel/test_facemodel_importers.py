@@ -76,7 +76,9 @@ def test_bfm_round_trip_without_crop(demo_arrays, tmp_path):
     assert np.array_equal(mirror[mirror], np.arange(m.num_vertices))
     assert np.allclose(m.mean.numpy()[mirror] * [-1, 1, 1], a["mean"], atol=5e-3)
     assert (mirror == a["mirror"]).mean() > 0.95
-    assert set(m.regions["nose"].tolist()) == set(a["regions"]["nose"].tolist())
+    assert set(m.regions["nose"].tolist()) == set(a["regions"]["nose"].tolist())  # segbin's own
+    assert set(a["regions"]) <= set(m.regions)  # the names segbin lacks come from the landmarks
+    assert len(m.regions["eyes"]) > 50  # segbin's empty eye column does not hide the derived eyes
     assert m.n_exp == 0 and m.exp_kind == "pca"
 
 
@@ -205,6 +207,9 @@ def test_ict_round_trip_and_narrow_area(demo_arrays, tmp_path):
     assert m.exp_kind == "blendshape" and m.exp_names == names
     assert m.n_tex == 0 and torch.allclose(m.tex_mean, m.tex_mean[0].expand_as(m.tex_mean))
     assert np.array_equal(m.landmarks68.numpy(), a["lm"])
+    assert set(m.regions) == set(a["regions"])  # ICT has none: all derived from the landmarks
+    eyes = set(m.regions["eyes"].tolist())
+    assert len(eyes & set(a["regions"]["eyes"].tolist())) > 0.9 * len(eyes)
     narrow = import_ict(tmp_path, face_vertices=2000)
     assert narrow.num_vertices == len(np.union1d(np.arange(2000), a["lm"]))
     lm = narrow.landmarks68

@@ -4,7 +4,9 @@ Sources (we cannot ship them; users download them under their own licences):
 
 - ``01_MorphableModel.mat`` (BFM 2009, MATLAB v5): ``shapeMU`` (3N, 1), ``shapePC`` (3N, 199),
   ``shapeEV`` (199, 1), ``texMU``, ``texPC``, ``texEV`` (same layout), ``tl`` (F, 3) 1-based
-  triangles, optionally ``segbin`` (N, 4): nose, eyes, mouth, rest. N = 53,490. Coordinates are
+  triangles, optionally ``segbin`` (N, 4): nose, eyes, mouth, rest (kept as regions; the other
+  region names, and all of them without ``segbin``, come from the landmarks: ``landmark_regions``).
+  N = 53,490. Coordinates are
   in micrometres (Deep3DFaceRecon divides by 1e5 to get decimetres), so mm = value / 1000. The
   ``*EV`` are standard deviations, so ``PC · EV`` is a basis with standard-normal coefficients.
   Colours are 0..255 and become [0, 1].
