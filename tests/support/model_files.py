@@ -43,7 +43,7 @@ def _quads(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Merge triangle pairs (a, b, d), (b, e, d) into quads (a, b, e, d), as ICT's mesh has them;
     triangles that do not pair up stay triangles. Returns (quads (Q, 4), triangles (T, 3))."""
     quads, used = [], np.zeros(len(faces), bool)
-    for i in range(0, len(faces) - 1):
+    for i in range(len(faces) - 1):
         (a, b, d), (b2, e, d2) = faces[i], faces[i + 1]
         if not used[i] and b == b2 and d == d2:
             quads.append((a, b, e, d))

@@ -216,7 +216,7 @@ class MorphableModel(torch.nn.Module):
         return Coefficients(alpha_id, alpha_exp, beta)
 
     # ----------------------------------------------------------------- editing
-    def crop(self, vertex_indices) -> "MorphableModel":
+    def crop(self, vertex_indices) -> MorphableModel:
         """A new model on a subset of the vertices (kept in the given order).
 
         Triangles that lose a vertex are dropped; faces, landmarks, mirror map and regions are
@@ -271,7 +271,7 @@ class MorphableModel(torch.nn.Module):
         save_model(self, path)
 
     @classmethod
-    def load(cls, path) -> "MorphableModel":
+    def load(cls, path) -> MorphableModel:
         """Read and validate a ``.npz`` face-model file (raises InputFileError)."""
         from photoface.facemodel.io import load_model
 
