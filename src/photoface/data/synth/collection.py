@@ -54,14 +54,19 @@ from pathlib import Path
 
 import numpy as np
 
-from photoface.data.format import DatasetMeta, DatasetRow, DatasetWriter, PreparedDataset
+from photoface.data.format import (
+    DatasetMeta,
+    DatasetRow,
+    DatasetWriter,
+    PreparedDataset,
+)
 from photoface.data.synth.identity import MODEL_ALBEDO, PROCEDURAL_ALBEDO
 from photoface.data.synth.photo import IdentityGenerator, PhotoResult
 from photoface.data.synth.scene import SETTINGS
 from photoface.data.synth.sheet import write_contact_sheet
 from photoface.errors import PhotofaceError
 
-__all__ = ["synthesize", "load_face_model", "write_contact_sheet", "split_counts"]
+__all__ = ["load_face_model", "split_counts", "synthesize", "write_contact_sheet"]
 
 MIN_SIZE = 32
 
