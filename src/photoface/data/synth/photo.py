@@ -38,20 +38,10 @@ from photoface.data.synth.background import random_background
 from photoface.data.synth.degrade import degrade
 from photoface.data.synth.fit import LinearFitter, fitted_pose
 from photoface.data.synth.head import draw_hair_cap, draw_head
-from photoface.data.synth.identity import (
-    AlbedoSpace,
-    DetailSpace,
-    Identity,
-    sample_identity,
-)
+from photoface.data.synth.identity import AlbedoSpace, DetailSpace, Identity, sample_identity
 from photoface.data.synth.occluders import FaceAnchors, composite, draw_occluders
 from photoface.data.synth.raster import Layer
-from photoface.data.synth.scene import (
-    PhotoScene,
-    detector_noise,
-    sample_scene,
-    sample_setting,
-)
+from photoface.data.synth.scene import PhotoScene, detector_noise, sample_scene, sample_setting
 from photoface.render.camera import project
 from photoface.render.renderer import Renderer
 from photoface.render.sh import default_light

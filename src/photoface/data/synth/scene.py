@@ -20,12 +20,7 @@ import numpy as np
 import torch
 
 from photoface.data.synth.degrade import Degradation
-from photoface.render.sh import (
-    NUM_COEFFS,
-    default_light,
-    directional_light,
-    irradiance_basis,
-)
+from photoface.render.sh import NUM_COEFFS, default_light, directional_light, irradiance_basis
 
 SETTINGS = ("cooperative", "indoor", "outdoor")
 TRAIN_SETTING_WEIGHTS = (0.3, 0.4, 0.3)

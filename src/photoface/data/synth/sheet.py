@@ -43,7 +43,7 @@ def write_contact_sheet(dataset_dir, out_png, identities: int = 6, photos: int =
         The written path.
     """
     ds = load_dataset(dataset_dir, check_files=True)
-    groups: OrderedDict[str, list] = OrderedDict()
+    groups: "OrderedDict[str, list]" = OrderedDict()
     for row in ds.rows:
         groups.setdefault(row.identity, []).append(row)
     if not groups:
