@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from scipy.io import savemat
+from support.model_files import unit_columns, write_obj
 
 from photoface.errors import InputFileError
 from photoface.facemodel.bfm import import_bfm
@@ -14,13 +15,6 @@ from photoface.facemodel.ict import import_ict, read_obj
 from photoface.facemodel.importing import mirror_map
 
 K_ID, K_TEX, L_EXP = 6, 4, 5
-
-
-def _unit(basis):
-    """(K, V, 3) -> (3V, K) unit columns and (K,) norms, like a PCA file stores them."""
-    flat = basis.reshape(basis.shape[0], -1).T.astype(np.float64)
-    norms = np.linalg.norm(flat, axis=0)
-    return flat / norms, norms
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +34,8 @@ def _write_bfm(path, a, flip_x=False):
     sign = np.array([-1.0, 1.0, 1.0]) if flip_x else np.ones(3)
     if flip_x:  # a source whose x points to the subject's right
         faces = faces[:, ::-1]
-    shape_pc, shape_ev = _unit(a["id"] * sign)
-    tex_pc, tex_ev = _unit(a["tex"] * 255.0)
+    shape_pc, shape_ev = unit_columns(a["id"] * sign)
+    tex_pc, tex_ev = unit_columns(a["tex"] * 255.0)
     n = len(mean)
     seg = np.zeros((n, 4))
     seg[a["regions"]["nose"], 0] = 1
@@ -96,7 +90,7 @@ def test_bfm_with_exp_pca_bin_trim_list_and_paper_crop(demo_arrays, tmp_path):
     n = len(a["mean"])
     bfm = _write_bfm(tmp_path / "01_MorphableModel.mat", a)
     trim = np.setdiff1d(np.arange(n), np.arange(0, 300))  # the trimmed model drops 300 vertices
-    pc, std = _unit(a["exp"][:, trim] * 1000.0)  # components in micrometres
+    pc, std = unit_columns(a["exp"][:, trim] * 1000.0)  # components in micrometres
     with open(tmp_path / "Exp_Pca.bin", "wb") as fh:
         np.array([L_EXP], dtype="<i4").tofile(fh)
         np.zeros(3 * len(trim), dtype="<f4").tofile(fh)
@@ -172,19 +166,9 @@ def test_bfm_errors_name_the_file_and_the_problem(demo_arrays, tmp_path):
         import_bfm(tmp_path / "bad.mat")
 
 
-def _write_obj(path, verts, faces=None, quads=None):
-    lines = [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in verts]
-    lines += [f"vt 0.5 0.5"]
-    if faces is not None:
-        lines += [f"f {a + 1}/1 {b + 1}/1 {c + 1}/1" for a, b, c in faces]
-    if quads is not None:
-        lines += ["f " + " ".join(f"{i + 1}" for i in q) for q in quads]
-    path.write_text("\n".join(lines) + "\n")
-
-
 def test_obj_reader_fans_quads_and_keeps_vertex_order(tmp_path):
     v = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [2, 0, 0]], dtype=float)
-    _write_obj(tmp_path / "q.obj", v, faces=np.array([[1, 4, 2]]), quads=[[0, 1, 2, 3]])
+    write_obj(tmp_path / "q.obj", v, faces=np.array([[1, 4, 2]]), quads=[[0, 1, 2, 3]])
     verts, faces = read_obj(tmp_path / "q.obj", with_faces=True)
     assert np.array_equal(verts, v)
     assert faces.tolist() == [[1, 4, 2], [0, 1, 2], [0, 2, 3]]
@@ -193,12 +177,12 @@ def test_obj_reader_fans_quads_and_keeps_vertex_order(tmp_path):
 def test_ict_round_trip_and_narrow_area(demo_arrays, tmp_path):
     a = demo_arrays
     cm = a["mean"] / 10.0 + [0.3, 16.0, 2.0]
-    _write_obj(tmp_path / "generic_neutral_mesh.obj", cm, faces=a["faces"])
+    write_obj(tmp_path / "generic_neutral_mesh.obj", cm, faces=a["faces"])
     for k in range(3):
-        _write_obj(tmp_path / f"identity{k:03d}.obj", cm + a["id"][k] / 10.0)
+        write_obj(tmp_path / f"identity{k:03d}.obj", cm + a["id"][k] / 10.0)
     names = ["jawOpen", "eyeBlink_L"]
     for k, name in enumerate(names):
-        _write_obj(tmp_path / f"{name}.obj", cm + a["exp"][k] / 10.0)
+        write_obj(tmp_path / f"{name}.obj", cm + a["exp"][k] / 10.0)
     (tmp_path / "vertex_indices.json").write_text(json.dumps({"expressions": names, "idx_to_landmark_verts": a["lm"].tolist()}))
     m = import_ict(tmp_path, face_vertices=len(cm))
     assert np.allclose(m.mean.numpy(), a["mean"], atol=1e-4)
@@ -219,10 +203,10 @@ def test_ict_round_trip_and_narrow_area(demo_arrays, tmp_path):
 def test_ict_errors(demo_arrays, tmp_path):
     a = demo_arrays
     cm = a["mean"] / 10.0
-    _write_obj(tmp_path / "generic_neutral_mesh.obj", cm, faces=a["faces"])
+    write_obj(tmp_path / "generic_neutral_mesh.obj", cm, faces=a["faces"])
     with pytest.raises(InputFileError, match="identity000"):
         import_ict(tmp_path)
-    _write_obj(tmp_path / "identity000.obj", cm[:-5])
+    write_obj(tmp_path / "identity000.obj", cm[:-5])
     with pytest.raises(InputFileError, match="identity000.obj.*vertices"):
         import_ict(tmp_path)
     (tmp_path / "identity000.obj").write_text("v 1 2 x\n")
