@@ -76,6 +76,23 @@ def test_bfm_round_trip_without_crop(demo_arrays, tmp_path):
     assert m.n_exp == 0 and m.exp_kind == "pca"
 
 
+def test_bfm_without_albedo_gives_a_flat_skin_and_no_albedo_modes(demo_arrays, tmp_path):
+    from scipy.io import loadmat
+
+    a = demo_arrays
+    bfm = _write_bfm(tmp_path / "01_MorphableModel.mat", a)
+    shape_only = {k: v for k, v in loadmat(bfm).items() if not k.startswith(("__", "tex"))}
+    savemat(tmp_path / "shape_only.mat", shape_only)
+    m = import_bfm(tmp_path / "shape_only.mat", landmarks=_write_lm(tmp_path / "lm.txt", a["lm"]), crop=False)
+    assert m.n_tex == 0 and torch.allclose(m.tex_mean, m.tex_mean[0].expand_as(m.tex_mean))
+    assert np.allclose(m.id_basis.numpy(), a["id"], atol=1e-4)
+    no_modes = dict(shape_only, texMU=loadmat(bfm)["texMU"], texPC=np.zeros((3 * len(a["mean"]), 0)),
+                    texEV=np.zeros((0, 1)))
+    savemat(tmp_path / "no_modes.mat", no_modes)
+    m = import_bfm(tmp_path / "no_modes.mat", landmarks=_write_lm(tmp_path / "lm.txt", a["lm"]), crop=False)
+    assert m.n_tex == 0 and np.allclose(m.tex_mean.numpy(), np.clip(a["tex_mean"], 0, 1), atol=1e-5)
+
+
 def test_bfm_with_mirrored_axes_is_brought_into_photoface_axes(demo_arrays, tmp_path):
     a = demo_arrays
     bfm = _write_bfm(tmp_path / "flipped.mat", a, flip_x=True)
