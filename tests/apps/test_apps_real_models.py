@@ -6,7 +6,7 @@ BFM 2009 + 3DDFA expression files written from the tests' tiny face model
 (``tests/support/model_files.py``). Only sizes change (identities, photos, image size, the test
 identity's folder) and flags are appended that keep the run small: the tiny network of
 ``tiny_overrides``, 20 training steps, one synth worker, one photo per identity and setting in
-the evaluation.
+the evaluation. ``transfer`` and ``verify`` then run on the same trained run.
 """
 
 from __future__ import annotations
@@ -79,6 +79,15 @@ def _run_chain(model: str, tmp_path: Path, monkeypatch, capsys) -> dict:
         printed[argv[0]] = capsys.readouterr().out
     assert main(["model", "info", f"models/{model}.npz"]) == 0
     printed["info"] = capsys.readouterr().out
+    # the other apps on the same run: expression transfer and identity verification
+    images = f"data/{model}224/images"
+    a, b = f"{images}/id{IDENTITIES - 1:05d}", f"{images}/id{IDENTITIES - 2:05d}"
+    source = sorted(Path(a).glob("*.png"))[0]
+    assert main(["transfer", str(source), b, "--checkpoint", f"runs/{model}", "--out", f"transfer/{model}",
+                 "--meshes", "--aligned"]) == 0
+    assert Path(f"transfer/{model}/transfer.png").is_file()
+    assert main(["verify", a, b, "--checkpoint", f"runs/{model}", "--aligned"]) == 0
+    printed["verify"] = capsys.readouterr().out
     return printed
 
 
