@@ -96,6 +96,7 @@ def _check_results(model: str, printed: dict, tmp_path: Path) -> None:
     for name in ("eyes", "nose", "mouth", "cheeks"):
         assert name in m.regions and len(m.regions[name]) > 0, name
     assert "regions:     none" not in printed["info"] and "cheeks (" in printed["info"]
+    assert ("procedural skin" in printed["info"]) == (m.n_tex == 0)
     data = tmp_path / f"data/{model}224"
     meta = json.loads((data / "meta.json").read_text())
     assert meta["image_size"] == SIZE
