@@ -25,7 +25,7 @@ from photoface.cli import main
 from photoface.facemodel.io import load_model
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-IDENTITIES, PHOTOS, SIZE, STEPS = 8, 4, 32, 20
+IDENTITIES, PHOTOS, SIZE, STEPS = 8, 4, 32, 20  # 8: two test identities, which verify's threshold needs
 
 
 def readme_commands(model: str) -> list[list[str]]:
@@ -86,8 +86,9 @@ def _run_chain(model: str, tmp_path: Path, monkeypatch, capsys) -> dict:
     assert main(["transfer", str(source), b, "--checkpoint", f"runs/{model}", "--out", f"transfer/{model}",
                  "--meshes", "--aligned"]) == 0
     assert Path(f"transfer/{model}/transfer.png").is_file()
-    assert main(["verify", a, b, "--checkpoint", f"runs/{model}", "--aligned"]) == 0
+    assert main(["verify", a, b, "--checkpoint", f"runs/{model}", "--aligned"]) == 0  # the calibrated threshold
     printed["verify"] = capsys.readouterr().out
+    assert re.search(r"\d\.\d", printed["verify"])
     return printed
 
 

@@ -1,9 +1,10 @@
 """Named vertex regions derived from the 68 iBUG landmarks, for imported models that have none.
 
 The procedural model paints its regions from its own design (``procedural_landmarks``); BFM
-carries at most ``segbin`` (nose, eyes, mouth, rest) and ICT-FaceKit none. The synthetic
-generator, the masks and the reports look regions up by name, so every imported model gets the
-procedural model's names, here derived from where its landmarks lie:
+carries at most ``segbin`` (nose, eyes, mouth, rest) and ICT-FaceKit none. Code that needs a
+part of the face looks it up by name (the synthetic generator takes the skin colour of the
+``cheeks``; ``model info`` lists them), so every imported model gets the procedural model's
+names, here derived from where its landmarks lie:
 
 =============== ==============================================================================
 eye_left/right  inside the eye contour (42–47 / 36–41) or within 3 mm of it
