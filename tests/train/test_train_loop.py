@@ -99,7 +99,7 @@ def test_resume_refuses_other_face_model_corrupt_file_and_changed_config(tiny_se
     broken = tmp_path / "broken"
     checkpoint_dir(broken).mkdir(parents=True)
     (checkpoint_dir(broken) / "last.pt").write_bytes(before[checkpoint_dir(run) / "last.pt"][:5000])
-    with pytest.raises(InputFileError, match="not a readable photoface file"):
+    with pytest.raises(InputFileError, match="not a readable photoface checkpoint"):
         train(cfg, [data], broken, resume=True, progress=False)
     assert sorted(p.name for p in broken.rglob("*")) == ["checkpoints", "last.pt"]
 

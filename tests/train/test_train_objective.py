@@ -1,5 +1,7 @@
 """The objective's label targets for a blendshape face model: weights only mean something in [0, 1]."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import torch
 from support.runs import tiny_face_model
@@ -28,12 +30,13 @@ def test_shape_and_pairwise_targets_clamp_blendshape_labels():
         alpha_exp=wild, identity=torch.zeros(b, dtype=torch.long), flip=torch.zeros(b, dtype=torch.bool),
         pair_a=torch.tensor([0]), pair_b=torch.tensor([1]),
     )
-    net_out = {"shape": m.shape(alpha_id, sane),  # the network got the meaningful shapes exactly
-               "pair_shape": m.shape(alpha_id[:1], sane[1:])}
+    # the network got the meaningful shapes exactly; only the fields these two terms read
+    gen_out = SimpleNamespace(net=SimpleNamespace(shape=m.shape(alpha_id, sane), render=None),
+                              pair_shape=m.shape(alpha_id[:1], sane[1:]))
     cfg = LossConfig(recognition=0.0, center=0.0, photometric=0.0, landmark=0.0, shape=1.0, pairwise_shape=1.0,
                      smooth=0.0, albedo_symmetry=0.0, adversarial=0.0)
-    terms = generator_losses(cfg, x, net_out, None, m, None, None, None, 8)
+    terms = generator_losses(cfg, x, gen_out, m, None, None, None, 8)
     assert terms["shape"].item() < 1e-4 and terms["pairwise_shape"].item() < 1e-4
     pca = MorphableModel(m.mean, m.id_basis, m.exp_basis, m.tex_mean, m.tex_basis, m.faces, m.landmarks68, m.mirror)
-    terms = generator_losses(cfg, x, net_out, None, pca, None, None, None, 8)  # PCA labels are taken as they are
+    terms = generator_losses(cfg, x, gen_out, pca, None, None, None, 8)  # PCA labels are taken as they are
     assert terms["shape"].item() > 0.1 and terms["pairwise_shape"].item() > 0.1

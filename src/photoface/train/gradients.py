@@ -50,8 +50,8 @@ def term_gradient_norms(run_dir: str | Path, batches: int = 3) -> dict[str, dict
     try:
         for i in range(batches):
             g = _step_generator(cfg.schedule.seed, trainer.step + i, trainer.dist.rank)
-            x, out, _, render = trainer.forward_batch(trainer.stream.next(), g)
-            terms = generator_losses(cfg.loss, x, out, render, p.face_model, p.nbr_mean, p.centers,
+            x, out = trainer.forward_batch(trainer.stream.next(), g)
+            terms = generator_losses(cfg.loss, x, out, p.face_model, p.nbr_mean, p.centers,
                                      p.critic if cfg.loss.adversarial > 0 else None, cfg.model.image_size)
             for name, value in terms.items():
                 for group, params in groups.items():
