@@ -49,6 +49,7 @@ import torch
 
 from photoface.data.format import load_dataset
 from photoface.errors import InputFileError, PhotofaceError
+from photoface.facemodel import hash_mismatch_advice
 from photoface.evaluate.micc import SETTINGS, aggregate_records
 from photoface.evaluate.nme import landmark_nme
 from photoface.evaluate.runner import (MODES, MeshScorer, NetworkMethod, by_group, dense_errors, group_meshes,
@@ -82,7 +83,8 @@ class SyntheticBenchmark:
             raise PhotofaceError(
                 f"{root}: generated with face model {ds.meta.face_model!r} (hash {ds.meta.face_model_hash[:12]}), "
                 f"but the run uses another face model (hash {face_model_hash[:12]}); generate the test data "
-                "with the run's face model (photoface synth --model ...)")
+                "with the run's face model (photoface synth --model ...)."
+                + hash_mismatch_advice(ds.meta.face_model, ds.meta.face_model_hash))
         if max_photos is not None and max_photos < 1:
             raise PhotofaceError(f"max_photos must be at least 1, got {max_photos}")
         rows, count = [], {}

@@ -1,6 +1,6 @@
 """Named vertex regions derived from the 68 iBUG landmarks, for imported models that have none.
 
-The procedural model paints its regions from its own design (``procedural_landmarks``); BFM
+The procedural model paints its regions from its own design (``procedural/landmarks.py``); BFM
 carries at most ``segbin`` (nose, eyes, mouth, rest) and ICT-FaceKit none. Code that needs a
 part of the face looks it up by name (the synthetic generator takes the skin colour of the
 ``cheeks``; ``model info`` lists them), so every imported model gets the procedural model's

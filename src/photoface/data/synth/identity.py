@@ -41,6 +41,8 @@ import numpy as np
 import torch
 
 from photoface.data.synth.head import HeadLook
+from photoface.facemodel import builtin_model
+from photoface.facemodel.albedo_transfer import quantised, transfer_albedo
 
 HAIR_COLOURS = {  # linear RGB
     "black": (0.02, 0.016, 0.013),
@@ -70,21 +72,21 @@ class AlbedoSpace:
             self.source, self.mean, self.basis = MODEL_ALBEDO, None, None
             self.n_modes = model.n_tex
             return
-        from photoface.facemodel import builtin_model
-        from photoface.facemodel.albedo_transfer import transfer_albedo
-
         mean, basis, _ = transfer_albedo(builtin_model("demo"), model)
         self.source, self.n_modes = PROCEDURAL_ALBEDO, len(basis)
-        self.mean = torch.from_numpy(mean)
-        self.basis = torch.from_numpy(basis).reshape(len(basis), -1)
+        self.mean, self.basis = mean.astype(np.float64), basis.astype(np.float64)
 
     def albedo(self, beta: np.ndarray) -> np.ndarray:
         """(M,) coefficients -> (V, 3) float32 linear RGB in [0, 1]."""
-        b = torch.from_numpy(np.asarray(beta, np.float32))[None]
-        with torch.no_grad():
-            if self.basis is None:
-                return self.model.albedo(b)[0].cpu().numpy()
-            return (self.mean.reshape(1, -1) + b @ self.basis).reshape(-1, 3).clamp(0.0, 1.0).numpy()
+        if self.basis is None:
+            with torch.no_grad():
+                return self.model.albedo(torch.from_numpy(np.asarray(beta, np.float32))[None])[0].cpu().numpy()
+        # mode by mode in float64, then onto the transfer's grid: elementwise operations round
+        # the same way on every CPU kernel, where a matrix product's summation order may not
+        out = self.mean.copy()
+        for b, mode in zip(np.asarray(beta, np.float64), self.basis):
+            out += b * mode
+        return quantised(np.clip(out, 0.0, 1.0))
 
 
 @dataclass

@@ -5,17 +5,17 @@ ones are their mirror vertices, so ``mirror[landmarks68[i]] == landmarks68[IBUG_
 holds by construction. Points with a structural meaning are exact mesh vertices: eye corners and
 lid points lie on the lid-margin rows, mouth corners are the ends of the mouth slit, the inner-lip
 points are the upper/lower copies of slit vertices. The others are the grid vertex nearest (in
-the base surface's x, y) to a design position in design coordinates (``procedural_layout``).
+the base surface's x, y) to a design position in design coordinates (``layout``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from photoface.facemodel import procedural_layout as L
+from photoface.facemodel.procedural import layout as L
 from photoface.facemodel.model import IBUG_MIRROR
-from photoface.facemodel.procedural_mesh import GRID, SLIT_LOWER, FaceGrid
-from photoface.facemodel.procedural_surface import MeanSurface, eye_s, lid_margins, lip_outline
+from photoface.facemodel.procedural.mesh import GRID, SLIT_LOWER, FaceGrid
+from photoface.facemodel.procedural.surface import MeanSurface, eye_s, lid_margins, lip_outline
 
 # Left-side / midline design positions (x, y), mm, for landmarks placed by nearest vertex.
 _JAW = {  # 8 = chin (midline) ... 16 = at ear level

@@ -1,6 +1,6 @@
 """The mean shape of the procedural face: base surface + anatomical features, and its landmarks.
 
-The base surface (``procedural_layout``) is an elliptical face mask. Features are heights (mm)
+The base surface (``layout``) is an elliptical face mask. Features are heights (mm)
 added along the base surface's normal, written as smooth functions of the base position
 (x, y): forehead, brow ridge, orbits, eyeballs and eyelids, nose (bridge, tip, alae, nostrils),
 cheekbones and cheeks, nasolabial folds, lips, chin. The eyes get a local re-spacing of the rows
@@ -8,7 +8,7 @@ so that grid rows follow the upper and lower lid margins exactly: the lid margin
 lines, the eye-close expression can slide the upper-lid rows down onto the lower lid, and the
 albedo's eye white stops sharply at the lids.
 
-Everything here is in design coordinates (see ``procedural_layout``).
+Everything here is in design coordinates (see ``layout``).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.interpolate import PchipInterpolator
 
-from photoface.facemodel import procedural_layout as L
-from photoface.facemodel.procedural_mesh import GRID, SLIT_LOWER, FaceGrid
-from photoface.facemodel.procedural_shapes import band, gauss, pair, ridge, smoothstep
+from photoface.facemodel.procedural import layout as L
+from photoface.facemodel.procedural.mesh import GRID, SLIT_LOWER, FaceGrid
+from photoface.facemodel.procedural.shapes import band, gauss, pair, ridge, smoothstep
 
 POCKET_DEPTH = 13.0  # mm from the lips to the back of the mouth pocket
 

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from photoface.facemodel import procedural_layout as L
-from photoface.facemodel.procedural_mesh import GRID, POCKET_BACK, SLIT_LOWER, FaceGrid
-from photoface.facemodel.procedural_shapes import gauss, pair, pca_modes, smoothstep
-from photoface.facemodel.procedural_surface import MeanSurface, eye_s, lid_margins, lip_outline
+from photoface.facemodel.procedural import layout as L
+from photoface.facemodel.procedural.mesh import GRID, POCKET_BACK, SLIT_LOWER, FaceGrid
+from photoface.facemodel.procedural.pca import pca_modes
+from photoface.facemodel.procedural.shapes import gauss, pair, smoothstep
+from photoface.facemodel.procedural.surface import MeanSurface, eye_s, lid_margins, lip_outline
 
 SKIN = np.array([0.62, 0.45, 0.37])
 LIPS = np.array([0.56, 0.29, 0.27])

@@ -23,9 +23,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import nnls
 
-from photoface.facemodel import procedural_layout as L
-from photoface.facemodel import proportions
-from photoface.facemodel.procedural_shapes import gauss, pair, pca_modes, smoothstep
+from photoface.facemodel.procedural import layout as L
+from photoface.facemodel.procedural import proportions
+from photoface.facemodel.procedural.pca import pca_modes, round_significand
+from photoface.facemodel.procedural.shapes import gauss, pair, smoothstep
 
 
 def semantic_fields(verts: np.ndarray, base_xy: np.ndarray, normal: np.ndarray, nose_h: np.ndarray):
@@ -132,7 +133,10 @@ def calibrate_stds(mean_lm, sem_lm, prior, rnd_lm, reg: float = 0.05) -> np.ndar
     a = np.concatenate([j2.T / target[:, None], np.sqrt(reg) * np.diag(1.0 / p2)])
     b = np.concatenate([(target - r) / target, np.sqrt(reg) * np.ones_like(p2)])
     s, _ = nnls(a, b)
-    return np.sqrt(s)
+    # nnls runs on BLAS, whose kernels differ between CPUs in the last bit; rounding the result
+    # to 30 significant bits makes such a difference vanish (unless it straddles a rounding
+    # midpoint, about 2^-22 of the time per value).
+    return round_significand(np.sqrt(s), 30)
 
 
 def identity_basis(verts, base_xy, normal, nose_h, lm, n_modes: int, rng: np.random.Generator):
