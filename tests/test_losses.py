@@ -8,7 +8,6 @@ import torch
 from photoface import losses
 
 
-
 @pytest.fixture(autouse=True)
 def _float64():
     old = torch.get_default_dtype()
@@ -201,6 +200,19 @@ def test_pairwise_shape_target_mixes_identity_of_a_and_expression_of_b():
     loss = losses.pairwise_shape_loss(pred, target)
     assert loss.item() == pytest.approx(1.5)
     _assert_grad_finite(loss, pred)
+
+
+def test_swap_target_clamps_blendshape_weights_to_the_unit_interval():
+    g = torch.Generator().manual_seed(0)
+    mean = torch.randn(5, 3, generator=g)
+    id_basis, exp_basis = torch.randn(2, 5, 3, generator=g), torch.randn(3, 5, 3, generator=g)
+    a_id = torch.randn(1, 2, generator=g)
+    wild = torch.tensor([[1.7, -0.4, 0.5]])  # an overshooting label: beyond full and below neutral
+    target = losses.swap_target_shape(mean, id_basis, exp_basis, a_id, wild, blendshape=True)
+    sane = losses.swap_target_shape(mean, id_basis, exp_basis, a_id, torch.tensor([[1.0, 0.0, 0.5]]))
+    assert torch.allclose(target, sane)
+    pca = losses.swap_target_shape(mean, id_basis, exp_basis, a_id, wild)  # PCA coefficients are unbounded
+    assert not torch.allclose(pca, sane)
 
 
 # -------------------------------------------------------------------------------------- smooth

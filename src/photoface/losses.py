@@ -15,7 +15,7 @@ Units and conventions (shared with the rest of photoface):
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -250,16 +250,22 @@ def swap_target_shape(
     exp_basis: torch.Tensor,
     alpha_id_a: torch.Tensor,
     alpha_exp_b: torch.Tensor,
+    blendshape: bool = False,
 ) -> torch.Tensor:
     """S_A,B = mean + A_id α_id,A + A_exp α_exp,B: identity of A with the expression of B (eq. 8).
 
     Args:
         mean: (V, 3) mm; id_basis: (K, V, 3); exp_basis: (L, V, 3).
         alpha_id_a: (B, K) identity coefficients of photo A; alpha_exp_b: (B, L) expression of B.
+        blendshape: the expression basis is blendshapes (``exp_kind == "blendshape"``): weights
+            outside [0, 1] mean nothing, so α_exp,B is clamped to [0, 1] (labels fitted or
+            converted elsewhere may overshoot).
 
     Returns:
         (B, V, 3) mm.
     """
+    if blendshape:
+        alpha_exp_b = alpha_exp_b.clamp(0.0, 1.0)
     return (
         mean
         + torch.einsum("bk,kvc->bvc", alpha_id_a, id_basis)

@@ -26,7 +26,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--photos-per-identity", type=int, required=True, metavar="M")
     s.add_argument("--labeled-fraction", type=float, default=0.5, metavar="P",
                    help="share of training photos with linear-fit labels (default 0.5)")
-    s.add_argument("--size", type=int, choices=(128, 224), default=128, help="image side, pixels")
+    s.add_argument("--size", type=int, default=128, metavar="N",
+                   help="image side, pixels: 128 for the demo preset, 224 for the paper's (at least 32)")
     s.add_argument("--out", required=True, metavar="DIR")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--test-fraction", type=float, default=0.2, metavar="Q",

@@ -12,8 +12,12 @@ from photoface.data.synth.degrade import Degradation, degrade, jpeg_roundtrip
 from photoface.data.synth.fit import LinearFitter, fitted_pose
 from photoface.data.synth.head import _lit
 from photoface.data.synth.identity import DetailSpace, detail_field
-from photoface.data.synth.occluders import (OCCLUDER_KINDS, FaceAnchors, composite,
-                                            draw_occluders)
+from photoface.data.synth.occluders import (
+    OCCLUDER_KINDS,
+    FaceAnchors,
+    composite,
+    draw_occluders,
+)
 from photoface.data.synth.raster import Layer, ellipse, polyline
 from photoface.data.synth.scene import (SETTING_SPECS, detector_noise,
                                         sample_expression, sample_light, sample_pose,
@@ -150,6 +154,16 @@ def test_fit_recovers_linear_coefficients_and_pose(kind):
     assert (a[..., :2] - b[..., :2]).abs().max() < 0.02
 
 
+def test_blendshape_fit_labels_stay_weights_in_the_unit_interval():
+    model = _random_model(kind="blendshape")
+    # the negative of an expression and an exaggerated one: the unconstrained least squares
+    # answers are -0.8 and 2.5; a blendshape label must stay a weight
+    shape = model.shape(None, torch.tensor([[-0.8, 0.0, 2.5, 0.0]]))[0].double().numpy()
+    fit = LinearFitter(model, regularisation=1e-6).fit(shape)
+    assert fit.alpha_exp.min() >= 0.0 and fit.alpha_exp.max() <= 1.0
+    assert fit.alpha_exp[0] == 0.0 and fit.alpha_exp[2] == 1.0
+
+
 # ------------------------------------------------------------------ identities
 def test_detail_is_outside_the_linear_model_and_pose():
     model = _random_model(v=80)
@@ -205,7 +219,7 @@ def test_expressions_are_sparse():
     g = np.random.default_rng(0)
     blend = np.stack([sample_expression(g, 35, "blendshape", 0.3) for _ in range(200)])
     nonzero = (blend > 0).sum(1)
-    assert nonzero.max() <= 3 and (nonzero == 0).mean() > 0.15 and blend.max() <= 1
+    assert nonzero.max() <= 3 and (nonzero == 0).mean() > 0.15 and blend.max() <= 1 and blend.min() >= 0
     pca = np.stack([sample_expression(g, 40, "pca", 0.3) for _ in range(200)])
     assert np.all(pca[:, 20:] == 0) and np.abs(pca).max() <= 2.5 + 0.15 * 6
 

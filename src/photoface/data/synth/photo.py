@@ -38,7 +38,7 @@ from photoface.data.synth.background import random_background
 from photoface.data.synth.degrade import degrade
 from photoface.data.synth.fit import LinearFitter, fitted_pose
 from photoface.data.synth.head import draw_hair_cap, draw_head
-from photoface.data.synth.identity import DetailSpace, Identity, sample_identity
+from photoface.data.synth.identity import AlbedoSpace, DetailSpace, Identity, sample_identity
 from photoface.data.synth.occluders import FaceAnchors, composite, draw_occluders
 from photoface.data.synth.raster import Layer
 from photoface.data.synth.scene import PhotoScene, detector_noise, sample_scene, sample_setting
@@ -95,12 +95,13 @@ class IdentityGenerator:
         self.size = size
         self.renderer = Renderer(self.model.faces, size)
         self.space = DetailSpace(self.model)
+        self.albedo_space = AlbedoSpace(self.model)
         self.fitter = LinearFitter(self.model)
         self.lm_idx = self.model.landmarks68.cpu()
         self.exp_flat = self.model.exp_basis.detach().cpu().double().reshape(self.model.n_exp, -1)
 
     def identity(self, rng: np.random.Generator, index: int, name: str, split: str) -> Identity:
-        return sample_identity(rng, self.model, self.space, index, name, split)
+        return sample_identity(rng, self.model, self.space, index, name, split, self.albedo_space)
 
     def generate(self, seed: int, index: int, name: str, split: str, photos: int,
                  labeled_fraction: float) -> tuple[Identity, list[PhotoResult]]:
