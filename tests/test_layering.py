@@ -14,12 +14,13 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "photoface"
 # What each package may NOT import (photoface.errors is open to everyone).
 TOP = {"train", "evaluate", "apps", "cli"}
 FORBIDDEN = {
-    "mesh": {"facemodel", "render", "nn", "losses", "data"} | TOP,
-    "facemodel": {"render", "nn", "losses", "data"} | TOP,
-    "render": {"facemodel", "nn", "losses", "data"} | TOP,
-    "nn": {"losses", "data"} | TOP,
-    "losses": {"facemodel", "render", "nn", "data"} | TOP,
-    "data": {"nn", "losses"} | TOP,
+    "mesh": {"facemodel", "render", "nn", "losses", "data", "fit"} | TOP,
+    "facemodel": {"render", "nn", "losses", "data", "fit"} | TOP,
+    "render": {"facemodel", "nn", "losses", "data", "fit"} | TOP,
+    "nn": {"losses", "data", "fit"} | TOP,
+    "losses": {"facemodel", "render", "nn", "data", "fit"} | TOP,
+    "data": {"nn", "losses", "fit"} | TOP,
+    "fit": {"train", "evaluate", "apps", "cli"},
     "train": {"apps", "cli"},
     "evaluate": {"apps", "cli"},
     "apps": {"cli"},

@@ -56,6 +56,8 @@ from photoface.evaluate.runner import (MODES, MeshScorer, NetworkMethod, by_grou
 from photoface.evaluate.shape_metrics import expression_error, pose_errors
 
 BASELINES = ("mean_face", "landmark_fit")
+FIT_METHODS = ("fit", "fit_single")
+"""Optimisation-based fits (``photoface.fit``); chosen with the baselines but not run by default (minutes)."""
 VERIFICATION_FILE = "verification.json"
 
 
@@ -165,21 +167,38 @@ def _ordered(by_mode: dict, modes: Sequence[str]) -> dict:
 
 def check_methods(baselines: Sequence[str], modes: Sequence[str]) -> None:
     """PhotofaceError for unknown baseline or mode names."""
-    bad = [b for b in baselines if b not in BASELINES]
+    bad = [b for b in baselines if b not in BASELINES + FIT_METHODS]
     if bad:
-        raise PhotofaceError(f"unknown baseline(s) {', '.join(bad)}; choose from {', '.join(BASELINES)}")
+        raise PhotofaceError(f"unknown baseline(s) {', '.join(bad)}; choose from {', '.join(BASELINES + FIT_METHODS)}")
     bad = [m for m in modes if m not in MODES]
     if bad or not modes:
         raise PhotofaceError(f"unknown or no mode(s) {', '.join(bad)}; choose from {', '.join(MODES)}")
 
 
-def baseline_methods(names: Sequence[str], face_model, image_size: int) -> list:
-    """The named baselines (``mean_face``, ``landmark_fit``) for ``face_model``."""
-    from photoface.evaluate.baselines import LandmarkFit, MeanFace
+def baseline_methods(names: Sequence[str], face_model, image_size: int, fit_config=None) -> list:
+    """The named baselines (``mean_face``, ``landmark_fit``, ``fit``, ``fit_single``) for ``face_model``.
+
+    The synthetic benchmark's landmarks project the model's fixed landmark vertices, so the fits
+    keep fixed jaw landmarks here (``photoface.fit.collection.landmarks_are_fixed_vertices``)."""
+    from photoface.evaluate.baselines import CollectionFit, LandmarkFit, MeanFace
 
     make = {"mean_face": lambda: MeanFace(face_model, image_size),
-            "landmark_fit": lambda: LandmarkFit(face_model, image_size)}
+            "landmark_fit": lambda: LandmarkFit(face_model, image_size),
+            "fit": lambda: CollectionFit(face_model, image_size, fit_config),
+            "fit_single": lambda: CollectionFit(face_model, image_size, fit_config, single=True)}
     return [make[n]() for n in names]
+
+
+def predict(method, bench: SyntheticBenchmark):
+    """One method's ``MethodOutput`` on the benchmark's photos; collection fits also get the
+    identities, masks and landmark visibility."""
+    if getattr(method, "needs_collection", False):
+        masks = torch.stack([bench.dataset.load_mask(r) for r in bench.rows])
+        visible = None if any(r.visible is None for r in bench.rows) else np.stack([r.visible for r in bench.rows])
+        return method.predict(bench.images, bench.landmarks, identities=bench.identities, masks=masks,
+                              visible=visible)
+    with torch.no_grad():
+        return method.predict(bench.images, bench.landmarks)
 
 
 def load_run(path, device, name: str, expected_hash: str | None = None):
@@ -194,9 +213,11 @@ def load_run(path, device, name: str, expected_hash: str | None = None):
 
 
 def evaluate_synthetic(
-    checkpoint: str | Path,
+    checkpoint: str | Path | None,
     data: str | Path,
     *,
+    face_model: str | None = None,
+    fit_config=None,
     baselines: Sequence[str] = BASELINES,
     shape_supervised: str | Path | None = None,
     max_photos: int | None = None,
@@ -210,9 +231,12 @@ def evaluate_synthetic(
     """Run the synthetic benchmark (module docstring) and return its JSON-ready results.
 
     Args:
-        checkpoint: the run folder or checkpoint file of the model.
+        checkpoint: the run folder or checkpoint file of the model; None scores the baselines
+            alone, with ``face_model`` (default: the dataset's, from its meta.json).
         data: a synthetic prepared dataset with test identities.
-        baselines: any of "mean_face", "landmark_fit".
+        face_model: face-model spec (``.npz`` or ``builtin:demo``) when there is no checkpoint.
+        fit_config: ``photoface.fit.FitConfig`` for the ``fit`` methods (default values when None).
+        baselines: any of "mean_face", "landmark_fit", "fit", "fit_single".
         shape_supervised: a run trained with only the shape losses, scored as ``shape_supervised``.
         max_photos: at most this many photos per identity and setting.
         modes: "identity" and/or "three_views".
@@ -226,27 +250,39 @@ def evaluate_synthetic(
     t0 = time.perf_counter()
     baselines, modes = list(baselines), list(modes)
     check_methods(baselines, modes)
-    trained = load_run(checkpoint, device, "model")
-    bench = SyntheticBenchmark(data, max_photos, trained.face_model_hash)
-    if bench.true_mesh.shape[1] != trained.face_model.num_vertices:
-        raise PhotofaceError(f"{data}: true meshes have {bench.true_mesh.shape[1]} vertices, the run's face model "
-                             f"{trained.face_model.num_vertices}; generate the test data with the run's face model")
-    methods = [NetworkMethod(trained, "model", batch_size, neutral)]
-    methods += baseline_methods(baselines, trained.face_model, bench.image_size)
+    if checkpoint is not None:
+        trained = load_run(checkpoint, device, "model")
+        fm, fm_hash = trained.face_model, trained.face_model_hash
+    else:
+        trained = None
+        fm, fm_hash = _face_model(data, face_model)
+    bench = SyntheticBenchmark(data, max_photos, fm_hash)
+    if bench.true_mesh.shape[1] != fm.num_vertices:
+        raise PhotofaceError(f"{data}: true meshes have {bench.true_mesh.shape[1]} vertices, the face model "
+                             f"{fm.num_vertices}; generate the test data with the same face model")
+    methods = [] if trained is None else [NetworkMethod(trained, "model", batch_size, neutral)]
+    methods += baseline_methods(baselines, fm, bench.image_size, fit_config)
     if shape_supervised is not None:
-        methods.append(NetworkMethod(load_run(shape_supervised, device, "shape_supervised", trained.face_model_hash),
+        methods.append(NetworkMethod(load_run(shape_supervised, device, "shape_supervised", fm_hash),
                                      "shape_supervised", batch_size, neutral))
-    fm = trained.face_model
+    if not methods:
+        raise PhotofaceError("nothing to evaluate: give a checkpoint or at least one baseline")
     scorer = MeshScorer(fm.faces.cpu().numpy(), fm.landmarks68.cpu().numpy(), **(protocol_options or {}))
     result: dict = {}
+    seconds = {}
     for method in methods:
-        with torch.no_grad():
-            out = method.predict(bench.images, bench.landmarks)
+        t = time.perf_counter()
+        out = predict(method, bench)
+        seconds[method.name] = round(time.perf_counter() - t, 1)
         result[method.name] = score_method(bench, out, scorer, scorer.landmarks68, modes)
+        if "failed" in out.extra:
+            result[method.name]["failed_photos"] = int(np.sum(out.extra["failed"]))
     result["meta"] = {
         "benchmark": "synthetic", "dataset": str(bench.root.resolve()),
-        "checkpoint": str(Path(trained.checkpoint).resolve()), "run": str(run_folder(trained)),
-        "step": trained.step, "stage": trained.stage,
+        "checkpoint": None if trained is None else str(Path(trained.checkpoint).resolve()),
+        "run": None if trained is None else str(run_folder(trained)),
+        "step": None if trained is None else trained.step, "stage": None if trained is None else trained.stage,
+        "face_model": fm.name, "predict_seconds": seconds,
         "shape_supervised": None if shape_supervised is None else str(Path(shape_supervised).resolve()),
         "identities": len(bench.scans), "photos": len(bench.rows),
         "photos_per_setting": {s: bench.settings.count(s) for s in bench.setting_order},
@@ -256,10 +292,23 @@ def evaluate_synthetic(
         "views_chosen_by": "true yaw", "protocol_runs": scorer.evaluations,
         "seconds": round(time.perf_counter() - t0, 1),
     }
-    if write_verification and "verification" in result["model"]:
+    if trained is not None and write_verification and "verification" in result["model"]:
         path = write_verification_file(trained, result["model"]["verification"], bench)
         result["meta"]["verification_file"] = str(path)
     return result
+
+
+def _face_model(data, spec: str | None):
+    """(model, content hash) from ``spec`` or, when None, the face model named in the dataset's meta.json."""
+    from photoface.data.synth import load_face_model
+    from photoface.facemodel import model_hash
+
+    if spec is None:
+        spec = load_dataset(data, check_files=False).meta.face_model
+        if spec is None:
+            raise PhotofaceError(f"{data}: meta.json names no face model; pass one (--model)")
+    model, _ = load_face_model(spec)
+    return model, model_hash(model)
 
 
 def run_folder(trained) -> Path:

@@ -76,3 +76,32 @@ def export_face(model: MorphableModel, path, alpha_id=None, alpha_exp=None, beta
     else:
         path.write_bytes(trimesh.exchange.ply.export_ply(mesh, encoding="binary"))
     return path
+
+
+def write_mesh(path, verts, faces, colours) -> Path:
+    """Write any mesh of a model's topology with per-vertex colours (.obj ``v x y z r g b`` or binary .ply).
+
+    Args:
+        verts: (V, 3) mm; faces: (F, 3) ints, counter-clockwise seen from outside;
+        colours: (V, 3) in [0, 1] (clipped).
+
+    Written atomically (temporary file, then rename), so a reader never sees half a mesh.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise PhotofaceError(f"{path}: unsupported mesh format {suffix!r}; use one of {', '.join(FORMATS)}")
+    colours = np.clip(np.asarray(colours, np.float64), 0.0, 1.0)
+    rgba = np.concatenate([np.round(colours * 255.0), np.full((len(colours), 1), 255.0)], axis=1).astype(np.uint8)
+    mesh = trimesh.Trimesh(vertices=np.asarray(verts, np.float64), faces=np.asarray(faces, np.int64),
+                           vertex_colors=rgba, process=False, validate=False)
+    if suffix == ".obj":
+        data = trimesh.exchange.obj.export_obj(mesh, include_normals=False, include_color=True,
+                                               include_texture=False).encode()
+    else:
+        data = trimesh.exchange.ply.export_ply(mesh, encoding="binary")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return path
