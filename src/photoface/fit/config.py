@@ -47,7 +47,7 @@ class FitConfig:
     landmark_iterations: int = 25  # joint LM iterations, shared identity
     yaw_starts: tuple[float, ...] = (-40.0, 0.0, 40.0)  # degrees, initial yaws of the per-photo fit
     id_prior: float = 1.0  # λ of |α_id|² (standard-normal coefficients: 1 is the Gaussian prior)
-    exp_prior: float = 1.0  # λ of |α_exp|² (PCA) or of the L2 pull towards 0 (blendshapes)
+    exp_prior: float = 10.0  # λ of |α_exp|²; 10 measured best on the synthetic benchmark (docs/evaluation.md)
     invisible_weight: float = 0.25  # weight of landmarks flagged invisible (guessed by a detector)
     # --- contour (jaw-line) landmarks
     # "auto": on, except for datasets whose landmarks project FIXED vertices (synthetic ones)

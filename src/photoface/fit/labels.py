@@ -1,7 +1,7 @@
 """Fitted labels: a prepared dataset whose rows carry the fit's coefficients as 3D labels.
 
-Each row of the source dataset is copied (image and mask files copied, hard-linked where the
-file system allows) with ``alpha_id`` (the person's SHARED identity), ``alpha_exp`` and ``pose``
+Each row of the source dataset is copied (its image, mask, true mesh and scan files copied,
+hard-linked where the file system allows) with ``alpha_id`` (the person's SHARED identity), ``alpha_exp`` and ``pose``
 (physical, the dataset convention) of the fit, ``labeled: true`` and ``label_source: "fit"``.
 Photos whose fit failed (``PersonFit.failures``) stay in, unlabeled, with the reason in
 ``fit_failure``. ``meta.json`` names the face model and its hash, so ``photoface train`` checks
@@ -67,8 +67,9 @@ class LabelWriter:
         for i, row in enumerate(rows):
             if self.writer.is_done(row.image):
                 continue
-            for rel in (row.image, row.mask):
-                if rel is not None:
+            scan = row.extra.get("scan")
+            for rel in (row.image, row.mask, row.true_mesh, scan if isinstance(scan, str) else None):
+                if rel is not None and not (self.writer.root / rel).is_file():
                     _link_or_copy(self.source.root / rel, self.writer.root / rel)
             new = labeled_row(row, codes["alpha_id"], codes["alpha_exp"][i], codes["pose"][i], fit.rms_px[i],
                               fit.failures.get(i))
