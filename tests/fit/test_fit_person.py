@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from photoface.facemodel.model import MorphableModel
@@ -11,6 +12,7 @@ from .conftest import SIZE, render_person, rms
 FAST = FitConfig(light_iterations=6, photo_iterations=8)
 
 
+@pytest.mark.slow
 def test_recovers_pose_and_identity_of_a_known_person(tiny_model, known_person):
     alpha_id, photos = known_person
     batch = make_batch(photos["images"], photos["masks"], photos["landmarks"], None, FAST)
@@ -50,6 +52,7 @@ def _blendshape_no_albedo(model):
                           name="tiny-ict-like", exp_kind="blendshape")
 
 
+@pytest.mark.slow
 def test_blendshape_model_without_albedo_modes_fits_within_its_domain(tiny_model):
     model = _blendshape_no_albedo(tiny_model)
     photos = render_person(model, torch.zeros(1, model.n_id), yaws=(-20.0, 20.0))

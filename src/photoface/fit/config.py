@@ -73,7 +73,8 @@ class FitConfig:
     w_symmetry: float = 50.0
     # --- failure detection
     fail_landmark_nme: float = 0.05  # final landmark RMS / sqrt(w·h) of the landmark box
-    fail_photo_increase: float = 1.5  # photometric error grew by this factor in stage 3: diverged
+    fail_photo_increase: float = 1.5  # photometric error grew by this factor in stage 3: diverged ...
+    fail_photo_min_increase: float = 0.005  # ... and by at least this much (MSE; small errors may wobble)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -11,7 +11,8 @@ re-renders several times per step and stalls where the coverage mask changes (th
 term is piecewise smooth at silhouettes), so equal wall time bought Adam more progress.
 
 Failures per photo (``PersonFit.failures``): a non-finite result ("diverged"), a photometric error
-that grew by ``fail_photo_increase`` in stage 3 ("diverged: photometric error grew ×…"), or a
+that grew by ``fail_photo_increase`` and ``fail_photo_min_increase`` in stage 3 ("diverged:
+photometric error grew ×…"), or a
 final landmark RMS above ``fail_landmark_nme`` of the face size ("landmarks far off").
 """
 
@@ -157,7 +158,8 @@ def fit_person(face_model, batch: PhotoBatch, cfg: FitConfig | None = None, *, r
             d = params.decode()
             out = renderer.render(d.shape, d.albedo, d.pose, d.light)
             photo_error = _per_photo_error(out.image, batch.images, out.mask, batch.masks)
-        grew = photo_error > cfg.fail_photo_increase * np.maximum(before, 1e-6)
+        grew = (photo_error > cfg.fail_photo_increase * np.maximum(before, 1e-6)) & \
+            (photo_error - before > cfg.fail_photo_min_increase)
         for i in np.flatnonzero(grew & (cfg.photo_iterations > 0)):
             failures[int(i)] = f"diverged: photometric error grew ×{photo_error[i] / max(before[i], 1e-6):.1f}"
     with torch.no_grad():
