@@ -41,7 +41,9 @@ class Parametrisation(torch.nn.Module):
       ``"light"`` (light and albedo only) or ``"all"``;
     * ``project_()``: put the unknowns back into their domain after an optimiser step;
     * ``codes() -> dict[str, np.ndarray]``: the unknowns to write out, per person and per photo;
-    * ``identity_vector() -> np.ndarray``: the shared identity representation (D,).
+    * ``identity_vector() -> np.ndarray``: the shared identity representation (D,);
+    * ``neutral_shape() -> (1, V, 3)`` mm: the shared identity with a neutral expression;
+    * ``albedo() -> (1, V, 3)``: the shared albedo.
     """
 
     def decode(self) -> Decoded:
@@ -60,6 +62,12 @@ class Parametrisation(torch.nn.Module):
         raise NotImplementedError
 
     def identity_vector(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def neutral_shape(self) -> torch.Tensor:
+        raise NotImplementedError
+
+    def albedo(self) -> torch.Tensor:
         raise NotImplementedError
 
 

@@ -29,9 +29,9 @@ from photoface.fit.config import FitConfig
 from photoface.fit.contour import landmark_vertices
 from photoface.fit.joint_landmarks import JointLandmarkFit, fit_joint_landmarks
 from photoface.fit.landmark_fit import fit_landmarks
-from photoface.fit.objective import PhotoBatch, fit_terms, weighted_total
+from photoface.fit.objective import PhotoBatch, fit_terms, projected_landmarks, weighted_total
 from photoface.fit.parametrisation import LinearParametrisation, Parametrisation
-from photoface.render.camera import camera_space
+from photoface.render.camera import camera_space, project
 
 
 @dataclass
@@ -112,7 +112,7 @@ def _adam_stage(params: Parametrisation, batch, renderer, cfg, stage, steps, ver
 
 
 def fit_person(face_model, batch: PhotoBatch, cfg: FitConfig | None = None, *, renderer=None,
-               lines: torch.Tensor | None = None) -> PersonFit:
+               lines: torch.Tensor | None = None, params: Parametrisation | None = None) -> PersonFit:
     """Fit one person's photos (module docstring).
 
     Args:
@@ -121,17 +121,23 @@ def fit_person(face_model, batch: PhotoBatch, cfg: FitConfig | None = None, *, r
         cfg: ``FitConfig`` (default values when None).
         renderer: a ``photoface.render.Renderer`` for the model's faces at the batch's size (built
             when None). lines: contour lines (``contour.contour_lines``) or None for fixed landmarks.
+        params: an already initialised ``Parametrisation`` of the batch's photos (e.g. a trained
+            network's codes from its encoder, decoded by its decoders; the mesh must have the face
+            model's topology): stage 1 is skipped and stages 2-3 refine it. None: the linear
+            model's coefficients, initialised by stage 1.
     """
     cfg = cfg or FitConfig()
     size = batch.image_size
     notes = []
     if len(batch) == 1:
         notes.append("one photo: identity and expression are separated by the priors alone")
-    joint = landmark_stage(face_model, batch, cfg, lines)
-    params = LinearParametrisation(face_model, size, joint.alpha_id, joint.alpha_exp, joint.pose,
-                                   lr={"id": cfg.lr_id, "exp": cfg.lr_exp, "pose": cfg.lr_pose,
-                                       "light": cfg.lr_light, "albedo": cfg.lr_albedo})
-    history = {"landmarks": (float("nan"), joint.cost)}
+    history = {}
+    if params is None:
+        joint = landmark_stage(face_model, batch, cfg, lines)
+        params = LinearParametrisation(face_model, size, joint.alpha_id, joint.alpha_exp, joint.pose,
+                                       lr={"id": cfg.lr_id, "exp": cfg.lr_exp, "pose": cfg.lr_pose,
+                                           "light": cfg.lr_light, "albedo": cfg.lr_albedo})
+        history["landmarks"] = (float("nan"), joint.cost)
     render_stages = cfg.light_iterations + cfg.photo_iterations > 0
     mirror = face_model.mirror
     lm68 = face_model.landmarks68
@@ -165,9 +171,6 @@ def fit_person(face_model, batch: PhotoBatch, cfg: FitConfig | None = None, *, r
     with torch.no_grad():
         d = params.decode()
         vertices = vertices_fn()
-        from photoface.fit.objective import projected_landmarks
-        from photoface.render.camera import project
-
         lm2d = projected_landmarks(project(d.shape, d.pose), vertices).double()
     u = batch.landmarks.double().cpu()
     w = batch.weights.double().cpu()
