@@ -38,5 +38,5 @@ def test_cli_reconstruct_and_verify_end_to_end(tiny_run, tmp_path, capsys):
 
     rc = main(["reconstruct", str(img / "006_0.png"), "--checkpoint", str(tmp_path / "nothing"), "--out",
                str(tmp_path / "o2"), "--aligned"])
-    assert rc == 1 and "no such run folder or checkpoint" in capsys.readouterr().err
+    assert rc == 1 and "no such run folder, checkpoint or model file" in capsys.readouterr().err
     assert not (tmp_path / "o2").exists()

@@ -10,11 +10,11 @@ from PIL import Image
 from photoface.apps import figures
 from photoface.apps.inputs import FaceInput
 from photoface.apps.reconstruct import reconstruct
-from photoface.data.align import apply_transform, invert_transform
-from photoface.data.prepare import FaceCrop, PhotoResult
+from photoface.data.prepare.align import apply_transform, invert_transform
+from photoface.data.prepare.pipeline import FaceCrop, PhotoResult
 from photoface.errors import InputFileError
 from photoface.facemodel import save_model
-from photoface.train.inference import load_trained
+from photoface.run.inference import load_trained
 from support.runs import tiny_face_model
 
 S = 32  # the tiny run's crop size
@@ -71,7 +71,7 @@ def test_stage_one_meshes_carry_the_gcn_albedo(tiny_run, tmp_path):
 
 
 def test_raw_photos_go_through_detection_and_map_back_to_the_photo(tiny_run, tmp_path, monkeypatch):
-    import photoface.data.prepare as prepare
+    import photoface.data.prepare.pipeline as prepare
 
     photo = tmp_path / "holiday.png"
     big = np.zeros((90, 120, 3), np.uint8)
@@ -130,7 +130,7 @@ def test_bad_checkpoint_is_a_clear_error_and_nothing_is_overwritten(tiny_run, tm
     data = last.read_bytes()
     last.unlink()
     last.write_bytes(data[: len(data) // 4])
-    with pytest.raises(InputFileError, match="not a readable photoface checkpoint"):
+    with pytest.raises(InputFileError, match="not a readable photoface file"):
         reconstruct(_photos(tiny_run), broken, out, aligned=True, progress=False)
 
     other = tmp_path / "other_model.npz"

@@ -3,7 +3,7 @@ import re
 import numpy as np
 import pytest
 
-from photoface.apps.report import (ReportInputs, learned_sentences, loss_curves, photo_table, pooled, shape_table,
+from photoface.apps.report_html import (ReportInputs, learned_sentences, loss_curves, photo_table, pooled, shape_table,
                                    write_report)
 
 

@@ -8,7 +8,7 @@ from photoface.apps import figures
 from photoface.apps.inputs import collect_images, load_faces
 from photoface.apps.transfer import transfer, transfer_faces
 from photoface.errors import PhotofaceError
-from photoface.train.inference import load_trained
+from photoface.run.inference import load_trained
 
 S = 32
 

@@ -6,7 +6,7 @@ import torch
 
 from photoface.apps.verify import collection_code, read_threshold, verify
 from photoface.errors import InputFileError, PhotofaceError
-from photoface.train.inference import load_trained
+from photoface.run.inference import load_trained, read_calibration
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +36,16 @@ def test_calibrated_threshold_comes_from_the_run_folder(tiny_run, trained, tmp_p
     assert undecided.same is None and "no decision" in undecided.describe()
 
     (tmp_path / "verification.json").write_text(json.dumps({"threshold": 2.0, "calibrated_on": "test pairs"}))
+    trained_copy.calibration, trained_copy.calibration_source = read_calibration(tmp_path, {})
     v = verify(img / "006_0.png", img / "006_0.png", None, aligned=True, trained=trained_copy)
     assert v.threshold == 2.0 and v.same is False and "test pairs" in v.threshold_source
     (tmp_path / "verification.json").write_text("{}")
+    trained_copy.calibration, trained_copy.calibration_source = read_calibration(tmp_path, {})
     with pytest.raises(InputFileError, match="verification.json"):
-        read_threshold(tmp_path)
+        read_threshold(trained_copy)
+    (tmp_path / "verification.json").write_text("{torn")
+    with pytest.raises(InputFileError, match="verification.json"):
+        read_calibration(tmp_path, {})
 
 
 def test_folders_are_collections_averaged_over_normalised_codes(tiny_run, trained, tmp_path):

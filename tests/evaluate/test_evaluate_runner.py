@@ -162,7 +162,7 @@ def test_verification_summary_separates_distinct_identities():
 
 def test_network_method_resizes_images_and_scales_landmarks(tiny):
     from photoface.evaluate.runner import NetworkMethod
-    from photoface.train.inference import load_trained
+    from photoface.run.inference import load_trained
 
     method = NetworkMethod(load_trained(tiny["run"]))
     images = torch.rand(2, 3, 32, 32)

@@ -11,7 +11,7 @@ import scipy.io
 import torch
 from PIL import Image
 
-from photoface.data.align import apply_transform, five_points, template_points
+from photoface.data.prepare.align import apply_transform, five_points, template_points
 from photoface.errors import PhotofaceError
 from photoface.evaluate.aflw2000_runner import box_transform, evaluate_aflw2000, template_box
 from photoface.evaluate.micc_runner import evaluate_micc
@@ -124,7 +124,7 @@ def test_aflw2000_crop_transforms(tiny):
     assert hi[1] - lo[1] == pytest.approx(box[3] - box[1])  # heights match
     assert np.allclose((lo + hi) / 2, (box[:2] + box[2:]) / 2)  # centres match
     assert t[0, 1] == 0 and t[1, 0] == 0 and t[0, 0] == t[1, 1]  # no rotation, one scale
-    from photoface.data.align import alignment_transform
+    from photoface.data.prepare.align import alignment_transform
 
     t5 = alignment_transform(lm, 32)
     fit = apply_transform(t5, five_points(lm))
@@ -132,7 +132,7 @@ def test_aflw2000_crop_transforms(tiny):
 
 
 def test_ablation_variant_configs():
-    from photoface.evaluate.ablation import VARIANTS, variant_config
+    from photoface.apps.ablation import VARIANTS, variant_config
 
     assert list(VARIANTS) == ["full", "no_recog", "no_adv", "laplacian", "shape_supervised"]
     full = variant_config("full", minutes=2.5, steps=7)
@@ -156,7 +156,7 @@ def test_ablation_variant_configs():
 
 @pytest.mark.slow
 def test_ablation_trains_and_scores_every_variant(tiny, tmp_path):
-    from photoface.evaluate.ablation import run_ablation
+    from photoface.apps.ablation import run_ablation
 
     overrides = tiny_overrides(tiny["model_path"])
     res = run_ablation(tiny["data"], tmp_path / "abl", steps_per_variant=1, overrides=overrides, progress=False,

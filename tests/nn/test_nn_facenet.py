@@ -93,6 +93,21 @@ def test_render_false_skips_rasterisation_but_keeps_landmarks(model, hier):
         net(torch.rand(1, 3, 32, 32))
 
 
+@pytest.mark.parametrize("stage", [1, 2])
+def test_decode_then_render_output_is_the_forward_pass(model, hier, stage):
+    """Training renders ``decode``'s output itself (outside autocast); it must be exactly the
+    forward pass that inference runs, and the float32 copy must not change float32 tensors."""
+    net = small_net(model, hier, stage=stage).eval()
+    perturb_zero_layers(net)
+    x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        full = net(x)
+        split = net.render_output(net.decode(x).float())
+    assert split.render is not None and torch.equal(full.image, split.image)
+    assert torch.equal(full.landmarks2d, split.landmarks2d) and torch.equal(full.render.tri_id, split.render.tri_id)
+    assert (full.albedo_any.dim() == 3) == (stage == 1)
+
+
 @pytest.mark.parametrize("stage, unused", [(1, "albedo_cnn."), (2, "albedo_decoder.")])
 def test_gradients_reach_every_parameter_of_the_stage(model, hier, stage, unused):
     net = small_net(model, hier, stage=stage)

@@ -18,7 +18,7 @@ from photoface.facemodel.io import model_hash, save_model
 from photoface.facemodel.model import MorphableModel
 from photoface.render.camera import focal_at_code_zero
 from photoface.render.renderer import Renderer
-from photoface.train.config import apply_overrides, preset
+from photoface.run.config import apply_overrides, preset
 
 IMAGE_SIZE = 32
 SETTINGS = ("cooperative", "indoor", "outdoor")
@@ -195,7 +195,7 @@ def build_benchmark_run(root) -> dict:
     Returns a dict: model (the MorphableModel), model_path, data (dataset dir), run (run dir).
     """
     from photoface.train import train
-    from photoface.train.checkpoint import last_checkpoint
+    from photoface.run.checkpoint import last_checkpoint
 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)

@@ -9,8 +9,8 @@ import pytest
 from photoface.cli import build_parser, main
 from photoface.errors import PhotofaceError
 from photoface.train import resolve_run_config
-from photoface.train.checkpoint import load_checkpoint, save_checkpoint
-from photoface.train.logging import read_metrics
+from photoface.run.checkpoint import load_checkpoint, save_checkpoint
+from photoface.run.layout import read_metrics
 
 
 def test_command_line_and_overrides_reach_the_config(tmp_path):

@@ -5,9 +5,10 @@ from photoface.errors import InputFileError, PhotofaceError
 from photoface.facemodel import save_model
 from photoface.train import train
 from photoface.train import loop as loop_module
-from photoface.train.checkpoint import checkpoint_dir, load_checkpoint
-from photoface.train.config import apply_overrides
-from photoface.train.logging import LOSS_NAMES, read_metrics
+from photoface.run.checkpoint import checkpoint_dir, load_checkpoint
+from photoface.run.config import apply_overrides
+from photoface.run.layout import read_metrics
+from photoface.train.run_log import LOSS_NAMES
 from photoface.train.loop import Trainer
 
 _TIMING = {"images_per_s", "elapsed_s"}

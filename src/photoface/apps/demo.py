@@ -12,7 +12,7 @@ Steps, all inside ``OUT/``:
    ``OUT/run/verification.json``, the calibrated threshold that ``photoface verify`` uses;
 4. ``OUT/reconstruct`` (held-out photos, two per difficulty setting), ``OUT/transfer`` (one
    held-out person with the expressions of others) and verification of photo pairs and collections;
-5. ``OUT/report.html`` (``photoface.apps.report``) and ``OUT/report_overview.png``.
+5. ``OUT/report.html`` (``photoface.apps.report_html``) and ``OUT/report_overview.png``.
 
 ``write_docs_figures(OUT, "docs")`` copies the report's pictures into docs/ for the README.
 """
@@ -29,7 +29,8 @@ import numpy as np
 from PIL import Image
 
 from photoface.apps import figures
-from photoface.apps.report import ReportInputs, loss_curves, write_report
+from photoface.apps.report_html import ReportInputs, loss_curves, write_report
+from photoface.run.layout import metrics_path
 
 DEMO_MODEL = "builtin:demo"
 IMAGE_SIZE = 128
@@ -41,8 +42,8 @@ def _say(message: str) -> None:
 
 def _train(data: Path, run: Path, minutes: float, device: str, seed: int, progress: bool, log, extra=()):
     from photoface.train import train
-    from photoface.train.checkpoint import last_checkpoint
-    from photoface.train.summary import resolve_run_config
+    from photoface.run.layout import last_checkpoint
+    from photoface.run.resolve import resolve_run_config
 
     overrides = [f"schedule.time_limit_minutes={float(minutes)}", f"schedule.device={device}", *extra]
     resume = last_checkpoint(run) is not None
@@ -163,13 +164,13 @@ def run_demo(out: str | Path, minutes: float = 10.0, identities: int = 24, photo
     """
     import torch
 
-    from photoface.evaluate.runner_report import write_results
+    from photoface.evaluate.results_files import write_results
     from photoface.evaluate.synthetic import evaluate_synthetic
     from photoface.apps.reconstruct import reconstruct
     from photoface.apps.transfer import transfer
     from photoface.data.format import load_dataset
-    from photoface.data.synth import synthesize
-    from photoface.train.inference import load_trained
+    from photoface.data.synth.collection import synthesize
+    from photoface.run.inference import load_trained
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -204,7 +205,7 @@ def run_demo(out: str | Path, minutes: float = 10.0, identities: int = 24, photo
     verifications = _verifications(trained, test, out, log)
 
     log("5/5 writing the report")
-    loss_png = loss_curves(run / "metrics.jsonl", out / "losses.png")
+    loss_png = loss_curves(metrics_path(run), out / "losses.png")
     panels = [p.with_name(p.stem + "_panel.png") for p in rec.written]
     overlays = [p.with_name(p.stem + "_overlay.png") for p in rec.written]
     counts = load_dataset(data).meta.counts

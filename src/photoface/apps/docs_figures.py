@@ -18,9 +18,9 @@ def write_static_figures(out_dir: str | Path = "docs") -> list[Path]:
     """Write all data-independent docs figures into ``out_dir``; returns the paths written."""
     from photoface.apps.preview import write_model_figures
     from photoface.apps.render_face import write_render_figures
-    from photoface.data.prepare_sheet import astronaut_contact_sheet
-    from photoface.data.synth import synthesize
-    from photoface.data.synth_sheet import write_contact_sheet
+    from photoface.data.prepare.sheet import astronaut_contact_sheet
+    from photoface.data.synth.collection import synthesize
+    from photoface.data.synth.sheet import write_contact_sheet
     from photoface.evaluate.error_maps import write_example_error_map
 
     out = Path(out_dir)

@@ -112,7 +112,7 @@ def panels(trained, crops: torch.Tensor, out, labels: bool = True) -> list[np.nd
     """One panel per photo: input | render | albedo | shading | mesh × 3 (uint8 images).
 
     Args:
-        trained: :class:`photoface.train.inference.Trained`.
+        trained: :class:`photoface.run.inference.Trained`.
         crops: (B, 3, S, S) network inputs in [0, 1].
         out: the rendered ``FaceNetOutput`` of ``crops``.
         labels: caption each tile.

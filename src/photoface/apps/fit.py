@@ -37,7 +37,7 @@ from PIL import Image
 
 from photoface.apps import figures
 from photoface.apps.inputs import FaceInput, unique_names
-from photoface.data.align import apply_transform, invert_transform
+from photoface.data.prepare.align import apply_transform, invert_transform
 from photoface.data.format import INDEX_FILE, META_FILE, PreparedDataset, load_dataset
 from photoface.errors import InputFileError, PhotofaceError
 from photoface.facemodel.export import write_mesh
@@ -84,7 +84,7 @@ def input_dataset(inputs: str | Path, out_dir: Path, image_size: int, progress: 
         if len(ds) == 0:
             raise InputFileError(root, "is a prepared dataset with no photos")
         return ds
-    from photoface.data.prepare import REPORT_FILE as PREPARE_REPORT
+    from photoface.data.prepare.pipeline import REPORT_FILE as PREPARE_REPORT
     from photoface.data.prepare import PrepareOptions, prepare_photos
 
     ds = prepare_photos(root, out_dir / PREPARED_DIR, PrepareOptions(image_size=image_size), progress=progress)
@@ -95,7 +95,7 @@ def input_dataset(inputs: str | Path, out_dir: Path, image_size: int, progress: 
 
 def _face_input(ds: PreparedDataset, row, name: str) -> FaceInput:
     """The row as a ``FaceInput`` (crop + original photo) for ``figures.overlay``."""
-    from photoface.data.images import load_photo
+    from photoface.data.prepare.images import load_photo
 
     crop = ds.load_image(row)
     crop_u8 = figures.to_uint8(crop)
@@ -202,7 +202,7 @@ def fit_photos(inputs: str | Path, out_dir: str | Path, model: str = "builtin:de
     """
     from tqdm import tqdm
 
-    from photoface.data.synth import load_face_model
+    from photoface.data.synth.collection import load_face_model
     from photoface.facemodel import model_hash
 
     cfg = apply_overrides(FitConfig(), list(overrides))

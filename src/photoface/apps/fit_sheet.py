@@ -53,7 +53,7 @@ def write_sheet(path: str | Path, cfg: FitConfig | None = None) -> Path:
     """Build the sheet of the module docstring and write it to ``path`` (PNG)."""
     from photoface.apps.fit_example import write_fixtures
     from photoface.data.prepare import PrepareOptions, prepare_photos
-    from photoface.data.synth import load_face_model, synthesize
+    from photoface.data.synth.collection import load_face_model, synthesize
 
     cfg = cfg or FitConfig()
     model, _ = load_face_model("builtin:demo")

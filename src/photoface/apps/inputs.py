@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from photoface.data.images import is_image_name, load_photo
+from photoface.data.prepare.images import is_image_name, load_photo
 from photoface.errors import InputFileError
 
 LOAD_SIDE = 2048  # px: photos are decoded at about this longer side at most (as in prepare)
@@ -122,8 +122,8 @@ def _aligned(path: Path, name: str, image_size: int) -> FaceInput:
 
 
 def _detected(path: Path, name: str, image_size: int, detector: str) -> FaceInput | Skipped:
-    from photoface.data.photo_list import PhotoTask
-    from photoface.data.prepare import PrepareOptions, process_photo
+    from photoface.data.prepare.photo_list import PhotoTask
+    from photoface.data.prepare.pipeline import PrepareOptions, process_photo
 
     options = PrepareOptions(image_size=image_size, detector=detector)
     result = process_photo(PhotoTask(key=str(path), path=path, identity=name), options)
@@ -143,7 +143,7 @@ def load_faces(paths: list[Path], image_size: int, aligned: bool = False,
         paths: photo files (``collect_images``).
         image_size: the network's crop side, pixels.
         aligned: inputs are training crops already (no detection).
-        detector: "auto" | "hog" | "cnn" (``photoface.data.detect``), raw photos only.
+        detector: "auto" | "hog" | "cnn" (``photoface.data.prepare.detect``), raw photos only.
     """
     for path, name in zip(paths, unique_names(paths)):
         try:

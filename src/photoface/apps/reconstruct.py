@@ -33,7 +33,7 @@ from PIL import Image
 
 from photoface.apps import figures
 from photoface.apps.inputs import FaceInput, Skipped, batches, collect_images, load_faces
-from photoface.data.align import apply_transform, invert_transform
+from photoface.data.prepare.align import apply_transform, invert_transform
 
 
 def _stderr(message: str) -> None:
@@ -163,7 +163,7 @@ def reconstruct(
         detector: face detector for raw photos ("auto", "hog", "cnn").
         progress: show a progress bar.
         log: where messages about skipped photos go.
-        trained: an already loaded :class:`~photoface.train.inference.Trained` (then
+        trained: an already loaded :class:`~photoface.run.inference.Trained` (then
             ``checkpoint`` is ignored).
 
     Raises:
@@ -171,7 +171,7 @@ def reconstruct(
     """
     from tqdm import tqdm
 
-    from photoface.train.inference import load_trained
+    from photoface.run.inference import load_trained
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")

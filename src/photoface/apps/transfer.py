@@ -104,7 +104,7 @@ def transfer(
     Raises:
         PhotofaceError: bad checkpoint, unusable source photo, or no usable target.
     """
-    from photoface.train.inference import load_trained
+    from photoface.run.inference import load_trained
 
     src_paths = collect_images([source])
     if len(src_paths) != 1:

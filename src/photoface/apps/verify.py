@@ -27,9 +27,7 @@ import torch
 from photoface.apps.inputs import FaceInput, Skipped, batches, collect_images, load_faces
 from photoface.errors import InputFileError, PhotofaceError
 from photoface.evaluate.verification import cosine_similarity
-
-CALIBRATION_FILE = "verification.json"
-
+from photoface.run.layout import verification_path
 
 @dataclass
 class Verdict:
@@ -51,22 +49,21 @@ class Verdict:
         return f"similarity {self.score:.4f} {cmp} threshold {self.threshold:.4f} ({self.threshold_source}): {verdict}"
 
 
-def read_threshold(run_dir: Path | None) -> tuple[float, str] | None:
-    """(threshold, source) from ``RUN/verification.json``, or None when there is none."""
-    if run_dir is None:
+def read_threshold(trained) -> tuple[float, str] | None:
+    """(threshold, source) of a loaded run's calibration (``RUN/verification.json`` or the one
+    embedded in an exported model), or None when there is none."""
+    data = trained.calibration
+    if data is None:
         return None
-    path = Path(run_dir) / CALIBRATION_FILE
-    if not path.is_file():
-        return None
+    where = trained.calibration_source or trained.checkpoint
     try:
-        data = json.loads(path.read_text())
         thr = float(data["threshold"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputFileError(path, f"cannot read the calibrated threshold ({type(exc).__name__}: {exc})") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputFileError(where, f"cannot read the calibrated threshold ({type(exc).__name__}: {exc})") from None
     if not np.isfinite(thr):
-        raise InputFileError(path, f"threshold is not a finite number ({thr})")
-    where = data.get("calibrated_on") or data.get("threshold_calibrated_on") or "held-out identities"
-    return thr, f"calibrated on {where}, {path}"
+        raise InputFileError(where, f"threshold is not a finite number ({thr})")
+    calibrated_on = data.get("calibrated_on") or data.get("threshold_calibrated_on") or "held-out identities"
+    return thr, f"calibrated on {calibrated_on}, {where}"
 
 
 @torch.no_grad()
@@ -117,15 +114,15 @@ def verify(
         require_threshold: raise PhotofaceError (before any photo is processed) when no threshold
             is given and the run has none.
     """
-    from photoface.train.inference import load_trained
+    from photoface.run.inference import load_trained
 
     trained = trained or load_trained(checkpoint, device=device)
     if threshold is not None:
         calibrated = (float(threshold), "given")
     else:
-        calibrated = read_threshold(trained.run_dir)
+        calibrated = read_threshold(trained)
     if calibrated is None and require_threshold:
-        where = trained.run_dir / CALIBRATION_FILE if trained.run_dir else f"the run folder of {trained.checkpoint}"
+        where = verification_path(trained.run_dir) if trained.run_dir else f"the run folder of {trained.checkpoint}"
         raise PhotofaceError(
             f"no calibrated threshold: {where} does not exist (it is written by the evaluation on held-out "
             "identities, e.g. by `photoface demo`); pass --threshold T to decide with your own threshold"

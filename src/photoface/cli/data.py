@@ -64,7 +64,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 def run_synth(args: argparse.Namespace) -> int:
     """``synth``: write the synthetic dataset (and optional contact sheet) and print its counts."""
-    from photoface.data.synth import synthesize, write_contact_sheet
+    from photoface.data.synth.collection import synthesize, write_contact_sheet
 
     ds = synthesize(
         args.model, args.identities, args.photos_per_identity, args.out,

@@ -93,7 +93,7 @@ def _finish(args: argparse.Namespace, results: dict, kind: str) -> int:
     """Write ``results`` to ``--out`` (default RUN/eval_<kind>.json) and its Markdown twin; print both paths."""
     from pathlib import Path
 
-    from photoface.evaluate.runner_report import write_results
+    from photoface.evaluate.results_files import write_results
 
     folder = results["meta"]["run"] or results["meta"]["dataset"]  # no checkpoint: next to the data
     out = args.out or str(Path(folder) / f"eval_{kind}.json")
@@ -138,7 +138,7 @@ def aflw2000(args: argparse.Namespace) -> int:
 
 def ablation(args: argparse.Namespace) -> int:
     """``evaluate ablation``: train and score the ablation variants, print the written files."""
-    from photoface.evaluate.ablation import run_ablation
+    from photoface.apps.ablation import run_ablation
 
     res = run_ablation(args.data, args.out, minutes_per_variant=args.minutes_per_variant,
                        steps_per_variant=args.steps_per_variant,

@@ -1,4 +1,4 @@
-"""``photoface train`` and ``photoface train-report``: train the networks, and judge a run.
+"""``photoface train``, ``train-report`` and ``export``: train the networks, judge a run, share it.
 
 Each handler imports its library lazily so that ``photoface --help`` stays fast.
 """
@@ -9,7 +9,7 @@ import argparse
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Register ``photoface train`` and ``photoface train-report`` on the top-level sub-parsers ``sub``."""
+    """Register ``photoface train``, ``train-report`` and ``export`` on the top-level sub-parsers ``sub``."""
     p = sub.add_parser(
         "train",
         help="train the face networks on prepared datasets (two stages, checkpoints, --resume)",
@@ -44,6 +44,19 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    "(default: every kept checkpoint)")
     r.set_defaults(handler=run_report)
 
+    e = sub.add_parser(
+        "export",
+        help="write a run's network as one small inference file (weights + network arguments) to share",
+        description="Writes the FaceNet weights of RUN (its last checkpoint, or the checkpoint file given) with "
+        "the network arguments, the face model's name and hash, the training config and the verification "
+        "calibration. reconstruct, fit, transfer, verify and evaluate accept the file in place of a run. "
+        "No optimiser, critic or RNG state: a fraction of a training checkpoint's size.",
+    )
+    e.add_argument("run", metavar="RUN", help="run folder or training checkpoint")
+    e.add_argument("-o", "--out", required=True, metavar="MODEL.pt", help="the model file to write")
+    e.add_argument("--half", action="store_true", help="store the weights as float16 (half the size)")
+    e.set_defaults(handler=run_export)
+
 
 def run_train(args: argparse.Namespace) -> int:
     """``train``: train (or resume) a run, print its summary; the exit code is the summary's."""
@@ -60,7 +73,7 @@ def run_report(args: argparse.Namespace) -> int:
     """``train-report``: print the run's learning numbers, and write them as JSON with ``--json``."""
     import json
 
-    from photoface.train.report import format_report, training_report
+    from photoface.evaluate.training_report import format_report, training_report
 
     steps = None if args.steps is None else [int(x) for x in args.steps.split(",") if x.strip()]
     report = training_report(args.run, args.data, steps=steps)
@@ -68,4 +81,13 @@ def run_report(args: argparse.Namespace) -> int:
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(report, fh, indent=2)
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """``export``: write the inference file of a run and print its path and size."""
+    from photoface.run.export import export_model
+
+    path = export_model(args.run, args.out, half=args.half)
+    print(f"{path}: {path.stat().st_size / 1e6:.1f} MB")
     return 0

@@ -5,7 +5,7 @@ landmarks (crop px) are mapped back to the original image with the inverse crop 
 ``nme.aflw2000_nme`` gives the NME per |yaw| bin (0–30°, 30–60°, 60–90°, ground-truth yaw) and the
 mean of the bins, normalised by sqrt(w·h) of the ground-truth landmark box (3DDFA convention).
 
-Crops (``crop``), all warped with ``photoface.data.align.warp_image``:
+Crops (``crop``), all warped with ``photoface.data.prepare.align.warp_image``:
 
 * ``box`` (default, as 3DDFA crops from the ground-truth landmark box): a scale and a shift, no
   rotation, taking the box of the ground-truth landmarks onto the box that the face model's mean
@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from photoface.data.align import alignment_transform, apply_transform, invert_transform, warp_image
-from photoface.data.images import load_photo
+from photoface.data.prepare.align import alignment_transform, apply_transform, invert_transform, warp_image
+from photoface.data.prepare.images import load_photo
 from photoface.errors import PhotofaceError
 from photoface.evaluate.aflw2000 import list_aflw2000
 from photoface.evaluate.nme import aflw2000_nme
@@ -92,7 +92,7 @@ def evaluate_aflw2000(
     box = template_box(trained.face_model, size)
     det = None
     if crop == "detector":
-        from photoface.data.detect import FaceDetector
+        from photoface.data.prepare.detect import FaceDetector
 
         det = FaceDetector(detector)
     preds = {m.name: np.zeros((len(samples), 68, 2)) for m in methods}

@@ -8,11 +8,11 @@
   "3DMM fitted to landmarks" baseline. The same 68 landmarks the photo's row carries (detector
   landmarks on real photos, detector-like noisy ones on synthetic photos) are the only input.
 * ``shape_supervised`` is not defined here: it is a run of the network trained with only the
-  shape-supervision losses (see ``photoface.evaluate.ablation``), evaluated like the model.
+  shape-supervision losses (see ``photoface.apps.ablation``), evaluated like the model.
 
 The fit itself is :func:`photoface.fit.landmark_fit.fit_landmarks` (its docstring has the
-objective and the solver); ``fit`` (:class:`photoface.fit.method.CollectionFit`) fits all photos of a person
-jointly.
+objective and the solver); ``fit`` (:class:`CollectionFit`) fits all photos of a person jointly through
+``photoface.fit``.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ On the test photos of a synthetic benchmark (exact landmarks known), per |yaw| b
 
 * ``input``: the rows' own landmarks (the synthetic detector-like noisy ones the fit takes);
 * ``fit``: the 68 landmarks projected from the collection fit on those (``photoface.fit``);
-* ``dlib``: dlib's 68-point predictor on the photo (``photoface.data.detect``, as ``prepare``);
+* ``dlib``: dlib's 68-point predictor on the photo (``photoface.data.prepare.detect``, as ``prepare``);
 * ``fit_on_dlib``: the collection fit given dlib's landmarks instead (jaw on the silhouette:
   the contour is on, as for real photos), i.e. what ``prepare`` could offer as refined landmarks.
 
@@ -35,7 +35,7 @@ YAW_BINS = ((0.0, 30.0), (30.0, 45.0), (45.0, 60.0), (60.0, 90.0))
 
 def _dlib_landmarks(bench: SyntheticBenchmark, detector: str) -> np.ndarray:
     """(N, 68, 2) dlib landmarks; NaN where no face was found."""
-    from photoface.data.detect import FaceDetector
+    from photoface.data.prepare.detect import FaceDetector
 
     det = FaceDetector(detector)
     out = np.full((len(bench.rows), 68, 2), np.nan)

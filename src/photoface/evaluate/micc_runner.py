@@ -33,7 +33,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from photoface.data.align import alignment_transform, apply_transform, warp_image
+from photoface.data.prepare.align import alignment_transform, apply_transform, warp_image
 from photoface.errors import InputFileError, PhotofaceError
 from photoface.evaluate.baselines import fit_landmarks
 from photoface.evaluate.micc import aggregate_records, count_frames, find_subjects, load_scan
@@ -59,8 +59,8 @@ def frame_step(source: Path, max_frames: int) -> int:
 
 
 def dlib_landmarker(detector: str = "hog") -> Callable[[np.ndarray], np.ndarray | None]:
-    """frame (H, W, 3) uint8 → (68, 2) px landmarks of the largest face, or None (``photoface.data.detect``)."""
-    from photoface.data.detect import FaceDetector
+    """frame (H, W, 3) uint8 → (68, 2) px landmarks of the largest face, or None (``photoface.data.prepare.detect``)."""
+    from photoface.data.prepare.detect import FaceDetector
 
     det = FaceDetector(detector)
 

@@ -65,7 +65,7 @@ class MethodOutput:
 
 
 class NetworkMethod:
-    """A trained run (``photoface.train.inference.Trained``) as a method.
+    """A trained run (``photoface.run.inference.Trained``) as a method.
 
     Args:
         trained: the loaded run.

@@ -54,11 +54,11 @@ from photoface.evaluate.nme import landmark_nme
 from photoface.evaluate.runner import (MODES, MeshScorer, NetworkMethod, by_group, dense_errors, group_meshes,
                                        verification_summary)
 from photoface.evaluate.shape_metrics import expression_error, pose_errors
+from photoface.run.layout import verification_path
 
 BASELINES = ("mean_face", "landmark_fit")
 FIT_METHODS = ("fit", "fit_single")
 """Optimisation-based fits (``photoface.fit``); chosen with the baselines but not run by default (minutes)."""
-VERIFICATION_FILE = "verification.json"
 
 
 class SyntheticBenchmark:
@@ -202,8 +202,8 @@ def predict(method, bench: SyntheticBenchmark):
 
 
 def load_run(path, device, name: str, expected_hash: str | None = None):
-    """A trained run (``photoface.train.inference.load_trained``) checked against a face-model hash."""
-    from photoface.train.inference import load_trained
+    """A trained run (``photoface.run.inference.load_trained``) checked against a face-model hash."""
+    from photoface.run.inference import load_trained
 
     trained = load_trained(path, device)
     if expected_hash is not None and trained.face_model_hash != expected_hash:
@@ -300,7 +300,7 @@ def evaluate_synthetic(
 
 def _face_model(data, spec: str | None):
     """(model, content hash) from ``spec`` or, when None, the face model named in the dataset's meta.json."""
-    from photoface.data.synth import load_face_model
+    from photoface.data.synth.collection import load_face_model
     from photoface.facemodel import model_hash
 
     if spec is None:
@@ -330,7 +330,7 @@ def write_verification_file(trained, ver: dict, bench: SyntheticBenchmark) -> Pa
                          f"held-out identities ({bench.root.resolve()})",
         "checkpoint": str(Path(trained.checkpoint).resolve()), "step": trained.step,
     }
-    path = Path(run) / VERIFICATION_FILE
+    path = verification_path(run)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, indent=1))
     os.replace(tmp, path)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from photoface.data.align import similarity_transform
+from photoface.data.prepare.align import similarity_transform
 from photoface.render.camera import project, rotation_matrix
 
 

@@ -22,6 +22,7 @@ explicit arguments of :func:`build_facenet`; this package never reads configs.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -74,6 +75,17 @@ class FaceNetOutput:
     def mask(self) -> torch.Tensor | None:
         """(B, 1, H, W) coverage of the rendered face, or None."""
         return None if self.render is None else self.render.mask
+
+    @property
+    def albedo_any(self) -> torch.Tensor:
+        """The stage's albedo: (B, V, 3) per vertex (stage 1) or the (B, 3, H, W) map (stage 2)."""
+        return self.albedo if self.albedo is not None else self.albedo_map
+
+    def float(self) -> FaceNetOutput:
+        """A copy with every code, shape and albedo tensor in float32 (after bf16 autocast)."""
+        cast = {f.name: getattr(self, f.name).float() for f in dataclasses.fields(self)
+                if isinstance(getattr(self, f.name), torch.Tensor)}
+        return dataclasses.replace(self, **cast)
 
 
 def _tensor(x, dtype) -> torch.Tensor:
@@ -160,15 +172,22 @@ class FaceNet(torch.nn.Module):
         """(B, id_dim) → per-vertex GCN albedo (B, V, 3) in (0, 1)."""
         return self.albedo_decoder(id_code)
 
-    def forward(
-        self, images: torch.Tensor, render: bool = True, background=None
-    ) -> FaceNetOutput:
+    def forward(self, images: torch.Tensor, render: bool = True, background=None) -> FaceNetOutput:
         """images (B, 3, H, W) in [0, 1], H = W = image_size → :class:`FaceNetOutput`.
+
+        ``decode(images)`` followed by ``render_output`` — the one path that training and
+        inference share (training runs ``decode`` under autocast and renders in float32).
 
         Args:
             render: False skips rasterisation (landmarks2d are still projected).
             background: passed to ``Renderer.render`` (None = black).
         """
+        out = self.decode(images)
+        return self.render_output(out, background=background) if render else out
+
+    def decode(self, images: torch.Tensor) -> FaceNetOutput:
+        """The networks alone: codes, shape, the stage's albedo; no rasterisation (``render`` is
+        None, ``landmarks2d`` are the projected landmark vertices)."""
         if images.shape[-2:] != (self.image_size, self.image_size):
             raise ValueError(
                 f"FaceNet expects {self.image_size}×{self.image_size} images, got {tuple(images.shape[-2:])}"
@@ -181,19 +200,6 @@ class FaceNet(torch.nn.Module):
             albedo = self.albedo_decoder(enc.id_code)
         else:
             albedo_map = self.albedo_cnn(enc.features, images).float().contiguous()
-        rendered = None
-        if render:
-            rendered = self.renderer.render(
-                shape,
-                albedo if albedo is not None else albedo_map,
-                pose,
-                enc.light.float(),
-                background=background,
-                landmarks=self.landmarks68,
-            )
-            landmarks2d = rendered.landmarks2d
-        else:
-            landmarks2d = project(shape[:, self.landmarks68], pose)[..., :2]
         return FaceNetOutput(
             id_code=enc.id_code,
             exp_code=enc.exp_code,
@@ -203,18 +209,27 @@ class FaceNet(torch.nn.Module):
             shape=shape,
             albedo=albedo,
             albedo_map=albedo_map,
-            landmarks2d=landmarks2d,
-            render=rendered,
+            landmarks2d=project(shape[:, self.landmarks68], pose)[..., :2],
+            render=None,
             features=enc.features,
         )
 
-    @torch.no_grad()
-    def vertex_albedo(self, out: FaceNetOutput) -> torch.Tensor:
-        """Per-vertex albedo (B, V, 3) for export from a rendered forward pass.
+    def render_output(self, out: FaceNetOutput, background=None) -> FaceNetOutput:
+        """Rasterise a :meth:`decode` result with its own pose and light: a copy of ``out`` with
+        ``render`` and the rendered ``landmarks2d`` filled in (gradients flow to every input)."""
+        rendered = self.renderer.render(
+            out.shape, out.albedo_any, out.pose, out.light.float(), background=background, landmarks=self.landmarks68
+        )
+        return dataclasses.replace(out, render=rendered, landmarks2d=rendered.landmarks2d)
+
+    def vertex_albedo(self, out: FaceNetOutput, fallback: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-vertex albedo (B, V, 3) in (0, 1) of a rendered forward pass (export, symmetry loss).
 
         Stage 1 returns ``out.albedo``. Stage 2 samples ``out.albedo_map`` at the visible
-        projected vertices, fills hidden ones from their mirror partner, and the rest from the
-        GCN albedo of the identity code (see :func:`~photoface.nn.albedo_cnn.vertex_albedo_from_map`).
+        projected vertices, fills hidden ones from their mirror partner, and the rest from
+        ``fallback`` ((V, 3) or (B, V, 3); default: the GCN albedo of the identity code; see
+        :func:`~photoface.nn.albedo_cnn.vertex_albedo_from_map`). Differentiable; inference calls it
+        under ``torch.no_grad``.
         """
         if out.albedo is not None:
             return out.albedo
@@ -226,10 +241,9 @@ class FaceNet(torch.nn.Module):
             out.render.tri_id,
             self.faces,
             self.mirror,
-            self.albedo_decoder(out.id_code),
+            self.albedo_decoder(out.id_code) if fallback is None else fallback,
         )
         return albedo
-
 
 def build_facenet(
     face_model,

@@ -15,8 +15,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from photoface.train.config import TrainConfig, apply_overrides, preset
-from photoface.train.summary import RunSummary, resolve_run_config
+from photoface.run.config import TrainConfig, apply_overrides, preset
+from photoface.run.resolve import resolve_run_config
+from photoface.train.result import RunSummary
 
 
 def train(

@@ -19,32 +19,48 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from photoface.errors import PhotofaceError
-from photoface.facemodel import MorphableModel, builtin_model, load_model, model_hash
-from photoface.mesh import load_or_build, neighbour_mean_matrix
-from photoface.nn import FaceNet, ShapeDiscriminator
-from photoface.train.config import TrainConfig
+from photoface.facemodel import MorphableModel, model_hash
+from photoface.mesh import neighbour_mean_matrix
+from photoface.nn import FaceNet, FaceNetOutput, ShapeDiscriminator
+from photoface.run.build import build_network, load_face_model, network_args
+from photoface.run.config import TrainConfig
 from photoface.train.distributed import DistInfo
 
 
-def load_face_model(spec: str) -> MorphableModel:
-    """``builtin:demo`` / ``builtin:paper`` or a face-model file path."""
-    if spec.startswith("builtin:"):
-        resolution = spec.split(":", 1)[1]
-        if resolution not in ("demo", "paper"):
-            raise PhotofaceError(f"unknown built-in face model {spec!r}; use builtin:demo or builtin:paper")
-        return builtin_model(resolution)
-    return load_model(spec)
+@dataclass
+class GeneratorOutput:
+    """What one generator forward produces for the losses.
+
+    Attributes:
+        net: the FaceNet output (codes, shape (B, V, 3) mm, the stage's albedo, pose, light);
+            ``render`` is filled in by :meth:`photoface.nn.FaceNet.render_output` outside autocast.
+        logits: (B, N) identity logits of the recognition head.
+        pair_shape: (Q, V, 3) mm, the shape decoded from [id of A, exp of B] of each labeled pair,
+            or None without pairs.
+        albedo_vertices: stage 2 only, the per-vertex read-back of the albedo map (for the
+            symmetry loss), set after rendering; else None.
+    """
+
+    net: FaceNetOutput
+    logits: torch.Tensor
+    pair_shape: torch.Tensor | None = None
+    albedo_vertices: torch.Tensor | None = None
+
+    def float(self) -> GeneratorOutput:
+        """A copy in float32 (after bf16 autocast)."""
+        return GeneratorOutput(
+            self.net.float(), self.logits.float(),
+            None if self.pair_shape is None else self.pair_shape.float(), self.albedo_vertices,
+        )
 
 
 class GeneratorModule(torch.nn.Module):
     """FaceNet + identity classifier: the parameters the generator optimiser trains.
 
-    ``forward(images (B, 3, S, S), pair_a (Q,), pair_b (Q,))`` returns a dict: ``id`` (B, D),
-    ``exp`` (B, E), ``pose`` (B, 6) pose code, ``light`` (B, 27), ``shape`` (B, V, 3) mm,
-    ``albedo`` (B, V, 3) per vertex (stage 1) or (B, 3, S, S) map (stage 2), ``logits`` (B, N)
-    and ``pair_shape`` (Q, V, 3) mm = shape decoded from [id of A, exp of B]. Rendering happens
-    outside (it has no parameters), so that mixed precision can be limited to the networks.
+    ``forward(images (B, 3, S, S), pair_a (Q,), pair_b (Q,))`` → :class:`GeneratorOutput`
+    (FaceNet's networks without rasterisation, the identity logits and the swapped-code pair
+    shapes). Rendering happens outside (it has no parameters), so that mixed precision can be
+    limited to the networks.
     """
 
     def __init__(self, net: FaceNet, id_dim: int, n_identities: int):
@@ -52,20 +68,11 @@ class GeneratorModule(torch.nn.Module):
         self.net = net
         self.head = torch.nn.Linear(id_dim, max(1, n_identities))
 
-    def forward(self, images: torch.Tensor, pair_a: torch.Tensor, pair_b: torch.Tensor) -> dict[str, torch.Tensor]:
-        o = self.net(images, render=False)
-        out = {
-            "id": o.id_code,
-            "exp": o.exp_code,
-            "pose": o.pose_code,
-            "light": o.light,
-            "shape": o.shape,
-            "albedo": o.albedo if o.albedo is not None else o.albedo_map,
-            "logits": self.head(o.id_code),
-        }
-        if len(pair_a):
-            out["pair_shape"] = self.net.decode_shape(o.id_code[pair_a], o.exp_code[pair_b])
-        return out
+    def forward(self, images: torch.Tensor, pair_a: torch.Tensor, pair_b: torch.Tensor) -> GeneratorOutput:
+        o = self.net.decode(images)
+        logits = self.head(o.id_code)
+        pair_shape = self.net.decode_shape(o.id_code[pair_a], o.exp_code[pair_b]) if len(pair_a) else None
+        return GeneratorOutput(net=o, logits=logits, pair_shape=pair_shape)
 
 
 @dataclass
@@ -118,14 +125,9 @@ def build_parts(cfg: TrainConfig, device: torch.device, face_model: MorphableMod
     m = cfg.model
     face_model = load_face_model(m.face_model) if face_model is None else face_model
     digest = model_hash(face_model)
-    if m.pose_dim != 6 or m.light_dim != 27:
-        raise PhotofaceError("model.pose_dim must be 6 and model.light_dim 27 (the renderer's contract)")
-    hierarchy = load_or_build(face_model.mean.double().numpy(), face_model.faces.numpy(), tuple(m.downsample_factors))
-    net = FaceNet(
-        face_model, hierarchy, encoder=m.encoder, image_size=m.image_size, id_dim=m.id_dim, exp_dim=m.exp_dim,
-        decoder_channels=m.decoder_channels, cheb_k=m.cheb_k, encoder_weights=m.encoder_weights,
-        channels_last=cfg.schedule.channels_last, stage=1,
-    )
+    net = build_network(face_model, network_args(cfg), encoder_weights=m.encoder_weights,
+                        channels_last=cfg.schedule.channels_last, stage=1)
+    hierarchy = net.hierarchy
     critic = ShapeDiscriminator(hierarchy, face_model.mean, m.discriminator_channels, m.cheb_k)
     nbr = neighbour_mean_matrix(face_model.faces.numpy(), face_model.num_vertices).tocoo()
     nbr_mean = torch.sparse_coo_tensor(

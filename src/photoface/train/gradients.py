@@ -5,8 +5,7 @@ each active term of the objective (weight × loss, :mod:`photoface.train.objecti
 measures the norm of its gradient in parameter groups of the generator: the shape decoder, the
 identity, expression and pose heads of the encoder, and the encoder's last residual block. Read it
 to see whether a regulariser outweighs the data terms in the shape decoder, or which terms the
-backbone learns from. Nothing is trained and no checkpoint is written (the run's config.yaml is
-rewritten unchanged when the run is opened).
+backbone learns from. Nothing is trained and nothing is written into the run folder.
 
     python -m photoface.train.gradients RUN [--batches N]
 """
@@ -20,7 +19,7 @@ import torch
 
 from photoface.train.loop import Trainer, _step_generator
 from photoface.train.objective import generator_losses, term_weights
-from photoface.train.summary import resolve_run_config
+from photoface.run.resolve import resolve_run_config
 
 GROUPS = ("shape_decoder", "id_head", "exp_head", "pose_head", "encoder_last_block")
 
@@ -43,7 +42,7 @@ def term_gradient_norms(run_dir: str | Path, batches: int = 3) -> dict[str, dict
     after it; the critic is the checkpoint's (frozen).
     """
     cfg, data = resolve_run_config(run_dir, resume=True)
-    trainer = Trainer(cfg, data, run_dir, resume=True, progress=False)
+    trainer = Trainer(cfg, data, run_dir, resume=True, progress=False, read_only=True)
     p, weights = trainer.parts, term_weights(cfg.loss)
     groups = _groups(p.net)
     sums: dict[str, dict[str, float]] = {}
@@ -51,8 +50,8 @@ def term_gradient_norms(run_dir: str | Path, batches: int = 3) -> dict[str, dict
     try:
         for i in range(batches):
             g = _step_generator(cfg.schedule.seed, trainer.step + i, trainer.dist.rank)
-            x, out, _, render = trainer.forward_batch(trainer.stream.next(), g)
-            terms = generator_losses(cfg.loss, x, out, render, p.face_model, p.nbr_mean, p.centers,
+            x, out = trainer.forward_batch(trainer.stream.next(), g)
+            terms = generator_losses(cfg.loss, x, out, p.face_model, p.nbr_mean, p.centers,
                                      p.critic if cfg.loss.adversarial > 0 else None, cfg.model.image_size)
             for name, value in terms.items():
                 for group, params in groups.items():

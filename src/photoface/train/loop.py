@@ -38,22 +38,30 @@ from pathlib import Path
 
 import torch
 
-from photoface import losses as L
+from photoface import losses
 from photoface.data.format import load_dataset
 from photoface.data.sampler import HybridBatchSampler
 from photoface.data.torch_dataset import PhotoDataset
 from photoface.errors import PhotofaceError
-from photoface.render.camera import pose_from_code
-from photoface.train import checkpoint as ckpt
-from photoface.train import distributed as D
-from photoface.nn import vertex_albedo_from_map
+from photoface.run import checkpoint as ckpt
+from photoface.train import distributed as dist_ops
 from photoface.facemodel import model_hash
-from photoface.train.build import Parts, build_parts, load_face_model, critic_optimizer, generator_optimizer, stage_parameters
-from photoface.train.config import PAPER_EPOCHS_PER_STAGE, TrainConfig, from_dict
-from photoface.train.logging import LossWindow, RunLogger
-from photoface.train.objective import critic_loss, generator_losses, prepare_inputs, weighted_total
-from photoface.train.summary import RunSummary, check_resume_config
+from photoface.run.build import load_face_model, network_args
+from photoface.train.build import (
+    GeneratorOutput,
+    Parts,
+    build_parts,
+    critic_optimizer,
+    generator_optimizer,
+    stage_parameters,
+)
+from photoface.run.config import PAPER_EPOCHS_PER_STAGE, TrainConfig, from_dict
+from photoface.train.run_log import LossWindow, RunLogger
+from photoface.train.objective import StepInputs, critic_loss, generator_losses, prepare_inputs, weighted_total
+from photoface.run.resolve import check_resume_config
+from photoface.train.result import RunSummary
 from photoface.train.visual import reconstruction_grid
+from photoface.run.layout import config_path, last_checkpoint
 
 
 class _BatchStream:
@@ -89,12 +97,17 @@ def _step_generator(seed: int, step: int, rank: int) -> torch.Generator:
 
 
 class Trainer:
-    """Sets up a run (fresh or resumed) and trains it; see :func:`photoface.train.train`."""
+    """Sets up a run (fresh or resumed) and trains it; see :func:`photoface.train.train`.
 
-    def __init__(self, cfg: TrainConfig, data_dirs, out_dir, resume: bool = False, progress: bool = True):
+    ``read_only``: set up a resumed run without writing into its folder (for diagnostics such as
+    :mod:`photoface.train.gradients`, which must leave the run as they found it).
+    """
+
+    def __init__(self, cfg: TrainConfig, data_dirs, out_dir, resume: bool = False, progress: bool = True,
+                 read_only: bool = False):
         self.cfg = cfg
         sched = cfg.schedule
-        self.dist = D.init_distributed(sched.device)
+        self.dist = dist_ops.init_distributed(sched.device)
         self.device = self.dist.device
         if sched.threads:
             torch.set_num_threads(int(sched.threads))
@@ -104,7 +117,7 @@ class Trainer:
         self.run_dir = Path(out_dir)
         self.progress = progress
 
-        existing = ckpt.last_checkpoint(self.run_dir)
+        existing = last_checkpoint(self.run_dir)
         if resume and existing is None:
             raise PhotofaceError(f"{self.run_dir}: nothing to resume (no checkpoints/last.pt)")
         if not resume and existing is not None:
@@ -167,9 +180,9 @@ class Trainer:
         )
         self.stream = _BatchStream(self.loader, self.sampler)
         self.start_step = self.step
-        if self.dist.is_main:
+        if self.dist.is_main and not read_only:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            cfg.to_yaml(self.run_dir / "config.yaml")
+            cfg.to_yaml(config_path(self.run_dir))
 
     # ------------------------------------------------------------------------------- set-up
     def _stage_lengths(self) -> tuple[int, int]:
@@ -194,13 +207,14 @@ class Trainer:
                     self.opt_g.state[p] = old.state[p]
 
     def _state(self) -> dict:
-        rng = D.gather_objects(ckpt.capture_rng(), self.dist)
+        rng = dist_ops.gather_objects(ckpt.capture_rng(), self.dist)
         return {
             "step": self.step,
             "stage": self.stage,
             "config": self.cfg.to_dict(),
             "face_model": self.cfg.model.face_model,
             "face_model_hash": self.parts.face_model_hash,
+            "network": network_args(self.cfg),
             "dataset": self.data_meta,
             "identities": self.dataset.identities,
             "model": self.parts.net.state_dict(),
@@ -237,12 +251,12 @@ class Trainer:
         ckpt.restore_rng(rng[self.dist.rank] if self.dist.rank < len(rng) else rng[0])
 
     # ------------------------------------------------------------------------------- one step
-    def forward_batch(self, batch: dict[str, torch.Tensor], g: torch.Generator):
+    def forward_batch(self, batch: dict[str, torch.Tensor], g: torch.Generator) -> tuple[StepInputs, GeneratorOutput]:
         """Augment ``batch`` with draws from ``g``, run the generator and render.
 
-        Returns (StepInputs, the generator's outputs in float32, the physical pose (B, 6),
-        RenderOutput); stage 2 adds the per-vertex read-back of the albedo map as
-        ``albedo_vertices`` for the symmetry loss.
+        Returns (StepInputs, :class:`~photoface.train.build.GeneratorOutput` in float32 with the
+        FaceNet output rendered by ``FaceNet.render_output``; stage 2 adds ``albedo_vertices``,
+        the per-vertex read-back of the albedo map, for the symmetry loss).
         """
         cfg, p = self.cfg, self.parts
         x = prepare_inputs(batch, self.sampler.grouped_size, self.sampler.pair_count, cfg.data, g, self.device)
@@ -250,33 +264,30 @@ class Trainer:
         amp = cfg.schedule.amp and self.device.type == "cuda"
         with torch.autocast("cuda", dtype=torch.bfloat16) if amp else contextlib.nullcontext():
             out = self.gen(images, x.pair_a, x.pair_b)
-        out = {k: v.float() for k, v in out.items()}
-        pose = pose_from_code(out["pose"], cfg.model.image_size)
-        render = p.renderer.render(out["shape"], out["albedo"], pose, out["light"], landmarks=p.face_model.landmarks68)
-        if out["albedo"].dim() == 4 and cfg.loss.albedo_symmetry > 0:
+        out = out.float()
+        out.net = p.net.render_output(out.net)
+        if out.net.albedo is None and cfg.loss.albedo_symmetry > 0:
             # hidden vertices copy their visible mirror partner (or the template albedo), so only
             # pairs visible on both sides carry a symmetry error
-            out["albedo_vertices"], _ = vertex_albedo_from_map(
-                out["albedo"], render.screen_verts, render.tri_id, p.face_model.faces, p.face_model.mirror,
-                p.face_model.tex_mean)
-        return x, out, pose, render
+            out.albedo_vertices = p.net.vertex_albedo(out.net, fallback=p.face_model.tex_mean)
+        return x, out
 
     def _train_step(self, batch: dict[str, torch.Tensor]) -> tuple[dict[str, float] | None, dict]:
         cfg, p = self.cfg, self.parts
         g = _step_generator(cfg.schedule.seed, self.step, self.dist.rank)
         buffers = {k: v.clone() for k, v in p.net.named_buffers()}
-        x, out, pose, render = self.forward_batch(batch, g)
+        x, out = self.forward_batch(batch, g)
 
         values: dict[str, float] = {}
         use_critic = cfg.loss.adversarial > 0
         if use_critic:
             for _ in range(cfg.optim.critic_steps):
-                loss_d = critic_loss(cfg.loss, p.critic, p.face_model, out["shape"], g)
+                loss_d = critic_loss(cfg.loss, p.critic, p.face_model, out.net.shape, g)
                 self.opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()
-                D.average_gradients(p.critic.parameters(), self.dist)
+                dist_ops.average_gradients(p.critic.parameters(), self.dist)
                 norm_d = torch.nn.utils.clip_grad_norm_(p.critic.parameters(), float("inf"))
-                if D.any_true(not (torch.isfinite(loss_d) and torch.isfinite(norm_d)), self.dist):
+                if dist_ops.any_true(not (torch.isfinite(loss_d) and torch.isfinite(norm_d)), self.dist):
                     self.opt_d.zero_grad(set_to_none=True)
                     break
                 self.opt_d.step()
@@ -285,7 +296,7 @@ class Trainer:
 
         p.critic.requires_grad_(False)
         try:
-            terms = generator_losses(cfg.loss, x, out, render, p.face_model, p.nbr_mean, p.centers,
+            terms = generator_losses(cfg.loss, x, out, p.face_model, p.nbr_mean, p.centers,
                                      p.critic if use_critic else None, cfg.model.image_size)
             total = weighted_total(cfg.loss, terms)
         finally:
@@ -294,7 +305,7 @@ class Trainer:
         total.backward()
         clip = cfg.optim.grad_clip if cfg.optim.grad_clip > 0 else float("inf")
         norm = torch.nn.utils.clip_grad_norm_(stage_parameters(p, self.stage), clip)
-        if D.any_true(not (torch.isfinite(total) and torch.isfinite(norm)), self.dist):
+        if dist_ops.any_true(not (torch.isfinite(total) and torch.isfinite(norm)), self.dist):
             self.opt_g.zero_grad(set_to_none=True)
             with torch.no_grad():
                 for k, v in p.net.named_buffers():
@@ -303,12 +314,12 @@ class Trainer:
         self.opt_g.step()
         self.sched_g.step()
         if cfg.loss.recognition > 0 and cfg.loss.center > 0:
-            codes = torch.cat(D.gather_objects(out["id"].detach().cpu(), self.dist)).to(self.device)
-            labels = torch.cat(D.gather_objects(x.identity.cpu(), self.dist)).to(self.device)
-            p.centers.copy_(L.center_update(codes, labels, p.centers, cfg.loss.center_alpha))
+            codes = torch.cat(dist_ops.gather_objects(out.net.id_code.detach().cpu(), self.dist)).to(self.device)
+            labels = torch.cat(dist_ops.gather_objects(x.identity.cpu(), self.dist)).to(self.device)
+            p.centers.copy_(losses.center_update(codes, labels, p.centers, cfg.loss.center_alpha))
         values.update({k: v.item() for k, v in terms.items()})
         values["total"] = total.item()
-        return values, {"x": x, "out": out, "pose": pose, "render": render}
+        return values, {"x": x, "out": out}
 
     # ------------------------------------------------------------------------------- the loop
     def run(self) -> RunSummary:
@@ -353,11 +364,11 @@ class Trainer:
                 if self.step % sched.checkpoint_every == 0:
                     last_saved = self._save()
                     saved_step = self.step
-                if D.any_true(bool(received), self.dist):
+                if dist_ops.any_true(bool(received), self.dist):
                     stop_reason = "signal"
                     break
                 limit = sched.time_limit_minutes
-                if limit is not None and D.any_true(time.monotonic() - started > 60 * limit, self.dist):
+                if limit is not None and dist_ops.any_true(time.monotonic() - started > 60 * limit, self.dist):
                     stop_reason = "time_limit"
                     break
             if saved_step != self.step:
@@ -381,11 +392,11 @@ class Trainer:
         if limit is None or self.stage2_steps == 0:
             return False
         share = self.stage1_steps / (self.stage1_steps + self.stage2_steps)
-        return D.any_true(elapsed > 60 * limit * share, self.dist)
+        return dist_ops.any_true(elapsed > 60 * limit * share, self.dist)
 
     def _log(self, logger: RunLogger) -> None:
         merged: dict[str, list[float]] = {}
-        for means in D.gather_objects(self.window.means(), self.dist):
+        for means in dist_ops.gather_objects(self.window.means(), self.dist):
             for k, v in means.items():
                 merged.setdefault(k, []).append(v)
         means = {k: sum(v) / len(v) for k, v in merged.items()}
@@ -403,8 +414,8 @@ class Trainer:
         path = None
         if self.dist.is_main:
             path = ckpt.save_checkpoint(self.run_dir, state, keep=self.cfg.schedule.keep_checkpoints)
-        D.barrier(self.dist)
+        dist_ops.barrier(self.dist)
         return path
 
     def close(self) -> None:
-        D.shutdown(self.dist)
+        dist_ops.shutdown(self.dist)

@@ -33,9 +33,9 @@ from dataclasses import dataclass
 
 import torch
 
-from photoface import losses as L
+from photoface import losses
 from photoface.data.augment import apply_augmentation, draw_augmentation, mirror_shape
-from photoface.train.config import DataConfig, LossConfig
+from photoface.run.config import DataConfig, LossConfig
 
 
 @dataclass
@@ -103,8 +103,7 @@ def _mirror_where(verts: torch.Tensor, flip: torch.Tensor, mirror: torch.Tensor)
 def generator_losses(
     cfg: LossConfig,
     x: StepInputs,
-    net_out: dict[str, torch.Tensor],
-    render,
+    gen_out,
     face_model,
     nbr_mean: torch.Tensor,
     centers: torch.Tensor,
@@ -116,9 +115,9 @@ def generator_losses(
     Args:
         cfg: loss weights and parameters.
         x: the batch.
-        net_out: ``shape`` (B, V, 3) mm, ``albedo`` (B, V, 3) per-vertex or (B, 3, S, S) map,
-            ``id`` (B, D), ``logits`` (B, N) and ``pair_shape`` (Q, V, 3) mm.
-        render: the ``RenderOutput`` of (shape, albedo, pose, light).
+        gen_out: the :class:`~photoface.train.build.GeneratorOutput` of the batch, rendered
+            (``gen_out.net.render`` set): shape (B, V, 3) mm, the stage's albedo, id code (B, D),
+            logits (B, N), pair_shape (Q, V, 3) mm, albedo_vertices (stage 2).
         face_model: the ``MorphableModel`` (targets, template, mirror map).
         nbr_mean: sparse (V, V) neighbour-mean operator of the template.
         centers: (N, D) identity centers.
@@ -126,44 +125,44 @@ def generator_losses(
         image_size: S in pixels.
     """
     out: dict[str, torch.Tensor] = {}
-    shape = net_out["shape"]
+    net_out, render = gen_out.net, gen_out.net.render
+    shape = net_out.shape
     if cfg.recognition > 0:
-        out["recognition"] = L.identity_cross_entropy(net_out["logits"], x.identity)
+        out["recognition"] = losses.identity_cross_entropy(gen_out.logits, x.identity)
         if cfg.center > 0:
-            out["center"] = L.center_loss(net_out["id"], x.identity, centers)
+            out["center"] = losses.center_loss(net_out.id_code, x.identity, centers)
     if cfg.photometric > 0:
-        term = L.photometric_loss(render.image, x.images, render.mask, x.masks)
+        term = losses.photometric_loss(render.image, x.images, render.mask, x.masks)
         if cfg.photometric_gdl > 0:
-            term = term + cfg.photometric_gdl * L.gradient_difference_loss(render.image, x.images, render.mask, x.masks)
+            term = term + cfg.photometric_gdl * losses.gradient_difference_loss(render.image, x.images, render.mask, x.masks)
         out["photometric"] = term
     if cfg.landmark > 0:
         pred = render.landmarks2d
-        term = L.landmark_loss(pred, x.landmarks, image_size, visible=x.visible)
+        term = losses.landmark_loss(pred, x.landmarks, image_size, visible=x.visible)
         if cfg.landmark_gdl > 0:
-            term = term + cfg.landmark_gdl * L.landmark_gdl_loss(pred, x.landmarks, image_size, visible=x.visible)
+            term = term + cfg.landmark_gdl * losses.landmark_gdl_loss(pred, x.landmarks, image_size, visible=x.visible)
         out["landmark"] = term
     mirror = face_model.mirror
     if cfg.shape > 0 and bool(x.labeled.any()):
         rows = x.labeled.nonzero().squeeze(1)
         target = face_model.shape(x.alpha_id[rows], x.alpha_exp[rows])
-        out["shape"] = L.shape_loss(shape[rows], _mirror_where(target, x.flip[rows], mirror))
+        out["shape"] = losses.shape_loss(shape[rows], _mirror_where(target, x.flip[rows], mirror))
     if cfg.pairwise_shape > 0 and len(x.pair_a) > 0:
-        target = L.swap_target_shape(face_model.mean, face_model.id_basis, face_model.exp_basis,
+        target = losses.swap_target_shape(face_model.mean, face_model.id_basis, face_model.exp_basis,
                                      x.alpha_id[x.pair_a], x.alpha_exp[x.pair_b])
-        out["pairwise_shape"] = L.pairwise_shape_loss(net_out["pair_shape"], _mirror_where(target, x.flip[x.pair_a], mirror))
+        out["pairwise_shape"] = losses.pairwise_shape_loss(gen_out.pair_shape, _mirror_where(target, x.flip[x.pair_a], mirror))
     if cfg.smooth > 0:
         if cfg.smooth_kind == "laplacian":
-            out["smooth"] = L.laplacian_smooth_loss(shape, nbr_mean)
+            out["smooth"] = losses.laplacian_smooth_loss(shape, nbr_mean)
         else:
-            out["smooth"] = L.smooth_loss(shape, face_model.mean, nbr_mean)
+            out["smooth"] = losses.smooth_loss(shape, face_model.mean, nbr_mean)
     if cfg.albedo_symmetry > 0:
-        albedo = net_out["albedo"]
-        if albedo.dim() == 3:
-            out["albedo_symmetry"] = L.albedo_symmetry_loss(albedo, mirror)
+        if net_out.albedo is not None:
+            out["albedo_symmetry"] = losses.albedo_symmetry_loss(net_out.albedo, mirror)
         else:
-            out["albedo_symmetry"] = L.albedo_symmetry_loss(net_out["albedo_vertices"], mirror)
+            out["albedo_symmetry"] = losses.albedo_symmetry_loss(gen_out.albedo_vertices, mirror)
     if cfg.adversarial > 0 and critic is not None:
-        out["adversarial"] = L.wgan_generator_loss(critic(shape))
+        out["adversarial"] = losses.wgan_generator_loss(critic(shape))
     return out
 
 
@@ -199,4 +198,4 @@ def critic_loss(cfg: LossConfig, critic: torch.nn.Module, face_model, fake: torc
     """WGAN-div critic loss: real shapes sampled from the linear model, fake = decoded shapes (detached)."""
     coeffs = face_model.sample(fake.shape[0], generator=generator)
     real = face_model.shape(coeffs.alpha_id, coeffs.alpha_exp).to(fake.dtype)
-    return L.wgan_div_critic_loss(critic, real, fake.detach(), cfg.wgan_div_k, cfg.wgan_div_p, generator=generator)
+    return losses.wgan_div_critic_loss(critic, real, fake.detach(), cfg.wgan_div_k, cfg.wgan_div_p, generator=generator)

@@ -19,12 +19,13 @@ def reconstruction_grid(parts, extras: dict, rows: int = 4) -> torch.Tensor:
 
     Args:
         parts: the training parts (renderer, face model).
-        extras: ``x`` (StepInputs), ``out`` (network outputs), ``pose`` (B, 6), ``render``.
+        extras: ``x`` (StepInputs) and ``out`` (the rendered GeneratorOutput) of a step.
         rows: photos shown (at most the batch size).
     """
-    x, out, pose, render = extras["x"], extras["out"], extras["pose"], extras["render"]
+    x, net_out = extras["x"], extras["out"].net
+    pose, render = net_out.pose, net_out.render
     n = min(rows, x.images.shape[0])
-    shape = out["shape"][:n].detach()
+    shape = net_out.shape[:n].detach()
     mesh = parts.renderer.render(shape, torch.full_like(shape, GREY), pose[:n].detach()).image
     shading = render.shading[:n]
     mask = render.mask[:n]

@@ -1,0 +1,69 @@
+"""The run folder: where each file of a trained run lives, and how its metrics log is read.
+
+A run folder ``RUN/`` holds::
+
+    RUN/config.yaml                 the run's full config (written when the run starts or resumes)
+    RUN/checkpoints/step_0000200.pt one file per checkpoint (the newest ``keep`` are kept)
+    RUN/checkpoints/last.pt         a copy of the newest checkpoint (what --resume and the apps read)
+    RUN/metrics.jsonl               one JSON object per logged step (photoface.train.run_log)
+    RUN/tb/                         TensorBoard event files
+    RUN/verification.json           the same/different threshold calibrated by the evaluation
+
+Every reader and writer takes these names from here, so the layout is stated once.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+CONFIG_FILE = "config.yaml"
+CHECKPOINT_DIR = "checkpoints"
+LAST_CHECKPOINT = "last.pt"
+METRICS_FILE = "metrics.jsonl"
+TENSORBOARD_DIR = "tb"
+VERIFICATION_FILE = "verification.json"
+
+
+def config_path(run_dir: str | Path) -> Path:
+    return Path(run_dir) / CONFIG_FILE
+
+
+def checkpoint_dir(run_dir: str | Path) -> Path:
+    return Path(run_dir) / CHECKPOINT_DIR
+
+
+def last_checkpoint(run_dir: str | Path) -> Path | None:
+    """``RUN/checkpoints/last.pt`` if it exists."""
+    path = checkpoint_dir(run_dir) / LAST_CHECKPOINT
+    return path if path.is_file() else None
+
+
+def metrics_path(run_dir: str | Path) -> Path:
+    return Path(run_dir) / METRICS_FILE
+
+
+def tensorboard_dir(run_dir: str | Path) -> Path:
+    return Path(run_dir) / TENSORBOARD_DIR
+
+
+def verification_path(run_dir: str | Path) -> Path:
+    return Path(run_dir) / VERIFICATION_FILE
+
+
+def run_of_checkpoint(checkpoint: str | Path) -> Path | None:
+    """The run folder a checkpoint file lies in (``RUN/checkpoints/X.pt``), or None."""
+    checkpoint = Path(checkpoint)
+    run = checkpoint.parent.parent
+    if checkpoint.parent.name == CHECKPOINT_DIR and config_path(run).is_file():
+        return run
+    return None
+
+
+def read_metrics(path: str | Path) -> list[dict[str, Any]]:
+    """All records of a metrics.jsonl file (a run folder means its ``metrics.jsonl``)."""
+    path = Path(path)
+    if path.is_dir():
+        path = metrics_path(path)
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
