@@ -64,8 +64,8 @@ class FitConfig:
     contour_every: int = 10  # re-pick silhouette vertices every N Adam steps
     # --- weights of the Adam objective (per photo, means; see module docstring)
     w_landmark: float = 1.0  # × Σ_k w_k ‖r_k‖²/σ² (losses.landmark_energy): 1 = the MAP of stage 1
-    w_photo: float = 1000.0
-    w_gdl: float = 500.0
+    w_photo: float = 10000.0
+    w_gdl: float = 5000.0
     w_id: float = 1.0
     w_exp: float = 1.0
     w_tex: float = 1.0
