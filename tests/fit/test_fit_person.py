@@ -72,3 +72,36 @@ def test_photo_with_wrong_landmarks_is_reported(tiny_model, known_person):
     cfg = FitConfig(light_iterations=0, photo_iterations=0)
     res = fit_person(tiny_model, make_batch(photos["images"], photos["masks"], lm, None, cfg), cfg)
     assert list(res.failures) == [1] and "landmarks far off" in res.failures[1]
+
+
+def _write_obj(path, verts, faces=None):
+    lines = [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in verts]
+    if faces is not None:
+        lines += [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in faces]
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.slow
+def test_model_from_the_ict_importer_fits(tiny_model, tmp_path):
+    """An ICT-FaceKit folder (cm, blendshape OBJs, no albedo) written from the tiny model, imported
+    by ``import_ict``, then fitted: the real-model importer's path end to end."""
+    import json
+
+    from photoface.facemodel.ict import import_ict
+
+    cm = tiny_model.mean.double().numpy() / 10.0
+    _write_obj(tmp_path / "generic_neutral_mesh.obj", cm, faces=tiny_model.faces.numpy())
+    for k in range(3):
+        _write_obj(tmp_path / f"identity{k:03d}.obj", cm + tiny_model.id_basis[k].double().numpy() / 10.0)
+    names = ["jawOpen", "eyeBlink_L"]
+    for k, name in enumerate(names):
+        _write_obj(tmp_path / f"{name}.obj", cm + tiny_model.exp_basis[k].abs().double().numpy() / 5.0)
+    (tmp_path / "vertex_indices.json").write_text(json.dumps(
+        {"expressions": names, "idx_to_landmark_verts": tiny_model.landmarks68.tolist()}))
+    model = import_ict(tmp_path, face_vertices=len(cm))
+    assert model.exp_kind == "blendshape" and model.n_tex == 0
+    photos = render_person(model, torch.ones(1, model.n_id), yaws=(-25.0, 0.0, 25.0))
+    batch = make_batch(photos["images"], photos["masks"], photos["landmarks"], None, FAST)
+    res = fit_person(model, batch, FAST)
+    assert not res.failures and res.nme.max() < 0.03
+    assert 0.0 <= res.params.codes()["alpha_exp"].min() and res.params.codes()["alpha_exp"].max() <= 1.0

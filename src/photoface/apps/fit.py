@@ -211,6 +211,8 @@ def fit_photos(inputs: str | Path, out_dir: str | Path, model: str = "builtin:de
             raise PhotofaceError(f"--iterations must be >= 0, got {iterations}")
         cfg = apply_overrides(cfg, [f"photo_iterations={int(iterations)}"])
     face_model, model_name = load_face_model(model)
+    if not Path(inputs).exists():
+        raise InputFileError(Path(inputs), "no such folder")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ds = input_dataset(inputs, out_dir, image_size, progress)
