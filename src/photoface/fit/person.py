@@ -18,7 +18,6 @@ final landmark RMS above ``fail_landmark_nme`` of the face size ("landmarks far 
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -83,13 +82,24 @@ def _per_photo_error(image, target, mask, face_mask) -> np.ndarray:
                                                    face_mask[i:i + 1])) for i in range(len(image))])
 
 
+def _snapshot(params: Parametrisation) -> dict[str, torch.Tensor]:
+    """Copies of the unknowns only (not the face model's buffers, which never change)."""
+    return {k: v.detach().clone() for k, v in params.named_parameters()}
+
+
+@torch.no_grad()
+def _restore(params: Parametrisation, snapshot: dict[str, torch.Tensor]) -> None:
+    for k, v in params.named_parameters():
+        v.copy_(snapshot[k])
+
+
 def _adam_stage(params: Parametrisation, batch, renderer, cfg, stage, steps, vertices_fn, mirror, history):
     """``steps`` Adam steps on the ``stage`` groups; returns the landmark vertices used last."""
     vertices = vertices_fn()
     if steps <= 0:
         return vertices
     opt = torch.optim.Adam(params.groups(stage))
-    good = copy.deepcopy(params.state_dict())
+    good = _snapshot(params)
     first = last = None
     for step in range(steps):
         if step and cfg.contour_every and step % cfg.contour_every == 0:
@@ -97,12 +107,12 @@ def _adam_stage(params: Parametrisation, batch, renderer, cfg, stage, steps, ver
         terms, _, _ = fit_terms(params.decode(), batch, renderer, vertices, mirror, params.priors())
         total = weighted_total(terms, cfg)
         if not torch.isfinite(total):
-            params.load_state_dict(good)  # a non-finite step: keep the last finite state
+            _restore(params, good)  # a non-finite step: keep the last finite state
             break
         value = float(total.detach())
         first = value if first is None else first
         last = value
-        good = copy.deepcopy(params.state_dict())
+        good = _snapshot(params)
         opt.zero_grad(set_to_none=True)
         total.backward()
         opt.step()
