@@ -6,9 +6,12 @@
 2. light and albedo: Adam through the renderer on the photometric terms, geometry fixed;
 3. everything: Adam on landmarks + photometric + priors + albedo symmetry.
 
-Adam rather than L-BFGS for stages 2-3: measured on the synthetic benchmark, L-BFGS's line search
-re-renders several times per step and stalls where the coverage mask changes (the photometric
-term is piecewise smooth at silhouettes), so equal wall time bought Adam more progress.
+Adam rather than L-BFGS for stage 3, measured: at the same budget of 60 objective evaluations
+(renders) after the same stages 1-2, on two synthetic test people of ``/tmp/fitdata``
+(docs/evaluation.md), Adam reached objectives 195 and 161 and identity errors 1.07 and 1.17 mm
+(dense proxy), L-BFGS (strong-Wolfe line search, history 10) 247 and 200, 1.47 and 1.40 mm: its
+line searches spend the evaluations, and the photometric term is only piecewise smooth where the
+render's coverage changes.
 
 Failures per photo (``PersonFit.failures``): a non-finite result ("diverged"), a photometric error
 that grew by ``fail_photo_increase`` and ``fail_photo_min_increase`` in stage 3 ("diverged:
