@@ -75,17 +75,6 @@ def center_update(
     return centers - alpha * delta
 
 
-def recognition_loss(
-    logits: torch.Tensor,
-    labels: torch.Tensor,
-    codes: torch.Tensor,
-    centers: torch.Tensor,
-    center_weight: float,
-) -> torch.Tensor:
-    """Eq. (4): softmax cross-entropy + λ_center · center loss. Shapes as in the two parts."""
-    return identity_cross_entropy(logits, labels) + center_weight * center_loss(codes, labels, centers)
-
-
 # ----------------------------------------------------------------------------------- photometric
 
 
@@ -358,22 +347,6 @@ def albedo_symmetry_loss(albedo: torch.Tensor, mirror: torch.Tensor) -> torch.Te
         mirror: (V,) long, left/right partner of each vertex (the face model's ``mirror``).
     """
     return (albedo - albedo[:, mirror]).abs().sum(dim=-1).mean()
-
-
-def albedo_map_symmetry_loss(albedo_map: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Eq. (10), image-space: ||A - flip_x(A)||₁ for albedo maps whose symmetry axis is the
-    vertical centre line; per-pixel L1 over channels, averaged over the pixels where both the
-    pixel and its mirror are in ``mask``, then over the batch.
-
-    Args:
-        albedo_map: (B, 3, H, W) in [0, 1].
-        mask: (B, 1, H, W) optional valid region.
-    """
-    err = (albedo_map - albedo_map.flip(-1)).abs().sum(dim=1, keepdim=True)
-    if mask is None:
-        return err.mean(dim=(1, 2, 3)).mean()
-    m = mask * mask.flip(-1)
-    return ((err * m).flatten(1).sum(1) / m.flatten(1).sum(1).clamp_min(1.0)).mean()
 
 
 # ----------------------------------------------------------------------------------- adversarial

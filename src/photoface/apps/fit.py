@@ -36,6 +36,7 @@ import torch
 from PIL import Image
 
 from photoface.apps import figures
+from photoface.atomic import write_atomic
 from photoface.apps.inputs import FaceInput, unique_names
 from photoface.data.prepare.align import apply_transform, invert_transform
 from photoface.data.format import INDEX_FILE, META_FILE, PreparedDataset, load_dataset
@@ -161,9 +162,10 @@ def write_person(ds: PreparedDataset, face_model, model_name: str, rows, fit, fo
         face = _face_input(ds, row, name)
         scale = figures.overlay_scale(face)
         rgb, mask = _render(face_model, d, i, ds.meta.image_size, scale)
-        Image.fromarray(figures.overlay(face, rgb, mask, scale)).save(folder / f"{name}_overlay.png")
-        path = folder / f"{name}.json"
-        path.write_text(json.dumps(photo_record(row, name, codes, i, fit, model_name), indent=1))
+        overlay = Image.fromarray(figures.overlay(face, rgb, mask, scale))
+        write_atomic(folder / f"{name}_overlay.png", lambda f, im=overlay: im.save(f, format="PNG"))
+        path = write_atomic(folder / f"{name}.json", json.dumps(photo_record(row, name, codes, i, fit, model_name),
+                                                               indent=1))
         written.append(path)
     neutral = fit.params.neutral_shape()[0].cpu().numpy()
     albedo = fit.params.albedo()[0].cpu().numpy()
@@ -174,7 +176,7 @@ def write_person(ds: PreparedDataset, face_model, model_name: str, rows, fit, fo
               "photometric_mse": [None if not np.isfinite(v) else round(float(v), 6) for v in fit.photo_error],
               "failures": {names[i]: why for i, why in fit.failures.items()}, "notes": fit.notes,
               "objective": {k: list(v) for k, v in fit.history.items()}}
-    (folder / "person.json").write_text(json.dumps(person, indent=1))
+    write_atomic(folder / "person.json", json.dumps(person, indent=1))
     return written
 
 
@@ -202,15 +204,14 @@ def fit_photos(inputs: str | Path, out_dir: str | Path, model: str = "builtin:de
     """
     from tqdm import tqdm
 
-    from photoface.data.synth.collection import load_face_model
-    from photoface.facemodel import model_hash
+    from photoface.facemodel import face_model_name, load_face_model, model_hash
 
     cfg = apply_overrides(FitConfig(), list(overrides))
     if iterations is not None:
         if iterations < 0:
             raise PhotofaceError(f"--iterations must be >= 0, got {iterations}")
         cfg = apply_overrides(cfg, [f"photo_iterations={int(iterations)}"])
-    face_model, model_name = load_face_model(model)
+    face_model, model_name = load_face_model(model), face_model_name(model)
     if not Path(inputs).exists():
         raise InputFileError(Path(inputs), "no such folder")
     out_dir = Path(out_dir)
@@ -240,9 +241,7 @@ def fit_photos(inputs: str | Path, out_dir: str | Path, model: str = "builtin:de
     result.labels = labels.close()
     lines = ["# photo\treason (photos whose fit failed; they stay in labels/ unlabeled)"]
     lines += [f"{k}\t{v}" for k, v in sorted(result.failures.items())]
-    tmp = out_dir / f".{REPORT_FILE}.tmp"
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(out_dir / REPORT_FILE)
+    write_atomic(out_dir / REPORT_FILE, "\n".join(lines) + "\n")
     return result
 
 

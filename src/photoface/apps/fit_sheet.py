@@ -53,10 +53,11 @@ def write_sheet(path: str | Path, cfg: FitConfig | None = None) -> Path:
     """Build the sheet of the module docstring and write it to ``path`` (PNG)."""
     from photoface.apps.fit_example import write_fixtures
     from photoface.data.prepare import PrepareOptions, prepare_photos
-    from photoface.data.synth.collection import load_face_model, synthesize
+    from photoface.data.synth.collection import synthesize
+    from photoface.facemodel import load_face_model
 
     cfg = cfg or FitConfig()
-    model, _ = load_face_model("builtin:demo")
+    model = load_face_model("builtin:demo")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         synth = synthesize("builtin:demo", 3, 5, tmp / "synth", size=128, seed=7, test_fraction=0.0, workers=1,

@@ -29,6 +29,7 @@ from PIL import Image
 
 from photoface.data.prepare.images import is_image_name, load_photo
 from photoface.errors import InputFileError
+from photoface.pixels import from_uint8
 
 LOAD_SIDE = 2048  # px: photos are decoded at about this longer side at most (as in prepare)
 
@@ -105,10 +106,6 @@ def unique_names(paths: list[Path]) -> list[str]:
     return names
 
 
-def _to_tensor(rgb: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.array(rgb, dtype=np.uint8, copy=True)).permute(2, 0, 1).float().div_(255.0)
-
-
 def _aligned(path: Path, name: str, image_size: int) -> FaceInput:
     photo = load_photo(path)
     h, w = photo.rgb.shape[:2]
@@ -118,7 +115,7 @@ def _aligned(path: Path, name: str, image_size: int) -> FaceInput:
     rgb = photo.rgb
     if h != image_size:
         rgb = np.asarray(Image.fromarray(rgb).resize((image_size, image_size), Image.Resampling.BICUBIC))
-    return FaceInput(path, name, _to_tensor(rgb), rgb, 1.0, None)
+    return FaceInput(path, name, from_uint8(rgb), rgb, 1.0, None)
 
 
 def _detected(path: Path, name: str, image_size: int, detector: str) -> FaceInput | Skipped:
@@ -131,7 +128,7 @@ def _detected(path: Path, name: str, image_size: int, detector: str) -> FaceInpu
         return Skipped(path, result.skipped or "no face found")
     face = result.faces[0]
     photo = load_photo(path, max_side=LOAD_SIDE)
-    return FaceInput(path, name, _to_tensor(face.image), photo.rgb, photo.scale,
+    return FaceInput(path, name, from_uint8(face.image), photo.rgb, photo.scale,
                      np.asarray(face.transform, np.float64), np.asarray(face.landmarks, np.float64))
 
 

@@ -17,7 +17,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         description="Render N identities x M photos (expressions, poses up to ±75° yaw, coloured "
         "and hard light, backgrounds, occluders, noise/blur/JPEG) in three difficulty settings, "
         "with true meshes, landmarks, masks and 300W-LP-style linear-fit labels. The same "
-        "arguments give byte-identical files; re-running into the same --out resumes.",
+        "arguments give byte-identical files for any --workers and thread count (same software "
+        "versions, x86 CPUs with AVX2/AVX-512); re-running into the same --out resumes.",
     )
     s.add_argument("--model", default="builtin:demo", metavar="MODEL",
                    help="face-model .npz, or builtin:demo / builtin:paper (default builtin:demo)")

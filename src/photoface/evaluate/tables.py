@@ -20,7 +20,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-SETTING_LABELS = {"cooperative": "Cooperative", "indoor": "Indoor", "outdoor": "Outdoor"}
+from photoface.data.format import SETTINGS
+
+SETTING_LABELS = {s: s.capitalize() for s in SETTINGS}
 MODE_LABELS = {"identity": "Average over identity", "three_views": "Average over three views"}
 METHOD_LABELS = {
     "model": "Ours",

@@ -18,9 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
+from photoface.atomic import write_atomic
 from photoface.data.format import DatasetMeta, DatasetRow, DatasetWriter, PreparedDataset
 
 LABEL_SOURCE = "fit"
+
+
+def _copy_into(src: Path, f) -> None:
+    with open(src, "rb") as s:
+        shutil.copyfileobj(s, f)
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
@@ -28,9 +34,9 @@ def _link_or_copy(src: Path, dst: Path) -> None:
     tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
     try:
         os.link(src, tmp)
+        os.replace(tmp, dst)
     except OSError:
-        shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
+        write_atomic(dst, lambda f: _copy_into(src, f))
 
 
 def labeled_row(row: DatasetRow, alpha_id, alpha_exp, pose, rms_px: float, failure: str | None) -> DatasetRow:

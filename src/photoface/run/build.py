@@ -11,22 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from photoface.errors import PhotofaceError
-from photoface.facemodel import MorphableModel, builtin_model, load_model
+from photoface.facemodel import MorphableModel
 from photoface.mesh import load_or_build
 from photoface.nn import FaceNet
 from photoface.run.config import TrainConfig
 
 NETWORK_KEYS = ("encoder", "image_size", "id_dim", "exp_dim", "cheb_k", "decoder_channels", "downsample_factors")
-
-
-def load_face_model(spec: str) -> MorphableModel:
-    """``builtin:demo`` / ``builtin:paper`` or a face-model file path."""
-    if spec.startswith("builtin:"):
-        resolution = spec.split(":", 1)[1]
-        if resolution not in ("demo", "paper"):
-            raise PhotofaceError(f"unknown built-in face model {spec!r}; use builtin:demo or builtin:paper")
-        return builtin_model(resolution)
-    return load_model(spec)
 
 
 def network_args(cfg: TrainConfig) -> dict[str, Any]:

@@ -16,9 +16,8 @@ import pytest
 import torch
 
 from photoface.cli import main as cli_main
-from photoface.data.format import load_dataset
+from photoface.data.format import SETTINGS, load_dataset
 from photoface.data.synth.collection import synthesize, write_contact_sheet
-from photoface.data.synth.scene import SETTINGS
 from photoface.errors import InputFileError, PhotofaceError
 from photoface.facemodel.model import MorphableModel, canonical_origin
 from photoface.render.renderer import Renderer

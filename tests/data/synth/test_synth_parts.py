@@ -7,14 +7,15 @@ import numpy as np
 import pytest
 import torch
 
+from photoface.data.format import SETTINGS
 from photoface.data.synth.degrade import Degradation, degrade, jpeg_roundtrip
-from photoface.data.synth.fit import LinearFitter, fitted_pose, umeyama
+from photoface.data.synth.fit import LinearFitter, fitted_pose
 from photoface.data.synth.head import _lit
 from photoface.data.synth.identity import DetailSpace, detail_field
 from photoface.data.synth.occluders import (OCCLUDER_KINDS, FaceAnchors, composite,
                                             draw_occluders)
 from photoface.data.synth.raster import Layer, ellipse, polyline
-from photoface.data.synth.scene import (SETTING_SPECS, SETTINGS, detector_noise,
+from photoface.data.synth.scene import (SETTING_SPECS, detector_noise,
                                         sample_expression, sample_light, sample_pose,
                                         sample_setting)
 from photoface.facemodel.model import MorphableModel
@@ -129,15 +130,6 @@ def test_read_noise_has_the_requested_spread():
 
 
 # ------------------------------------------------------------------ linear fit
-def test_umeyama_recovers_a_similarity():
-    g = np.random.default_rng(0)
-    src = g.normal(size=(40, 3))
-    q = rotation_matrix(torch.tensor([[0.3, -0.5, 0.2]], dtype=torch.float64))[0].numpy()
-    dst = 1.3 * src @ q.T + np.array([1.0, -2.0, 0.5])
-    s, q2, t = umeyama(src, dst)
-    assert s == pytest.approx(1.3) and np.allclose(q2, q) and np.allclose(t, [1, -2, 0.5])
-
-
 @pytest.mark.parametrize("kind", ["pca", "blendshape"])
 def test_fit_recovers_linear_coefficients_and_pose(kind):
     model = _random_model(kind=kind)

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from photoface.pixels import to_uint8
+
 
 def _median_time(fn, repeats: int) -> float:
     times = []
@@ -73,7 +75,7 @@ def synthetic_nme(dataset_dir: str | Path, n: int = 100, detector: str = "auto")
     used: dict[str, int] = {}
     seconds = []
     for row in rows:
-        img = (ds.load_image(row).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        img = to_uint8(ds.load_image(row))
         truth = np.asarray(row.extra["landmarks_true"], np.float64)
         setting = row.setting or "all"
         t = time.perf_counter()

@@ -42,6 +42,7 @@ from photoface.data.synth.identity import DetailSpace, Identity, sample_identity
 from photoface.data.synth.occluders import FaceAnchors, composite, draw_occluders
 from photoface.data.synth.raster import Layer
 from photoface.data.synth.scene import PhotoScene, detector_noise, sample_scene, sample_setting
+from photoface.pixels import to_uint8
 from photoface.render.camera import project
 from photoface.render.renderer import Renderer
 from photoface.render.sh import default_light
@@ -195,7 +196,7 @@ class IdentityGenerator:
         noisy = detector_noise(rng, lm, visible, scene.pose[1], size)
         result = PhotoResult(
             index=index, scene=scene,
-            image=np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8),
+            image=to_uint8(img),
             mask=(mask.astype(np.uint8) * 255), true_mesh=shape.astype(np.float32),
             landmarks_true=lm, visible=visible, landmarks=noisy, labeled=labeled,
         )
