@@ -19,6 +19,7 @@ import torch
 
 from photoface import losses
 from photoface.fit.parametrisation import Decoded
+from photoface.render.camera import project
 
 
 @dataclass
@@ -67,8 +68,6 @@ def fit_terms(decoded: Decoded, batch: PhotoBatch, renderer, vertices: torch.Ten
         terms["photo"] = losses.photometric_loss(out.image, batch.images, out.mask, batch.masks)
         terms["gdl"] = losses.gradient_difference_loss(out.image, batch.images, out.mask, batch.masks)
     else:
-        from photoface.render.camera import project
-
         screen = project(decoded.shape, decoded.pose)
     lm2d = projected_landmarks(screen, vertices)
     terms["landmark"] = losses.landmark_energy(lm2d, batch.landmarks, batch.sigma_px, batch.weights)
