@@ -324,3 +324,17 @@ def test_interpolates_lie_between_real_and_fake():
     assert (x >= 0).all() and (x <= 1).all()
     assert torch.equal(x[:, 0], x[:, 1])  # one t per sample
     assert x[:, 0].std() > 0.1
+
+
+def test_landmark_energy_is_the_unnormalised_gaussian_log_likelihood():
+    from photoface.losses import landmark_energy
+
+    target = torch.zeros(2, 3, 2)
+    pred = target.clone()
+    pred[0, 0] = torch.tensor([3.0, 4.0])  # 5 px off in photo 0
+    pred[1, 1] = torch.tensor([0.0, 2.0])  # 2 px off in photo 1
+    sigma = torch.tensor([1.0, 2.0])
+    # photo 0: 25 / 1², photo 1: 4 / 2²; batch mean; not divided by the number of landmarks
+    assert torch.isclose(landmark_energy(pred, target, sigma), torch.tensor((25.0 + 1.0) / 2))
+    w = torch.tensor([[0.0, 1.0, 1.0], [1.0, 0.5, 1.0]])
+    assert torch.isclose(landmark_energy(pred, target, sigma, w), torch.tensor((0.0 + 0.5) / 2))

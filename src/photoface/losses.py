@@ -192,6 +192,26 @@ def landmark_loss(
     return ((err * w).sum(dim=1) / w.sum(dim=1).clamp_min(1e-8)).mean()
 
 
+def landmark_energy(
+    pred: torch.Tensor, target: torch.Tensor, sigma_px: torch.Tensor, weights: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Landmark term of a maximum-a-posteriori fit: Σ_k w_k ‖ŝ_k − U_k‖² / σ², batch mean.
+
+    Unlike ``landmark_loss`` it is not normalised by Σ w: it is the negative log-likelihood of
+    Gaussian landmark noise of std σ (per coordinate, up to the factor 2), so it can be weighed
+    against coefficient priors such as ‖α‖² of standard-normal coefficients.
+
+    Args:
+        pred, target: (B, K, 2) pixels.
+        sigma_px: (B,) landmark noise std per photo, pixels.
+        weights: (B, K) or (K,) non-negative (e.g. visibility); default all 1.
+    """
+    err = (pred - target.to(pred)).pow(2).sum(dim=-1)
+    if weights is not None:
+        err = err * weights.to(pred)
+    return (err.sum(dim=1) / sigma_px.to(pred).pow(2)).mean()
+
+
 def _pair_distances(points: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
     d = points[:, pairs[:, 0]] - points[:, pairs[:, 1]]
     # sqrt(x + eps): the gradient stays finite when a predicted eye closes completely.

@@ -23,24 +23,33 @@ from photoface.errors import PhotofaceError
 from photoface.evaluate.runner import MODES, MeshScorer, NetworkMethod
 
 BASELINES = ("mean_face", "landmark_fit")
+FIT_METHODS = ("fit", "fit_single")
+"""Optimisation-based fits (``photoface.fit``): the synthetic benchmark offers them as baselines
+(they need each photo's identity); not run by default (minutes)."""
 
 
-def check_methods(baselines: Sequence[str], modes: Sequence[str]) -> None:
-    """PhotofaceError for unknown baseline or mode names."""
-    bad = [b for b in baselines if b not in BASELINES]
+def check_methods(baselines: Sequence[str], modes: Sequence[str], extra: Sequence[str] = ()) -> None:
+    """PhotofaceError for unknown baseline or mode names; ``extra`` are further allowed baselines."""
+    known = tuple(BASELINES) + tuple(extra)
+    bad = [b for b in baselines if b not in known]
     if bad:
-        raise PhotofaceError(f"unknown baseline(s) {', '.join(bad)}; choose from {', '.join(BASELINES)}")
+        raise PhotofaceError(f"unknown baseline(s) {', '.join(bad)}; choose from {', '.join(known)}")
     bad = [m for m in modes if m not in MODES]
     if bad or not modes:
         raise PhotofaceError(f"unknown or no mode(s) {', '.join(bad)}; choose from {', '.join(MODES)}")
 
 
-def baseline_methods(names: Sequence[str], face_model, image_size: int) -> list:
-    """The named baselines (``mean_face``, ``landmark_fit``) for ``face_model``."""
-    from photoface.evaluate.baselines import LandmarkFit, MeanFace
+def baseline_methods(names: Sequence[str], face_model, image_size: int, fit_config=None) -> list:
+    """The named baselines (``mean_face``, ``landmark_fit``, ``fit``, ``fit_single``) for ``face_model``.
+
+    The fits keep the jaw landmarks on fixed vertices: the benchmarks' landmarks are projections of
+    the model's landmark vertices (``photoface.fit.collection.landmarks_are_fixed_vertices``)."""
+    from photoface.evaluate.baselines import CollectionFit, LandmarkFit, MeanFace
 
     make = {"mean_face": lambda: MeanFace(face_model, image_size),
-            "landmark_fit": lambda: LandmarkFit(face_model, image_size)}
+            "landmark_fit": lambda: LandmarkFit(face_model, image_size),
+            "fit": lambda: CollectionFit(face_model, image_size, fit_config),
+            "fit_single": lambda: CollectionFit(face_model, image_size, fit_config, single=True)}
     return [make[n]() for n in names]
 
 
@@ -88,11 +97,13 @@ def run_folder(trained) -> Path:
 def results_meta(benchmark: str, data, trained, started: float, **fields) -> dict:
     """The results' ``meta``: the shared fields around the runner's own ``fields``.
 
-    ``started`` is the runner's ``time.perf_counter()`` at its start.
+    ``started`` is the runner's ``time.perf_counter()`` at its start; ``trained`` None (baselines
+    scored without a run) gives None for checkpoint, run and step.
     """
     return {
         "benchmark": benchmark, "dataset": str(Path(data).resolve()),
-        "checkpoint": str(Path(trained.checkpoint).resolve()), "run": str(run_folder(trained)),
-        "step": trained.step, **fields,
+        "checkpoint": None if trained is None else str(Path(trained.checkpoint).resolve()),
+        "run": None if trained is None else str(run_folder(trained)),
+        "step": None if trained is None else trained.step, **fields,
         "seconds": round(time.perf_counter() - started, 1),
     }

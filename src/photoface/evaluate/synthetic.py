@@ -50,8 +50,8 @@ from photoface.atomic import write_atomic
 from photoface.data.format import SETTINGS, load_dataset
 from photoface.errors import InputFileError, PhotofaceError
 from photoface.facemodel import hash_mismatch_advice
-from photoface.evaluate.benchmark import (BASELINES, benchmark_methods, check_methods, load_run, mesh_scorer,
-                                          results_meta, run_folder)
+from photoface.evaluate.benchmark import (BASELINES, FIT_METHODS, baseline_methods, benchmark_methods, check_methods,
+                                          load_run, mesh_scorer, results_meta, run_folder)
 from photoface.evaluate.micc import aggregate_records
 from photoface.evaluate.nme import landmark_nme
 from photoface.evaluate.runner import MeshScorer, by_group, dense_errors, group_meshes, verification_summary
@@ -164,10 +164,36 @@ def _ordered(by_mode: dict, modes: Sequence[str]) -> dict:
     return {m: by_mode[m] for m in modes if m in by_mode}
 
 
+def predict(method, bench: SyntheticBenchmark):
+    """One method's ``MethodOutput`` on the benchmark's photos; collection fits also get the
+    identities, masks and landmark visibility."""
+    if getattr(method, "needs_collection", False):
+        masks = torch.stack([bench.dataset.load_mask(r) for r in bench.rows])
+        visible = None if any(r.visible is None for r in bench.rows) else np.stack([r.visible for r in bench.rows])
+        return method.predict(bench.images, bench.landmarks, identities=bench.identities, masks=masks,
+                              visible=visible)
+    with torch.no_grad():
+        return method.predict(bench.images, bench.landmarks)
+
+
+def _face_model(data, spec: str | None):
+    """(model, content hash) from ``spec`` or, when None, the face model named in the dataset's meta.json."""
+    from photoface.facemodel import load_face_model, model_hash
+
+    if spec is None:
+        spec = load_dataset(data, check_files=False).meta.face_model
+        if spec is None:
+            raise PhotofaceError(f"{data}: meta.json names no face model; pass one (--model)")
+    model = load_face_model(spec)
+    return model, model_hash(model)
+
+
 def evaluate_synthetic(
-    checkpoint: str | Path,
+    checkpoint: str | Path | None,
     data: str | Path,
     *,
+    face_model: str | None = None,
+    fit_config=None,
     baselines: Sequence[str] = BASELINES,
     shape_supervised: str | Path | None = None,
     max_photos: int | None = None,
@@ -181,9 +207,12 @@ def evaluate_synthetic(
     """Run the synthetic benchmark (module docstring) and return its JSON-ready results.
 
     Args:
-        checkpoint: the run folder or checkpoint file of the model.
+        checkpoint: the run folder or checkpoint file of the model; None scores the baselines
+            alone, with ``face_model`` (default: the dataset's, from its meta.json).
         data: a synthetic prepared dataset with test identities.
-        baselines: any of "mean_face", "landmark_fit".
+        face_model: face-model spec (``.npz`` or ``builtin:demo``) when there is no checkpoint.
+        fit_config: ``photoface.fit.FitConfig`` for the ``fit`` methods (default values when None).
+        baselines: any of "mean_face", "landmark_fit", "fit", "fit_single".
         shape_supervised: a run trained with only the shape losses, scored as ``shape_supervised``.
         max_photos: at most this many photos per identity and setting.
         modes: "identity" and/or "three_views".
@@ -196,22 +225,42 @@ def evaluate_synthetic(
     """
     t0 = time.perf_counter()
     baselines, modes = list(baselines), list(modes)
-    check_methods(baselines, modes)
-    trained = load_run(checkpoint, device, "model")
-    bench = SyntheticBenchmark(data, max_photos, trained.face_model_hash)
-    if bench.true_mesh.shape[1] != trained.face_model.num_vertices:
-        raise PhotofaceError(f"{data}: true meshes have {bench.true_mesh.shape[1]} vertices, the run's face model "
-                             f"{trained.face_model.num_vertices}; generate the test data with the run's face model")
-    methods = benchmark_methods(trained, batch_size=batch_size, baselines=baselines, image_size=bench.image_size,
-                                shape_supervised=shape_supervised, device=device, neutral=neutral)
-    scorer = mesh_scorer(trained.face_model, protocol_options)
+    check_methods(baselines, modes, extra=FIT_METHODS)
+    fits = [b for b in baselines if b in FIT_METHODS]
+    others = [b for b in baselines if b not in FIT_METHODS]
+    if checkpoint is not None:
+        trained = load_run(checkpoint, device, "model")
+        fm, fm_hash = trained.face_model, trained.face_model_hash
+    else:
+        if shape_supervised is not None:
+            raise PhotofaceError("--shape-supervised is scored next to a model: give --checkpoint too")
+        trained = None
+        fm, fm_hash = _face_model(data, face_model)
+    bench = SyntheticBenchmark(data, max_photos, fm_hash)
+    if bench.true_mesh.shape[1] != fm.num_vertices:
+        raise PhotofaceError(f"{data}: true meshes have {bench.true_mesh.shape[1]} vertices, the face model "
+                             f"{fm.num_vertices}; generate the test data with the same face model")
+    if trained is not None:
+        methods = benchmark_methods(trained, batch_size=batch_size, baselines=others, image_size=bench.image_size,
+                                    shape_supervised=shape_supervised, device=device, neutral=neutral)
+    else:
+        methods = baseline_methods(others, fm, bench.image_size)
+    methods += baseline_methods(fits, fm, bench.image_size, fit_config)
+    if not methods:
+        raise PhotofaceError("nothing to evaluate: give a checkpoint or at least one baseline")
+    scorer = mesh_scorer(fm, protocol_options)
     result: dict = {}
+    seconds = {}
     for method in methods:
-        with torch.no_grad():
-            out = method.predict(bench.images, bench.landmarks)
+        t = time.perf_counter()
+        out = predict(method, bench)
+        seconds[method.name] = round(time.perf_counter() - t, 1)
         result[method.name] = score_method(bench, out, scorer, scorer.landmarks68, modes)
+        if "failed" in out.extra:
+            result[method.name]["failed_photos"] = int(np.sum(out.extra["failed"]))
     result["meta"] = results_meta(
-        "synthetic", bench.root, trained, t0, stage=trained.stage,
+        "synthetic", bench.root, trained, t0, stage=None if trained is None else trained.stage,
+        face_model=fm.name, predict_seconds=seconds,
         shape_supervised=None if shape_supervised is None else str(Path(shape_supervised).resolve()),
         identities=len(bench.scans), photos=len(bench.rows),
         photos_per_setting={s: bench.settings.count(s) for s in bench.setting_order},
@@ -219,7 +268,7 @@ def evaluate_synthetic(
         protocol="95 mm crop around the true nose tip; 68-landmark then ICP alignment with isotropic scale; "
                  "symmetric mean point-to-surface distance (mm)",
         views_chosen_by="true yaw", protocol_runs=scorer.evaluations)
-    if write_verification and "verification" in result["model"]:
+    if trained is not None and write_verification and "verification" in result["model"]:
         path = write_verification_file(trained, result["model"]["verification"], bench)
         result["meta"]["verification_file"] = str(path)
     return result

@@ -29,6 +29,8 @@ METHOD_LABELS = {
     "mean_face": "Mean face",
     "landmark_fit": "Linear model fitted to landmarks",
     "shape_supervised": "Shape supervision only",
+    "fit": "Collection fit (photoface.fit)",
+    "fit_single": "Collection fit, each photo alone",
 }
 ABLATION_VARIANTS = {
     "full": "Full model",
