@@ -21,14 +21,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import interleaved_medians, machine_summary, set_threads  # noqa: E402  (before torch)
-
 import torch  # noqa: E402
 
 from photoface.facemodel import builtin_model  # noqa: E402
 from photoface.fit import FitConfig, fit_person, make_batch  # noqa: E402
 from photoface.render import Renderer  # noqa: E402
 from photoface.render.camera import focal_at_code_zero  # noqa: E402
+from timing import interleaved_medians, machine_summary, set_threads  # noqa: E402  (before torch)
 
 PHOTOS = 8
 

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support.model_files import write_bfm_files, write_ict_folder
-from support.runs import tiny_face_model, tiny_overrides
 
 from photoface.cli import main
 from photoface.facemodel.io import load_model
+from support.model_files import write_bfm_files, write_ict_folder
+from support.runs import tiny_face_model, tiny_overrides
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 IDENTITIES, PHOTOS, SIZE, STEPS = 8, 4, 32, 20  # 8: two test identities, which verify's threshold needs

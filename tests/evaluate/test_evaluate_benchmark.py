@@ -7,8 +7,14 @@ import time
 import pytest
 
 from photoface.errors import PhotofaceError
-from photoface.evaluate.benchmark import (benchmark_methods, check_methods, load_run, mesh_scorer, results_meta,
-                                          run_folder)
+from photoface.evaluate.benchmark import (
+    benchmark_methods,
+    check_methods,
+    load_run,
+    mesh_scorer,
+    results_meta,
+    run_folder,
+)
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 from scipy.io import savemat
-from support.model_files import unit_columns, write_obj
 
 from photoface.errors import InputFileError
 from photoface.facemodel.bfm import import_bfm
 from photoface.facemodel.ict import import_ict, read_obj
 from photoface.facemodel.importing import mirror_map
+from support.model_files import unit_columns, write_obj
 
 K_ID, K_TEX, L_EXP = 6, 4, 5
 

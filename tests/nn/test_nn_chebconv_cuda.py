@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
-from support.runs import tiny_face_model
 
 from photoface.mesh.graph import chebyshev_laplacian
 from photoface.nn.chebconv import ChebConv, GraphSampling
+from support.runs import tiny_face_model
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

@@ -7,10 +7,10 @@ poses, so these tests need no mesh library (the benchmark machine's image may la
 
 import pytest
 import torch
-from support.runs import tiny_face_model
 
 from photoface.render.camera import pose_from_code
 from photoface.render.renderer import Renderer
+from support.runs import tiny_face_model
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

@@ -4,11 +4,11 @@ from types import SimpleNamespace
 
 import numpy as np
 import torch
-from support.runs import tiny_face_model
 
 from photoface.facemodel.model import MorphableModel
 from photoface.run.config import LossConfig
 from photoface.train.objective import StepInputs, generator_losses
+from support.runs import tiny_face_model
 
 
 def _blendshape_model() -> MorphableModel:

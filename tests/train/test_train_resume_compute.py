@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from photoface.errors import InputFileError
-from photoface.train import train
 from photoface.run.checkpoint import load_checkpoint
 from photoface.run.config import apply_overrides
 from photoface.run.inference import load_trained
 from photoface.run.layout import last_checkpoint, read_metrics
+from photoface.train import train
 
 pytestmark = pytest.mark.slow
 

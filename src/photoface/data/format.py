@@ -377,7 +377,8 @@ def load_dataset(directory: str | Path, check_files: bool = True) -> PreparedDat
 
 
 def __getattr__(name: str):
-    # The writer lives in its own module (it imports this one); it is part of this module's API.
+    # The writer lives in its own module (it imports this one); it is part of this module's API,
+    # so __all__ names it although it is bound lazily here.
     if name == "DatasetWriter":
         from photoface.data.dataset_writer import DatasetWriter
 
@@ -386,5 +387,5 @@ def __getattr__(name: str):
 
 __all__ = [
     "FORMAT_VERSION", "META_FILE", "INDEX_FILE", "JOURNAL_FILE", "SPLITS", "NUM_LANDMARKS",
-    "DatasetMeta", "DatasetRow", "PreparedDataset", "DatasetWriter", "read_index", "load_dataset",
+    "DatasetMeta", "DatasetRow", "PreparedDataset", "DatasetWriter", "read_index", "load_dataset",  # noqa: F822
 ]

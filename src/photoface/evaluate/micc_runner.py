@@ -36,8 +36,14 @@ import torch
 from photoface.data.prepare.align import alignment_transform, apply_transform, warp_image
 from photoface.errors import InputFileError, PhotofaceError
 from photoface.evaluate.baselines import fit_landmarks
-from photoface.evaluate.benchmark import (BASELINES, benchmark_methods, check_methods, load_run, mesh_scorer,
-                                          results_meta)
+from photoface.evaluate.benchmark import (
+    BASELINES,
+    benchmark_methods,
+    check_methods,
+    load_run,
+    mesh_scorer,
+    results_meta,
+)
 from photoface.evaluate.micc import aggregate_records, count_frames, find_subjects, load_scan
 from photoface.evaluate.runner import MODES, group_mesh, verification_summary
 from photoface.evaluate.video import MJPEG_SUFFIXES, iter_frames, split_mjpeg

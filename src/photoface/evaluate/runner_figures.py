@@ -45,8 +45,8 @@ def write_synthetic_error_maps(
         baselines: baseline rows after the model's.
         vmax: top of the colour scale in mm (default: the 95th percentile of all rows' errors).
     """
-    from matplotlib.figure import Figure
     import matplotlib
+    from matplotlib.figure import Figure
 
     trained = load_run(checkpoint, "cpu", "model")
     bench = SyntheticBenchmark(data, face_model_hash=trained.face_model_hash)

@@ -109,7 +109,8 @@ def finish_model(verts, faces, lm, id_basis, exp_basis, tex_mean, tex_basis, pat
 
     ``regions`` are the source's own (name -> vertex indices); every name of
     ``landmark_regions`` the source lacks is derived from the landmarks, so imported models carry
-    the same region names as the procedural one. ``path`` names the source in error messages; ``meta`` goes to MorphableModel (name, source,
+    the same region names as the procedural one. ``path`` names the source in error messages;
+    ``meta`` goes to MorphableModel (name, source,
     license, exp_kind, exp_names). Bases are mirrored in x together with the mean when ``orient``
     mirrors it.
     """

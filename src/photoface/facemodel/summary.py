@@ -22,7 +22,7 @@ def describe(model: MorphableModel) -> str:
         f"albedo:      {model.n_tex} modes (standard-normal coefficients)" if model.n_tex else
         "albedo:      0 modes (one flat albedo; synth gives identities the procedural skin)",
         "bounding box (mm): "
-        + ", ".join(f"{a} [{l:.1f}, {h:.1f}] ({h - l:.1f})" for a, l, h in zip("xyz", lo, hi)),
+        + ", ".join(f"{a} [{low:.1f}, {high:.1f}] ({high - low:.1f})" for a, low, high in zip("xyz", lo, hi)),
         "regions:     " + (", ".join(f"{k} ({len(v)})" for k, v in model.regions.items()) or "none"),
         f"hash:        {model_hash(model)}",
     ]

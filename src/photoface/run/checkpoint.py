@@ -1,6 +1,7 @@
 """Checkpoint files: atomic writes, retention, validated loading, RNG capture.
 
-Where they lie in a run folder: :mod:`photoface.run.layout`. A training checkpoint is a dict (``torch.save``), loadable with ``weights_only=True`` (no pickled code):
+Where they lie in a run folder: :mod:`photoface.run.layout`. A training checkpoint is a dict
+(``torch.save``), loadable with ``weights_only=True`` (no pickled code):
 ``format`` ("photoface-checkpoint"), ``version``, ``step``, ``stage``, ``config`` (the config as a
 dict), ``face_model`` (name) and ``face_model_hash``, ``dataset`` (per data folder: path, hash of its
 meta.json + index.jsonl, meta), ``identities`` (the recognition head's classes), ``model``,

@@ -8,7 +8,8 @@ else:
 ``format`` ("photoface-model"), ``version``, ``network`` (FaceNet constructor arguments),
 ``stage``, ``step``, ``config`` (the training config, for provenance and the input size),
 ``face_model`` (its name: ``builtin:demo`` or the file the run used) and ``face_model_hash``,
-``mesh_hierarchy`` (the digest of the graphs the network ran on, checked when loading), ``identities``, ``calibration`` (the run's ``verification.json`` as text, when it exists), and
+``mesh_hierarchy`` (the digest of the graphs the network ran on, checked when loading),
+``identities``, ``calibration`` (the run's ``verification.json`` as text, when it exists), and
 ``model`` (the FaceNet state dict, float32 or, with ``half``, float16: half the size; the loader
 converts back to float32, so results differ from the checkpoint's by float16 rounding only).
 

@@ -2,6 +2,7 @@ import json
 
 import gpu_results as R
 import pytest
+
 from support.gpu_bench_fakes import JUNIT, SYNTH_STDOUT, TRAIN_STDOUT, evaluation, metrics_lines, throughput
 
 

@@ -1,4 +1,5 @@
 from gpu_summary import render_summary, write_summary
+
 from support.gpu_bench_fakes import results
 
 

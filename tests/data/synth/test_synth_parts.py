@@ -19,9 +19,14 @@ from photoface.data.synth.occluders import (
     draw_occluders,
 )
 from photoface.data.synth.raster import Layer, ellipse, polyline
-from photoface.data.synth.scene import (SETTING_SPECS, detector_noise,
-                                        sample_expression, sample_light, sample_pose,
-                                        sample_setting)
+from photoface.data.synth.scene import (
+    SETTING_SPECS,
+    detector_noise,
+    sample_expression,
+    sample_light,
+    sample_pose,
+    sample_setting,
+)
 from photoface.facemodel.model import MorphableModel
 from photoface.render.camera import project, rotation_matrix
 from photoface.render.sh import default_light, sh_shading

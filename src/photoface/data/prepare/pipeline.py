@@ -38,8 +38,8 @@ from typing import Iterator
 import numpy as np
 
 from photoface.atomic import write_atomic
-from photoface.data.prepare.align import alignment_transform, apply_transform, transform_pose, warp_image
 from photoface.data.format import DatasetMeta, DatasetRow, DatasetWriter, PreparedDataset
+from photoface.data.prepare.align import alignment_transform, apply_transform, transform_pose, warp_image
 from photoface.data.prepare.images import IMAGE_SUFFIXES, load_photo
 from photoface.data.prepare.mask import face_mask, valid_region, warp_mask
 from photoface.data.prepare.photo_list import PhotoTask, collect_tasks

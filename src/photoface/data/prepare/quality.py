@@ -62,8 +62,8 @@ def detector_timings(repeats: int = 5) -> list[dict]:
 
 def synthetic_nme(dataset_dir: str | Path, n: int = 100, detector: str = "auto") -> dict:
     """NME of detector + predictor against exact landmarks on up to ``n`` synthetic photos."""
-    from photoface.data.prepare.detect import FaceDetector, box_nme
     from photoface.data.format import load_dataset
+    from photoface.data.prepare.detect import FaceDetector, box_nme
 
     ds = load_dataset(dataset_dir)
     rows = [r for r in ds.rows if "landmarks_true" in r.extra][:n]

@@ -29,7 +29,8 @@ Row fields beyond the format's common ones: ``true_mesh``, ``setting``, ``alpha_
 ``light`` (the format's synthetic fields; ``light`` is the exact code the face was rendered with,
 auto-exposure included, so ``Renderer.render(true mesh, albedo(beta), pose_true, light)`` (the
 identity's ``_albedo.npy`` for a model without albedo modes) reproduces the face pixels before
-degradation), and in ``extra``: ``pose_true`` (6,) the camera the photo was rendered with (``pose`` is the fit's label and present on labeled rows only),
+degradation), and in ``extra``: ``pose_true`` (6,) the camera the photo was rendered with
+(``pose`` is the fit's label and present on labeled rows only),
 ``alpha_exp_true`` (L,), ``landmarks_true`` (68, 2) exact projections (``landmarks`` holds the
 fit's landmarks on labeled rows and detector-like noisy ones otherwise), ``occluders`` (names),
 ``degradation`` and, on test rows, ``scan`` (path of the identity's scan .npy). meta.json's
@@ -44,7 +45,8 @@ byte-identical files for any number of workers. Torch runs single-threaded in ev
 not matter either. tests/data/synth/test_synth_bits.py checks this in fresh processes: 1 thread and
 1 worker, 5 threads and 2 workers, and AVX2 kernels (OpenBLAS Haswell, MKL AVX2, torch AVX2,
 numpy without AVX-512) give the same bytes, for a model with albedo modes and for one without
-(whose procedural skin goes through ``facemodel.albedo_transfer``'s rounded landmark warp). Limits: the same photoface, torch and numpy
+(whose procedural skin goes through ``facemodel.albedo_transfer``'s rounded landmark warp).
+Limits: the same photoface, torch and numpy
 versions, on x86 CPUs with AVX2 or AVX-512. The float32 identity detail and label fit round
 differently under torch's non-vectorised kernels (ATEN_CPU_CAPABILITY=default changed 17 of
 46 files of that test: detail, meshes, scans and index.jsonl; no image), so CPUs of other

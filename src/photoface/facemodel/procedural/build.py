@@ -55,8 +55,8 @@ from __future__ import annotations
 import numpy as np
 
 from photoface.errors import PhotofaceError
-from photoface.facemodel.procedural import layout
 from photoface.facemodel.model import MorphableModel, canonical_origin
+from photoface.facemodel.procedural import layout
 from photoface.facemodel.procedural.albedo import albedo_basis
 from photoface.facemodel.procedural.expression import expression_basis
 from photoface.facemodel.procedural.identity import identity_basis

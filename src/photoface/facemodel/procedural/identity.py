@@ -23,8 +23,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import nnls
 
-from photoface.facemodel.procedural import layout
-from photoface.facemodel.procedural import proportions
+from photoface.facemodel.procedural import layout, proportions
 from photoface.facemodel.procedural.pca import pca_modes, round_significand
 from photoface.facemodel.procedural.shapes import gauss, pair, smoothstep
 

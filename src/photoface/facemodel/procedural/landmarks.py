@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from photoface.facemodel.procedural import layout
 from photoface.facemodel.model import IBUG_MIRROR
+from photoface.facemodel.procedural import layout
 from photoface.facemodel.procedural.mesh import GRID, SLIT_LOWER, FaceGrid
 from photoface.facemodel.procedural.surface import MeanSurface, eye_s, lid_margins, lip_outline
 
