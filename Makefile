@@ -9,7 +9,7 @@ TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 DEMO_OUT ?= demo_out
 DEMO_MINUTES ?= 10
 
-.PHONY: install install-dev demo test test-fast bench docs clean
+.PHONY: install install-dev lint demo test test-fast bench docs clean fit-example
 
 $(VENV)/.torch:
 	$(PYTHON) -m venv $(VENV)
@@ -33,18 +33,25 @@ install-dev: $(VENV)/.installed-dev
 demo: install
 	OMP_WAIT_POLICY=PASSIVE $(VENV)/bin/photoface demo --out $(DEMO_OUT) --minutes $(DEMO_MINUTES)
 
-test: install-dev
+lint: install-dev
+	$(VENV)/bin/ruff check src tests benchmarks
+
+test: lint
 	$(PY) -m pytest -q
 
-test-fast: install-dev
+test-fast: lint
 	$(PY) -m pytest -q -m "not slow"
 
 bench: install-dev
 	$(PIP) install --quiet -e ".[bench]" $(TORCH_PINS)
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
+# photoface fit on real-format fixture photos (PNG, greyscale and EXIF-rotated JPEG, large) -> fit_example/
+fit-example: install-dev
+	OMP_WAIT_POLICY=PASSIVE $(PY) -m photoface.apps.fit_example fit_example
+
 docs: install
 	$(PY) -m photoface.apps.docs_figures docs
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache
+	rm -rf $(VENV) $(DEMO_OUT) fit_example .pytest_cache

@@ -28,11 +28,10 @@ from scipy.spatial import cKDTree
 from scipy.spatial.transform import Rotation
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import interleaved_medians, machine_summary, set_threads  # noqa: E402
-
-from photoface.evaluate.alignment import Similarity  # noqa: E402
 from photoface.evaluate.protocol import evaluate_mesh  # noqa: E402
 from photoface.evaluate.surface import TriangleMeshDistance, closest_points_on_triangles  # noqa: E402
+from photoface.mesh.similarity import Similarity  # noqa: E402
+from timing import interleaved_medians, machine_summary, set_threads  # noqa: E402
 
 
 def face_grid(n: int, width=170.0, height=210.0):

@@ -34,9 +34,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import machine_summary, set_threads  # noqa: E402
-
 import torch  # noqa: E402
+
+from timing import machine_summary, set_threads  # noqa: E402
 
 OVERFIT_TARGET_MM = 0.3
 SHAPE_ONLY = tuple(f"loss.{k}=0" for k in ("recognition", "center", "photometric", "landmark", "pairwise_shape",
@@ -100,9 +100,9 @@ def train_and_score(name: str, out: Path, data: Path, minutes: float, overrides,
                     max_steps: int | None, log=_say) -> dict:
     """Train the demo preset with ``overrides`` for ``minutes`` into OUT/name and score it."""
     from photoface.evaluate.synthetic import evaluate_synthetic
-    from photoface.train import train
     from photoface.run.layout import last_checkpoint
     from photoface.run.resolve import resolve_run_config
+    from photoface.train import train
 
     run = out / name
     if last_checkpoint(run) is None:

@@ -22,11 +22,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import interleaved_medians, machine_summary, set_threads  # noqa: E402  (before torch)
-
 import torch  # noqa: E402
 
 from photoface.render import Renderer, pose_from_code  # noqa: E402
+from timing import interleaved_medians, machine_summary, set_threads  # noqa: E402  (before torch)
 
 
 def face_like_grid(n: int, width_mm: float = 160.0, height_mm: float = 200.0, depth_mm: float = 90.0):

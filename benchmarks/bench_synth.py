@@ -35,11 +35,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import machine_summary, set_threads  # noqa: E402
-
 from photoface.data.synth.collection import synthesize  # noqa: E402
 from photoface.facemodel import builtin_model  # noqa: E402
 from photoface.render import Renderer  # noqa: E402
+from timing import machine_summary, set_threads  # noqa: E402
 
 PER_IDENTITY = 10
 

@@ -5,8 +5,7 @@ import math
 import pytest
 import torch
 
-from photoface import losses as L
-
+from photoface import losses
 
 
 @pytest.fixture(autouse=True)
@@ -53,31 +52,29 @@ def _assert_grad_finite(loss, *tensors):
 def test_center_loss_zero_at_centers_and_known_value():
     centers = torch.tensor([[0.0, 0.0], [1.0, 2.0]])
     labels = torch.tensor([0, 1, 1])
-    assert L.center_loss(centers[labels], labels, centers) == 0
+    assert losses.center_loss(centers[labels], labels, centers) == 0
     codes = torch.tensor([[3.0, 4.0], [1.0, 2.0], [1.0, 0.0]])
     # squared distances 25, 0, 4 → mean 29/3
-    assert L.center_loss(codes, labels, centers).item() == pytest.approx(29 / 3)
+    assert losses.center_loss(codes, labels, centers).item() == pytest.approx(29 / 3)
 
 
 def test_center_update_follows_wen_et_al():
     centers = torch.tensor([[0.0, 0.0], [1.0, 1.0], [5.0, 5.0]])
     codes = torch.tensor([[2.0, 0.0], [4.0, 0.0], [1.0, 3.0]])
     labels = torch.tensor([0, 0, 1])
-    new = L.center_update(codes, labels, centers, alpha=0.5)
+    new = losses.center_update(codes, labels, centers, alpha=0.5)
     # identity 0: Δ = ((0-2)+(0-4), 0)/3 = (-2, 0) → c = (1, 0); identity 1: Δ = (0,-2)/2 → (1, 1.5)
     assert torch.allclose(new, torch.tensor([[1.0, 0.0], [1.0, 1.5], [5.0, 5.0]]))
     assert torch.equal(centers[0], torch.tensor([0.0, 0.0]))
 
 
-def test_recognition_loss_combines_terms_and_differentiates():
+def test_identity_cross_entropy_known_value_and_gradient():
     logits = torch.tensor([[2.0, 0.0], [0.0, 0.0]], requires_grad=True)
     labels = torch.tensor([0, 1])
-    codes = torch.tensor([[1.0, 0.0], [0.0, 0.0]], requires_grad=True)
-    centers = torch.zeros(2, 2)
     ce = (-math.log(math.exp(2) / (math.exp(2) + 1)) + math.log(2)) / 2
-    loss = L.recognition_loss(logits, labels, codes, centers, center_weight=0.5)
-    assert loss.item() == pytest.approx(ce + 0.5 * 0.5)
-    _assert_grad_finite(loss, logits, codes)
+    loss = losses.identity_cross_entropy(logits, labels)
+    assert loss.item() == pytest.approx(ce)
+    _assert_grad_finite(loss, logits)
 
 
 # --------------------------------------------------------------------------------- photometric
@@ -89,24 +86,24 @@ def test_photometric_normalised_by_mask_area_and_ignores_outside():
     rendered[:, :, 0, 0] = 0.5  # inside the mask: error 3 × 0.25
     mask = torch.zeros(1, 1, 4, 4)
     mask[..., :2, :2] = 1
-    assert L.photometric_loss(rendered, target, mask).item() == pytest.approx(0.75 / 4)
+    assert losses.photometric_loss(rendered, target, mask).item() == pytest.approx(0.75 / 4)
     rendered2 = rendered.clone()
     rendered2[:, :, 3, 3] = 1.0  # outside the mask
-    assert L.photometric_loss(rendered2, target, mask) == L.photometric_loss(rendered, target, mask)
+    assert losses.photometric_loss(rendered2, target, mask) == losses.photometric_loss(rendered, target, mask)
     face = torch.ones(1, 1, 4, 4)
     face[..., 0, 0] = 0  # face-visibility mask removes the erroneous pixel
-    assert L.photometric_loss(rendered, target, mask, face) == 0
+    assert losses.photometric_loss(rendered, target, mask, face) == 0
 
 
 def test_gdl_zero_for_equal_images_and_hand_value_for_step():
     img = torch.rand(2, 3, 5, 5)
     mask = torch.ones(2, 1, 5, 5)
-    assert L.gradient_difference_loss(img, img + 0.3, mask) == pytest.approx(0.0, abs=1e-12)
+    assert losses.gradient_difference_loss(img, img + 0.3, mask) == pytest.approx(0.0, abs=1e-12)
     target = torch.zeros(1, 1, 4, 4)
     target[..., 2:] = 1.0  # vertical step between columns 1 and 2: one x-gradient of 1 per row
     rendered = torch.zeros(1, 1, 4, 4)
     full = torch.ones(1, 1, 4, 4)
-    assert L.gradient_difference_loss(rendered, target, full).item() == pytest.approx(4 / 16)
+    assert losses.gradient_difference_loss(rendered, target, full).item() == pytest.approx(4 / 16)
 
 
 def test_gdl_respects_mask():
@@ -114,18 +111,18 @@ def test_gdl_respects_mask():
     target = torch.rand(1, 3, 6, 6)
     mask = torch.zeros(1, 1, 6, 6)
     mask[..., 1:4, 1:4] = 1
-    base = L.gradient_difference_loss(rendered, target, mask)
+    base = losses.gradient_difference_loss(rendered, target, mask)
     changed = rendered.clone()
     changed[..., 5, :] = 7.0
     changed[..., :, 0] = -3.0
-    assert L.gradient_difference_loss(changed, target, mask) == base
+    assert losses.gradient_difference_loss(changed, target, mask) == base
 
 
 def test_photometric_terms_differentiable():
     rendered = torch.rand(2, 3, 8, 8, requires_grad=True)
     target = torch.rand(2, 3, 8, 8)
     mask = (torch.rand(2, 1, 8, 8) > 0.3).double()
-    loss = L.photometric_loss(rendered, target, mask) + L.gradient_difference_loss(rendered, target, mask)
+    loss = losses.photometric_loss(rendered, target, mask) + losses.gradient_difference_loss(rendered, target, mask)
     _assert_grad_finite(loss, rendered)
 
 
@@ -136,24 +133,24 @@ def test_landmark_loss_hand_value_weights_and_visibility():
     pred = torch.zeros(1, 68, 2)
     target = torch.zeros(1, 68, 2)
     pred[0, 36] = torch.tensor([10.0, 0.0])  # an eye landmark 10 px off in a 100 px image
-    assert L.landmark_loss(pred, target, 100.0).item() == pytest.approx(0.01 / 68)
-    w = L.landmark_weights(eyes=3.0)
-    assert L.landmark_loss(pred, target, 100.0, weights=w).item() == pytest.approx(
+    assert losses.landmark_loss(pred, target, 100.0).item() == pytest.approx(0.01 / 68)
+    w = losses.landmark_weights(eyes=3.0)
+    assert losses.landmark_loss(pred, target, 100.0, weights=w).item() == pytest.approx(
         0.03 / (56 + 12 * 3))
     vis = torch.ones(1, 68, dtype=torch.bool)
     vis[0, 36] = False
-    assert L.landmark_loss(pred, target, 100.0, visible=vis) == 0
+    assert losses.landmark_loss(pred, target, 100.0, visible=vis) == 0
 
 
 def test_landmark_gdl_uses_pairwise_distances():
-    pairs = set(L.DEFAULT_LANDMARK_PAIRS)
+    pairs = set(losses.DEFAULT_LANDMARK_PAIRS)
     assert {(37, 41), (38, 40), (43, 47), (44, 46)} <= pairs
     assert {(62, 66), (51, 57)} <= pairs  # inner and outer lip openings
     target = torch.rand(2, 68, 2) * 100
     moved = target + torch.tensor([13.0, -7.0])
-    assert L.landmark_gdl_loss(moved, target, 100.0) == pytest.approx(0.0, abs=1e-12)
+    assert losses.landmark_gdl_loss(moved, target, 100.0) == pytest.approx(0.0, abs=1e-12)
     # translation does change the plain landmark loss
-    assert L.landmark_loss(moved, target, 100.0) > 0
+    assert losses.landmark_loss(moved, target, 100.0) > 0
     # close the left eye: upper lid points 37, 38 move onto the lower lid points 41, 40
     target = torch.zeros(1, 68, 2)
     target[0, :, 0] = torch.arange(68.0)
@@ -162,7 +159,7 @@ def test_landmark_gdl_uses_pairwise_distances():
     closed = target.clone()
     closed[0, 37] = closed[0, 41]
     only_eyelid = [(37, 41)]
-    value = L.landmark_gdl_loss(closed, target, 100.0, pairs=only_eyelid)
+    value = losses.landmark_gdl_loss(closed, target, 100.0, pairs=only_eyelid)
     assert value.item() == pytest.approx((6.0 / 100) ** 2)
 
 
@@ -171,7 +168,7 @@ def test_landmark_losses_differentiable_even_for_closed_eyes():
     pred = target.clone()
     pred[:, 37] = pred[:, 41]  # coincident pair: the distance gradient must stay finite
     pred.requires_grad_(True)
-    loss = L.landmark_loss(pred, target, 64.0) + L.landmark_gdl_loss(pred, target, 64.0)
+    loss = losses.landmark_loss(pred, target, 64.0) + losses.landmark_gdl_loss(pred, target, 64.0)
     loss.backward()
     assert torch.isfinite(pred.grad).all()
 
@@ -185,8 +182,8 @@ def test_shape_loss_per_vertex_l1_with_correspondence():
     pred = torch.zeros(1, 2, 3)
     pred[0, 0] = torch.tensor([1.0, -2.0, 3.0])
     corr = torch.tensor([2, 0])
-    assert L.shape_loss(pred, target, corr) == 0
-    assert L.shape_loss(pred, target[:, :2]).item() == pytest.approx(6.0 / 2)
+    assert losses.shape_loss(pred, target, corr) == 0
+    assert losses.shape_loss(pred, target[:, :2]).item() == pytest.approx(6.0 / 2)
 
 
 def test_pairwise_shape_target_mixes_identity_of_a_and_expression_of_b():
@@ -194,15 +191,27 @@ def test_pairwise_shape_target_mixes_identity_of_a_and_expression_of_b():
     mean = torch.rand(v, 3)
     id_basis = torch.rand(2, v, 3)
     exp_basis = torch.rand(3, v, 3)
-    a_id, a_exp = torch.randn(1, 2), torch.randn(1, 3)
-    b_id, b_exp = torch.randn(1, 2), torch.randn(1, 3)
-    target = L.swap_target_shape(mean, id_basis, exp_basis, a_id, b_exp)
+    a_id, b_exp = torch.randn(1, 2), torch.randn(1, 3)
+    target = losses.swap_target_shape(mean, id_basis, exp_basis, a_id, b_exp)
     manual = mean + (a_id[0, :, None, None] * id_basis).sum(0) + (b_exp[0, :, None, None] * exp_basis).sum(0)
     assert torch.allclose(target[0], manual)
     pred = (target + 0.5).requires_grad_(True)
-    loss = L.pairwise_shape_loss(pred, target)
+    loss = losses.pairwise_shape_loss(pred, target)
     assert loss.item() == pytest.approx(1.5)
     _assert_grad_finite(loss, pred)
+
+
+def test_swap_target_clamps_blendshape_weights_to_the_unit_interval():
+    g = torch.Generator().manual_seed(0)
+    mean = torch.randn(5, 3, generator=g)
+    id_basis, exp_basis = torch.randn(2, 5, 3, generator=g), torch.randn(3, 5, 3, generator=g)
+    a_id = torch.randn(1, 2, generator=g)
+    wild = torch.tensor([[1.7, -0.4, 0.5]])  # an overshooting label: beyond full and below neutral
+    target = losses.swap_target_shape(mean, id_basis, exp_basis, a_id, wild, blendshape=True)
+    sane = losses.swap_target_shape(mean, id_basis, exp_basis, a_id, torch.tensor([[1.0, 0.0, 0.5]]))
+    assert torch.allclose(target, sane)
+    pca = losses.swap_target_shape(mean, id_basis, exp_basis, a_id, wild)  # PCA coefficients are unbounded
+    assert not torch.allclose(pca, sane)
 
 
 # -------------------------------------------------------------------------------------- smooth
@@ -212,12 +221,12 @@ def test_smooth_loss_zero_for_template_and_translation_positive_for_bump():
     verts, faces = _grid_mesh(6, curved=True)
     nbr = _neighbour_mean(faces, verts.shape[0])
     batch = torch.stack([verts, verts + torch.tensor([5.0, -3.0, 20.0])])
-    assert L.smooth_loss(batch, verts, nbr) == pytest.approx(0.0, abs=1e-12)
+    assert losses.smooth_loss(batch, verts, nbr) == pytest.approx(0.0, abs=1e-12)
     bumped = verts.clone()
     bumped[14, 2] += 1.0  # an interior vertex pushed 1 mm
-    assert L.smooth_loss(bumped[None], verts, nbr) > 0.01
+    assert losses.smooth_loss(bumped[None], verts, nbr) > 0.01
     # the conventional term is not zero on the curved template itself
-    assert L.laplacian_smooth_loss(verts[None], nbr) > 0.01
+    assert losses.laplacian_smooth_loss(verts[None], nbr) > 0.01
     flat, _ = _grid_mesh(6, curved=False)
     # ... but is zero on interior vertices of a flat grid: check through a hand computation
     off = flat - torch.sparse.mm(nbr, flat)
@@ -228,10 +237,10 @@ def test_smooth_losses_differentiable_and_accept_csr():
     verts, faces = _grid_mesh(5, curved=True)
     nbr = _neighbour_mean(faces, verts.shape[0])
     pred = (verts[None].repeat(2, 1, 1) + 0.1 * torch.randn(2, verts.shape[0], 3)).requires_grad_(True)
-    loss = L.smooth_loss(pred, verts, nbr) + L.laplacian_smooth_loss(pred, nbr)
+    loss = losses.smooth_loss(pred, verts, nbr) + losses.laplacian_smooth_loss(pred, nbr)
     csr = nbr.to_sparse_csr()
-    assert L.smooth_loss(pred.float(), verts, csr).item() == pytest.approx(
-        L.smooth_loss(pred, verts, nbr).item(), rel=1e-5)
+    assert losses.smooth_loss(pred.float(), verts, csr).item() == pytest.approx(
+        losses.smooth_loss(pred, verts, nbr).item(), rel=1e-5)
     _assert_grad_finite(loss, pred)
 
 
@@ -243,27 +252,12 @@ def test_albedo_symmetry_zero_for_mirrored_albedo():
     base = torch.rand(2, 5, 3)
     sym = base.clone()
     sym[:, 2:4] = base[:, [1, 0]]
-    assert L.albedo_symmetry_loss(sym, mirror) == 0
+    assert losses.albedo_symmetry_loss(sym, mirror) == 0
     asym = sym.clone()
     asym[:, 0, 0] += 0.3  # differs from partner 3 by 0.3: counted for vertices 0 and 3
-    assert L.albedo_symmetry_loss(asym, mirror).item() == pytest.approx(2 * 0.3 / 5)
+    assert losses.albedo_symmetry_loss(asym, mirror).item() == pytest.approx(2 * 0.3 / 5)
     asym.requires_grad_(True)
-    _assert_grad_finite(L.albedo_symmetry_loss(asym, mirror), asym)
-
-
-def test_albedo_map_symmetry():
-    half = torch.rand(1, 3, 4, 3)
-    sym = torch.cat([half, half.flip(-1)], dim=-1)
-    assert L.albedo_map_symmetry_loss(sym) == 0
-    asym = sym.clone().requires_grad_(True)
-    mask = torch.zeros(1, 1, 4, 6)
-    mask[..., 0, :] = 1
-    base = L.albedo_map_symmetry_loss(asym, mask)
-    asym2 = sym.clone()
-    asym2[..., 2, 1] += 1.0  # row 2 is outside the mask
-    assert L.albedo_map_symmetry_loss(asym2, mask) == base
-    L.albedo_map_symmetry_loss(asym + torch.rand_like(asym), mask).backward()
-    assert torch.isfinite(asym.grad).all()
+    _assert_grad_finite(losses.albedo_symmetry_loss(asym, mirror), asym)
 
 
 # --------------------------------------------------------------------------------- adversarial
@@ -284,7 +278,7 @@ def test_wgan_div_gradient_term_matches_finite_differences():
     critic = _Critic()
     points = torch.randn(3, 4, 3)
     k, p = 2.0, 6.0
-    term = L.wgan_div_gradient_term(critic, points, k, p)
+    term = losses.wgan_div_gradient_term(critic, points, k, p)
     h = 1e-6
     norms = []
     for b in range(points.shape[0]):
@@ -306,17 +300,17 @@ def test_wgan_div_critic_and_generator_losses():
     real = torch.randn(4, 4, 3)
     fake = torch.randn(4, 4, 3, requires_grad=True)
     gen = torch.Generator().manual_seed(3)
-    loss = L.wgan_div_critic_loss(critic, real, fake, generator=gen)
+    loss = losses.wgan_div_critic_loss(critic, real, fake, generator=gen)
     gen = torch.Generator().manual_seed(3)
-    interp = L.random_interpolates(real, fake, gen)
-    expected = critic(fake).mean() - critic(real).mean() + L.wgan_div_gradient_term(critic, interp)
+    interp = losses.random_interpolates(real, fake, gen)
+    expected = critic(fake).mean() - critic(real).mean() + losses.wgan_div_gradient_term(critic, interp)
     assert loss.item() == pytest.approx(expected.item())
     loss.backward()
     assert fake.grad is None  # the critic loss never trains the generator
     grads = [p.grad for p in critic.parameters()]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
     scores = critic(fake)
-    g_loss = L.wgan_generator_loss(scores)
+    g_loss = losses.wgan_generator_loss(scores)
     assert g_loss.item() == pytest.approx(-scores.mean().item())
     g_loss.backward()
     assert fake.grad is not None and torch.isfinite(fake.grad).all()
@@ -325,7 +319,21 @@ def test_wgan_div_critic_and_generator_losses():
 def test_interpolates_lie_between_real_and_fake():
     real = torch.zeros(64, 2)
     fake = torch.ones(64, 2)
-    x = L.random_interpolates(real, fake, torch.Generator().manual_seed(0))
+    x = losses.random_interpolates(real, fake, torch.Generator().manual_seed(0))
     assert (x >= 0).all() and (x <= 1).all()
     assert torch.equal(x[:, 0], x[:, 1])  # one t per sample
     assert x[:, 0].std() > 0.1
+
+
+def test_landmark_energy_is_the_unnormalised_gaussian_log_likelihood():
+    from photoface.losses import landmark_energy
+
+    target = torch.zeros(2, 3, 2)
+    pred = target.clone()
+    pred[0, 0] = torch.tensor([3.0, 4.0])  # 5 px off in photo 0
+    pred[1, 1] = torch.tensor([0.0, 2.0])  # 2 px off in photo 1
+    sigma = torch.tensor([1.0, 2.0])
+    # photo 0: 25 / 1², photo 1: 4 / 2²; batch mean; not divided by the number of landmarks
+    assert torch.isclose(landmark_energy(pred, target, sigma), torch.tensor((25.0 + 1.0) / 2))
+    w = torch.tensor([[0.0, 1.0, 1.0], [1.0, 0.5, 1.0]])
+    assert torch.isclose(landmark_energy(pred, target, sigma, w), torch.tensor((0.0 + 0.5) / 2))

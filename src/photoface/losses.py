@@ -15,7 +15,7 @@ Units and conventions (shared with the rest of photoface):
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -73,17 +73,6 @@ def center_update(
     sums = torch.zeros_like(centers).index_add_(0, labels, codes)
     delta = (counts[:, None] * centers - sums) / (1.0 + counts[:, None])
     return centers - alpha * delta
-
-
-def recognition_loss(
-    logits: torch.Tensor,
-    labels: torch.Tensor,
-    codes: torch.Tensor,
-    centers: torch.Tensor,
-    center_weight: float,
-) -> torch.Tensor:
-    """Eq. (4): softmax cross-entropy + λ_center · center loss. Shapes as in the two parts."""
-    return identity_cross_entropy(logits, labels) + center_weight * center_loss(codes, labels, centers)
 
 
 # ----------------------------------------------------------------------------------- photometric
@@ -203,6 +192,26 @@ def landmark_loss(
     return ((err * w).sum(dim=1) / w.sum(dim=1).clamp_min(1e-8)).mean()
 
 
+def landmark_energy(
+    pred: torch.Tensor, target: torch.Tensor, sigma_px: torch.Tensor, weights: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Landmark term of a maximum-a-posteriori fit: Σ_k w_k ‖ŝ_k − U_k‖² / σ², batch mean.
+
+    Unlike ``landmark_loss`` it is not normalised by Σ w: it is the negative log-likelihood of
+    Gaussian landmark noise of std σ (per coordinate, up to the factor 2), so it can be weighed
+    against coefficient priors such as ‖α‖² of standard-normal coefficients.
+
+    Args:
+        pred, target: (B, K, 2) pixels.
+        sigma_px: (B,) landmark noise std per photo, pixels.
+        weights: (B, K) or (K,) non-negative (e.g. visibility); default all 1.
+    """
+    err = (pred - target.to(pred)).pow(2).sum(dim=-1)
+    if weights is not None:
+        err = err * weights.to(pred)
+    return (err.sum(dim=1) / sigma_px.to(pred).pow(2)).mean()
+
+
 def _pair_distances(points: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
     d = points[:, pairs[:, 0]] - points[:, pairs[:, 1]]
     # sqrt(x + eps): the gradient stays finite when a predicted eye closes completely.
@@ -261,16 +270,22 @@ def swap_target_shape(
     exp_basis: torch.Tensor,
     alpha_id_a: torch.Tensor,
     alpha_exp_b: torch.Tensor,
+    blendshape: bool = False,
 ) -> torch.Tensor:
     """S_A,B = mean + A_id α_id,A + A_exp α_exp,B: identity of A with the expression of B (eq. 8).
 
     Args:
         mean: (V, 3) mm; id_basis: (K, V, 3); exp_basis: (L, V, 3).
         alpha_id_a: (B, K) identity coefficients of photo A; alpha_exp_b: (B, L) expression of B.
+        blendshape: the expression basis is blendshapes (``exp_kind == "blendshape"``): weights
+            outside [0, 1] mean nothing, so α_exp,B is clamped to [0, 1] (labels fitted or
+            converted elsewhere may overshoot).
 
     Returns:
         (B, V, 3) mm.
     """
+    if blendshape:
+        alpha_exp_b = alpha_exp_b.clamp(0.0, 1.0)
     return (
         mean
         + torch.einsum("bk,kvc->bvc", alpha_id_a, id_basis)
@@ -338,22 +353,6 @@ def albedo_symmetry_loss(albedo: torch.Tensor, mirror: torch.Tensor) -> torch.Te
         mirror: (V,) long, left/right partner of each vertex (the face model's ``mirror``).
     """
     return (albedo - albedo[:, mirror]).abs().sum(dim=-1).mean()
-
-
-def albedo_map_symmetry_loss(albedo_map: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Eq. (10), image-space: ||A - flip_x(A)||₁ for albedo maps whose symmetry axis is the
-    vertical centre line; per-pixel L1 over channels, averaged over the pixels where both the
-    pixel and its mirror are in ``mask``, then over the batch.
-
-    Args:
-        albedo_map: (B, 3, H, W) in [0, 1].
-        mask: (B, 1, H, W) optional valid region.
-    """
-    err = (albedo_map - albedo_map.flip(-1)).abs().sum(dim=1, keepdim=True)
-    if mask is None:
-        return err.mean(dim=(1, 2, 3)).mean()
-    m = mask * mask.flip(-1)
-    return ((err * m).flatten(1).sum(1) / m.flatten(1).sum(1).clamp_min(1.0)).mean()
 
 
 # ----------------------------------------------------------------------------------- adversarial

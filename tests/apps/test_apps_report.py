@@ -3,8 +3,7 @@ import re
 import numpy as np
 import pytest
 
-from photoface.apps.report_html import (ReportInputs, learned_sentences, loss_curves, photo_table, pooled, shape_table,
-                                   write_report)
+from photoface.apps.report_html import ReportInputs, learned_sentences, loss_curves, photo_table, pooled, shape_table, write_report
 
 
 def _s(mean, std=0.5, n=2):

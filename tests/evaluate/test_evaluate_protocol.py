@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from photoface.evaluate.alignment import Similarity, icp, umeyama
+from photoface.evaluate.alignment import icp
 from photoface.evaluate.protocol import crop_mesh, estimate_nose_tip, evaluate_mesh
 from photoface.evaluate.surface import TriangleMeshDistance, closest_points_on_triangles
+from photoface.mesh.similarity import Similarity
 
 
 def face_surface(nx=41, ny=51, width=160.0, height=200.0):
@@ -67,17 +68,6 @@ def test_mesh_distance_exact_with_a_few_long_triangles():
     brute = np.min([np.linalg.norm(closest_points_on_triangles(pts, np.repeat(tris[i:i + 1], len(pts), 0))
                                    - pts, axis=1) for i in range(len(faces))], axis=0)
     assert np.allclose(d, brute, atol=1e-9)
-
-
-def test_umeyama_recovers_similarity():
-    rng = np.random.default_rng(1)
-    src = rng.normal(size=(20, 3))
-    true = Similarity(1.7, Rotation.from_euler("xyz", [10, -40, 25], degrees=True).as_matrix(),
-                      np.array([3.0, -2.0, 5.0]))
-    est = umeyama(src, true.apply(src))
-    assert est.scale == pytest.approx(1.7)
-    assert np.allclose(est.rotation, true.rotation) and np.allclose(est.translation, true.translation)
-    assert np.allclose(est.inverse().apply(true.apply(src)), src)
 
 
 def _transformed_copy():

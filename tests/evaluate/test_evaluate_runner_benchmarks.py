@@ -15,6 +15,7 @@ from photoface.data.prepare.align import apply_transform, five_points, template_
 from photoface.errors import PhotofaceError
 from photoface.evaluate.aflw2000_runner import box_transform, evaluate_aflw2000, template_box
 from photoface.evaluate.micc_runner import evaluate_micc
+from photoface.pixels import to_uint8
 from photoface.render.renderer import Renderer
 from support.runs import build_benchmark_run, tiny_overrides
 
@@ -33,8 +34,7 @@ def _render(model, alpha_id, yaw, size, seed=0):
     albedo = model.albedo(torch.randn(1, model.n_tex, generator=g))
     out = Renderer(model.faces, size).render(model.shape(alpha_id), albedo, pose, landmarks=model.landmarks68,
                                              background=0.3)
-    img = (out.image[0].clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
-    return img, out.landmarks2d[0].double().numpy()
+    return to_uint8(out.image[0]), out.landmarks2d[0].double().numpy()
 
 
 def _obj(path, verts, faces):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from photoface.evaluate import shape_metrics as M
+from photoface.evaluate import shape_metrics
 from photoface.evaluate.error_maps import error_colors, render_error_view, save_error_map
 from photoface.evaluate.tables import ablation_table, aflw2000_table, format_mean_std, micc_table, verification_table
 
@@ -56,7 +56,7 @@ def test_aflw_and_verification_tables():
 def test_pose_errors_wrap_angles():
     pred = np.array([[10.0, 179.0, -5.0], [0.0, -30.0, 5.0]])
     true = np.array([[12.0, -179.0, -5.0], [0.0, -20.0, 1.0]])
-    e = M.pose_errors(pred, true)
+    e = shape_metrics.pose_errors(pred, true)
     assert e["pitch"] == pytest.approx(1.0) and e["yaw"] == pytest.approx(6.0)
     assert e["roll"] == pytest.approx(2.0) and e["mean"] == pytest.approx(3.0)
 
@@ -66,10 +66,11 @@ def test_expression_error_ignores_identity_offsets():
     neutral = rng.normal(size=(2, 10, 3))
     expr = rng.normal(size=(2, 10, 3))
     wrong_identity = neutral + 5.0  # identity badly off, expression exactly right
-    assert np.allclose(M.expression_error(wrong_identity + expr, wrong_identity, neutral + expr, neutral), 0)
-    off = M.expression_error(neutral + expr + [0, 0, 2.0], neutral, neutral + expr, neutral)
+    err = shape_metrics.expression_error(wrong_identity + expr, wrong_identity, neutral + expr, neutral)
+    assert np.allclose(err, 0)
+    off = shape_metrics.expression_error(neutral + expr + [0, 0, 2.0], neutral, neutral + expr, neutral)
     assert np.allclose(off, 2.0)
-    assert np.allclose(M.coefficient_error([[1.0, 3.0]], [[0.0, 0.0]]), [np.sqrt(5.0)])
+    assert np.allclose(shape_metrics.coefficient_error([[1.0, 3.0]], [[0.0, 0.0]]), [np.sqrt(5.0)])
 
 
 def _tiny_mesh():

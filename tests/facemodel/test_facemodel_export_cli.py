@@ -5,7 +5,7 @@ import trimesh
 
 from photoface.cli import main
 from photoface.errors import PhotofaceError
-from photoface.facemodel.export import export_face, face_mesh, parse_coefficients
+from photoface.facemodel.export import export_face, face_mesh, parse_coefficients, write_mesh
 from photoface.facemodel.io import load_model, save_model
 from photoface.facemodel.summary import describe
 
@@ -36,6 +36,19 @@ def test_export_keeps_vertex_order_and_colours(tiny_model, tmp_path):
         assert np.allclose(colours, tiny_model.albedo(beta)[0].numpy(), atol=1 / 255 + 1e-6)
     with pytest.raises(PhotofaceError, match="unsupported"):
         export_face(tiny_model, tmp_path / "face.stl")
+
+
+def test_write_mesh_clips_colours_and_keeps_vertices(tmp_path):
+    verts = np.array([[0.0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 0]])  # vertex 3 coincides with 0
+    faces = np.array([[0, 1, 2], [3, 2, 1]])
+    colours = np.array([[1.2, -0.1, 0.5], [0, 0, 0], [1, 1, 1], [0.25, 0.5, 0.75]])
+    for suffix in (".ply", ".obj"):
+        mesh = trimesh.load(write_mesh(tmp_path / f"m{suffix}", verts, faces, colours), process=False)
+        assert np.allclose(mesh.vertices, verts) and np.array_equal(mesh.faces, faces)
+        assert mesh.visual.vertex_colors[0, :3].tolist() == [255, 0, 128]
+        assert mesh.visual.vertex_colors[3, :3].tolist() == [64, 128, 191]
+    with pytest.raises(PhotofaceError, match="unsupported"):
+        write_mesh(tmp_path / "m.stl", verts, faces, colours)
 
 
 def test_export_does_not_merge_coincident_vertices(demo_model):

@@ -12,15 +12,9 @@ from photoface.errors import InputFileError
 from photoface.facemodel.bfm import import_bfm
 from photoface.facemodel.ict import import_ict, read_obj
 from photoface.facemodel.importing import mirror_map
+from support.model_files import unit_columns, write_obj
 
 K_ID, K_TEX, L_EXP = 6, 4, 5
-
-
-def _unit(basis):
-    """(K, V, 3) -> (3V, K) unit columns and (K,) norms, like a PCA file stores them."""
-    flat = basis.reshape(basis.shape[0], -1).T.astype(np.float64)
-    norms = np.linalg.norm(flat, axis=0)
-    return flat / norms, norms
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +34,8 @@ def _write_bfm(path, a, flip_x=False):
     sign = np.array([-1.0, 1.0, 1.0]) if flip_x else np.ones(3)
     if flip_x:  # a source whose x points to the subject's right
         faces = faces[:, ::-1]
-    shape_pc, shape_ev = _unit(a["id"] * sign)
-    tex_pc, tex_ev = _unit(a["tex"] * 255.0)
+    shape_pc, shape_ev = unit_columns(a["id"] * sign)
+    tex_pc, tex_ev = unit_columns(a["tex"] * 255.0)
     n = len(mean)
     seg = np.zeros((n, 4))
     seg[a["regions"]["nose"], 0] = 1
@@ -76,8 +70,27 @@ def test_bfm_round_trip_without_crop(demo_arrays, tmp_path):
     assert np.array_equal(mirror[mirror], np.arange(m.num_vertices))
     assert np.allclose(m.mean.numpy()[mirror] * [-1, 1, 1], a["mean"], atol=5e-3)
     assert (mirror == a["mirror"]).mean() > 0.95
-    assert set(m.regions["nose"].tolist()) == set(a["regions"]["nose"].tolist())
+    assert set(m.regions["nose"].tolist()) == set(a["regions"]["nose"].tolist())  # segbin's own
+    assert set(a["regions"]) <= set(m.regions)  # the names segbin lacks come from the landmarks
+    assert len(m.regions["eyes"]) > 50  # segbin's empty eye column does not hide the derived eyes
     assert m.n_exp == 0 and m.exp_kind == "pca"
+
+
+def test_bfm_without_albedo_gives_a_flat_skin_and_no_albedo_modes(demo_arrays, tmp_path):
+    from scipy.io import loadmat
+
+    a = demo_arrays
+    bfm = _write_bfm(tmp_path / "01_MorphableModel.mat", a)
+    shape_only = {k: v for k, v in loadmat(bfm).items() if not k.startswith(("__", "tex"))}
+    savemat(tmp_path / "shape_only.mat", shape_only)
+    m = import_bfm(tmp_path / "shape_only.mat", landmarks=_write_lm(tmp_path / "lm.txt", a["lm"]), crop=False)
+    assert m.n_tex == 0 and torch.allclose(m.tex_mean, m.tex_mean[0].expand_as(m.tex_mean))
+    assert np.allclose(m.id_basis.numpy(), a["id"], atol=1e-4)
+    no_modes = dict(shape_only, texMU=loadmat(bfm)["texMU"], texPC=np.zeros((3 * len(a["mean"]), 0)),
+                    texEV=np.zeros((0, 1)))
+    savemat(tmp_path / "no_modes.mat", no_modes)
+    m = import_bfm(tmp_path / "no_modes.mat", landmarks=_write_lm(tmp_path / "lm.txt", a["lm"]), crop=False)
+    assert m.n_tex == 0 and np.allclose(m.tex_mean.numpy(), np.clip(a["tex_mean"], 0, 1), atol=1e-5)
 
 
 def test_bfm_with_mirrored_axes_is_brought_into_photoface_axes(demo_arrays, tmp_path):
@@ -94,7 +107,7 @@ def test_bfm_with_exp_pca_bin_trim_list_and_paper_crop(demo_arrays, tmp_path):
     n = len(a["mean"])
     bfm = _write_bfm(tmp_path / "01_MorphableModel.mat", a)
     trim = np.setdiff1d(np.arange(n), np.arange(0, 300))  # the trimmed model drops 300 vertices
-    pc, std = _unit(a["exp"][:, trim] * 1000.0)  # components in micrometres
+    pc, std = unit_columns(a["exp"][:, trim] * 1000.0)  # components in micrometres
     with open(tmp_path / "Exp_Pca.bin", "wb") as fh:
         np.array([L_EXP], dtype="<i4").tofile(fh)
         np.zeros(3 * len(trim), dtype="<f4").tofile(fh)
@@ -170,19 +183,9 @@ def test_bfm_errors_name_the_file_and_the_problem(demo_arrays, tmp_path):
         import_bfm(tmp_path / "bad.mat")
 
 
-def _write_obj(path, verts, faces=None, quads=None):
-    lines = [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in verts]
-    lines += [f"vt 0.5 0.5"]
-    if faces is not None:
-        lines += [f"f {a + 1}/1 {b + 1}/1 {c + 1}/1" for a, b, c in faces]
-    if quads is not None:
-        lines += ["f " + " ".join(f"{i + 1}" for i in q) for q in quads]
-    path.write_text("\n".join(lines) + "\n")
-
-
 def test_obj_reader_fans_quads_and_keeps_vertex_order(tmp_path):
     v = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [2, 0, 0]], dtype=float)
-    _write_obj(tmp_path / "q.obj", v, faces=np.array([[1, 4, 2]]), quads=[[0, 1, 2, 3]])
+    write_obj(tmp_path / "q.obj", v, faces=np.array([[1, 4, 2]]), quads=[[0, 1, 2, 3]])
     verts, faces = read_obj(tmp_path / "q.obj", with_faces=True)
     assert np.array_equal(verts, v)
     assert faces.tolist() == [[1, 4, 2], [0, 1, 2], [0, 2, 3]]
@@ -191,12 +194,12 @@ def test_obj_reader_fans_quads_and_keeps_vertex_order(tmp_path):
 def test_ict_round_trip_and_narrow_area(demo_arrays, tmp_path):
     a = demo_arrays
     cm = a["mean"] / 10.0 + [0.3, 16.0, 2.0]
-    _write_obj(tmp_path / "generic_neutral_mesh.obj", cm, faces=a["faces"])
+    write_obj(tmp_path / "generic_neutral_mesh.obj", cm, faces=a["faces"])
     for k in range(3):
-        _write_obj(tmp_path / f"identity{k:03d}.obj", cm + a["id"][k] / 10.0)
+        write_obj(tmp_path / f"identity{k:03d}.obj", cm + a["id"][k] / 10.0)
     names = ["jawOpen", "eyeBlink_L"]
     for k, name in enumerate(names):
-        _write_obj(tmp_path / f"{name}.obj", cm + a["exp"][k] / 10.0)
+        write_obj(tmp_path / f"{name}.obj", cm + a["exp"][k] / 10.0)
     (tmp_path / "vertex_indices.json").write_text(json.dumps({"expressions": names, "idx_to_landmark_verts": a["lm"].tolist()}))
     m = import_ict(tmp_path, face_vertices=len(cm))
     assert np.allclose(m.mean.numpy(), a["mean"], atol=1e-4)
@@ -205,6 +208,9 @@ def test_ict_round_trip_and_narrow_area(demo_arrays, tmp_path):
     assert m.exp_kind == "blendshape" and m.exp_names == names
     assert m.n_tex == 0 and torch.allclose(m.tex_mean, m.tex_mean[0].expand_as(m.tex_mean))
     assert np.array_equal(m.landmarks68.numpy(), a["lm"])
+    assert set(m.regions) == set(a["regions"])  # ICT has none: all derived from the landmarks
+    eyes = set(m.regions["eyes"].tolist())
+    assert len(eyes & set(a["regions"]["eyes"].tolist())) > 0.9 * len(eyes)
     narrow = import_ict(tmp_path, face_vertices=2000)
     assert narrow.num_vertices == len(np.union1d(np.arange(2000), a["lm"]))
     lm = narrow.landmarks68
@@ -214,10 +220,10 @@ def test_ict_round_trip_and_narrow_area(demo_arrays, tmp_path):
 def test_ict_errors(demo_arrays, tmp_path):
     a = demo_arrays
     cm = a["mean"] / 10.0
-    _write_obj(tmp_path / "generic_neutral_mesh.obj", cm, faces=a["faces"])
+    write_obj(tmp_path / "generic_neutral_mesh.obj", cm, faces=a["faces"])
     with pytest.raises(InputFileError, match="identity000"):
         import_ict(tmp_path)
-    _write_obj(tmp_path / "identity000.obj", cm[:-5])
+    write_obj(tmp_path / "identity000.obj", cm[:-5])
     with pytest.raises(InputFileError, match="identity000.obj.*vertices"):
         import_ict(tmp_path)
     (tmp_path / "identity000.obj").write_text("v 1 2 x\n")

@@ -43,6 +43,28 @@ def test_albedo_clamps_by_default_and_not_on_request(tiny_model):
     assert torch.allclose(tiny_model.albedo()[0], tiny_model.tex_mean)
 
 
+def _without_albedo_modes(m: MorphableModel) -> MorphableModel:
+    return MorphableModel(m.mean, m.id_basis, m.exp_basis, m.tex_mean, np.zeros((0, m.num_vertices, 3)), m.faces,
+                          m.landmarks68, m.mirror, {k: v for k, v in m.regions.items()}, name="flat", exp_kind=m.exp_kind)
+
+
+def test_a_model_without_albedo_modes_gives_its_mean_albedo_everywhere(tiny_model, tmp_path):
+    m = _without_albedo_modes(tiny_model)
+    assert m.n_tex == 0 and m.tex_basis.shape == (0, m.num_vertices, 3)
+    c = m.sample(4, torch.Generator().manual_seed(0))
+    assert c.beta.shape == (4, 0)
+    a = m.albedo(c.beta)
+    assert a.shape == (4, m.num_vertices, 3) and torch.equal(a, m.tex_mean.expand(4, -1, -1))
+    assert m.shape(c.alpha_id, c.alpha_exp).shape == (4, m.num_vertices, 3)
+    with pytest.raises(PhotofaceError, match="beta has 1 coefficients, the model only 0"):
+        m.albedo(torch.zeros(1, 1))
+    m.save(tmp_path / "flat.npz")
+    back = MorphableModel.load(tmp_path / "flat.npz")
+    assert back.n_tex == 0 and torch.equal(back.albedo(torch.zeros(2, 0)), m.albedo(torch.zeros(2, 0)))
+    keep = m.mirror_closure(np.union1d(np.arange(60), m.landmarks68.numpy()))
+    assert m.crop(keep).albedo(torch.zeros(1, 0)).shape == (1, len(keep), 3)
+
+
 def test_sample_is_reproducible_and_follows_the_expression_kind(tiny_model, demo_model):
     c1 = tiny_model.sample(5, torch.Generator().manual_seed(3))
     c2 = tiny_model.sample(5, torch.Generator().manual_seed(3))
@@ -54,6 +76,8 @@ def test_sample_is_reproducible_and_follows_the_expression_kind(tiny_model, demo
     assert w.min() >= 0.0 and w.max() <= 1.0
     assert 0.1 < (w > 0).float().mean() < 0.5  # sparse
     assert torch.count_nonzero(demo_model.sample(3, exp_std=0.0).alpha_exp) == 0
+    strong = demo_model.sample(200, torch.Generator().manual_seed(1), exp_std=3.0, exp_active=1.0).alpha_exp
+    assert strong.min() >= 0.0 and strong.max() == 1.0  # clipped to full weight, never beyond
 
 
 def test_crop_reindexes_everything(tiny_model):

@@ -3,7 +3,7 @@ import torch
 import trimesh
 
 from photoface.mesh.hierarchy import MeshHierarchy
-from photoface.nn.chebconv import ChebConv, GraphSampling
+from photoface.nn.chebconv import GraphSampling
 from photoface.nn.decoders import AlbedoDecoder, GraphDecoder, ShapeDecoder
 
 

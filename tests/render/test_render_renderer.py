@@ -1,4 +1,3 @@
-import pytest
 import torch
 import trimesh
 
@@ -151,15 +150,3 @@ def test_gradients_reach_pose_and_light():
     out.image.sum().backward()
     assert code.grad[0, :4].abs().sum() > 0  # rotation and scale move shading and depth
     assert light.grad.abs().sum() > 0
-
-
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_cuda_matches_cpu():
-    verts, faces = sphere(dtype=torch.float32)
-    albedo = torch.rand_like(verts)
-    pose = frontal(1, torch.float32)
-    pose[0, 1] = 25.0
-    cpu = Renderer(faces, SIZE).render(verts, albedo, pose)
-    gpu = Renderer(faces, SIZE).cuda().render(verts.cuda(), albedo.cuda(), pose.cuda())
-    assert torch.equal(gpu.tri_id.cpu(), cpu.tri_id)
-    assert torch.allclose(gpu.image.cpu(), cpu.image, atol=1e-5)

@@ -5,9 +5,9 @@ import torch
 
 from photoface.errors import InputFileError, PhotofaceError
 from photoface.facemodel import save_model
-from photoface.train import train
 from photoface.run.checkpoint import checkpoint_dir, load_checkpoint
 from photoface.run.inference import load_trained
+from photoface.train import train
 from support.runs import tiny_config
 
 

@@ -194,8 +194,8 @@ def build_benchmark_run(root) -> dict:
 
     Returns a dict: model (the MorphableModel), model_path, data (dataset dir), run (run dir).
     """
-    from photoface.train import train
     from photoface.run.checkpoint import last_checkpoint
+    from photoface.train import train
 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)

@@ -8,15 +8,16 @@ import pytest
 
 from photoface.cli import build_parser, main
 from photoface.errors import PhotofaceError
-from photoface.train import resolve_run_config
 from photoface.run.checkpoint import load_checkpoint, save_checkpoint
 from photoface.run.layout import read_metrics
+from photoface.train import resolve_run_config
 
 
 def test_command_line_and_overrides_reach_the_config(tmp_path):
     args = build_parser().parse_args(
         ["train", "--preset", "paper", "--data", "a", "b", "--out", "run", "--max-steps", "7",
-         "--set", "loss.adversarial=0", "--set", "optim.lr_discriminator=5e-05", "--set", "loss.smooth_kind=laplacian", "--set", "data.scale_range=[0.9, 1.0]"]
+         "--set", "loss.adversarial=0", "--set", "optim.lr_discriminator=5e-05",
+         "--set", "loss.smooth_kind=laplacian", "--set", "data.scale_range=[0.9, 1.0]"]
     )
     cfg, data = resolve_run_config(args.out, preset=args.preset, data_dirs=args.data, resume=args.resume,
                                    overrides=args.overrides, max_steps=args.max_steps)

@@ -3,13 +3,13 @@ import torch
 
 from photoface.errors import InputFileError, PhotofaceError
 from photoface.facemodel import save_model
-from photoface.train import train
-from photoface.train import loop as loop_module
 from photoface.run.checkpoint import checkpoint_dir, load_checkpoint
 from photoface.run.config import apply_overrides
 from photoface.run.layout import read_metrics
-from photoface.train.run_log import LOSS_NAMES
+from photoface.train import loop as loop_module
+from photoface.train import train
 from photoface.train.loop import Trainer
+from photoface.train.run_log import LOSS_NAMES
 
 _TIMING = {"images_per_s", "elapsed_s"}
 

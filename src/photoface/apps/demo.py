@@ -42,9 +42,9 @@ def _say(message: str) -> None:
 
 
 def _train(data: Path, run: Path, minutes: float, device: str, seed: int, progress: bool, log, extra=()):
-    from photoface.train import train
     from photoface.run.layout import last_checkpoint
     from photoface.run.resolve import resolve_run_config
+    from photoface.train import train
 
     overrides = [f"schedule.time_limit_minutes={float(minutes)}", f"schedule.device={device}", *extra]
     resume = last_checkpoint(run) is not None
@@ -165,12 +165,12 @@ def run_demo(out: str | Path, minutes: float = 10.0, identities: int = 200, phot
     """
     import torch
 
-    from photoface.evaluate.results_files import write_results
-    from photoface.evaluate.synthetic import evaluate_synthetic
     from photoface.apps.reconstruct import reconstruct
     from photoface.apps.transfer import transfer
     from photoface.data.format import load_dataset
     from photoface.data.synth.collection import synthesize
+    from photoface.evaluate.results_files import write_results
+    from photoface.evaluate.synthetic import evaluate_synthetic
     from photoface.run.inference import load_trained
 
     out = Path(out)

@@ -18,7 +18,6 @@ The panel of one photo is ``input | render | albedo | shading | mesh (three view
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Sequence
 
 import numpy as np
@@ -26,6 +25,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from photoface.apps.preview import render_faces
+from photoface.pixels import to_uint8
 from photoface.render.renderer import Renderer
 from photoface.render.sh import light_preset
 
@@ -38,26 +38,10 @@ PANEL_LABELS = ("input", "render", "albedo", "shading",
 MAX_OVERLAY_SIDE = 1024  # px: overlays of large photos are scaled down to this longer side
 
 
-def to_uint8(image: torch.Tensor | np.ndarray) -> np.ndarray:
-    """(3, H, W) tensor or (H, W, 3) array in [0, 1] → (H, W, 3) uint8."""
-    if isinstance(image, torch.Tensor):
-        image = image.detach().float().cpu()
-        if image.dim() == 3 and image.shape[0] in (1, 3):
-            image = image.expand(3, -1, -1).permute(1, 2, 0)
-        image = image.numpy()
-    return (np.clip(np.asarray(image, np.float64), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-
-
 def mesh_views(face_model, verts: torch.Tensor, size: int, yaws: Sequence[float] = MESH_YAWS) -> np.ndarray:
     """(B, len(yaws), size, size, 3) uint8 grey renders of (B, V, 3) mm shapes, canonical pose."""
-    b = verts.shape[0]
-    verts = verts.detach().float().cpu()
     grey = torch.full_like(verts, GREY)
-    # render_faces builds its camera on the CPU: give it CPU copies of the few arrays it reads,
-    # whatever device the network and its face model live on
-    cpu_model = SimpleNamespace(mean=face_model.mean.detach().cpu(), faces=face_model.faces.cpu(),
-                                landmarks68=face_model.landmarks68.cpu())
-    views = [render_faces(cpu_model, verts, grey, torch.full((b,), float(y)), size) for y in yaws]
+    views = [render_faces(face_model, verts, grey, float(y), size) for y in yaws]
     return np.stack(views, axis=1)
 
 

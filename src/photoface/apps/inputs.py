@@ -32,6 +32,7 @@ from PIL import Image
 
 from photoface.data.prepare.images import is_image_name, load_photo
 from photoface.errors import InputFileError, PhotofaceError
+from photoface.pixels import from_uint8
 
 LOAD_SIDE = 2048  # px: photos are decoded at about this longer side at most (as in prepare)
 
@@ -108,10 +109,6 @@ def unique_names(paths: list[Path]) -> list[str]:
     return names
 
 
-def _to_tensor(rgb: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.array(rgb, dtype=np.uint8, copy=True)).permute(2, 0, 1).float().div_(255.0)
-
-
 _DETECTOR = None
 # dlib's face box relative to the bounding box of its 68 landmarks (x0, y0, x1, y1 offsets in units
 # of the crop side), and the landmarks' median box in a training crop; both measured on 100
@@ -185,7 +182,7 @@ def _aligned(path: Path, name: str, image_size: int, with_landmarks: bool = Fals
             lm = lm * (image_size / h)
         if lm is None:
             lm = crop_landmarks(rgb)
-    return FaceInput(path, name, _to_tensor(rgb), rgb, 1.0, None, lm)
+    return FaceInput(path, name, from_uint8(rgb), rgb, 1.0, None, lm)
 
 
 def _detected(path: Path, name: str, image_size: int, detector: str) -> FaceInput | Skipped:
@@ -198,7 +195,7 @@ def _detected(path: Path, name: str, image_size: int, detector: str) -> FaceInpu
         return Skipped(path, result.skipped or "no face found")
     face = result.faces[0]
     photo = load_photo(path, max_side=LOAD_SIDE)
-    return FaceInput(path, name, _to_tensor(face.image), photo.rgb, photo.scale,
+    return FaceInput(path, name, from_uint8(face.image), photo.rgb, photo.scale,
                      np.asarray(face.transform, np.float64), np.asarray(face.landmarks, np.float64))
 
 

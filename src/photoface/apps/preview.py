@@ -7,7 +7,7 @@ albedo; ``*_expressions.png``: each expression at full weight, labelled).
 files as in docs/ (``facemodel_views.png``, ``facemodel_identities.png``,
 ``facemodel_expressions.png``); ``python -m photoface.apps.preview docs`` regenerates them.
 
-Rendering uses ``photoface.render.Renderer`` with a soft key light from the upper left. The
+Rendering uses ``photoface.render.framing`` with its soft key light from the upper left. The
 framing centres the model's bounding box, so any model (procedural, BFM, ICT) fits. Images are
 the renderer's linear RGB, clamped to [0, 1] and written as 8-bit without gamma, as everywhere
 in photoface.
@@ -23,43 +23,26 @@ import torch
 from PIL import Image, ImageDraw
 
 from photoface.facemodel.model import MorphableModel
-from photoface.render.renderer import Renderer
-from photoface.render.sh import default_light, directional_light
+from photoface.pixels import to_uint8
+from photoface.render.framing import key_light, render_framed
 
 BACKGROUND = 0.16
 GREY = 0.7
-
-
-def _key_light() -> torch.Tensor:
-    """(1, 27) light code: a soft key light from the upper left plus ambient."""
-    total = directional_light((-0.45, 0.45, 0.77), intensity=0.75, ambient=0.38)
-    return (total - default_light()).unsqueeze(0)
+FILL = {"mask": 1 / 1.12, "face": 1 / 1.3}
+"""Fraction of the picture the framed box (mean shape or its landmarks) fills."""
 
 
 def render_faces(model: MorphableModel, verts: torch.Tensor, albedo: torch.Tensor, yaw_deg, size: int,
                  pitch_deg=0.0, frame: str = "mask") -> np.ndarray:
-    """(B, size, size, 3) uint8 renders of (B, V, 3) shapes with (B, V, 3) albedo.
+    """(B, size, size, 3) uint8 renders of (B, V, 3) shapes with (B, V, 3) albedo, key light.
 
-    The pose rotates about the model's canonical origin; scale and shift frame the mean shape's
-    bounding box (``frame="mask"``) or its 68 landmarks' box (``frame="face"``), with a margin.
+    The view turns about the model's vertical axis; one scale frames the mean shape's bounding box
+    (``frame="mask"``) or its 68 landmarks' box (``frame="face"``), with a margin
+    (``photoface.render.framing``, fit ``"model"``).
     """
-    b = verts.shape[0]
-    pts = model.mean if frame == "mask" else model.mean[model.landmarks68]
-    lo, hi = pts.min(0).values, pts.max(0).values
-    centre = 0.5 * (lo + hi)
-    extent = float((hi - lo)[:2].max()) * (1.12 if frame == "mask" else 1.3)
-    f = size / extent
-    yaw = torch.as_tensor(yaw_deg, dtype=torch.float32).expand(b)
-    pitch = torch.as_tensor(pitch_deg, dtype=torch.float32).expand(b)
-    pose = torch.stack([
-        pitch, yaw, torch.zeros(b), torch.full((b,), f),
-        torch.full((b,), size / 2.0), torch.full((b,), size / 2.0 + f * float(centre[1])),
-    ], dim=1)
-    renderer = Renderer(model.faces, size)
-    with torch.no_grad():
-        out = renderer.render(verts.float(), albedo.float(), pose, _key_light().expand(b, -1), background=BACKGROUND)
-    img = out.image.clamp(0.0, 1.0).permute(0, 2, 3, 1).cpu().numpy()
-    return (img * 255.0 + 0.5).astype(np.uint8)
+    points = model.mean if frame == "mask" else model.mean[model.landmarks68]
+    return render_framed(verts, model.faces, albedo, size, yaw_deg, pitch_deg, fill=FILL[frame], fit="model",
+                         frame_points=points, light=key_light(), background=BACKGROUND)
 
 
 def _label(img: np.ndarray, text: str) -> np.ndarray:
@@ -72,7 +55,7 @@ def _label(img: np.ndarray, text: str) -> np.ndarray:
 def _grid(tiles: list[np.ndarray], cols: int) -> np.ndarray:
     rows = -(-len(tiles) // cols)
     h, w, _ = tiles[0].shape
-    out = np.full((rows * h, cols * w, 3), int(BACKGROUND * 255), dtype=np.uint8)
+    out = np.full((rows * h, cols * w, 3), to_uint8(np.float64(BACKGROUND)), dtype=np.uint8)
     for i, t in enumerate(tiles):
         r, c = divmod(i, cols)
         out[r * h:(r + 1) * h, c * w:(c + 1) * w] = t

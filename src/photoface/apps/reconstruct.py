@@ -28,42 +28,18 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-import trimesh
 from PIL import Image
 
 from photoface.apps import figures
 from photoface.apps.inputs import FaceInput, Skipped, batches, collect_images, load_faces, stacked_landmarks
 from photoface.data.prepare.align import apply_transform, invert_transform
+from photoface.facemodel.export import write_mesh
 
 
 def _stderr(message: str) -> None:
     from tqdm import tqdm
 
     tqdm.write(message, file=sys.stderr)
-
-
-def write_mesh(path: str | Path, verts, faces, colours) -> Path:
-    """Write a mesh with per-vertex colours as .obj (``v x y z r g b``) or .ply (binary).
-
-    Args:
-        verts: (V, 3) mm; faces: (F, 3) ints, counter-clockwise seen from outside;
-        colours: (V, 3) in [0, 1].
-
-    Built with ``process=False`` so the face model's vertex order (its correspondence) is kept.
-    """
-    path = Path(path)
-    colours = np.clip(np.asarray(colours, np.float64), 0.0, 1.0)
-    rgba = np.concatenate([np.round(colours * 255.0), np.full((len(colours), 1), 255.0)], axis=1).astype(np.uint8)
-    mesh = trimesh.Trimesh(vertices=np.asarray(verts, np.float64), faces=np.asarray(faces, np.int64),
-                           vertex_colors=rgba, process=False, validate=False)
-    if path.suffix.lower() == ".obj":
-        path.write_text(trimesh.exchange.obj.export_obj(mesh, include_normals=False, include_color=True,
-                                                        include_texture=False))
-    elif path.suffix.lower() == ".ply":
-        path.write_bytes(trimesh.exchange.ply.export_ply(mesh, encoding="binary"))
-    else:
-        raise ValueError(f"{path}: mesh files are .obj or .ply")
-    return path
 
 
 def pose_dict(pose: torch.Tensor) -> dict[str, float]:

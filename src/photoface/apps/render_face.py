@@ -15,7 +15,7 @@ import torch
 
 from photoface.errors import PhotofaceError
 from photoface.render.camera import focal_at_code_zero
-from photoface.render.renderer import Renderer
+from photoface.render.framing import render_view
 from photoface.render.sh import LIGHT_DIM, light_preset
 
 DEFAULT_BACKGROUND = (0.12, 0.12, 0.14)
@@ -82,13 +82,8 @@ def render_model_image(
         pose = torch.tensor(
             [[pitch, yaw, roll, focal_at_code_zero(size), 0.5 * size, 0.5 * size]], dtype=verts.dtype
         )
-        renderer = Renderer(model.faces, size)
-        out = renderer.render(
-            verts, albedo.expand_as(verts), pose, _light_code(light),
-            background=torch.tensor(background, dtype=verts.dtype),
-        )
-    rgb = out.image[0].permute(1, 2, 0).clamp(0.0, 1.0).cpu().numpy()
-    return np.round(rgb * 255.0).astype(np.uint8)
+    return render_view(verts, model.faces, albedo.expand_as(verts), pose, size, _light_code(light),
+                       background=torch.tensor(background, dtype=verts.dtype))[0]
 
 
 def save_png(image: np.ndarray, path) -> Path:

@@ -29,8 +29,9 @@ from PIL import Image
 
 from photoface.apps import figures
 from photoface.apps.inputs import FaceInput, Skipped, collect_images, load_faces, stacked_landmarks
-from photoface.apps.reconstruct import write_mesh
 from photoface.errors import PhotofaceError
+from photoface.facemodel.export import write_mesh
+from photoface.pixels import to_uint8
 
 
 @dataclass
@@ -69,10 +70,10 @@ def transfer_faces(trained, source: FaceInput, targets: list[FaceInput]):
 
 def transfer_grid(source: FaceInput, targets: list[FaceInput], result: dict) -> np.ndarray:
     """(H, W, 3) uint8 grid laid out as in the module docstring."""
-    top = [figures.label(figures.to_uint8(source.crop), "source")]
-    top += [figures.label(figures.to_uint8(t.crop), f"target {t.name}") for t in targets]
-    bottom = [figures.label(figures.to_uint8(result["source_render"]), "source fit")]
-    bottom += [figures.label(figures.to_uint8(img), "transferred") for img in result["renders"]]
+    top = [figures.label(to_uint8(source.crop), "source")]
+    top += [figures.label(to_uint8(t.crop), f"target {t.name}") for t in targets]
+    bottom = [figures.label(to_uint8(result["source_render"]), "source fit")]
+    bottom += [figures.label(to_uint8(img), "transferred") for img in result["renders"]]
     return figures.vstack([figures.hstack(top), figures.hstack(bottom)])
 
 

@@ -15,7 +15,6 @@ higher for the same person, so the decision on collections is conservative for "
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from photoface.apps.inputs import FaceInput, Skipped, batches, collect_images, l
 from photoface.errors import InputFileError, PhotofaceError
 from photoface.evaluate.verification import cosine_similarity
 from photoface.run.layout import verification_path
+
 
 @dataclass
 class Verdict:

@@ -17,7 +17,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         description="Render N identities x M photos (expressions, poses up to ±75° yaw, coloured "
         "and hard light, backgrounds, occluders, noise/blur/JPEG) in three difficulty settings, "
         "with true meshes, landmarks, masks and 300W-LP-style linear-fit labels. The same "
-        "arguments give byte-identical files; re-running into the same --out resumes.",
+        "arguments give byte-identical files for any --workers and thread count (same software "
+        "versions, x86 CPUs with AVX2/AVX-512); re-running into the same --out resumes.",
     )
     s.add_argument("--model", default="builtin:demo", metavar="MODEL",
                    help="face-model .npz, or builtin:demo / builtin:paper (default builtin:demo)")
@@ -25,7 +26,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--photos-per-identity", type=int, required=True, metavar="M")
     s.add_argument("--labeled-fraction", type=float, default=0.5, metavar="P",
                    help="share of training photos with linear-fit labels (default 0.5)")
-    s.add_argument("--size", type=int, choices=(128, 224), default=128, help="image side, pixels")
+    s.add_argument("--size", type=int, default=128, metavar="N",
+                   help="image side, pixels: 128 for the demo preset, 224 for the paper's (at least 32)")
     s.add_argument("--out", required=True, metavar="DIR")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--test-fraction", type=float, default=0.2, metavar="Q",

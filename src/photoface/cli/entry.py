@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from photoface.cli import apps, data, evaluate, model, render, train
+from photoface.cli import apps, data, evaluate, fit, model, render, train
 from photoface.errors import PhotofaceError
 
 
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"photoface {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for group in (model, render, data, train, evaluate, apps):
+    for group in (model, render, data, train, evaluate, fit, apps):
         group.add_commands(sub)
     return parser
 

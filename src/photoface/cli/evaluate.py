@@ -15,7 +15,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     esub = ev.add_subparsers(dest="evaluate_command", metavar="BENCHMARK")
 
     p = esub.add_parser("synthetic", help="held-out synthetic identities with true shapes (photoface synth)")
-    _common_options(p, "synthetic prepared dataset with test identities")
+    _common_options(p, "synthetic prepared dataset with test identities", checkpoint_required=False)
+    p.add_argument("--model", metavar="MODEL", help="face model without --checkpoint (default: the dataset's)")
+    p.add_argument("--set", dest="fit_overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="FitConfig override for the fit / fit_single baselines; repeatable")
     p.add_argument("--max-photos", type=int, metavar="N", help="at most N photos per identity and setting")
     p.add_argument("--modes", default="identity", metavar="LIST",
                    help="identity and/or three_views, comma-separated (default identity)")
@@ -58,14 +61,18 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     ev.set_defaults(handler=lambda args: ev.print_help() or 2)
 
 
-def _common_options(p: argparse.ArgumentParser, data_help: str, baselines: bool = True) -> None:
+def _common_options(p: argparse.ArgumentParser, data_help: str, baselines: bool = True,
+                    checkpoint_required: bool = True) -> None:
     """Options every checkpoint benchmark shares; ``data_help`` describes its ``--data`` folder."""
-    p.add_argument("--checkpoint", required=True, metavar="RUN", help="run folder or checkpoint file")
+    p.add_argument("--checkpoint", required=checkpoint_required, metavar="RUN",
+                   help="run folder or checkpoint file" + ("" if checkpoint_required else
+                                                           " (optional: without one only the baselines are scored)"))
     p.add_argument("--data", required=True, metavar="DIR", help=data_help)
     p.add_argument("--out", metavar="FILE.json", help="results file (default RUN/eval_<benchmark>.json)")
     if baselines:
         p.add_argument("--baselines", default="mean_face,landmark_fit", metavar="LIST",
-                       help="comma-separated: mean_face, landmark_fit, or 'none' (default both)")
+                       help="comma-separated: mean_face, landmark_fit, or 'none' (default both); the synthetic "
+                            "benchmark also takes fit and fit_single (photoface.fit, minutes)")
     p.add_argument("--shape-supervised", metavar="RUN2", help="a run trained with only the shape losses")
     p.add_argument("--device", default="cpu", help="cpu, cuda, ... (default cpu)")
     p.add_argument("--batch-size", type=int, default=32)
@@ -88,7 +95,8 @@ def _finish(args: argparse.Namespace, results: dict, kind: str) -> int:
 
     from photoface.evaluate.results_files import write_results
 
-    out = args.out or str(Path(results["meta"]["run"]) / f"eval_{kind}.json")
+    folder = results["meta"]["run"] or results["meta"]["dataset"]  # no checkpoint: next to the data
+    out = args.out or str(Path(folder) / f"eval_{kind}.json")
     paths = write_results(results, out)
     print(f"wrote {paths[0]} and {paths[1]} ({results['meta'].get('seconds', 0):.0f} s)")
     return 0
@@ -97,8 +105,11 @@ def _finish(args: argparse.Namespace, results: dict, kind: str) -> int:
 def synthetic(args: argparse.Namespace) -> int:
     """``evaluate synthetic``: held-out synthetic identities against their true shapes."""
     from photoface.evaluate.synthetic import evaluate_synthetic
+    from photoface.fit.config import FitConfig, apply_overrides
 
-    res = evaluate_synthetic(args.checkpoint, args.data, baselines=_baselines(args),
+    fit_config = apply_overrides(FitConfig(), args.fit_overrides)
+    res = evaluate_synthetic(args.checkpoint, args.data, face_model=args.model, fit_config=fit_config,
+                             baselines=_baselines(args),
                              shape_supervised=args.shape_supervised, max_photos=args.max_photos,
                              modes=_modes(args), neutral=args.neutral, device=args.device,
                              batch_size=args.batch_size, write_verification=not args.no_verification_file)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from photoface.atomic import write_atomic
 from photoface.data.format import (
     INDEX_FILE,
     JOURNAL_FILE,
@@ -28,16 +29,7 @@ from photoface.data.format import (
     read_index,
 )
 from photoface.errors import InputFileError, PhotofaceError
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+from photoface.pixels import to_uint8
 
 
 def _to_uint8_image(image: Any, size: int, what: str) -> np.ndarray:
@@ -53,7 +45,7 @@ def _to_uint8_image(image: Any, size: int, what: str) -> np.ndarray:
         if arr.dtype == bool:
             arr = arr.astype(np.uint8) * 255
         elif arr.dtype != np.uint8:
-            arr = np.clip(np.rint(arr.astype(np.float64) * 255.0), 0, 255).astype(np.uint8)
+            arr = to_uint8(arr.astype(np.float64))
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[..., 0]
     if arr.shape[:2] != (size, size):
@@ -134,7 +126,7 @@ class DatasetWriter:
         # rewrite the journal without a torn tail so later appends start on a fresh line
         if torn:
             kept = "".join(line + "\n" for line in lines[:-1])
-            _atomic_write_bytes(journal, kept.encode("utf-8"))
+            write_atomic(journal, kept.encode("utf-8"))
 
     def _check_compatible(self, obj: dict, path: Path) -> None:
         for key in ("image_size", "source"):
@@ -170,10 +162,10 @@ class DatasetWriter:
         if rel.endswith(".npy"):
             buf = io.BytesIO()
             np.save(buf, np.asarray(data.detach().cpu() if isinstance(data, torch.Tensor) else data))
-            _atomic_write_bytes(path, buf.getvalue())
+            write_atomic(path, buf.getvalue())
             return
         arr = _to_uint8_image(data, self.meta.image_size, str(path))
-        _atomic_write_bytes(path, _encode(arr, rel))
+        write_atomic(path, _encode(arr, rel))
 
     def add(self, row: DatasetRow, image: Any = None, mask: Any = None, true_mesh: Any = None,
             key: str | None = None) -> None:
@@ -216,8 +208,8 @@ class DatasetWriter:
             "test": sum(r.split == "test" for r in rows),
         }
         text = "".join(json.dumps(r.to_json(), separators=(",", ":")) + "\n" for r in rows)
-        _atomic_write_bytes(self.root / META_FILE, (json.dumps(self.meta.to_json(), indent=2) + "\n").encode())
-        _atomic_write_bytes(self.root / INDEX_FILE, text.encode("utf-8"))
+        write_atomic(self.root / META_FILE, (json.dumps(self.meta.to_json(), indent=2) + "\n").encode())
+        write_atomic(self.root / INDEX_FILE, text.encode("utf-8"))
         return PreparedDataset(self.root, self.meta, rows)
 
     def abort(self) -> None:

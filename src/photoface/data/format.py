@@ -49,12 +49,15 @@ import torch
 from PIL import Image
 
 from photoface.errors import InputFileError, PhotofaceError
+from photoface.pixels import from_uint8
 
 FORMAT_VERSION = "1.0"
 META_FILE = "meta.json"
 INDEX_FILE = "index.jsonl"
 JOURNAL_FILE = "progress.jsonl"
 SPLITS = ("train", "test")
+SETTINGS = ("cooperative", "indoor", "outdoor")
+"""A row's ``setting``, easiest first: MICC Florence's three kinds of video, which synthetic photos imitate."""
 NUM_LANDMARKS = 68
 
 _REQUIRED_ROW_KEYS = ("image", "identity", "split", "landmarks", "labeled")
@@ -273,7 +276,7 @@ class PreparedDataset:
                 arr = np.asarray(im.convert("RGB"), dtype=np.uint8)
         except (OSError, ValueError) as exc:
             raise InputFileError(path, f"cannot read image ({exc})") from None
-        return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(255.0)
+        return from_uint8(arr)
 
     def load_mask(self, row: DatasetRow | int) -> torch.Tensor:
         """(1, S, S) float32, 1 = face pixel to compare; all ones when the row has no mask."""
@@ -374,7 +377,8 @@ def load_dataset(directory: str | Path, check_files: bool = True) -> PreparedDat
 
 
 def __getattr__(name: str):
-    # The writer lives in its own module (it imports this one); it is part of this module's API.
+    # The writer lives in its own module (it imports this one); it is part of this module's API,
+    # so __all__ names it although it is bound lazily here.
     if name == "DatasetWriter":
         from photoface.data.dataset_writer import DatasetWriter
 
@@ -383,5 +387,5 @@ def __getattr__(name: str):
 
 __all__ = [
     "FORMAT_VERSION", "META_FILE", "INDEX_FILE", "JOURNAL_FILE", "SPLITS", "NUM_LANDMARKS",
-    "DatasetMeta", "DatasetRow", "PreparedDataset", "DatasetWriter", "read_index", "load_dataset",
+    "DatasetMeta", "DatasetRow", "PreparedDataset", "DatasetWriter", "read_index", "load_dataset",  # noqa: F822
 ]

@@ -2,7 +2,7 @@
 
 * ``protocol`` — MICC-style scan-vs-prediction error: crop, landmark + ICP alignment, symmetric
   point-to-surface distance (``evaluate_mesh``); built on ``surface`` (exact closest points on
-  triangles) and ``alignment`` (Umeyama, ICP with isotropic scale).
+  triangles) and ``alignment`` (ICP with isotropic scale, on ``photoface.mesh.similarity``'s Umeyama).
 * ``micc`` — MICC Florence layout, scans (OBJ, or VRML via ``vrml``), videos (``video``), the
   "average over identity" and "three views" modes, mean ± std per setting.
 * ``aflw2000`` and ``nme`` — AFLW2000-3D annotations; landmark NME, per yaw bin (3DDFA).

@@ -33,9 +33,9 @@ from photoface.data.prepare.align import alignment_transform, apply_transform, i
 from photoface.data.prepare.images import load_photo
 from photoface.errors import PhotofaceError
 from photoface.evaluate.aflw2000 import list_aflw2000
+from photoface.evaluate.benchmark import benchmark_methods, load_run, results_meta
 from photoface.evaluate.nme import aflw2000_nme
-from photoface.evaluate.runner import NetworkMethod
-from photoface.evaluate.synthetic import load_run, run_folder
+from photoface.pixels import from_uint8
 from photoface.render.camera import frontal_pose, project
 
 CROPS = ("box", "landmarks", "detector")
@@ -84,10 +84,7 @@ def evaluate_aflw2000(
         raise PhotofaceError(f"max_images must be at least 1, got {max_images}")
     samples = list_aflw2000(data)[:max_images]
     trained = load_run(checkpoint, device, "model")
-    methods = [NetworkMethod(trained, "model", batch_size)]
-    if shape_supervised is not None:
-        methods.append(NetworkMethod(load_run(shape_supervised, device, "shape_supervised", trained.face_model_hash),
-                                     "shape_supervised", batch_size))
+    methods = benchmark_methods(trained, batch_size=batch_size, shape_supervised=shape_supervised, device=device)
     size = trained.image_size
     box = template_box(trained.face_model, size)
     det = None
@@ -117,7 +114,7 @@ def evaluate_aflw2000(
             # a run whose encoder takes landmarks gets those the crop was made from (the
             # annotations unless crop="detector" found a face: then its NME says little)
             crop_lms.append(apply_transform(t, np.asarray(source_lm, np.float64)))
-            crops.append(torch.from_numpy(warp_image(rgb, t, size).copy()).permute(2, 0, 1).float() / 255.0)
+            crops.append(from_uint8(warp_image(rgb, t, size)))
             inverse.append(invert_transform(t))
         images = torch.stack(crops)
         for m in methods:
@@ -128,12 +125,8 @@ def evaluate_aflw2000(
     gt = np.stack([s.landmarks for s in samples])
     yaw = np.array([s.yaw_deg for s in samples])
     result: dict = {m.name: {"nme": aflw2000_nme(preds[m.name], gt, yaw)} for m in methods}
-    result["meta"] = {
-        "benchmark": "aflw2000", "dataset": str(Path(data).resolve()),
-        "checkpoint": str(Path(trained.checkpoint).resolve()), "run": str(run_folder(trained)),
-        "step": trained.step, "images": len(samples), "crop": crop,
-        "detector_fallbacks": fallbacks if crop == "detector" else None,
-        "normaliser": "sqrt(w*h) of the ground-truth 68-landmark box; yaw bins by |ground-truth yaw|",
-        "seconds": round(time.perf_counter() - t0, 1),
-    }
+    result["meta"] = results_meta(
+        "aflw2000", data, trained, t0, images=len(samples), crop=crop,
+        detector_fallbacks=fallbacks if crop == "detector" else None,
+        normaliser="sqrt(w*h) of the ground-truth 68-landmark box; yaw bins by |ground-truth yaw|")
     return result

@@ -1,7 +1,7 @@
-"""Similarity alignment of a predicted mesh to a ground-truth scan: Umeyama and ICP with scale.
+"""Similarity alignment of a predicted mesh to a ground-truth scan: ICP with scale.
 
-A similarity is stored as (s, R, t) and maps x ↦ s·R·x + t, for points as rows: ``s * x @ R.T + t``.
-Units: millimetres. Our own code because the numpy/scipy stack has no ICP with isotropic scale
+Similarities and their closed-form fit (Umeyama) live in ``photoface.mesh.similarity``. Units:
+millimetres. Our own code because the numpy/scipy stack has no ICP with isotropic scale
 (scipy's ``Rotation.align_vectors`` has no scale and no translation).
 
 ICP variant. The scan is fixed and the prediction moves. Each iteration takes scan points g_i,
@@ -21,65 +21,12 @@ and re-estimates a similarity:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from photoface.evaluate.surface import TriangleMeshDistance
-
-
-@dataclass
-class Similarity:
-    """x ↦ s·R·x + t."""
-
-    scale: float = 1.0
-    rotation: np.ndarray = field(default_factory=lambda: np.eye(3))
-    translation: np.ndarray = field(default_factory=lambda: np.zeros(3))
-
-    def apply(self, points: np.ndarray) -> np.ndarray:
-        """(N, 3) → (N, 3)."""
-        return self.scale * np.asarray(points, dtype=np.float64) @ self.rotation.T + self.translation
-
-    def inverse(self) -> "Similarity":
-        return Similarity(1.0 / self.scale, self.rotation.T, -self.rotation.T @ self.translation / self.scale)
-
-    def then(self, other: "Similarity") -> "Similarity":
-        """The composition: first ``self``, then ``other``."""
-        return Similarity(
-            other.scale * self.scale,
-            other.rotation @ self.rotation,
-            other.scale * other.rotation @ self.translation + other.translation,
-        )
-
-    def to_dict(self) -> dict:
-        return {"scale": float(self.scale), "rotation": self.rotation.tolist(),
-                "translation": self.translation.tolist()}
-
-
-def umeyama(src: np.ndarray, dst: np.ndarray, with_scale: bool = True,
-            weights: np.ndarray | None = None) -> Similarity:
-    """Least-squares similarity (Umeyama 1991) with dst ≈ s·R·src + t; R a proper rotation.
-
-    Args:
-        src, dst: (N, 3) corresponding points, N ≥ 3 and not collinear for a unique answer.
-        with_scale: estimate s (else s = 1).
-        weights: (N,) optional non-negative weights.
-    """
-    src = np.asarray(src, dtype=np.float64)
-    dst = np.asarray(dst, dtype=np.float64)
-    w = np.ones(len(src)) if weights is None else np.asarray(weights, dtype=np.float64)
-    w = w / w.sum()
-    mu_s, mu_d = w @ src, w @ dst
-    xs, xd = src - mu_s, dst - mu_d
-    cov = (xd * w[:, None]).T @ xs
-    u, sig, vt = np.linalg.svd(cov)
-    d = np.ones(3)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        d[2] = -1.0
-    rot = u @ np.diag(d) @ vt
-    var_s = float(w @ (xs**2).sum(axis=1))
-    s = float((sig * d).sum() / var_s) if with_scale and var_s > 0 else 1.0
-    return Similarity(s, rot, mu_d - s * rot @ mu_s)
+from photoface.mesh.similarity import Similarity, umeyama
 
 
 def rotation_from_vector(omega: np.ndarray) -> np.ndarray:

@@ -10,211 +10,20 @@
 * ``shape_supervised`` is not defined here: it is a run of the network trained with only the
   shape-supervision losses (see ``photoface.apps.ablation``), evaluated like the model.
 
-The fit (:func:`fit_landmarks`) is a maximum-a-posteriori estimate: it minimises ::
-
-    Σ_k w_k ‖Π(pose, mean_k + A_id,k α_id + A_exp,k α_exp) − u_k‖² / σ²
-        + λ_id ‖α_id‖² + λ_exp ‖α_exp‖²
-
-with Π the camera of ``photoface.render.camera`` (weak perspective, angles in degrees, f px/mm,
-t px), u_k the landmarks in pixels and σ = ``sigma`` · sqrt(w·h) of the landmark box (the landmark
-noise, 2 % of the face size by default). Coefficients are standard normal for a PCA model, hence
-the unit priors. For a blendshape expression model (``exp_kind == "blendshape"``) the weights are
-kept in [0, 1] by projection after each step, and the prior pulls them towards 0 (neutral).
-Landmarks are fixed model vertices (``landmarks68``): jaw-line landmarks that follow the
-silhouette in a turned face are only approximately modelled, as in most landmark-fitting baselines.
-
-Solver: Levenberg-Marquardt with Marquardt's diagonal scaling, batched over photos, with the
-analytic Jacobian of the 136 + K + L residuals (the projection is linear in the coefficients;
-rotation derivatives by central differences of R), started from a 2D similarity fit of the mean
-face (scale, roll, translation) at three yaws (−40°, 0°, +40°). After 10 iterations only the start
-with the lowest cost continues, which keeps turned faces out of the mirrored local minimum at a
-fraction of the cost of finishing all three.
-Why our own: scipy's ``least_squares`` solves one photo at a time in Python (hundreds of photos
-per benchmark), and the problem is small and smooth enough for plain LM.
+The fit itself is :func:`photoface.fit.landmark_fit.fit_landmarks` (its docstring has the
+objective and the solver); ``fit`` (:class:`CollectionFit`) fits all photos of a person jointly through
+``photoface.fit``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
-from photoface.data.prepare.align import similarity_transform
-from photoface.render.camera import frontal_pose, project, rotation_matrix
+from photoface.fit.landmark_fit import LandmarkFitResult, fit_landmarks
+from photoface.render.camera import frontal_pose, project
 
-
-@dataclass
-class LandmarkFitResult:
-    """Per photo: alpha_id (N, K), alpha_exp (N, L), pose (N, 6) physical (degrees, px/mm, px),
-    landmarks2d (N, 68, 2) px of the fitted face, rms_px (N,) landmark RMS residual in pixels."""
-
-    alpha_id: np.ndarray
-    alpha_exp: np.ndarray
-    pose: np.ndarray
-    landmarks2d: np.ndarray
-    rms_px: np.ndarray
-
-
-def _initial_pose(mean_lm: np.ndarray, lm: np.ndarray, yaw_deg: float) -> np.ndarray:
-    """(6,) pose from a 2D similarity of the frontal mean-face landmarks (x, −y) mm onto ``lm`` px."""
-    a = similarity_transform(np.stack([mean_lm[:, 0], -mean_lm[:, 1]], axis=1), lm)
-    f = float(np.sqrt(abs(np.linalg.det(a[:, :2]))))
-    # a maps (X, −Y) by s·R(φ); the camera's positive roll is counter-clockwise on screen = R(−φ)
-    roll = -np.degrees(np.arctan2(a[1, 0], a[0, 0]))
-    return np.array([0.0, yaw_deg, roll, f, a[0, 2], a[1, 2]])
-
-
-def fit_landmarks(
-    face_model,
-    landmarks,
-    weights=None,
-    sigma: float = 0.02,
-    id_prior: float = 1.0,
-    exp_prior: float = 1.0,
-    iterations: int = 30,
-    yaw_starts: tuple[float, ...] = (-40.0, 0.0, 40.0),
-    n_id: int | None = None,
-    n_exp: int | None = None,
-) -> LandmarkFitResult:
-    """Fit the linear face model and a weak-perspective pose to 68 landmarks (module docstring).
-
-    Args:
-        face_model: a :class:`~photoface.facemodel.MorphableModel`.
-        landmarks: (N, 68, 2) pixels (project convention).
-        weights: (68,) or (N, 68) non-negative landmark weights (e.g. visibility); default 1.
-        sigma: landmark noise as a fraction of sqrt(w·h) of each photo's landmark box.
-        id_prior, exp_prior: λ of the coefficient priors (0 = none).
-        iterations: Levenberg-Marquardt iterations: the first 10 from every start, the rest from
-            the best start of each photo.
-        yaw_starts: initial yaws in degrees.
-        n_id, n_exp: fit only the first coefficients (default all).
-
-    Returns:
-        :class:`LandmarkFitResult`.
-    """
-    threads = torch.get_num_threads()
-    # one thread: these are many tiny tensor ops; on a busy machine, waiting for a second thread
-    # cost 30x the work in our measurements (as in photoface.data.synth)
-    torch.set_num_threads(1)
-    try:
-        return _fit(face_model, landmarks, weights, sigma, id_prior, exp_prior, iterations, yaw_starts, n_id, n_exp)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _fit(face_model, landmarks, weights, sigma, id_prior, exp_prior, iterations, yaw_starts, n_id, n_exp):
-    u = torch.as_tensor(np.asarray(landmarks, np.float64)).reshape(-1, 68, 2)
-    n = len(u)
-    lm_idx = face_model.landmarks68.cpu().long()
-    k = face_model.n_id if n_id is None else min(int(n_id), face_model.n_id)
-    e = face_model.n_exp if n_exp is None else min(int(n_exp), face_model.n_exp)
-    mean = face_model.mean.detach().cpu().double()[lm_idx]  # (68, 3)
-    a_id = face_model.id_basis.detach().cpu().double()[:k, lm_idx]  # (K, 68, 3)
-    a_exp = face_model.exp_basis.detach().cpu().double()[:e, lm_idx]  # (L, 68, 3)
-    blend = getattr(face_model, "exp_kind", "pca") == "blendshape"
-    w = torch.ones(n, 68, dtype=torch.float64) if weights is None else \
-        torch.as_tensor(np.broadcast_to(np.asarray(weights, np.float64), (n, 68)).copy())
-    box = (u.amax(1) - u.amin(1)).clamp_min(1e-6)
-    sig = sigma * torch.sqrt(box[:, 0] * box[:, 1])  # (N,) px
-    sw = torch.sqrt(w) / sig[:, None]  # (N, 68)
-    sq_id, sq_exp = float(np.sqrt(id_prior)), float(np.sqrt(exp_prior))
-
-    def unpack(p):
-        coef_id, coef_exp, pose = p[:, :k], p[:, k:k + e], p[:, k + e:]
-        pts = mean + torch.einsum("nk,kvc->nvc", coef_id, a_id) + torch.einsum("nl,lvc->nvc", coef_exp, a_exp)
-        phys = torch.cat([pose[:, :3], torch.exp(pose[:, 3:4]), pose[:, 4:]], 1)
-        return coef_id, coef_exp, pts, phys
-
-    def residual(p, target, lw):
-        """(B, 136 + K + L) weighted residuals."""
-        coef_id, coef_exp, pts, phys = unpack(p)
-        xy = project(pts, phys)[..., :2]
-        return torch.cat([((xy - target) * lw[..., None]).reshape(len(p), -1), sq_id * coef_id,
-                          sq_exp * coef_exp], 1)
-
-    prior_jac = torch.zeros(k + e, k + e + 6, dtype=torch.float64)
-    prior_jac[:k, :k] = sq_id * torch.eye(k, dtype=torch.float64)
-    prior_jac[k:, k:k + e] = sq_exp * torch.eye(e, dtype=torch.float64)
-    prior_jtj = prior_jac.T @ prior_jac
-    flip = torch.tensor([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0]], dtype=torch.float64)  # Pr: drop z, y down
-
-    def jacobian(p, lw):
-        """(B, 136, P) analytic Jacobian of the landmark rows of ``residual`` (the prior rows are
-        ``prior_jac``): the projection is linear in the coefficients, f enters as exp(log f), the
-        angles through dR/dθ (central differences of R)."""
-        b = len(p)
-        _, _, pts, phys = unpack(p)
-        ang = torch.deg2rad(phys[:, :3])
-        rot = rotation_matrix(ang)  # (B, 3, 3)
-        f = phys[:, 3, None, None]
-        m = f * flip @ rot  # (B, 2, 3)
-        j_id = torch.einsum("bij,kvj->bvik", m, a_id)  # (B, 68, 2, K)
-        j_exp = torch.einsum("bij,lvj->bvil", m, a_exp)
-        h = 1e-6
-        j_ang = []
-        for c in range(3):
-            d = torch.zeros(3, dtype=torch.float64)
-            d[c] = h
-            d_rot = (rotation_matrix(ang + d) - rotation_matrix(ang - d)) / (2 * h)  # per radian
-            j_ang.append(torch.einsum("bij,bvj->bvi", f * flip @ d_rot, pts) * (np.pi / 180.0))
-        j_f = torch.einsum("bij,bvj->bvi", m, pts)[..., None]  # d/d log f
-        j_t = torch.eye(2, dtype=torch.float64).expand(b, 68, 2, 2)
-        j_lm = torch.cat([j_id, j_exp, torch.stack(j_ang, -1), j_f, j_t], -1) * lw[..., None, None]
-        return j_lm.reshape(b, 136, -1)
-
-    starts = []
-    for yaw in yaw_starts:
-        p0 = torch.zeros(n, k + e + 6, dtype=torch.float64)
-        for i in range(n):
-            pose = _initial_pose(mean.numpy(), u[i].numpy(), yaw)
-            p0[i, k + e:] = torch.as_tensor(np.r_[pose[:3], np.log(pose[3]), pose[4:]])
-        starts.append(p0)
-    p = torch.cat(starts)
-    target, lw = u.repeat(len(yaw_starts), 1, 1), sw.repeat(len(yaw_starts), 1)
-    lo = torch.full_like(p, -torch.inf)
-    hi = torch.full_like(p, torch.inf)
-    if blend:
-        lo[:, k:k + e], hi[:, k:k + e] = 0.0, 1.0
-
-    def solve(p, target, lw, steps):
-        """``steps`` Levenberg-Marquardt iterations; returns (p, cost)."""
-        r = residual(p, target, lw)
-        cost = (r**2).sum(1)
-        mu = torch.full((len(p),), 1e-3, dtype=torch.float64)
-        for _ in range(steps):
-            j = jacobian(p, lw)  # (B, 136, P); the prior rows are the constant diagonal added below
-            jtj = j.transpose(1, 2) @ j + prior_jtj
-            g = (j.transpose(1, 2) @ r[:, :136, None])[..., 0] + r[:, 136:] @ prior_jac
-            diag = torch.diagonal(jtj, dim1=1, dim2=2)
-            diag += mu[:, None] * diag.clamp_min(1e-9)  # Marquardt: damping scaled by the diagonal
-            chol, info = torch.linalg.cholesky_ex(jtj)
-            step = -torch.cholesky_solve(g[..., None], chol)[..., 0]
-            step = torch.where((info == 0)[:, None], step, torch.zeros_like(step))
-            cand = torch.minimum(torch.maximum(p + step, lo[: len(p)]), hi[: len(p)])
-            r_new = residual(cand, target, lw)
-            c_new = (r_new**2).sum(1)
-            better = c_new < cost
-            p = torch.where(better[:, None], cand, p)
-            r = torch.where(better[:, None], r_new, r)
-            cost = torch.where(better, c_new, cost)
-            mu = torch.where(better, (mu * 0.3).clamp_min(1e-9), (mu * 10.0).clamp_max(1e9))
-        return p, cost
-
-    # every start a few iterations, then only the best start of each photo to the end
-    first = min(iterations, 10)
-    p, cost = solve(p, target, lw, first)
-    best = cost.reshape(len(yaw_starts), n).argmin(0)
-    p = p.reshape(len(yaw_starts), n, -1)[best, torch.arange(n)]
-    p, _ = solve(p, u, sw, iterations - first)
-
-    coef_id, coef_exp, pts, phys = unpack(p)
-    xy = project(pts, phys)[..., :2]
-    rms = torch.sqrt((((xy - u) ** 2).sum(-1) * w).sum(1) / w.sum(1).clamp_min(1e-9))
-    full_id = torch.zeros(n, face_model.n_id, dtype=torch.float64)
-    full_exp = torch.zeros(n, face_model.n_exp, dtype=torch.float64)
-    full_id[:, :k], full_exp[:, :e] = coef_id, coef_exp
-    return LandmarkFitResult(full_id.numpy(), full_exp.numpy(), phys.numpy(), xy.numpy(), rms.numpy())
+__all__ = ["MeanFace", "LandmarkFit", "LandmarkFitResult", "fit_landmarks"]
 
 
 class _LinearMethod:
@@ -283,4 +92,64 @@ class LandmarkFit(_LinearMethod):
             name=self.name, shape=self.shapes(fit.alpha_id, fit.alpha_exp), neutral=self.shapes(fit.alpha_id),
             id_code=fit.alpha_id, pose=fit.pose, landmarks2d=fit.landmarks2d, decode_neutral=self.decode_neutral,
             extra={"landmark_rms_px": fit.rms_px},
+        )
+
+
+class CollectionFit(_LinearMethod):
+    """``fit``: the linear model fitted to all photos of a person jointly (``photoface.fit``).
+
+    One identity per person (the identity "code" of each photo is its person's shared coefficient
+    vector), per-photo expression, pose and light, through the renderer (landmarks, photometric
+    and gradient-difference terms, priors, albedo symmetry). ``single=True`` (``fit_single``) fits
+    every photo alone instead: what one photo gives, against the whole collection.
+
+    :meth:`predict` needs the photos' identities, masks and landmark visibility besides the
+    images and landmarks.
+    """
+
+    needs_collection = True
+
+    def __init__(self, face_model, image_size: int, config=None, single: bool = False, fixed_landmarks: bool = True):
+        super().__init__(face_model, image_size)
+        from photoface.fit.config import FitConfig
+
+        self.config = config or FitConfig()
+        self.single = single
+        self.fixed_landmarks = fixed_landmarks
+        self.name = "fit_single" if single else "fit"
+
+    def predict(self, images, landmarks, identities=None, masks=None, visible=None):
+        from photoface.evaluate.runner import MethodOutput
+        from photoface.fit.collection import make_batch
+        from photoface.fit.contour import contour_lines
+        from photoface.fit.person import fit_person
+        from photoface.render.renderer import Renderer
+
+        n = len(images)
+        if identities is None:
+            raise ValueError("fit needs the photos' identities (one shared identity per person)")
+        masks = torch.ones(n, 1, *images.shape[-2:]) if masks is None else masks
+        groups: dict = {}
+        for i, ident in enumerate(identities):
+            groups.setdefault(i if self.single else ident, []).append(i)
+        cfg = self.config
+        lines = None if self.fixed_landmarks or cfg.contour == "off" else contour_lines(self.face_model)
+        renderer = Renderer(self.face_model.faces, images.shape[-1])
+        k, e = self.face_model.n_id, self.face_model.n_exp
+        alpha_id, alpha_exp = np.zeros((n, k)), np.zeros((n, e))
+        pose, lm2d, rms = np.zeros((n, 6)), np.zeros((n, 68, 2)), np.zeros(n)
+        failed = np.zeros(n, bool)
+        for ix in groups.values():
+            vis = None if visible is None else np.asarray(visible)[ix]
+            batch = make_batch(images[ix], masks[ix], np.asarray(landmarks)[ix], vis, cfg)
+            with torch.enable_grad():
+                res = fit_person(self.face_model, batch, cfg, renderer=renderer, lines=lines)
+            codes = res.params.codes()
+            alpha_id[ix], alpha_exp[ix], pose[ix] = codes["alpha_id"], codes["alpha_exp"], codes["pose"]
+            lm2d[ix], rms[ix] = res.landmarks2d, res.rms_px
+            failed[[ix[j] for j in res.failures]] = True
+        return MethodOutput(
+            name=self.name, shape=self.shapes(alpha_id, alpha_exp), neutral=self.shapes(alpha_id), id_code=alpha_id,
+            pose=pose, landmarks2d=lm2d, decode_neutral=self.decode_neutral,
+            extra={"landmark_rms_px": rms, "failed": failed},
         )

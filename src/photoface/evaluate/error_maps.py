@@ -45,21 +45,12 @@ def render_error_view(verts, faces, errors, vmax: float, yaw_deg: float = 0.0, p
     """
     import torch
 
-    from photoface.render import Renderer, rotation_matrix
+    from photoface.render.framing import render_framed
 
-    v = torch.as_tensor(np.asarray(verts, dtype=np.float32))
-    angles = torch.tensor([[pitch_deg, yaw_deg, 0.0]], dtype=torch.float32)
-    cam = v @ rotation_matrix(torch.deg2rad(angles))[0].T
-    lo, hi = cam[:, :2].min(dim=0).values, cam[:, :2].max(dim=0).values
-    f = fill * image_size / float((hi - lo).max().clamp_min(1e-6))
-    cx, cy = ((lo + hi) / 2).tolist()
-    pose = torch.tensor([[pitch_deg, yaw_deg, 0.0, f, image_size / 2 - f * cx, image_size / 2 + f * cy]])
+    v = torch.as_tensor(np.asarray(verts, dtype=np.float32))[None]
     albedo = torch.as_tensor(error_colors(errors, vmax, cmap), dtype=torch.float32)[None]
-    renderer = Renderer(torch.as_tensor(np.asarray(faces)).long(), image_size)
-    with torch.no_grad():
-        out = renderer.render(v[None], albedo, pose, background=1.0)
-    img = out.image[0].clamp(0, 1).permute(1, 2, 0).numpy()
-    return (img * 255 + 0.5).astype(np.uint8)
+    return render_framed(v, faces, albedo, image_size, yaw_deg, pitch_deg, fill=fill, fit="view",
+                         background=1.0)[0]
 
 
 def save_error_map(path: str | Path, verts, faces, errors, vmax: float | None = None,

@@ -34,15 +34,12 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from photoface.data.format import SETTINGS
 from photoface.errors import InputFileError
 from photoface.evaluate.video import IMAGE_SUFFIXES, frame_files
 
-SETTINGS: dict[str, str] = {
-    "cooperative": "Indoor-Cooperative",
-    "indoor": "PTZ-Indoor",
-    "outdoor": "PTZ-Outdoor",
-}
-MODES = ("identity", "three_views")
+VIDEO_STEMS = dict(zip(SETTINGS, ("Indoor-Cooperative", "PTZ-Indoor", "PTZ-Outdoor")))
+"""The file stem of each setting's video in a subject's ``Video`` folder."""
 VIDEO_SUFFIXES = (".mjpg", ".mjpeg", ".mpg", ".mpeg", ".avi", ".mp4", ".mov")
 
 
@@ -115,7 +112,7 @@ def find_subjects(root: str | Path) -> list[MiccSubject]:
                 scan = _find_scan(view)
                 if scan is not None:
                     subj.scans[view.name] = scan
-        for setting, stem in SETTINGS.items():
+        for setting, stem in VIDEO_STEMS.items():
             video = _find_video(d / "Video", stem)
             if video is not None:
                 subj.videos[setting] = video

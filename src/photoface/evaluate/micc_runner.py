@@ -36,10 +36,18 @@ import torch
 from photoface.data.prepare.align import alignment_transform, apply_transform, warp_image
 from photoface.errors import InputFileError, PhotofaceError
 from photoface.evaluate.baselines import fit_landmarks
+from photoface.evaluate.benchmark import (
+    BASELINES,
+    benchmark_methods,
+    check_methods,
+    load_run,
+    mesh_scorer,
+    results_meta,
+)
 from photoface.evaluate.micc import aggregate_records, count_frames, find_subjects, load_scan
-from photoface.evaluate.runner import MODES, MeshScorer, NetworkMethod, group_mesh, verification_summary
-from photoface.evaluate.synthetic import BASELINES, baseline_methods, check_methods, load_run, run_folder
+from photoface.evaluate.runner import MODES, group_mesh, verification_summary
 from photoface.evaluate.video import MJPEG_SUFFIXES, iter_frames, split_mjpeg
+from photoface.pixels import from_uint8
 
 DEFAULT_STEP = 10
 VERIFICATION_FRAMES = 5
@@ -87,7 +95,7 @@ def face_crops(frames, landmarker, image_size: int) -> tuple[torch.Tensor, np.nd
         if lm is None:
             continue
         t = alignment_transform(lm, image_size)
-        crops.append(torch.from_numpy(warp_image(frame, t, image_size).copy()).permute(2, 0, 1).float() / 255.0)
+        crops.append(from_uint8(warp_image(frame, t, image_size)))
         lms.append(apply_transform(t, lm))
         kept.append(int(index))
     if not crops:
@@ -131,14 +139,12 @@ def evaluate_micc(
     subjects = find_subjects(data)[:max_subjects]
     trained = load_run(checkpoint, device, "model")
     size = trained.image_size
-    methods = [NetworkMethod(trained, "model", batch_size)] + baseline_methods(baselines, trained.face_model, size)
-    if shape_supervised is not None:
-        methods.append(NetworkMethod(load_run(shape_supervised, device, "shape_supervised", trained.face_model_hash),
-                                     "shape_supervised", batch_size))
+    methods = benchmark_methods(trained, batch_size=batch_size, baselines=baselines,
+                                shape_supervised=shape_supervised, device=device)
     detector_used = "given landmarker" if landmarker is not None else f"dlib {detector}"
     landmarker = landmarker or dlib_landmarker(detector)
     fm = trained.face_model
-    scorer = MeshScorer(fm.faces.cpu().numpy(), fm.landmarks68.cpu().numpy(), **(protocol_options or {}))
+    scorer = mesh_scorer(fm, protocol_options)
     records = {m.name: [] for m in methods}
     codes = {m.name: [] for m in methods}
     skipped, frames_used = [], {}
@@ -180,14 +186,10 @@ def evaluate_micc(
             if ver is not None:
                 entry["verification"] = ver
         result[m.name] = entry
-    result["meta"] = {
-        "benchmark": "micc", "dataset": str(Path(data).resolve()),
-        "checkpoint": str(Path(trained.checkpoint).resolve()), "run": str(run_folder(trained)),
-        "step": trained.step, "subjects": len(subjects), "skipped": skipped, "frames_per_video": frames_used,
-        "max_frames": max_frames, "modes": modes, "detector": detector_used,
-        "protocol": "95 mm crop around the scan's estimated nose tip; nose-tip then ICP alignment with isotropic "
-                    "scale; symmetric mean point-to-surface distance (mm)",
-        "views_chosen_by": "yaw of a landmark fit of the linear face model", "protocol_runs": scorer.evaluations,
-        "seconds": round(time.perf_counter() - t0, 1),
-    }
+    result["meta"] = results_meta(
+        "micc", data, trained, t0, subjects=len(subjects), skipped=skipped, frames_per_video=frames_used,
+        max_frames=max_frames, modes=modes, detector=detector_used,
+        protocol="95 mm crop around the scan's estimated nose tip; nose-tip then ICP alignment with isotropic "
+                 "scale; symmetric mean point-to-surface distance (mm)",
+        views_chosen_by="yaw of a landmark fit of the linear face model", protocol_runs=scorer.evaluations)
     return result

@@ -34,8 +34,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from photoface.evaluate.alignment import Similarity, icp, umeyama
+from photoface.evaluate.alignment import icp
 from photoface.evaluate.surface import point_to_surface
+from photoface.mesh.similarity import Similarity, umeyama
 
 CROP_RADIUS_MM = 95.0
 

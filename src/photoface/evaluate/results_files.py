@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 
+from photoface.atomic import write_atomic
 from photoface.evaluate import tables
 
-METHOD_ORDER = ("model", "shape_supervised", "landmark_fit", "mean_face")
+METHOD_ORDER = ("model", "shape_supervised", "fit", "fit_single", "landmark_fit", "mean_face")
 
 
 def to_jsonable(obj):
@@ -151,7 +151,5 @@ def write_results(results: dict, path: str | Path) -> tuple[Path, Path]:
     kind = results.get("meta", {}).get("benchmark", "synthetic")
     for target, text in ((path, json.dumps(clean, indent=1, allow_nan=False) + "\n"),
                          (md_path, MARKDOWN[kind](results))):
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, target)
+        write_atomic(target, text)
     return path, md_path

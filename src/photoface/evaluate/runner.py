@@ -36,11 +36,11 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from photoface.evaluate import verification as V
-from photoface.evaluate.alignment import umeyama
+from photoface.errors import PhotofaceError
+from photoface.evaluate import verification
 from photoface.evaluate.micc import select_three_views, summarize_errors
 from photoface.evaluate.protocol import CROP_RADIUS_MM, evaluate_mesh
-from photoface.errors import PhotofaceError
+from photoface.mesh.similarity import umeyama
 
 MODES = ("identity", "three_views")
 FOLDS = 2
@@ -263,7 +263,7 @@ def balanced_threshold(scores, same) -> float:
     Why not ``verification.best_threshold``: it maximises plain accuracy, and with all pairs of a
     test set (mostly impostors) that is reached by rejecting nearly everything.
     """
-    roc = V.roc_curve(scores, same)
+    roc = verification.roc_curve(scores, same)
     thr = roc["threshold"]
     k = int(np.argmax(roc["tar"] - roc["far"]))
     if k == 0:
@@ -280,7 +280,7 @@ def balanced_accuracy(scores, same, threshold: float) -> float:
     return float(0.5 * (accepted[same].mean() + (~accepted[~same]).mean()))
 
 
-def verification_summary(codes, identities: Sequence[str], fars=V.DEFAULT_FARS) -> dict | None:
+def verification_summary(codes, identities: Sequence[str], fars=verification.DEFAULT_FARS) -> dict | None:
     """Verification over all pairs of photos from identity codes (cosine), JSON-ready.
 
     EER, TAR@FAR and the ROC use every pair. The decision threshold is :func:`balanced_threshold`.
@@ -297,14 +297,14 @@ def verification_summary(codes, identities: Sequence[str], fars=V.DEFAULT_FARS) 
     same = (ids[pairs[:, 0]] == ids[pairs[:, 1]]).astype(int)
     if same.all() or not same.any():
         return None
-    scores = V.pair_scores(codes, pairs)
+    scores = verification.pair_scores(codes, pairs)
     thr = balanced_threshold(scores, same)
     accepted = scores >= thr
     out = {
         "pairs": int(len(same)), "genuine_pairs": int(same.sum()), "impostor_pairs": int(len(same) - same.sum()),
-        "eer": V.equal_error_rate(scores, same),
-        "tar_at_far": {f"{f:g}": v for f, v in V.tar_at_far(scores, same, fars).items()},
-        "roc": _roc_summary(V.roc_curve(scores, same)),
+        "eer": verification.equal_error_rate(scores, same),
+        "tar_at_far": {f"{f:g}": v for f, v in verification.tar_at_far(scores, same, fars).items()},
+        "roc": _roc_summary(verification.roc_curve(scores, same)),
         "threshold": thr, "metric": "cosine",
         "far_at_threshold": float(accepted[same == 0].mean()), "tar_at_threshold": float(accepted[same == 1].mean()),
         "balanced_accuracy_at_threshold": balanced_accuracy(scores, same, thr),

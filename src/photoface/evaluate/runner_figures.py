@@ -19,9 +19,10 @@ import torch
 
 from photoface.errors import PhotofaceError
 from photoface.evaluate import tables
+from photoface.evaluate.benchmark import benchmark_methods, load_run, mesh_scorer
 from photoface.evaluate.error_maps import render_error_view
-from photoface.evaluate.runner import MeshScorer, NetworkMethod, group_mesh
-from photoface.evaluate.synthetic import SyntheticBenchmark, baseline_methods, load_run
+from photoface.evaluate.runner import group_mesh
+from photoface.evaluate.synthetic import SyntheticBenchmark
 
 
 def write_synthetic_error_maps(
@@ -44,8 +45,8 @@ def write_synthetic_error_maps(
         baselines: baseline rows after the model's.
         vmax: top of the colour scale in mm (default: the 95th percentile of all rows' errors).
     """
-    from matplotlib.figure import Figure
     import matplotlib
+    from matplotlib.figure import Figure
 
     trained = load_run(checkpoint, "cpu", "model")
     bench = SyntheticBenchmark(data, face_model_hash=trained.face_model_hash)
@@ -55,9 +56,9 @@ def write_synthetic_error_maps(
     idx = bench.groups[(identity, setting)]
     fm = trained.face_model
     lm = fm.landmarks68.cpu().numpy()
-    scorer = MeshScorer(fm.faces.cpu().numpy(), lm)
+    scorer = mesh_scorer(fm)
     scan = bench.scans[identity]
-    methods = [NetworkMethod(trained)] + baseline_methods(baselines, fm, bench.image_size)
+    methods = benchmark_methods(trained, baselines=baselines, image_size=bench.image_size)
     rows = []
     for m in methods:
         with torch.no_grad():

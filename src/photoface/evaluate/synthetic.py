@@ -39,7 +39,6 @@ and setting (the first ones by file order).
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Sequence
@@ -47,16 +46,26 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from photoface.data.format import load_dataset
+from photoface.atomic import write_atomic
+from photoface.data.format import SETTINGS, load_dataset
 from photoface.errors import InputFileError, PhotofaceError
-from photoface.evaluate.micc import SETTINGS, aggregate_records
+from photoface.evaluate.benchmark import (
+    BASELINES,
+    FIT_METHODS,
+    baseline_methods,
+    benchmark_methods,
+    check_methods,
+    load_run,
+    mesh_scorer,
+    results_meta,
+    run_folder,
+)
+from photoface.evaluate.micc import aggregate_records
 from photoface.evaluate.nme import landmark_nme
-from photoface.evaluate.runner import (MODES, MeshScorer, NetworkMethod, by_group, dense_errors, group_meshes,
-                                       verification_summary)
+from photoface.evaluate.runner import MeshScorer, by_group, dense_errors, group_meshes, verification_summary
 from photoface.evaluate.shape_metrics import expression_error, pose_errors
+from photoface.facemodel import hash_mismatch_advice
 from photoface.run.layout import verification_path
-
-BASELINES = ("mean_face", "landmark_fit")
 
 
 class SyntheticBenchmark:
@@ -82,7 +91,8 @@ class SyntheticBenchmark:
             raise PhotofaceError(
                 f"{root}: generated with face model {ds.meta.face_model!r} (hash {ds.meta.face_model_hash[:12]}), "
                 f"but the run uses another face model (hash {face_model_hash[:12]}); generate the test data "
-                "with the run's face model (photoface synth --model ...)")
+                "with the run's face model (photoface synth --model ...)."
+                + hash_mismatch_advice(ds.meta.face_model, ds.meta.face_model_hash))
         if max_photos is not None and max_photos < 1:
             raise PhotofaceError(f"max_photos must be at least 1, got {max_photos}")
         rows, count = [], {}
@@ -163,40 +173,36 @@ def _ordered(by_mode: dict, modes: Sequence[str]) -> dict:
     return {m: by_mode[m] for m in modes if m in by_mode}
 
 
-def check_methods(baselines: Sequence[str], modes: Sequence[str]) -> None:
-    """PhotofaceError for unknown baseline or mode names."""
-    bad = [b for b in baselines if b not in BASELINES]
-    if bad:
-        raise PhotofaceError(f"unknown baseline(s) {', '.join(bad)}; choose from {', '.join(BASELINES)}")
-    bad = [m for m in modes if m not in MODES]
-    if bad or not modes:
-        raise PhotofaceError(f"unknown or no mode(s) {', '.join(bad)}; choose from {', '.join(MODES)}")
+def predict(method, bench: SyntheticBenchmark):
+    """One method's ``MethodOutput`` on the benchmark's photos; collection fits also get the
+    identities, masks and landmark visibility."""
+    if getattr(method, "needs_collection", False):
+        masks = torch.stack([bench.dataset.load_mask(r) for r in bench.rows])
+        visible = None if any(r.visible is None for r in bench.rows) else np.stack([r.visible for r in bench.rows])
+        return method.predict(bench.images, bench.landmarks, identities=bench.identities, masks=masks,
+                              visible=visible)
+    with torch.no_grad():
+        return method.predict(bench.images, bench.landmarks)
 
 
-def baseline_methods(names: Sequence[str], face_model, image_size: int) -> list:
-    """The named baselines (``mean_face``, ``landmark_fit``) for ``face_model``."""
-    from photoface.evaluate.baselines import LandmarkFit, MeanFace
+def _face_model(data, spec: str | None):
+    """(model, content hash) from ``spec`` or, when None, the face model named in the dataset's meta.json."""
+    from photoface.facemodel import load_face_model, model_hash
 
-    make = {"mean_face": lambda: MeanFace(face_model, image_size),
-            "landmark_fit": lambda: LandmarkFit(face_model, image_size)}
-    return [make[n]() for n in names]
-
-
-def load_run(path, device, name: str, expected_hash: str | None = None):
-    """A trained run (``photoface.run.inference.load_trained``) checked against a face-model hash."""
-    from photoface.run.inference import load_trained
-
-    trained = load_trained(path, device)
-    if expected_hash is not None and trained.face_model_hash != expected_hash:
-        raise PhotofaceError(f"{path}: the {name} run uses another face model than the evaluated model "
-                             f"(hash {trained.face_model_hash[:12]} vs {expected_hash[:12]})")
-    return trained
+    if spec is None:
+        spec = load_dataset(data, check_files=False).meta.face_model
+        if spec is None:
+            raise PhotofaceError(f"{data}: meta.json names no face model; pass one (--model)")
+    model = load_face_model(spec)
+    return model, model_hash(model)
 
 
 def evaluate_synthetic(
-    checkpoint: str | Path,
+    checkpoint: str | Path | None,
     data: str | Path,
     *,
+    face_model: str | None = None,
+    fit_config=None,
     baselines: Sequence[str] = BASELINES,
     shape_supervised: str | Path | None = None,
     max_photos: int | None = None,
@@ -210,9 +216,12 @@ def evaluate_synthetic(
     """Run the synthetic benchmark (module docstring) and return its JSON-ready results.
 
     Args:
-        checkpoint: the run folder or checkpoint file of the model.
+        checkpoint: the run folder or checkpoint file of the model; None scores the baselines
+            alone, with ``face_model`` (default: the dataset's, from its meta.json).
         data: a synthetic prepared dataset with test identities.
-        baselines: any of "mean_face", "landmark_fit".
+        face_model: face-model spec (``.npz`` or ``builtin:demo``) when there is no checkpoint.
+        fit_config: ``photoface.fit.FitConfig`` for the ``fit`` methods (default values when None).
+        baselines: any of "mean_face", "landmark_fit", "fit", "fit_single".
         shape_supervised: a run trained with only the shape losses, scored as ``shape_supervised``.
         max_photos: at most this many photos per identity and setting.
         modes: "identity" and/or "three_views".
@@ -225,46 +234,53 @@ def evaluate_synthetic(
     """
     t0 = time.perf_counter()
     baselines, modes = list(baselines), list(modes)
-    check_methods(baselines, modes)
-    trained = load_run(checkpoint, device, "model")
-    bench = SyntheticBenchmark(data, max_photos, trained.face_model_hash)
-    if bench.true_mesh.shape[1] != trained.face_model.num_vertices:
-        raise PhotofaceError(f"{data}: true meshes have {bench.true_mesh.shape[1]} vertices, the run's face model "
-                             f"{trained.face_model.num_vertices}; generate the test data with the run's face model")
-    methods = [NetworkMethod(trained, "model", batch_size, neutral)]
-    methods += baseline_methods(baselines, trained.face_model, bench.image_size)
-    if shape_supervised is not None:
-        methods.append(NetworkMethod(load_run(shape_supervised, device, "shape_supervised", trained.face_model_hash),
-                                     "shape_supervised", batch_size, neutral))
-    fm = trained.face_model
-    scorer = MeshScorer(fm.faces.cpu().numpy(), fm.landmarks68.cpu().numpy(), **(protocol_options or {}))
+    check_methods(baselines, modes, extra=FIT_METHODS)
+    fits = [b for b in baselines if b in FIT_METHODS]
+    others = [b for b in baselines if b not in FIT_METHODS]
+    if checkpoint is not None:
+        trained = load_run(checkpoint, device, "model")
+        fm, fm_hash = trained.face_model, trained.face_model_hash
+    else:
+        if shape_supervised is not None:
+            raise PhotofaceError("--shape-supervised is scored next to a model: give --checkpoint too")
+        trained = None
+        fm, fm_hash = _face_model(data, face_model)
+    bench = SyntheticBenchmark(data, max_photos, fm_hash)
+    if bench.true_mesh.shape[1] != fm.num_vertices:
+        raise PhotofaceError(f"{data}: true meshes have {bench.true_mesh.shape[1]} vertices, the face model "
+                             f"{fm.num_vertices}; generate the test data with the same face model")
+    if trained is not None:
+        methods = benchmark_methods(trained, batch_size=batch_size, baselines=others, image_size=bench.image_size,
+                                    shape_supervised=shape_supervised, device=device, neutral=neutral)
+    else:
+        methods = baseline_methods(others, fm, bench.image_size)
+    methods += baseline_methods(fits, fm, bench.image_size, fit_config)
+    if not methods:
+        raise PhotofaceError("nothing to evaluate: give a checkpoint or at least one baseline")
+    scorer = mesh_scorer(fm, protocol_options)
     result: dict = {}
+    seconds = {}
     for method in methods:
-        with torch.no_grad():
-            out = method.predict(bench.images, bench.landmarks)
+        t = time.perf_counter()
+        out = predict(method, bench)
+        seconds[method.name] = round(time.perf_counter() - t, 1)
         result[method.name] = score_method(bench, out, scorer, scorer.landmarks68, modes)
-    result["meta"] = {
-        "benchmark": "synthetic", "dataset": str(bench.root.resolve()),
-        "checkpoint": str(Path(trained.checkpoint).resolve()), "run": str(run_folder(trained)),
-        "step": trained.step, "stage": trained.stage,
-        "shape_supervised": None if shape_supervised is None else str(Path(shape_supervised).resolve()),
-        "identities": len(bench.scans), "photos": len(bench.rows),
-        "photos_per_setting": {s: bench.settings.count(s) for s in bench.setting_order},
-        "modes": modes, "neutral_expression": neutral, "max_photos": max_photos,
-        "protocol": "95 mm crop around the true nose tip; 68-landmark then ICP alignment with isotropic scale; "
-                    "symmetric mean point-to-surface distance (mm)",
-        "views_chosen_by": "true yaw", "protocol_runs": scorer.evaluations,
-        "seconds": round(time.perf_counter() - t0, 1),
-    }
-    if write_verification and "verification" in result["model"]:
+        if "failed" in out.extra:
+            result[method.name]["failed_photos"] = int(np.sum(out.extra["failed"]))
+    result["meta"] = results_meta(
+        "synthetic", bench.root, trained, t0, stage=None if trained is None else trained.stage,
+        face_model=fm.name, predict_seconds=seconds,
+        shape_supervised=None if shape_supervised is None else str(Path(shape_supervised).resolve()),
+        identities=len(bench.scans), photos=len(bench.rows),
+        photos_per_setting={s: bench.settings.count(s) for s in bench.setting_order},
+        modes=modes, neutral_expression=neutral, max_photos=max_photos,
+        protocol="95 mm crop around the true nose tip; 68-landmark then ICP alignment with isotropic scale; "
+                 "symmetric mean point-to-surface distance (mm)",
+        views_chosen_by="true yaw", protocol_runs=scorer.evaluations)
+    if trained is not None and write_verification and "verification" in result["model"]:
         path = write_verification_file(trained, result["model"]["verification"], bench)
         result["meta"]["verification_file"] = str(path)
     return result
-
-
-def run_folder(trained) -> Path:
-    """The run's folder, or the checkpoint's folder for a checkpoint outside a run."""
-    return (Path(trained.run_dir) if trained.run_dir is not None else Path(trained.checkpoint).parent).resolve()
 
 
 def write_verification_file(trained, ver: dict, bench: SyntheticBenchmark) -> Path:
@@ -281,8 +297,4 @@ def write_verification_file(trained, ver: dict, bench: SyntheticBenchmark) -> Pa
                          f"held-out identities ({bench.root.resolve()})",
         "checkpoint": str(Path(trained.checkpoint).resolve()), "step": trained.step,
     }
-    path = verification_path(run)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
-    return path
+    return write_atomic(verification_path(run), json.dumps(data, indent=1))

@@ -20,13 +20,17 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-SETTING_LABELS = {"cooperative": "Cooperative", "indoor": "Indoor", "outdoor": "Outdoor"}
+from photoface.data.format import SETTINGS
+
+SETTING_LABELS = {s: s.capitalize() for s in SETTINGS}
 MODE_LABELS = {"identity": "Average over identity", "three_views": "Average over three views"}
 METHOD_LABELS = {
     "model": "Ours",
     "mean_face": "Mean face",
     "landmark_fit": "Linear model fitted to landmarks",
     "shape_supervised": "Shape supervision only",
+    "fit": "Collection fit (photoface.fit)",
+    "fit_single": "Collection fit, each photo alone",
 }
 ABLATION_VARIANTS = {
     "full": "Full model",

@@ -28,10 +28,8 @@ from photoface.data.format import load_dataset
 from photoface.data.torch_dataset import PhotoDataset
 from photoface.evaluate.runner import dense_errors
 from photoface.nn import FaceNet
-from photoface.run import checkpoint as ckpt
 from photoface.run.inference import load_trained
-from photoface.run.layout import read_metrics
-from photoface.run.layout import checkpoint_dir, metrics_path
+from photoface.run.layout import checkpoint_dir, metrics_path, read_metrics
 
 
 @torch.no_grad()

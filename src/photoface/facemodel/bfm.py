@@ -4,10 +4,14 @@ Sources (we cannot ship them; users download them under their own licences):
 
 - ``01_MorphableModel.mat`` (BFM 2009, MATLAB v5): ``shapeMU`` (3N, 1), ``shapePC`` (3N, 199),
   ``shapeEV`` (199, 1), ``texMU``, ``texPC``, ``texEV`` (same layout), ``tl`` (F, 3) 1-based
-  triangles, optionally ``segbin`` (N, 4): nose, eyes, mouth, rest. N = 53,490. Coordinates are
+  triangles, optionally ``segbin`` (N, 4): nose, eyes, mouth, rest (kept as regions; the other
+  region names, and all of them without ``segbin``, come from the landmarks: ``landmark_regions``).
+  N = 53,490. Coordinates are
   in micrometres (Deep3DFaceRecon divides by 1e5 to get decimetres), so mm = value / 1000. The
   ``*EV`` are standard deviations, so ``PC · EV`` is a basis with standard-normal coefficients.
-  Colours are 0..255 and become [0, 1].
+  Colours are 0..255 and become [0, 1]. Files without albedo (no ``texMU``/``texPC``/``texEV``,
+  or ``texPC`` with 0 columns) give the flat default skin ``importing.DEFAULT_SKIN`` (or ``texMU``)
+  and no albedo modes.
 - ``Exp_Pca.bin`` (Guo et al., used by 3DDFA and Deep3DFaceRecon): int32 L (= 79), float32
   mean (3·53215), float32 components (L, 3·53215), vertex-major xyz, same units as BFM. The
   mean is not used (as in Deep3DFaceRecon). Its standard deviations come from ``std_exp.txt``
@@ -45,7 +49,7 @@ from scipy.io.matlab import MatReadError
 from scipy.spatial import cKDTree
 
 from photoface.errors import InputFileError
-from photoface.facemodel.importing import finish_model, read_index_file, used_vertices_crop
+from photoface.facemodel.importing import DEFAULT_SKIN, finish_model, read_index_file, used_vertices_crop
 from photoface.facemodel.model import MorphableModel
 
 PAPER_CROP = (37_202, 53_215)
@@ -156,10 +160,16 @@ def import_bfm(
     mean = _get(mat, "shapeMU", bfm_path).reshape(-1, 3).astype(np.float64) / UM_PER_MM
     n = len(mean)
     id_basis = _basis(_get(mat, "shapePC", bfm_path, 2), _get(mat, "shapeEV", bfm_path), UM_PER_MM, n, "shapePC", bfm_path)
-    tex_mean = _get(mat, "texMU", bfm_path).reshape(-1, 3).astype(np.float64) / 255.0
-    if tex_mean.shape != (n, 3):
-        raise InputFileError(bfm_path, f"variable 'texMU': expected {3 * n} values, got {tex_mean.size}")
-    tex_basis = _basis(_get(mat, "texPC", bfm_path, 2), _get(mat, "texEV", bfm_path), 255.0, n, "texPC", bfm_path)
+    if "texMU" in mat:
+        tex_mean = _get(mat, "texMU", bfm_path).reshape(-1, 3).astype(np.float64) / 255.0
+        if tex_mean.shape != (n, 3):
+            raise InputFileError(bfm_path, f"variable 'texMU': expected {3 * n} values, got {tex_mean.size}")
+    else:  # a shape-only file: the flat default skin
+        tex_mean = np.tile(DEFAULT_SKIN, (n, 1))
+    if "texPC" in mat or "texEV" in mat:
+        tex_basis = _basis(_get(mat, "texPC", bfm_path, 2), _get(mat, "texEV", bfm_path), 255.0, n, "texPC", bfm_path)
+    else:
+        tex_basis = np.zeros((0, n, 3))
     faces = _get(mat, "tl", bfm_path, 2).astype(np.int64) - 1
     if faces.shape[1] != 3 or faces.min() < 0 or faces.max() >= n:
         raise InputFileError(bfm_path, f"variable 'tl': expected (F, 3) 1-based indices in 1..{n}")

@@ -1,4 +1,4 @@
-"""Export one face of a model as a mesh file (.obj or .ply) with per-vertex albedo colours.
+"""Mesh files (.obj or .ply) with per-vertex colours: one face of a model, or any decoded mesh.
 
 Writing goes through trimesh. Meshes are built with ``process=False`` so that the model's
 vertex order (its dense correspondence) is kept and coincident vertices, such as the two lips
@@ -17,6 +17,7 @@ import trimesh
 
 from photoface.errors import PhotofaceError
 from photoface.facemodel.model import MorphableModel
+from photoface.pixels import to_uint8
 
 FORMATS = (".obj", ".ply")
 
@@ -51,24 +52,27 @@ def parse_coefficients(text: str | None, count: int, what: str, kind: str = "nor
     return out
 
 
-def face_mesh(model: MorphableModel, alpha_id=None, alpha_exp=None, beta=None) -> trimesh.Trimesh:
-    """A trimesh of one face: (1, K) / (1, L) / (1, M) coefficients or None for zeros."""
-    with torch.no_grad():
-        verts = model.shape(alpha_id, alpha_exp)[0].cpu().numpy().astype(np.float64)
-        colours = model.albedo(beta)[0].cpu().numpy()
-    rgba = np.concatenate([np.round(colours * 255.0), np.full((len(colours), 1), 255.0)], axis=1).astype(np.uint8)
-    return trimesh.Trimesh(
-        vertices=verts, faces=model.faces.cpu().numpy(), vertex_colors=rgba, process=False, validate=False
-    )
+def colour_mesh(verts, faces, colours) -> trimesh.Trimesh:
+    """A trimesh with per-vertex colours, vertex order kept.
+
+    Args:
+        verts: (V, 3) mm; faces: (F, 3) ints, counter-clockwise seen from outside;
+        colours: (V, 3) in [0, 1] (clipped), stored as 8-bit RGB.
+    """
+    rgb = to_uint8(np.asarray(colours))
+    rgba = np.concatenate([rgb, np.full((len(rgb), 1), 255, np.uint8)], axis=1)
+    return trimesh.Trimesh(vertices=np.asarray(verts, np.float64), faces=np.asarray(faces, np.int64),
+                           vertex_colors=rgba, process=False, validate=False)
 
 
-def export_face(model: MorphableModel, path, alpha_id=None, alpha_exp=None, beta=None) -> Path:
-    """Write one face to ``path`` (.obj or .ply, chosen by the suffix); returns the path."""
+def write_mesh(path, verts, faces, colours) -> Path:
+    """Write a mesh with per-vertex colours as .obj (``v x y z r g b``) or .ply (binary), chosen by
+    the suffix; arguments as :func:`colour_mesh`. Returns the path."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise PhotofaceError(f"{path}: unsupported mesh format {suffix!r}; use one of {', '.join(FORMATS)}")
-    mesh = face_mesh(model, alpha_id, alpha_exp, beta)
+    mesh = colour_mesh(verts, faces, colours)
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".obj":
         data = trimesh.exchange.obj.export_obj(mesh, include_normals=False, include_color=True, include_texture=False)
@@ -76,3 +80,20 @@ def export_face(model: MorphableModel, path, alpha_id=None, alpha_exp=None, beta
     else:
         path.write_bytes(trimesh.exchange.ply.export_ply(mesh, encoding="binary"))
     return path
+
+
+def _face_arrays(model: MorphableModel, alpha_id, alpha_exp, beta):
+    with torch.no_grad():
+        verts = model.shape(alpha_id, alpha_exp)[0].cpu().numpy()
+        colours = model.albedo(beta)[0].cpu().numpy()
+    return verts, model.faces.cpu().numpy(), colours
+
+
+def face_mesh(model: MorphableModel, alpha_id=None, alpha_exp=None, beta=None) -> trimesh.Trimesh:
+    """A trimesh of one face: (1, K) / (1, L) / (1, M) coefficients or None for zeros."""
+    return colour_mesh(*_face_arrays(model, alpha_id, alpha_exp, beta))
+
+
+def export_face(model: MorphableModel, path, alpha_id=None, alpha_exp=None, beta=None) -> Path:
+    """Write one face to ``path`` (.obj or .ply, chosen by the suffix); returns the path."""
+    return write_mesh(path, *_face_arrays(model, alpha_id, alpha_exp, beta))

@@ -14,7 +14,9 @@ Layout (ICT-FaceKit README and Scripts/face_model_io.py):
 The import keeps the narrow face area (or the full one), converts cm to mm, splits quads into
 two triangles (0, 1, 2) + (0, 2, 3), keeps expressions as blendshapes (weights in [0, 1]) and,
 since ICT's light model has no albedo, gives every vertex the flat default skin colour
-``importing.DEFAULT_SKIN`` with no albedo modes.
+``importing.DEFAULT_SKIN`` with no albedo modes. ICT names no regions; the import derives the
+procedural model's (eyes, nose, mouth, cheeks, ...) from the 68 landmarks
+(``landmark_regions``).
 
 OBJ files are parsed here rather than with trimesh because the correspondence between the
 files is their vertex order, and trimesh may re-index vertices (for instance when texture

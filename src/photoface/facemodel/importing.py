@@ -14,6 +14,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from photoface.errors import InputFileError
+from photoface.facemodel.landmark_regions import landmark_regions
 from photoface.facemodel.model import MorphableModel, canonical_origin
 from photoface.mesh.normals import vertex_normals
 
@@ -106,7 +107,10 @@ def orient(verts: np.ndarray, faces: np.ndarray, lm: np.ndarray, source) -> tupl
 def finish_model(verts, faces, lm, id_basis, exp_basis, tex_mean, tex_basis, path, regions=None, **meta):
     """Orient, pair left/right, move to the canonical origin and build the MorphableModel.
 
-    ``path`` names the source in error messages; ``meta`` goes to MorphableModel (name, source,
+    ``regions`` are the source's own (name -> vertex indices); every name of
+    ``landmark_regions`` the source lacks is derived from the landmarks, so imported models carry
+    the same region names as the procedural one. ``path`` names the source in error messages;
+    ``meta`` goes to MorphableModel (name, source,
     license, exp_kind, exp_names). Bases are mirrored in x together with the mean when ``orient``
     mirrors it.
     """
@@ -118,8 +122,10 @@ def finish_model(verts, faces, lm, id_basis, exp_basis, tex_mean, tex_basis, pat
     x_mid = verts[lm][:, 0].mean()
     mirror, _ = mirror_map(verts, x_mid)
     verts = verts - canonical_origin(verts, lm)[None]
+    own = {k: v for k, v in (regions or {}).items() if len(v)}  # an empty segbin column names nothing
+    regions = {**landmark_regions(verts, lm, mirror), **own}
     return MorphableModel(
-        verts, id_basis, exp_basis, tex_mean, tex_basis, faces, lm, mirror, regions or {}, **meta
+        verts, id_basis, exp_basis, tex_mean, tex_basis, faces, lm, mirror, regions, **meta
     )
 
 

@@ -18,13 +18,12 @@ InputFileError that names the file and the offending key.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from photoface.atomic import write_atomic
 from photoface.errors import InputFileError
 from photoface.facemodel.model import EXP_KINDS, MorphableModel
 
@@ -50,19 +49,8 @@ def model_arrays(model: MorphableModel) -> dict[str, np.ndarray]:
 
 def save_model(model: MorphableModel, path) -> Path:
     """Write ``model`` to ``path`` (.npz), atomically: a reader never sees a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = model_arrays(model)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return write_atomic(path, lambda fh: np.savez(fh, **arrays))
 
 
 def load_model(path) -> MorphableModel:

@@ -13,6 +13,8 @@ Conventions (contract with every other package; ARCHITECTURE.md "Face model file
   PCA basis with standard-normal coefficients (``exp_kind == "pca"``) or a set of blendshapes
   whose weights live in [0, 1] (``exp_kind == "blendshape"``; 1 = the full expression).
 - ``albedo = tex_mean + Σ_m beta[m] tex_basis[m]``, linear RGB in [0, 1], beta standard normal.
+  A model may have no albedo modes (M = 0, e.g. ICT-FaceKit and some BFM files): its albedo is
+  ``tex_mean`` whatever ``beta`` (then (B, 0)), and ``sample`` draws an empty beta.
 - ``mirror[v]`` is the left/right partner of vertex ``v`` (an involution; midline vertices map to
   themselves). ``landmarks68`` are vertex indices in iBUG-68 order (0-based).
 """
@@ -214,7 +216,7 @@ class MorphableModel(torch.nn.Module):
         return Coefficients(alpha_id, alpha_exp, beta)
 
     # ----------------------------------------------------------------- editing
-    def crop(self, vertex_indices) -> "MorphableModel":
+    def crop(self, vertex_indices) -> MorphableModel:
         """A new model on a subset of the vertices (kept in the given order).
 
         Triangles that lose a vertex are dropped; faces, landmarks, mirror map and regions are
@@ -269,7 +271,7 @@ class MorphableModel(torch.nn.Module):
         save_model(self, path)
 
     @classmethod
-    def load(cls, path) -> "MorphableModel":
+    def load(cls, path) -> MorphableModel:
         """Read and validate a ``.npz`` face-model file (raises InputFileError)."""
         from photoface.facemodel.io import load_model
 
@@ -307,4 +309,6 @@ def _combine(coeff: torch.Tensor, basis: torch.Tensor, what: str) -> torch.Tenso
     k = coeff.shape[1]
     if k > basis.shape[0]:
         raise PhotofaceError(f"{what} has {k} coefficients, the model only {basis.shape[0]}")
+    if k == 0:  # a model without such modes (e.g. no albedo basis): nothing to add
+        return basis.new_zeros(coeff.shape[0], basis.shape[1] * basis.shape[2])
     return coeff.to(basis.dtype) @ basis[:k].reshape(k, -1)

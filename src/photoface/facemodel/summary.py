@@ -19,9 +19,10 @@ def describe(model: MorphableModel) -> str:
         f"triangles:   {model.num_faces}",
         f"identity:    {model.n_id} modes (standard-normal coefficients)",
         f"expression:  {model.n_exp} {model.exp_kind} modes ({exp_unit})",
-        f"albedo:      {model.n_tex} modes (standard-normal coefficients)",
+        f"albedo:      {model.n_tex} modes (standard-normal coefficients)" if model.n_tex else
+        "albedo:      0 modes (one flat albedo; synth gives identities the procedural skin)",
         "bounding box (mm): "
-        + ", ".join(f"{a} [{l:.1f}, {h:.1f}] ({h - l:.1f})" for a, l, h in zip("xyz", lo, hi)),
+        + ", ".join(f"{a} [{low:.1f}, {high:.1f}] ({high - low:.1f})" for a, low, high in zip("xyz", lo, hi)),
         "regions:     " + (", ".join(f"{k} ({len(v)})" for k, v in model.regions.items()) or "none"),
         f"hash:        {model_hash(model)}",
     ]

@@ -2,7 +2,8 @@
 
 normals: face/vertex normals; graph: adjacency, Laplacians, neighbour means; decimate: COMA's
 vertex-keeping quadric edge collapse; sampling: down/up-sampling matrices; hierarchy: the cached
-multi-level MeshHierarchy used by the graph decoders.
+multi-level MeshHierarchy used by the graph decoders; similarity: similarity transforms of point
+sets and their least-squares fit (Umeyama), in 2-D and 3-D.
 """
 
 from photoface.mesh.graph import (

@@ -17,6 +17,16 @@ process that trains, evaluates or reconstructs needs it. Cache files live in ``$
 (default ``~/.cache/photoface``), named by a SHA-256 of the template's vertices, faces, the
 factors and :data:`CODE_VERSION`, and are written atomically (temporary file + rename), so a
 crashed or concurrent writer never leaves a half-written file under the final name.
+
+Same template, same hierarchy: the build is elementwise numpy, numpy's own reductions, a heap
+and scipy.sparse products, with no BLAS call and no threads, so the thread count cannot change
+a bit of it. tests/mesh/test_mesh_hierarchy_bits.py builds the demo template's hierarchy in
+subprocesses with 1, 2 and 5 threads and with other CPU kernels (OpenBLAS Haswell, MKL AVX2,
+torch and numpy without SIMD dispatch) and compares :meth:`MeshHierarchy.digest`. Not promised
+across CPU architectures or numpy/scipy versions: a compiler that fuses multiply-adds (the
+default on ARM) may round a quadric cost differently, and a near tie in the collapse order would
+then keep other vertices. The cache, being per machine, cannot serve such a hierarchy to
+another machine; a checkpoint can, so checkpoints record the digest (``photoface.run.checkpoint``).
 """
 
 from __future__ import annotations
@@ -24,7 +34,6 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +42,7 @@ from typing import Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from photoface.atomic import write_atomic
 from photoface.errors import PhotofaceError
 from photoface.mesh.decimate import decimate_keep_vertices
 from photoface.mesh.graph import chebyshev_laplacian
@@ -112,6 +122,18 @@ class MeshHierarchy:
             levels.append(MeshLevel(fine.vertices[kept], coarse_faces, fine.template_index[kept]))
         return cls(levels, down, up, factors)
 
+    def digest(self) -> str:
+        """Hex SHA-256 of every array of every level and sampling matrix (the cache file's content)."""
+        h = hashlib.sha256()
+        for lv in self.levels:
+            for a in (lv.vertices, lv.faces, lv.template_index, lv.laplacian.data, lv.laplacian.indices,
+                      lv.laplacian.indptr):
+                h.update(np.ascontiguousarray(a).tobytes())
+        for m in (*self.down, *self.up):
+            for a in (m.data, m.indices, m.indptr):
+                h.update(np.ascontiguousarray(a).tobytes())
+        return h.hexdigest()
+
     def save(self, path: str | Path) -> None:
         """Write to ``path`` (.npz) atomically."""
         arrays: dict[str, np.ndarray] = {
@@ -128,16 +150,7 @@ class MeshHierarchy:
                 arrays[f"{name}_{i}_indices"] = m.indices
                 arrays[f"{name}_{i}_indptr"] = m.indptr
                 arrays[f"{name}_{i}_shape"] = np.asarray(m.shape)
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, lambda fh: np.savez(fh, **arrays))
 
     @classmethod
     def load(cls, path: str | Path) -> "MeshHierarchy":

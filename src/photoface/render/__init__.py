@@ -1,7 +1,8 @@
 """photoface.render: weak-perspective camera, SH lighting and a pure-PyTorch rasteriser.
 
 Conventions are defined once each: camera and image space in ``camera``, lighting in ``sh``,
-rasterisation and triangle orientation in ``rasterize``.
+rasterisation and triangle orientation in ``rasterize``. ``framing`` frames a mesh in a view and
+renders it to 8-bit pictures (previews, panels, error maps).
 """
 
 from photoface.render.camera import code_from_pose, pose_from_code, project, rotation_matrix

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from photoface.errors import PhotofaceError
-from photoface.facemodel import MorphableModel, builtin_model, load_model
+from photoface.facemodel import MorphableModel
 from photoface.mesh import load_or_build
 from photoface.nn import FaceNet
 from photoface.nn.code_map import linear_basis
@@ -20,16 +20,6 @@ from photoface.run.config import TrainConfig
 NETWORK_KEYS = ("encoder", "image_size", "id_dim", "exp_dim", "cheb_k", "decoder_channels", "downsample_factors")
 # Keys added later, with the value that reproduces networks stored without them (the paper's).
 OPTIONAL_NETWORK_KEYS = {"landmark_input": 0, "shape_linear_path": False}
-
-
-def load_face_model(spec: str) -> MorphableModel:
-    """``builtin:demo`` / ``builtin:paper`` or a face-model file path."""
-    if spec.startswith("builtin:"):
-        resolution = spec.split(":", 1)[1]
-        if resolution not in ("demo", "paper"):
-            raise PhotofaceError(f"unknown built-in face model {spec!r}; use builtin:demo or builtin:paper")
-        return builtin_model(resolution)
-    return load_model(spec)
 
 
 def network_args(cfg: TrainConfig) -> dict[str, Any]:

@@ -8,6 +8,7 @@ else:
 ``format`` ("photoface-model"), ``version``, ``network`` (FaceNet constructor arguments),
 ``stage``, ``step``, ``config`` (the training config, for provenance and the input size),
 ``face_model`` (its name: ``builtin:demo`` or the file the run used) and ``face_model_hash``,
+``mesh_hierarchy`` (the digest of the graphs the network ran on, checked when loading),
 ``identities``, ``calibration`` (the run's ``verification.json`` as text, when it exists), and
 ``model`` (the FaceNet state dict, float32 or, with ``half``, float16: half the size; the loader
 converts back to float32, so results differ from the checkpoint's by float16 rounding only).
@@ -19,11 +20,11 @@ someone else's file. Give ``load_trained(..., face_model=FILE)`` where the file 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 
+from photoface.atomic import write_atomic
 from photoface.errors import PhotofaceError
 from photoface.run.build import network_args
 from photoface.run.inference import EXPORT_FORMAT, EXPORT_VERSION, config_of, read_weights_file, resolve_source
@@ -61,16 +62,9 @@ def export_model(source: str | Path, out: str | Path, half: bool = False) -> Pat
         "config": cfg.to_dict(),
         "face_model": state.get("face_model"),
         "face_model_hash": state["face_model_hash"],
+        "mesh_hierarchy": state.get("mesh_hierarchy"),
         "identities": list(state.get("identities") or []),
         "calibration": calibration,
         "model": weights,
     }
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    try:
-        torch.save(exported, tmp)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out
+    return write_atomic(out, lambda fh: torch.save(exported, fh))

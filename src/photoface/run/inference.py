@@ -32,10 +32,10 @@ from typing import Any
 import torch
 
 from photoface.errors import InputFileError, PhotofaceError
-from photoface.facemodel import MorphableModel, model_hash
+from photoface.facemodel import MorphableModel, hash_mismatch_advice, load_face_model, model_hash
 from photoface.nn import FaceNet, FaceNetOutput
 from photoface.run import checkpoint as ckpt
-from photoface.run.build import build_network, load_face_model, network_args
+from photoface.run.build import build_network, network_args
 from photoface.run.config import TrainConfig, from_dict, load_yaml
 from photoface.run.layout import config_path, last_checkpoint, run_of_checkpoint, verification_path
 
@@ -202,12 +202,14 @@ def load_trained(
         raise InputFileError(
             path,
             f"was trained with face model {state.get('face_model')!r} (hash {expected[:12]}), but {spec!r} "
-            f"has hash {digest[:12]}: another face model; use the face model the run was trained with",
+            f"has hash {digest[:12]}: another face model; use the face model the run was trained with."
+            + hash_mismatch_advice(state.get("face_model"), expected),
         )
 
     args = state.get("network") or network_args(cfg)
     stage = int(state.get("stage", 1))
     net = build_network(model, args, stage=stage)
+    ckpt.check_hierarchy(path, state, net.hierarchy.digest())
     weights = {k: v.float() if v.is_floating_point() else v for k, v in state["model"].items()} \
         if isinstance(state.get("model"), dict) else state.get("model")
     try:

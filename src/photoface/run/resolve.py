@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from photoface.errors import PhotofaceError
+from photoface.run.checkpoint import load_checkpoint
 from photoface.run.config import TrainConfig, apply_overrides, load_yaml
 from photoface.run.config import preset as make_preset
-from photoface.run.checkpoint import load_checkpoint
 from photoface.run.layout import config_path, last_checkpoint
 
 RESUMABLE_KEYS = frozenset(

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from photoface.facemodel import MorphableModel, model_hash
+from photoface.facemodel import MorphableModel, load_face_model, model_hash
 from photoface.mesh import neighbour_mean_matrix
 from photoface.nn import FaceNet, FaceNetOutput, ShapeDiscriminator
-from photoface.run.build import build_network, load_face_model, network_args
+from photoface.run.build import build_network, network_args
 from photoface.run.config import TrainConfig
 from photoface.train.distributed import DistInfo
 
@@ -87,6 +87,7 @@ class Parts:
     net: FaceNet
     critic: ShapeDiscriminator
     nbr_mean: torch.Tensor  # sparse (V, V) neighbour-mean operator, for the smooth loss
+    hierarchy_digest: str = ""  # MeshHierarchy.digest() of the graphs the networks run on
     generator: GeneratorModule | None = None
     centers: torch.Tensor = field(default_factory=lambda: torch.zeros(0))
 
@@ -137,7 +138,7 @@ def build_parts(cfg: TrainConfig, device: torch.device, face_model: MorphableMod
         check_invariants=False,
     ).coalesce()
     return Parts(cfg=cfg, face_model=face_model.to(device), face_model_hash=digest, net=net.to(device),
-                 critic=critic.to(device), nbr_mean=nbr_mean.to(device))
+                 critic=critic.to(device), nbr_mean=nbr_mean.to(device), hierarchy_digest=hierarchy.digest())
 
 
 def stage_parameters(parts: Parts, stage: int) -> list[torch.nn.Parameter]:

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import torch
 
+from photoface.run.resolve import resolve_run_config
 from photoface.train.loop import Trainer, _step_generator
 from photoface.train.objective import generator_losses, term_weights
-from photoface.run.resolve import resolve_run_config
 
 GROUPS = ("shape_decoder", "id_head", "exp_head", "pose_head", "encoder_last_block")
 

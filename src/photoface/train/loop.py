@@ -23,7 +23,9 @@ Exact resume: everything that decides the future is in the checkpoint (weights, 
 and scheduler states, identity centers, sampler position, loss window, RNG states of every rank);
 every random draw of a step comes from a generator seeded by the step number, so a run resumed
 from step n repeats the losses of an uninterrupted run bit for bit (same device and thread count;
-``schedule.deterministic`` for GPUs).
+``schedule.deterministic`` for GPUs). Checkpoints record the thread count and device; resuming
+with others continues correctly but drifts in the last bits (a RuntimeWarning says so), and they
+record the mesh hierarchy's digest, which must match (``run.checkpoint.check_hierarchy``).
 
 Guards: a step whose loss or gradient norm is not finite (on any rank) is skipped: no optimiser
 step, batch-norm statistics restored, counted in ``skipped_steps``; the checkpoint writer refuses
@@ -36,6 +38,7 @@ import contextlib
 import os
 import signal
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -45,10 +48,13 @@ from photoface.data.format import load_dataset
 from photoface.data.sampler import HybridBatchSampler
 from photoface.data.torch_dataset import PhotoDataset
 from photoface.errors import PhotofaceError
+from photoface.facemodel import hash_mismatch_advice, load_face_model, model_hash
 from photoface.run import checkpoint as ckpt
+from photoface.run.build import network_args
+from photoface.run.config import PAPER_EPOCHS_PER_STAGE, TrainConfig, from_dict
+from photoface.run.layout import config_path, last_checkpoint
+from photoface.run.resolve import check_resume_config
 from photoface.train import distributed as dist_ops
-from photoface.facemodel import model_hash
-from photoface.run.build import load_face_model, network_args
 from photoface.train.build import (
     GeneratorOutput,
     Parts,
@@ -57,14 +63,11 @@ from photoface.train.build import (
     generator_optimizer,
     stage_parameters,
 )
-from photoface.run.config import PAPER_EPOCHS_PER_STAGE, TrainConfig, from_dict
-from photoface.train.run_log import LossWindow, RunLogger
 from photoface.train.objective import StepInputs, critic_loss, generator_losses, prepare_inputs, weighted_total
 from photoface.train.pretrain import pretrain_decoders
-from photoface.run.resolve import check_resume_config
 from photoface.train.result import RunSummary
+from photoface.train.run_log import LossWindow, RunLogger
 from photoface.train.visual import reconstruction_grid
-from photoface.run.layout import config_path, last_checkpoint
 
 
 class _BatchStream:
@@ -141,7 +144,7 @@ class Trainer:
                 raise PhotofaceError(
                     f"{d.root}: its labels refer to face model {d.meta.face_model!r} (hash "
                     f"{str(d.meta.face_model_hash)[:12]}), not the configured {cfg.model.face_model!r} "
-                    f"(hash {face_model_hash[:12]})"
+                    f"(hash {face_model_hash[:12]})." + hash_mismatch_advice(d.meta.face_model, d.meta.face_model_hash)
                 )
         self.dataset = PhotoDataset(datasets, "train", face_model.n_id, face_model.n_exp, cfg.model.image_size)
         self.data_meta = [
@@ -217,6 +220,8 @@ class Trainer:
             "config": self.cfg.to_dict(),
             "face_model": self.cfg.model.face_model,
             "face_model_hash": self.parts.face_model_hash,
+            "mesh_hierarchy": self.parts.hierarchy_digest,
+            "compute": {"threads": torch.get_num_threads(), "device": self.device.type},
             "network": network_args(self.cfg),
             "dataset": self.data_meta,
             "identities": self.dataset.identities,
@@ -235,6 +240,10 @@ class Trainer:
         }
 
     def _load_state(self, state: dict) -> None:
+        ckpt.check_hierarchy(last_checkpoint(self.run_dir), state, self.parts.hierarchy_digest)
+        note = ckpt.compute_note(state, torch.get_num_threads(), self.device.type)
+        if note is not None:
+            warnings.warn(f"{self.run_dir}: {note}", RuntimeWarning, stacklevel=3)
         self.step = int(state["step"])
         if int(state["stage"]) != self.stage:
             self._set_stage(int(state["stage"]))
@@ -326,7 +335,7 @@ class Trainer:
 
     # ------------------------------------------------------------------------------- the loop
     def run(self) -> RunSummary:
-        cfg, sched = self.cfg, self.cfg.schedule
+        sched = self.cfg.schedule
         logger = RunLogger(self.run_dir, self.total_steps, self.start_step, self.dist.is_main, self.progress)
         stop_reason = None
         signals: dict[int, object] = {}

@@ -17,8 +17,9 @@ photometric        eq. 5 on M = rendered coverage ∧ dataset face mask, plus
 landmark           eq. 6 on the dataset's visible landmarks, plus ``landmark_gdl`` × the pairwise
                    landmark-distance term
 shape              eq. 7, labeled rows, target = model.shape(alpha_id, alpha_exp) (mirrored for
-                   flipped rows)
+                   flipped rows; blendshape weights clamped to [0, 1])
 pairwise_shape     eq. 8, pairs: f_shape([c_id,A, c_exp,B]) against mean + A_id α_id,A + A_exp α_exp,B
+                   (blendshape weights clamped to [0, 1])
 smooth             eq. 9 against the template (the model's mean), or ``smooth_kind=laplacian``
 albedo_symmetry    eq. 10 through the face model's left/right vertex map
 adversarial        eq. 11, generator side: −D(decoded shape)
@@ -143,13 +144,15 @@ def generator_losses(
             term = term + cfg.landmark_gdl * losses.landmark_gdl_loss(pred, x.landmarks, image_size, visible=x.visible)
         out["landmark"] = term
     mirror = face_model.mirror
+    blend = getattr(face_model, "exp_kind", "pca") == "blendshape"  # labels' weights are only meaningful in [0, 1]
     if cfg.shape > 0 and bool(x.labeled.any()):
         rows = x.labeled.nonzero().squeeze(1)
-        target = face_model.shape(x.alpha_id[rows], x.alpha_exp[rows])
+        exp = x.alpha_exp[rows]
+        target = face_model.shape(x.alpha_id[rows], exp.clamp(0.0, 1.0) if blend else exp)
         out["shape"] = losses.shape_loss(shape[rows], _mirror_where(target, x.flip[rows], mirror))
     if cfg.pairwise_shape > 0 and len(x.pair_a) > 0:
         target = losses.swap_target_shape(face_model.mean, face_model.id_basis, face_model.exp_basis,
-                                     x.alpha_id[x.pair_a], x.alpha_exp[x.pair_b])
+                                          x.alpha_id[x.pair_a], x.alpha_exp[x.pair_b], blendshape=blend)
         out["pairwise_shape"] = losses.pairwise_shape_loss(gen_out.pair_shape, _mirror_where(target, x.flip[x.pair_a], mirror))
     if cfg.smooth > 0:
         if cfg.smooth_kind == "laplacian":

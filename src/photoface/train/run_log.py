@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from photoface.pixels import to_uint8
 from photoface.run.layout import metrics_path, tensorboard_dir
 
 LOSS_NAMES = (
@@ -156,8 +157,7 @@ class RunLogger:
 
         out = self.run_dir / "images"
         out.mkdir(parents=True, exist_ok=True)
-        arr = (grid.clamp(0, 1).permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
-        Image.fromarray(arr).save(out / "latest.png")
+        Image.fromarray(to_uint8(grid)).save(out / "latest.png")
 
     def message(self, text: str) -> None:
         if not self.enabled:

@@ -6,7 +6,6 @@ import torch
 from PIL import Image
 from scipy.io import savemat
 
-from photoface.data.prepare.pipeline import PrepareOptions
 from photoface.data.adapters.w300lp import (
     LabelUnits,
     convert_labels,
@@ -17,6 +16,7 @@ from photoface.data.adapters.w300lp import (
     read_record,
     rotation_3ddfa,
 )
+from photoface.data.prepare.pipeline import PrepareOptions
 from photoface.errors import InputFileError
 
 V = 120

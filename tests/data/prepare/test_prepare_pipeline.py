@@ -1,12 +1,11 @@
-import json
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from photoface.data.format import DatasetMeta, load_dataset
 from photoface.data.prepare import pipeline as prep
 from photoface.data.prepare.align import apply_transform, invert_transform
-from photoface.data.format import DatasetMeta, load_dataset
 from photoface.data.prepare.photo_list import PhotoTask, collect_tasks
 from photoface.data.prepare.pipeline import REPORT_FILE, PrepareOptions, prepare_photos, run_prepare
 from photoface.errors import InputFileError

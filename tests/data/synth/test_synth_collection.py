@@ -16,9 +16,8 @@ import pytest
 import torch
 
 from photoface.cli import main as cli_main
-from photoface.data.format import load_dataset
+from photoface.data.format import SETTINGS, load_dataset
 from photoface.data.synth.collection import synthesize, write_contact_sheet
-from photoface.data.synth.scene import SETTINGS
 from photoface.errors import InputFileError, PhotofaceError
 from photoface.facemodel.model import MorphableModel, canonical_origin
 from photoface.render.renderer import Renderer
@@ -282,3 +281,35 @@ def test_cli_reports_bad_arguments(model_file, tmp_path, capsys):
                      "--photos-per-identity", "3", "--out", str(tmp_path / "o"), "--quiet"])
     assert code == 1
     assert "--identities" in capsys.readouterr().err
+
+
+def test_a_model_without_albedo_modes_gets_procedural_skin_and_says_so(tmp_path):
+    m = tiny_model()
+    flat = MorphableModel(m.mean, m.id_basis, m.exp_basis, m.tex_mean, np.zeros((0, m.num_vertices, 3)), m.faces,
+                          m.landmarks68, m.mirror, {k: v for k, v in m.regions.items()}, name="flat")
+    path = tmp_path / "flat.npz"
+    flat.save(path)
+    ds = synthesize(str(path), 3, 2, tmp_path / "ds", size=SIZE, seed=1, test_fraction=0.0, workers=1,
+                    progress=False)
+    assert ds.meta.extra["albedo_source"].startswith("procedural")
+    albedos = []
+    for name in ("id00000", "id00001", "id00002"):
+        info = json.loads((ds.root / f"identities/{name}.json").read_text())
+        assert info["albedo_source"].startswith("procedural") and len(info["beta"]) > 10
+        albedos.append(np.load(ds.root / info["albedo"]))
+    albedos = np.stack(albedos)
+    assert albedos.shape == (3, m.num_vertices, 3) and 0.0 <= albedos.min() and albedos.max() <= 1.0
+    # identities differ in skin tone, and each face is not one flat colour (lips, brows, eyes)
+    assert np.abs(albedos[0] - albedos[1]).mean() > 0.01
+    assert albedos[0].std(0).max() > 0.03
+    # the stored albedo is the one the photos were rendered with
+    rows = ds.rows
+    alb = torch.from_numpy(albedos[[int(r.identity[2:]) for r in rows]])
+    with torch.no_grad():
+        out = Renderer(flat.faces, SIZE).render(
+            torch.stack([ds.load_true_mesh(r) for r in rows]), alb,
+            torch.tensor([r.extra["pose_true"] for r in rows], dtype=torch.float32),
+            torch.tensor(np.stack([r.light for r in rows]), dtype=torch.float32))
+    errors = [(ds.load_image(r) - out.image[k].clamp(0, 1)).abs().mean(0)[ds.load_mask(r)[0] > 0.5].mean().item()
+              for k, r in enumerate(rows) if r.setting == "cooperative" and (ds.load_mask(r)[0] > 0.5).sum() > 50]
+    assert errors and max(errors) < 0.06

@@ -7,16 +7,26 @@ import numpy as np
 import pytest
 import torch
 
+from photoface.data.format import SETTINGS
 from photoface.data.synth.degrade import Degradation, degrade, jpeg_roundtrip
-from photoface.data.synth.fit import LinearFitter, fitted_pose, umeyama
+from photoface.data.synth.fit import LinearFitter, fitted_pose
 from photoface.data.synth.head import _lit
 from photoface.data.synth.identity import DetailSpace, detail_field
-from photoface.data.synth.occluders import (OCCLUDER_KINDS, FaceAnchors, composite,
-                                            draw_occluders)
+from photoface.data.synth.occluders import (
+    OCCLUDER_KINDS,
+    FaceAnchors,
+    composite,
+    draw_occluders,
+)
 from photoface.data.synth.raster import Layer, ellipse, polyline
-from photoface.data.synth.scene import (SETTING_SPECS, SETTINGS, detector_noise,
-                                        sample_expression, sample_light, sample_pose,
-                                        sample_setting)
+from photoface.data.synth.scene import (
+    SETTING_SPECS,
+    detector_noise,
+    sample_expression,
+    sample_light,
+    sample_pose,
+    sample_setting,
+)
 from photoface.facemodel.model import MorphableModel
 from photoface.render.camera import project, rotation_matrix
 from photoface.render.sh import default_light, sh_shading
@@ -129,15 +139,6 @@ def test_read_noise_has_the_requested_spread():
 
 
 # ------------------------------------------------------------------ linear fit
-def test_umeyama_recovers_a_similarity():
-    g = np.random.default_rng(0)
-    src = g.normal(size=(40, 3))
-    q = rotation_matrix(torch.tensor([[0.3, -0.5, 0.2]], dtype=torch.float64))[0].numpy()
-    dst = 1.3 * src @ q.T + np.array([1.0, -2.0, 0.5])
-    s, q2, t = umeyama(src, dst)
-    assert s == pytest.approx(1.3) and np.allclose(q2, q) and np.allclose(t, [1, -2, 0.5])
-
-
 @pytest.mark.parametrize("kind", ["pca", "blendshape"])
 def test_fit_recovers_linear_coefficients_and_pose(kind):
     model = _random_model(kind=kind)
@@ -156,6 +157,16 @@ def test_fit_recovers_linear_coefficients_and_pose(kind):
     a = project(torch.from_numpy(moved)[None], torch.from_numpy(pose)[None])
     b = project(torch.from_numpy(fit.shape.astype(np.float64))[None], torch.from_numpy(lbl)[None])
     assert (a[..., :2] - b[..., :2]).abs().max() < 0.02
+
+
+def test_blendshape_fit_labels_stay_weights_in_the_unit_interval():
+    model = _random_model(kind="blendshape")
+    # the negative of an expression and an exaggerated one: the unconstrained least squares
+    # answers are -0.8 and 2.5; a blendshape label must stay a weight
+    shape = model.shape(None, torch.tensor([[-0.8, 0.0, 2.5, 0.0]]))[0].double().numpy()
+    fit = LinearFitter(model, regularisation=1e-6).fit(shape)
+    assert fit.alpha_exp.min() >= 0.0 and fit.alpha_exp.max() <= 1.0
+    assert fit.alpha_exp[0] == 0.0 and fit.alpha_exp[2] == 1.0
 
 
 # ------------------------------------------------------------------ identities
@@ -213,7 +224,7 @@ def test_expressions_are_sparse():
     g = np.random.default_rng(0)
     blend = np.stack([sample_expression(g, 35, "blendshape", 0.3) for _ in range(200)])
     nonzero = (blend > 0).sum(1)
-    assert nonzero.max() <= 3 and (nonzero == 0).mean() > 0.15 and blend.max() <= 1
+    assert nonzero.max() <= 3 and (nonzero == 0).mean() > 0.15 and blend.max() <= 1 and blend.min() >= 0
     pca = np.stack([sample_expression(g, 40, "pca", 0.3) for _ in range(200)])
     assert np.all(pca[:, 20:] == 0) and np.abs(pca).max() <= 2.5 + 0.15 * 6
 

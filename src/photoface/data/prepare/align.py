@@ -38,6 +38,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from photoface.mesh.similarity import umeyama
+
 FIELD_OF_VIEW_MM = 200.0  # the camera's f0 = image_size / 200 (render/camera.py)
 
 TEMPLATE_MM = np.array(
@@ -67,21 +69,11 @@ def template_points(image_size: int) -> np.ndarray:
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Least-squares similarity (rotation, uniform scale, translation; no reflection) taking
-    ``src`` (N, 2) onto ``dst`` (N, 2); returns the (2, 3) matrix. Umeyama's closed form."""
+    ``src`` (N, 2) onto ``dst`` (N, 2); returns the (2, 3) matrix (Umeyama's closed form)."""
     src = np.asarray(src, np.float64)
-    dst = np.asarray(dst, np.float64)
-    ms, md = src.mean(0), dst.mean(0)
-    s0, d0 = src - ms, dst - md
-    var = (s0**2).sum() / len(src)
-    if var <= 1e-12:
+    if ((src - src.mean(0)) ** 2).sum() / len(src) <= 1e-12:
         raise ValueError("degenerate points: all alignment points coincide")
-    cov = d0.T @ s0 / len(src)
-    u, sig, vt = np.linalg.svd(cov)
-    d = np.diag([1.0, np.sign(np.linalg.det(u @ vt)) or 1.0])
-    rot = u @ d @ vt
-    scale = float(np.trace(np.diag(sig) @ d) / var)
-    a = scale * rot
-    return np.concatenate([a, (md - a @ ms)[:, None]], axis=1)
+    return umeyama(src, dst).matrix()
 
 
 def alignment_transform(landmarks: np.ndarray, image_size: int) -> np.ndarray:

@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from photoface.errors import InputFileError
+from photoface.pixels import to_uint8
 
 MAX_PIXELS = 400_000_000  # 20k × 20k; beyond this we refuse instead of decoding
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm")
@@ -54,7 +55,7 @@ def _to_rgb8(im: Image.Image) -> np.ndarray:
             # power-of-two range that contains the data
             peak = max(arr.max(initial=0), 1.0)
             top = float(2 ** int(np.ceil(np.log2(peak + 1))) - 1)
-        gray = np.clip(np.rint(arr / top * 255.0), 0, 255).astype(np.uint8)
+        gray = to_uint8(arr / top)
         return np.repeat(gray[..., None], 3, axis=2)
     if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in im.info):
         rgba = im.convert("RGBA")

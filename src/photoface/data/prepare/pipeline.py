@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
-import os
 import re
 import traceback
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -38,8 +37,9 @@ from typing import Iterator
 
 import numpy as np
 
-from photoface.data.prepare.align import alignment_transform, apply_transform, transform_pose, warp_image
+from photoface.atomic import write_atomic
 from photoface.data.format import DatasetMeta, DatasetRow, DatasetWriter, PreparedDataset
+from photoface.data.prepare.align import alignment_transform, apply_transform, transform_pose, warp_image
 from photoface.data.prepare.images import IMAGE_SUFFIXES, load_photo
 from photoface.data.prepare.mask import face_mask, valid_region, warp_mask
 from photoface.data.prepare.photo_list import PhotoTask, collect_tasks
@@ -236,11 +236,7 @@ def write_report(out_dir: Path, writer: DatasetWriter, notes: dict[str, list[str
         lines.append(f"{key}\tskipped: {reason}")
     for key in sorted(notes):
         lines.extend(f"{key}\t{note}" for note in notes[key])
-    path = out_dir / REPORT_FILE
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_atomic(out_dir / REPORT_FILE, "\n".join(lines) + "\n")
 
 
 def run_prepare(

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from photoface.pixels import to_uint8
+
 
 def _median_time(fn, repeats: int) -> float:
     times = []
@@ -60,8 +62,8 @@ def detector_timings(repeats: int = 5) -> list[dict]:
 
 def synthetic_nme(dataset_dir: str | Path, n: int = 100, detector: str = "auto") -> dict:
     """NME of detector + predictor against exact landmarks on up to ``n`` synthetic photos."""
-    from photoface.data.prepare.detect import FaceDetector, box_nme
     from photoface.data.format import load_dataset
+    from photoface.data.prepare.detect import FaceDetector, box_nme
 
     ds = load_dataset(dataset_dir)
     rows = [r for r in ds.rows if "landmarks_true" in r.extra][:n]
@@ -73,7 +75,7 @@ def synthetic_nme(dataset_dir: str | Path, n: int = 100, detector: str = "auto")
     used: dict[str, int] = {}
     seconds = []
     for row in rows:
-        img = (ds.load_image(row).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        img = to_uint8(ds.load_image(row))
         truth = np.asarray(row.extra["landmarks_true"], np.float64)
         setting = row.setting or "all"
         t = time.perf_counter()

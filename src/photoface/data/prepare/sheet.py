@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from photoface.data.format import load_dataset
+from photoface.pixels import to_uint8
 
 
 def _tile(image: np.ndarray, mask: np.ndarray, landmarks: np.ndarray, zoom: int, label: str) -> Image.Image:
@@ -51,7 +52,7 @@ def write_contact_sheet(dataset_dir: str | Path, png: str | Path, columns: int =
     n_rows = (len(rows) + columns - 1) // columns
     sheet = Image.new("RGB", (columns * size, n_rows * size), (40, 40, 40))
     for k, row in enumerate(rows):
-        image = (ds.load_image(row).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        image = to_uint8(ds.load_image(row))
         mask = ds.load_mask(row)[0].numpy() > 0.5
         name = Path(row.source or row.image).name
         caption = (labels or {}).get(name, Path(name).stem)

@@ -19,24 +19,41 @@ Files (relative to the output folder)::
                                  including expression and the identity's detail (one per photo,
                                  so evaluation needs no face model to rebuild it)
     scans/<id>.npy, .obj         test identities: true neutral mesh (the MICC-style "scan")
-    identities/<id>.json         identity ground truth: alpha_id, beta (albedo), detail RMS,
-                                 hair, skin, glasses; identities/<id>_detail.npy (V, 3) mm
+    identities/<id>.json         identity ground truth: alpha_id, beta (albedo), albedo_source,
+                                 detail RMS, hair, skin, glasses; identities/<id>_detail.npy (V, 3)
+                                 mm; for a model without albedo modes also <id>_albedo.npy (V, 3),
+                                 the procedural skin the identity got (``albedo_source`` says so;
+                                 see ``photoface.data.synth.identity``)
 
 Row fields beyond the format's common ones: ``true_mesh``, ``setting``, ``alpha_id_true`` and
 ``light`` (the format's synthetic fields; ``light`` is the exact code the face was rendered with,
-auto-exposure included, so ``Renderer.render(true mesh, albedo(beta), pose_true, light)``
-reproduces the face pixels before degradation), and in ``extra``: ``pose_true`` (6,) the camera the
-photo was rendered with (``pose`` is the fit's label and present on labeled rows only),
+auto-exposure included, so ``Renderer.render(true mesh, albedo(beta), pose_true, light)`` (the
+identity's ``_albedo.npy`` for a model without albedo modes) reproduces the face pixels before
+degradation), and in ``extra``: ``pose_true`` (6,) the camera the photo was rendered with
+(``pose`` is the fit's label and present on labeled rows only),
 ``alpha_exp_true`` (L,), ``landmarks_true`` (68, 2) exact projections (``landmarks`` holds the
 fit's landmarks on labeled rows and detector-like noisy ones otherwise), ``occluders`` (names),
 ``degradation`` and, on test rows, ``scan`` (path of the identity's scan .npy). meta.json's
-``extra`` has ``generator`` (all parameters), ``settings``, ``scans`` ({identity: {"npy", "obj"}})
-and ``true_mesh`` = "per-photo".
+``extra`` has ``generator`` (all parameters), ``settings``, ``scans`` ({identity: {"npy", "obj"}}),
+``true_mesh`` = "per-photo" and ``albedo_source`` (the face model's albedo modes, or the procedural
+skin for a model without any).
 
 Determinism: identity i draws everything from ``SeedSequence([seed, i])`` and workers only
 compute; the main process writes files in identity order, so the same arguments give
-byte-identical files for any number of workers. Interrupted runs resume: finished identities are
-journaled by the dataset writer and skipped.
+byte-identical files for any number of workers. Torch runs single-threaded in every worker
+(and in this process while generating), and nothing else here threads, so thread settings do
+not matter either. tests/data/synth/test_synth_bits.py checks this in fresh processes: 1 thread and
+1 worker, 5 threads and 2 workers, and AVX2 kernels (OpenBLAS Haswell, MKL AVX2, torch AVX2,
+numpy without AVX-512) give the same bytes, for a model with albedo modes and for one without
+(whose procedural skin goes through ``facemodel.albedo_transfer``'s rounded landmark warp).
+Limits: the same photoface, torch and numpy
+versions, on x86 CPUs with AVX2 or AVX-512. The float32 identity detail and label fit round
+differently under torch's non-vectorised kernels (ATEN_CPU_CAPABILITY=default changed 17 of
+46 files of that test: detail, meshes, scans and index.jsonl; no image), so CPUs of other
+architectures (ARM) are expected to give other bytes; data made there is still valid, only not
+identical. A dataset records the face model's hash, so data of another built-in model is
+refused by train (photoface.facemodel.procedural makes that model machine-independent).
+Interrupted runs resume: finished identities are journaled by the dataset writer and skipped.
 """
 
 from __future__ import annotations
@@ -50,32 +67,17 @@ from pathlib import Path
 
 import numpy as np
 
-from photoface.data.format import DatasetMeta, DatasetRow, DatasetWriter, PreparedDataset
+from photoface.atomic import write_atomic
+from photoface.data.format import SETTINGS, DatasetMeta, DatasetRow, DatasetWriter, PreparedDataset
+from photoface.data.synth.identity import MODEL_ALBEDO, PROCEDURAL_ALBEDO
 from photoface.data.synth.photo import IdentityGenerator, PhotoResult
-from photoface.data.synth.scene import SETTINGS
 from photoface.data.synth.sheet import write_contact_sheet
 from photoface.errors import PhotofaceError
+from photoface.facemodel import face_model_name, load_face_model
 
-__all__ = ["synthesize", "load_face_model", "write_contact_sheet", "split_counts"]
+__all__ = ["synthesize", "write_contact_sheet", "split_counts"]
 
 MIN_SIZE = 32
-
-
-def load_face_model(spec: str):
-    """A face model from a ``.npz`` path or ``builtin:demo`` / ``builtin:paper``; returns
-    (model, name for meta.json)."""
-    spec = str(spec)
-    if spec.startswith("builtin:"):
-        from photoface.facemodel import builtin_model
-
-        resolution = spec.split(":", 1)[1]
-        if resolution not in ("demo", "paper"):
-            raise PhotofaceError(
-                f"--model {spec!r}: builtin models are builtin:demo and builtin:paper")
-        return builtin_model(resolution), spec
-    from photoface.facemodel.model import MorphableModel
-
-    return MorphableModel.load(spec), Path(spec).name
 
 
 def split_counts(identities: int, test_fraction: float) -> tuple[int, int]:
@@ -131,7 +133,7 @@ def _init_worker(model_spec: str, size: int) -> None:
     import torch
 
     torch.set_num_threads(1)
-    model, _ = load_face_model(model_spec)
+    model = load_face_model(model_spec)
     _WORKER["gen"] = IdentityGenerator(model, size)
 
 
@@ -192,14 +194,18 @@ def _write_identity(writer: DatasetWriter, ident, results, faces: np.ndarray, io
         "beta": _r(ident.beta).tolist(), "detail_rms_mm": round(ident.detail_rms, 4),
         "detail": f"identities/{ident.name}_detail.npy", "hair_style": ident.look.style,
         "hair_rgb": _r(ident.look.hair).tolist(), "skin_rgb": _r(ident.look.skin).tolist(),
-        "wears_glasses": ident.wears_glasses,
+        "wears_glasses": ident.wears_glasses, "albedo_source": ident.albedo_source,
     }
-    _write_bytes(writer.root / f"identities/{ident.name}.json",
+    if ident.albedo_source != MODEL_ALBEDO:
+        info["albedo"] = f"identities/{ident.name}_albedo.npy"
+    write_atomic(writer.root / f"identities/{ident.name}.json",
                  (json.dumps(info, indent=1) + "\n").encode())
     files = [(f"identities/{ident.name}_detail.npy", ident.detail)]
+    if ident.albedo_source != MODEL_ALBEDO:
+        files.append((info["albedo"], ident.albedo))
     if ident.split == "test":
         files.append((f"scans/{ident.name}.npy", ident.neutral))
-        _write_bytes(writer.root / f"scans/{ident.name}.obj", _obj_bytes(ident.neutral, faces))
+        write_atomic(writer.root / f"scans/{ident.name}.obj", _obj_bytes(ident.neutral, faces))
     rows = []
     for res in results:
         row = _row(ident, res)
@@ -210,13 +216,6 @@ def _write_identity(writer: DatasetWriter, ident, results, faces: np.ndarray, io
     for row in rows:
         writer.add(row)
     writer.mark_done(f"identity:{ident.name}")
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def synthesize(model: str, identities: int, photos_per_identity: int, out, *,
@@ -242,7 +241,7 @@ def synthesize(model: str, identities: int, photos_per_identity: int, out, *,
     """
     _check_args(identities, photos_per_identity, labeled_fraction, size, test_fraction, workers)
     _check_out(Path(out))
-    model_obj, model_name = load_face_model(model)
+    model_obj, model_name = load_face_model(model), face_model_name(model)
     from photoface.facemodel.io import model_hash
 
     n_train, n_test = split_counts(identities, test_fraction)
@@ -257,7 +256,8 @@ def synthesize(model: str, identities: int, photos_per_identity: int, out, *,
         image_size=size, source=source, face_model=model_name, face_model_hash=digest, seed=seed,
         extra={"generator": {"name": "photoface synth", **params},
                "settings": list(SETTINGS), "scans": scans, "true_mesh": "per-photo",
-               "train_identities": n_train, "test_identities": n_test},
+               "train_identities": n_train, "test_identities": n_test,
+               "albedo_source": MODEL_ALBEDO if model_obj.n_tex > 0 else PROCEDURAL_ALBEDO},
     )
     jobs = [(seed, i, f"id{i:05d}", "train" if i < n_train else "test", photos_per_identity,
              float(labeled_fraction)) for i in range(identities)]

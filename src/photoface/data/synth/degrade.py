@@ -16,6 +16,8 @@ import numpy as np
 from PIL import Image
 from scipy.ndimage import convolve1d, gaussian_filter
 
+from photoface.pixels import to_uint8
+
 
 @dataclass(frozen=True)
 class Degradation:
@@ -57,7 +59,7 @@ def motion_blur(img: np.ndarray, length: float, angle: float) -> np.ndarray:
 
 def jpeg_roundtrip(img: np.ndarray, quality: int) -> np.ndarray:
     """Encode as JPEG at ``quality`` and decode again, in memory. (H, W, 3) float32 in [0, 1]."""
-    u8 = np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8)
+    u8 = to_uint8(img)
     buf = io.BytesIO()
     Image.fromarray(u8, "RGB").save(buf, format="JPEG", quality=int(quality))
     buf.seek(0)

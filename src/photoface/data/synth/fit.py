@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from photoface.mesh.similarity import umeyama
 from photoface.render.camera import euler_from_rotation, rotation_matrix
 
 REGULARISATION = 1.0
@@ -53,21 +54,6 @@ class LinearFit:
     rotation: np.ndarray
     translation: np.ndarray
     shape: np.ndarray
-
-
-def umeyama(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Least-squares similarity with ``dst ≈ s·Q·src + τ`` (Umeyama 1991). Inputs (V, 3)."""
-    mu_s, mu_d = src.mean(0), dst.mean(0)
-    xs, xd = src - mu_s, dst - mu_d
-    cov = xd.T @ xs / len(src)
-    u, sig, vt = np.linalg.svd(cov)
-    fix = np.ones(3)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        fix[2] = -1.0
-    q = u @ np.diag(fix) @ vt
-    var = (xs ** 2).sum() / len(src)
-    s = float((sig * fix).sum() / var)
-    return s, q, mu_d - s * q @ mu_s
 
 
 class LinearFitter:
@@ -119,19 +105,24 @@ class LinearFitter:
         target = np.asarray(true_shape, np.float64)
         c = self._coefficients(target)
         lin = self._linear(c)
-        s, q, tau = umeyama(lin, target)
+        s, q, tau = _similarity(lin, target)
         for _ in range(self.iterations):
             rigid_left = max(abs(s - 1.0), np.abs(q - np.eye(3)).max(), 0.01 * np.abs(tau).max())
             if rigid_left < 1e-5:
                 break  # already at the fixed point: no rigid part to absorb
             c = self._coefficients(((target - tau) @ q) / s)
             lin = self._linear(c)
-            s, q, tau = umeyama(lin, target)
+            s, q, tau = _similarity(lin, target)
         c = c.numpy()
         return LinearFit(
             alpha_id=c[: self.n_id].astype(np.float32), alpha_exp=c[self.n_id:].astype(np.float32),
             scale=s, rotation=q, translation=tau, shape=lin.astype(np.float32),
         )
+
+
+def _similarity(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    t = umeyama(src, dst)
+    return t.scale, t.rotation, t.translation
 
 
 def fitted_pose(pose: np.ndarray, fit: LinearFit) -> np.ndarray:

@@ -22,6 +22,15 @@ neither a linear-model fit nor a pose change can reproduce, and the best linear 
 shape is its linear part (up to the fit's regularisation). Normal displacement is a nonlinear
 function of the shape (the normals depend on ``alpha_id``); bump placement and the sine fields are
 nonlinear in their random parameters.
+
+Albedo: ``albedo = tex_mean + Σ_m beta_m tex_basis_m`` (clamped to [0, 1]) with the face model's
+own mean and modes. A model without albedo modes (ICT-FaceKit, some BFM files: one flat colour)
+would give every identity the same flat skin, so its identities take the procedural model's
+painted skin instead: the built-in demo model's albedo mean and colour modes (skin tone,
+undertone, redness, lips, brows, iris, ...), carried onto the model's vertices through the 68
+landmarks by ``photoface.facemodel.albedo_transfer`` (``AlbedoSpace``). ``beta`` then holds the
+coefficients of those modes; each identity file says which (``albedo_source``), and carries the
+albedo itself in that case, since the face model cannot rebuild it.
 """
 
 from __future__ import annotations
@@ -32,6 +41,8 @@ import numpy as np
 import torch
 
 from photoface.data.synth.head import HeadLook
+from photoface.facemodel import builtin_model
+from photoface.facemodel.albedo_transfer import quantised, transfer_albedo
 
 HAIR_COLOURS = {  # linear RGB
     "black": (0.02, 0.016, 0.013),
@@ -45,6 +56,37 @@ _HAIR_WEIGHTS = (0.3, 0.3, 0.17, 0.1, 0.05, 0.08)
 _STYLES, _STYLE_WEIGHTS = ("short", "long", "bald"), (0.55, 0.37, 0.08)
 GLASSES_PROB = 0.25
 """Share of identities who wear (clear) glasses in most of their photos."""
+MODEL_ALBEDO = "face model"
+PROCEDURAL_ALBEDO = "procedural skin (builtin:demo albedo modes carried onto this model by its landmarks)"
+
+
+class AlbedoSpace:
+    """The mean albedo and modes identities are drawn from (module docstring, "Albedo").
+
+    Attributes: source (``MODEL_ALBEDO`` or ``PROCEDURAL_ALBEDO``), n_modes (M).
+    """
+
+    def __init__(self, model):
+        self.model = model
+        if model.n_tex > 0:
+            self.source, self.mean, self.basis = MODEL_ALBEDO, None, None
+            self.n_modes = model.n_tex
+            return
+        mean, basis, _ = transfer_albedo(builtin_model("demo"), model)
+        self.source, self.n_modes = PROCEDURAL_ALBEDO, len(basis)
+        self.mean, self.basis = mean.astype(np.float64), basis.astype(np.float64)
+
+    def albedo(self, beta: np.ndarray) -> np.ndarray:
+        """(M,) coefficients -> (V, 3) float32 linear RGB in [0, 1]."""
+        if self.basis is None:
+            with torch.no_grad():
+                return self.model.albedo(torch.from_numpy(np.asarray(beta, np.float32))[None])[0].cpu().numpy()
+        # mode by mode in float64, then onto the transfer's grid: elementwise operations round
+        # the same way on every CPU kernel, where a matrix product's summation order may not
+        out = self.mean.copy()
+        for b, mode in zip(np.asarray(beta, np.float64), self.basis):
+            out += b * mode
+        return quantised(np.clip(out, 0.0, 1.0))
 
 
 @dataclass
@@ -56,12 +98,13 @@ class Identity:
         index: position in the generation order (seeds derive from it).
         split: "train" or "test".
         alpha_id: (K,) float32 true identity coefficients.
-        beta: (M,) float32 albedo coefficients.
+        beta: (M,) float32 albedo coefficients of ``albedo_source``'s modes.
         detail: (V, 3) float32 mm, the nonlinear detail displacement.
         neutral: (V, 3) float32 mm, the TRUE neutral shape: mean + id_basis·alpha_id + detail.
         albedo: (V, 3) float32 linear RGB in [0, 1].
         look: head appearance (skin, hair, style, collar).
         wears_glasses: bool.
+        albedo_source: ``MODEL_ALBEDO`` or ``PROCEDURAL_ALBEDO`` (see the module docstring).
     """
 
     name: str
@@ -74,6 +117,7 @@ class Identity:
     albedo: np.ndarray
     look: HeadLook
     wears_glasses: bool
+    albedo_source: str = "face model"
 
     @property
     def detail_rms(self) -> float:
@@ -160,14 +204,18 @@ def _skin_colour(albedo: np.ndarray, model) -> np.ndarray:
 
 
 def sample_identity(rng: np.random.Generator, model, space: DetailSpace, index: int, name: str,
-                    split: str) -> Identity:
-    """Draw one identity from the caller's generator (consumed in a fixed order)."""
+                    split: str, albedo_space: AlbedoSpace | None = None) -> Identity:
+    """Draw one identity from the caller's generator (consumed in a fixed order).
+
+    ``albedo_space`` defaults to ``AlbedoSpace(model)``; pass one to reuse it across identities.
+    """
+    albedo_space = albedo_space or AlbedoSpace(model)
     alpha_id = rng.standard_normal(model.n_id).astype(np.float32)
-    beta = (rng.standard_normal(model.n_tex) * 0.9).astype(np.float32)
+    beta = (rng.standard_normal(albedo_space.n_modes) * 0.9).astype(np.float32)
+    albedo = albedo_space.albedo(beta)
     with torch.no_grad():
         linear = model.shape(torch.from_numpy(alpha_id)[None])[0]
         normals = model.vertex_normals(linear).cpu().numpy()
-        albedo = model.albedo(torch.from_numpy(beta)[None])[0].cpu().numpy()
     linear = linear.cpu().numpy()
     raw = detail_field(rng, linear, normals, model.mirror.cpu().numpy())
     detail = space.remove(raw).astype(np.float32)
@@ -180,5 +228,5 @@ def sample_identity(rng: np.random.Generator, model, space: DetailSpace, index: 
     return Identity(
         name=name, index=index, split=split, alpha_id=alpha_id, beta=beta, detail=detail,
         neutral=(linear + detail).astype(np.float32), albedo=albedo.astype(np.float32),
-        look=look, wears_glasses=bool(rng.random() < GLASSES_PROB),
+        look=look, wears_glasses=bool(rng.random() < GLASSES_PROB), albedo_source=albedo_space.source,
     )

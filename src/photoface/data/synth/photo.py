@@ -38,10 +38,11 @@ from photoface.data.synth.background import random_background
 from photoface.data.synth.degrade import degrade
 from photoface.data.synth.fit import LinearFitter, fitted_pose
 from photoface.data.synth.head import draw_hair_cap, draw_head
-from photoface.data.synth.identity import DetailSpace, Identity, sample_identity
+from photoface.data.synth.identity import AlbedoSpace, DetailSpace, Identity, sample_identity
 from photoface.data.synth.occluders import FaceAnchors, composite, draw_occluders
 from photoface.data.synth.raster import Layer
 from photoface.data.synth.scene import PhotoScene, detector_noise, sample_scene, sample_setting
+from photoface.pixels import to_uint8
 from photoface.render.camera import project
 from photoface.render.renderer import Renderer
 from photoface.render.sh import default_light
@@ -94,12 +95,13 @@ class IdentityGenerator:
         self.size = size
         self.renderer = Renderer(self.model.faces, size)
         self.space = DetailSpace(self.model)
+        self.albedo_space = AlbedoSpace(self.model)
         self.fitter = LinearFitter(self.model)
         self.lm_idx = self.model.landmarks68.cpu()
         self.exp_flat = self.model.exp_basis.detach().cpu().double().reshape(self.model.n_exp, -1)
 
     def identity(self, rng: np.random.Generator, index: int, name: str, split: str) -> Identity:
-        return sample_identity(rng, self.model, self.space, index, name, split)
+        return sample_identity(rng, self.model, self.space, index, name, split, self.albedo_space)
 
     def generate(self, seed: int, index: int, name: str, split: str, photos: int,
                  labeled_fraction: float) -> tuple[Identity, list[PhotoResult]]:
@@ -195,7 +197,7 @@ class IdentityGenerator:
         noisy = detector_noise(rng, lm, visible, scene.pose[1], size)
         result = PhotoResult(
             index=index, scene=scene,
-            image=np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8),
+            image=to_uint8(img),
             mask=(mask.astype(np.uint8) * 255), true_mesh=shape.astype(np.float32),
             landmarks_true=lm, visible=visible, landmarks=noisy, labeled=labeled,
         )

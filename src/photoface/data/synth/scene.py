@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from photoface.data.format import SETTINGS
 from photoface.data.synth.degrade import Degradation
 from photoface.render.sh import NUM_COEFFS, default_light, directional_light, irradiance_basis
 
-SETTINGS = ("cooperative", "indoor", "outdoor")
 TRAIN_SETTING_WEIGHTS = (0.3, 0.4, 0.3)
 """How often each setting occurs among training photos."""
 

@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw
 
 from photoface.data.format import load_dataset
 from photoface.errors import PhotofaceError
+from photoface.pixels import to_uint8
 
 LABEL_WIDTH = 64
 CAPTION = 11
@@ -62,7 +63,7 @@ def write_contact_sheet(dataset_dir, out_png, identities: int = 6, photos: int =
         draw.text((4, y0 + tile // 2 - 10), name, fill=(0, 0, 0))
         draw.text((4, y0 + tile // 2 + 2), rows[0].split, fill=(90, 90, 90))
         for c, row in enumerate(rows):
-            img = (ds.load_image(row).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+            img = to_uint8(ds.load_image(row))
             thumb = Image.fromarray(img).resize((tile, tile), Image.Resampling.BILINEAR)
             x0 = LABEL_WIDTH + c * tile
             sheet.paste(thumb, (x0, y0))

@@ -23,9 +23,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import nnls
 
-from photoface.facemodel import procedural_layout as L
-from photoface.facemodel import proportions
-from photoface.facemodel.procedural_shapes import gauss, pair, pca_modes, smoothstep
+from photoface.facemodel.procedural import layout, proportions
+from photoface.facemodel.procedural.pca import pca_modes, round_significand
+from photoface.facemodel.procedural.shapes import gauss, pair, smoothstep
 
 
 def semantic_fields(verts: np.ndarray, base_xy: np.ndarray, normal: np.ndarray, nose_h: np.ndarray):
@@ -34,20 +34,20 @@ def semantic_fields(verts: np.ndarray, base_xy: np.ndarray, normal: np.ndarray, 
     z = verts[:, 2]
     zero = np.zeros_like(x)
     sgn = np.tanh(x / 3.0)
-    ex, ey = (L.EYE_INNER[0] + L.EYE_OUTER[0]) / 2, (L.EYE_INNER[1] + L.EYE_OUTER[1]) / 2
+    ex, ey = (layout.EYE_INNER[0] + layout.EYE_OUTER[0]) / 2, (layout.EYE_INNER[1] + layout.EYE_OUTER[1]) / 2
     eye_w = pair(gauss, x, y, ex, ey + 1.0, 13.0, 9.0)
     nose_box = np.exp(-0.5 * ((x / 16.0) ** 2 + ((y + 22.0) / 30.0) ** 4))
-    mouth_w = gauss(x, y, 0.0, L.STOMION_Y, 30.0, 13.0)
+    mouth_w = gauss(x, y, 0.0, layout.STOMION_Y, 30.0, 13.0)
     lower = smoothstep(-20.0, -70.0, y)
 
     def f(dx=zero, dy=zero, dz=zero):
         return np.stack([dx + zero, dy + zero, dz + zero], axis=1)
 
     fields = {
-        "face_size": (f(dx=x, dy=y - L.NOSE_BASE_Y, dz=z + 45.0), 0.035),
+        "face_size": (f(dx=x, dy=y - layout.NOSE_BASE_Y, dz=z + 45.0), 0.035),
         "face_width": (f(dx=x), 0.045),
         "face_height": (f(dy=y), 0.035),
-        "lower_face_height": (f(dy=(y - L.NOSE_BASE_Y) * smoothstep(L.NOSE_BASE_Y + 8, L.NOSE_BASE_Y - 8, y)), 0.06),
+        "lower_face_height": (f(dy=(y - layout.NOSE_BASE_Y) * smoothstep(layout.NOSE_BASE_Y + 8, layout.NOSE_BASE_Y - 8, y)), 0.06),
         "face_depth": (f(dz=z + 45.0), 0.06),
         "nose_length": (f(dy=-smoothstep(6.0, -38.0, y) * nose_box), 2.5),
         "nose_width": (f(dx=x * gauss(x, y, 0.0, -36.0, 16.0, 12.0)), 0.09),
@@ -65,14 +65,14 @@ def semantic_fields(verts: np.ndarray, base_xy: np.ndarray, normal: np.ndarray, 
         "eye_depth": (f(dz=-eye_w), 1.5),
         "mouth_width": (f(dx=x * mouth_w), 0.07),
         "mouth_height": (f(dy=mouth_w), 1.5),
-        "lip_thickness": (f(dy=(y - L.STOMION_Y) * gauss(x, y, 0.0, L.STOMION_Y, 20.0, 10.0)), 0.12),
-        "lip_protrusion": (f(dz=gauss(x, y, 0.0, L.STOMION_Y, 22.0, 11.0)), 1.5),
+        "lip_thickness": (f(dy=(y - layout.STOMION_Y) * gauss(x, y, 0.0, layout.STOMION_Y, 20.0, 10.0)), 0.12),
+        "lip_protrusion": (f(dz=gauss(x, y, 0.0, layout.STOMION_Y, 22.0, 11.0)), 1.5),
         "cheek_fullness": (normal * pair(gauss, x, y, 44.0, -40.0, 16.0, 16.0)[:, None], 2.8),
         "cheekbones": (normal * pair(gauss, x, y, 50.0, -14.0, 14.0, 9.0)[:, None], 1.5),
         "forehead_slope": (f(dz=-np.maximum(y - 20.0, 0.0) / 70.0), 4.0),
         "temple_width": (f(dx=x * smoothstep(10.0, 60.0, y)), 0.04),
         "jaw_angle": (normal * pair(gauss, x, y, 55.0, -78.0, 14.0, 14.0)[:, None], 2.8),
-        "midface_height": (f(dy=(y - L.NOSE_ROOT_Y) * band(y, L.NOSE_BASE_Y, L.NOSE_ROOT_Y)), 0.04),
+        "midface_height": (f(dy=(y - layout.NOSE_ROOT_Y) * band(y, layout.NOSE_BASE_Y, layout.NOSE_ROOT_Y)), 0.04),
         "nose_deviation": (f(dx=nose_box), 0.8),
         "eye_height_asymmetry": (f(dy=sgn * eye_w), 0.7),
         "mouth_tilt": (f(dy=x / 25.0 * mouth_w), 0.7),
@@ -132,7 +132,10 @@ def calibrate_stds(mean_lm, sem_lm, prior, rnd_lm, reg: float = 0.05) -> np.ndar
     a = np.concatenate([j2.T / target[:, None], np.sqrt(reg) * np.diag(1.0 / p2)])
     b = np.concatenate([(target - r) / target, np.sqrt(reg) * np.ones_like(p2)])
     s, _ = nnls(a, b)
-    return np.sqrt(s)
+    # nnls runs on BLAS, whose kernels differ between CPUs in the last bit; rounding the result
+    # to 30 significant bits makes such a difference vanish (unless it straddles a rounding
+    # midpoint, about 2^-22 of the time per value).
+    return round_significand(np.sqrt(s), 30)
 
 
 def identity_basis(verts, base_xy, normal, nose_h, lm, n_modes: int, rng: np.random.Generator):

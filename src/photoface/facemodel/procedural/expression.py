@@ -10,7 +10,7 @@ Mouth: the lips are separate surfaces along the mouth slit, so shapes that move 
 of the lower face about a hinge axis near the ears (22°), applied with a weight that is 1 on the
 lower lip, chin and jaw and fades to 0 over the cheeks; the lower lip moves by about 40 mm.
 
-Eyes: the lid margins are mesh rows (``procedural_surface``). Blink slides the upper-lid rows
+Eyes: the lid margins are mesh rows (``surface``). Blink slides the upper-lid rows
 down onto the lower lid, squeezes the eye-white rows between them into a thin band and pushes it
 back behind the lids, so a closed eye shows only lid skin and the lash line.
 """
@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from photoface.facemodel import procedural_layout as L
-from photoface.facemodel.procedural_mesh import GRID, POCKET_BACK, POCKET_LOWER, POCKET_UPPER, SLIT_LOWER, FaceGrid
-from photoface.facemodel.procedural_shapes import band, gauss, pair, smoothstep
-from photoface.facemodel.procedural_surface import MeanSurface, eye_s, lid_margins
+from photoface.facemodel.procedural import layout
+from photoface.facemodel.procedural.mesh import GRID, POCKET_BACK, POCKET_LOWER, POCKET_UPPER, SLIT_LOWER, FaceGrid
+from photoface.facemodel.procedural.shapes import band, gauss, pair, smoothstep
+from photoface.facemodel.procedural.surface import MeanSurface, eye_s, lid_margins
 
 JAW_HINGE = (-12.0, -65.0)  # (y, z) design coordinates of the jaw's rotation axis (parallel to x)
 JAW_OPEN_DEG = 22.0
@@ -37,7 +37,7 @@ def lower_side(grid: FaceGrid) -> np.ndarray:
 def jaw_weight(grid: FaceGrid, mean: MeanSurface) -> np.ndarray:
     """(V,) how much each vertex follows the mandible: 1 below the mouth, 0 above, graded outside."""
     x, y = mean.base_xy[:, 0], mean.base_xy[:, 1]
-    xc, yst = L.MOUTH_CORNER_X, L.STOMION_Y
+    xc, yst = layout.MOUTH_CORNER_X, layout.STOMION_Y
     out_x = np.maximum(np.abs(x) - xc, 0.0)
     centre = yst + 0.45 * out_x
     half = np.maximum(0.7 * out_x, 1.0)
@@ -84,7 +84,7 @@ def expression_basis(grid: FaceGrid, mean: MeanSurface) -> tuple[np.ndarray, lis
     x, y = mean.base_xy[:, 0], mean.base_xy[:, 1]
     n = mean.normal
     zero = np.zeros_like(x)
-    xc, yst = L.MOUTH_CORNER_X, L.STOMION_Y
+    xc, yst = layout.MOUTH_CORNER_X, layout.STOMION_Y
     low = lower_side(grid).astype(float)
     up_side = 1.0 - low
     in_slit = np.abs(x) < xc + 2.0

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from photoface.facemodel import procedural_layout as L
-from photoface.facemodel.procedural_mesh import GRID, POCKET_BACK, SLIT_LOWER, FaceGrid
-from photoface.facemodel.procedural_shapes import gauss, pair, pca_modes, smoothstep
-from photoface.facemodel.procedural_surface import MeanSurface, eye_s, lid_margins, lip_outline
+from photoface.facemodel.procedural import layout
+from photoface.facemodel.procedural.mesh import GRID, POCKET_BACK, SLIT_LOWER, FaceGrid
+from photoface.facemodel.procedural.pca import pca_modes
+from photoface.facemodel.procedural.shapes import gauss, pair, smoothstep
+from photoface.facemodel.procedural.surface import MeanSurface, eye_s, lid_margins, lip_outline
 
 SKIN = np.array([0.62, 0.45, 0.37])
 LIPS = np.array([0.56, 0.29, 0.27])
@@ -59,7 +60,7 @@ def _masks(grid: FaceGrid, mean: MeanSurface) -> dict[str, np.ndarray]:
     # end), tapering to the tail; the soft edge imitates sparse hairs.
     t = np.linspace(12.0, 61.0, 90)
     u = (t - 12.0) / 49.0
-    brow_y = L.BROW_Y - 4.0 + 5.2 * np.sin(np.pi * np.clip(u * 0.85 + 0.08, 0, 1)) - 2.5 * u
+    brow_y = layout.BROW_Y - 4.0 + 5.2 * np.sin(np.pi * np.clip(u * 0.85 + 0.08, 0, 1)) - 2.5 * u
     thick = 2.2 + 1.6 * (1 - u) ** 0.7 - 1.0 * u**2
     d = np.min((ax[:, None] - t[None]) ** 2 / 1.5 + (y[:, None] - brow_y[None]) ** 2 / thick[None] ** 2, axis=1)
     d = d + (np.maximum(ax - 61.0, 0.0) / 2.0) ** 2 + (np.maximum(12.0 - ax, 0.0) / 1.5) ** 2

@@ -1,6 +1,6 @@
 """The mean shape of the procedural face: base surface + anatomical features, and its landmarks.
 
-The base surface (``procedural_layout``) is an elliptical face mask. Features are heights (mm)
+The base surface (``layout``) is an elliptical face mask. Features are heights (mm)
 added along the base surface's normal, written as smooth functions of the base position
 (x, y): forehead, brow ridge, orbits, eyeballs and eyelids, nose (bridge, tip, alae, nostrils),
 cheekbones and cheeks, nasolabial folds, lips, chin. The eyes get a local re-spacing of the rows
@@ -8,7 +8,7 @@ so that grid rows follow the upper and lower lid margins exactly: the lid margin
 lines, the eye-close expression can slide the upper-lid rows down onto the lower lid, and the
 albedo's eye white stops sharply at the lids.
 
-Everything here is in design coordinates (see ``procedural_layout``).
+Everything here is in design coordinates (see ``layout``).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.interpolate import PchipInterpolator
 
-from photoface.facemodel import procedural_layout as L
-from photoface.facemodel.procedural_mesh import GRID, SLIT_LOWER, FaceGrid
-from photoface.facemodel.procedural_shapes import band, gauss, pair, ridge, smoothstep
+from photoface.facemodel.procedural import layout
+from photoface.facemodel.procedural.mesh import GRID, SLIT_LOWER, FaceGrid
+from photoface.facemodel.procedural.shapes import band, gauss, pair, ridge, smoothstep
 
 POCKET_DEPTH = 13.0  # mm from the lips to the back of the mouth pocket
 
@@ -46,24 +46,24 @@ def eye_s(x, eye: EyeRows):
 def lid_margins(s):
     """Canthal line, upper and lower lid margins (y, mm) at eye position ``s`` (valid in [0,1])."""
     sc = np.clip(s, 0.0, 1.0)
-    line = L.EYE_INNER[1] + (L.EYE_OUTER[1] - L.EYE_INNER[1]) * sc
+    line = layout.EYE_INNER[1] + (layout.EYE_OUTER[1] - layout.EYE_INNER[1]) * sc
     # The upper lid peaks a little towards the inner side, the lower lid towards the outer side.
     up = np.sin(np.pi * sc**0.9) ** 0.85
     lo = np.sin(np.pi * sc**1.1) ** 0.9
-    return line, line + L.LID_UP * up, line - L.LID_LO * lo
+    return line, line + layout.LID_UP * up, line - layout.LID_LO * lo
 
 
 def place_eye_rows(base: np.ndarray, grid: FaceGrid) -> EyeRows:
     """Pick the canthal row and lid rows from the row spacing near the eyes."""
     mid = grid.mid
     ys = base[:, mid, 1]
-    centre = int(np.argmin(np.abs(ys - 0.5 * (L.EYE_INNER[1] + L.EYE_OUTER[1]))))
+    centre = int(np.argmin(np.abs(ys - 0.5 * (layout.EYE_INNER[1] + layout.EYE_OUTER[1]))))
     spacing = abs(ys[centre - 1] - ys[centre + 1]) / 2.0
-    n_up = max(1, int(round(L.LID_UP / spacing)))
-    n_lo = max(1, int(round(L.LID_LO / spacing)))
+    n_up = max(1, int(round(layout.LID_UP / spacing)))
+    n_lo = max(1, int(round(layout.LID_LO / spacing)))
     xs = base[centre, :, 0]
-    col_in = int(np.argmin(np.abs(xs - L.EYE_INNER[0])))
-    col_out = int(np.argmin(np.abs(xs - L.EYE_OUTER[0])))
+    col_in = int(np.argmin(np.abs(xs - layout.EYE_INNER[0])))
+    col_out = int(np.argmin(np.abs(xs - layout.EYE_OUTER[0])))
     return EyeRows(centre - n_up, centre, centre + n_lo, col_in, col_out, float(xs[col_in]), float(xs[col_out]))
 
 
@@ -154,7 +154,7 @@ def eye_height(x, y, eye: EyeRows):
 def brow_height(x, y):
     """Brow ridge, glabella, forehead bossing, temples (mm)."""
     t = np.linspace(10.0, 60.0, 80)
-    path_y = L.BROW_Y - 8.0 - 0.0035 * (t - 34.0) ** 2
+    path_y = layout.BROW_Y - 8.0 - 0.0035 * (t - 34.0) ** 2
     h = 2.5 * pair(ridge, x, y, t, path_y, 6.5)
     h += 2.4 * gauss(x, y, 0.0, 15.0, 9.0, 7.0)  # glabella
     h += 2.0 * pair(gauss, x, y, 26.0, 55.0, 20.0, 16.0)  # frontal bossing
@@ -179,17 +179,17 @@ def cheek_height(x, y):
 
 def lip_outline(x):
     """(taper, upper vermilion border, lower vermilion border) as functions of x (mm)."""
-    xc = L.MOUTH_CORNER_X
+    xc = layout.MOUTH_CORNER_X
     taper = np.clip(1.0 - (x / xc) ** 2, 0.0, None) ** 0.75
     bow = 0.9 * pair(gauss, x, 0.0, 5.5, 0.0, 2.5, 1.0) - 0.4 * gauss(x, 0.0, 0.0, 0.0, 1.5, 1.0)
-    upper = L.STOMION_Y + (L.UPPER_LIP_TOP_Y - L.STOMION_Y + bow) * taper
-    lower = L.STOMION_Y + (L.LOWER_LIP_BOTTOM_Y - L.STOMION_Y) * taper**1.3
+    upper = layout.STOMION_Y + (layout.UPPER_LIP_TOP_Y - layout.STOMION_Y + bow) * taper
+    lower = layout.STOMION_Y + (layout.LOWER_LIP_BOTTOM_Y - layout.STOMION_Y) * taper**1.3
     return taper, upper, lower
 
 
 def mouth_height(x, y):
     """Lips, philtrum, dental-arch curvature, labiomental fold, chin (mm)."""
-    xc, yst = L.MOUTH_CORNER_X, L.STOMION_Y
+    xc, yst = layout.MOUTH_CORNER_X, layout.STOMION_Y
     taper, up, lo = lip_outline(x)
     region = np.exp(-0.5 * ((x / 34.0) ** 4 + ((y - yst) / 22.0) ** 4))
     h = -0.0075 * x**2 * region  # the lips wrap around the teeth
@@ -231,7 +231,7 @@ class MeanSurface:
     eye: EyeRows
 
 
-def build_mean(grid: FaceGrid, place: L.Placement) -> MeanSurface:
+def build_mean(grid: FaceGrid, place: layout.Placement) -> MeanSurface:
     """Vertex positions of the mean face (design coordinates)."""
     base = place.base()
     eye = place_eye_rows(base, grid)

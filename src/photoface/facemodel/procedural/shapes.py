@@ -8,7 +8,6 @@ smooth across the midline.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 
 def smoothstep(e0: float, e1, x):
@@ -47,30 +46,3 @@ def ridge(x, y, path_x, path_y, width: float):
     py = np.asarray(path_y)[None, :]
     d2 = (x.reshape(-1, 1) - px) ** 2 + (y.reshape(-1, 1) - py) ** 2
     return np.exp(-0.5 * d2.min(axis=1) / width**2).reshape(x.shape)
-
-
-def pca_modes(generators: np.ndarray, n_modes: int) -> tuple[np.ndarray, np.ndarray]:
-    """PCA of stacked generator fields: modes ``S_k U_k`` ordered by variance.
-
-    ``generators`` (N, D) are the rows of G; the covariance of ``Σ_i c_i G_i`` with standard-normal
-    ``c`` is ``GᵀG``, whose eigenvectors scaled by the root eigenvalues are the returned modes
-    (n_modes, D), so standard-normal coefficients on them reproduce the same distribution. Solved
-    through the small N×N Gram matrix (N ≪ D). The sign of each mode is fixed so that its
-    largest-magnitude entry is positive, which makes the result deterministic.
-    """
-    g = torch.as_tensor(np.asarray(generators), dtype=torch.float64)
-    gram = g @ g.T
-    # A small eigenproblem: one thread avoids BLAS thread contention that can make it 100× slower
-    # on a busy machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        evals, evecs = torch.linalg.eigh(gram)
-    finally:
-        torch.set_num_threads(threads)
-    order = torch.argsort(evals, descending=True)[:n_modes]
-    s = evals[order].clamp_min(0.0).sqrt()
-    modes = evecs[:, order].T @ g  # (n_modes, D) = S_k U_k
-    big = modes.abs().argmax(dim=1)
-    modes *= torch.sign(modes[torch.arange(order.numel()), big])[:, None]
-    return modes.numpy(), s.numpy()

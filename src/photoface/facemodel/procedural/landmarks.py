@@ -5,27 +5,27 @@ ones are their mirror vertices, so ``mirror[landmarks68[i]] == landmarks68[IBUG_
 holds by construction. Points with a structural meaning are exact mesh vertices: eye corners and
 lid points lie on the lid-margin rows, mouth corners are the ends of the mouth slit, the inner-lip
 points are the upper/lower copies of slit vertices. The others are the grid vertex nearest (in
-the base surface's x, y) to a design position in design coordinates (``procedural_layout``).
+the base surface's x, y) to a design position in design coordinates (``layout``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from photoface.facemodel import procedural_layout as L
 from photoface.facemodel.model import IBUG_MIRROR
-from photoface.facemodel.procedural_mesh import GRID, SLIT_LOWER, FaceGrid
-from photoface.facemodel.procedural_surface import MeanSurface, eye_s, lid_margins, lip_outline
+from photoface.facemodel.procedural import layout
+from photoface.facemodel.procedural.mesh import GRID, SLIT_LOWER, FaceGrid
+from photoface.facemodel.procedural.surface import MeanSurface, eye_s, lid_margins, lip_outline
 
 # Left-side / midline design positions (x, y), mm, for landmarks placed by nearest vertex.
 _JAW = {  # 8 = chin (midline) ... 16 = at ear level
-    8: (0.0, L.CHIN_Y), 9: (21.0, -104.5), 10: (37.0, -95.0), 11: (48.0, -83.0),
+    8: (0.0, layout.CHIN_Y), 9: (21.0, -104.5), 10: (37.0, -95.0), 11: (48.0, -83.0),
     12: (59.5, -66.0), 13: (66.0, -53.0), 14: (69.5, -41.0), 15: (72.5, -24.0), 16: (73.6, -7.0),
 }
-_BROW = {22: (14.0, 26.2), 23: (26.0, 29.2), 24: (37.0, 30.2), 25: (48.0, 29.2), 26: (L.BROW_OUTER_X, 25.2)}
+_BROW = {22: (14.0, 26.2), 23: (26.0, 29.2), 24: (37.0, 30.2), 25: (48.0, 29.2), 26: (layout.BROW_OUTER_X, 25.2)}
 _NOSE = {
-    27: (0.0, L.NOSE_ROOT_Y), 28: (0.0, -9.5), 29: (0.0, -23.0), 30: (0.0, L.NOSE_TIP_Y),
-    33: (0.0, L.NOSE_BASE_Y), 34: (6.5, -44.8), 35: (L.ALA_X, -43.5),
+    27: (0.0, layout.NOSE_ROOT_Y), 28: (0.0, -9.5), 29: (0.0, -23.0), 30: (0.0, layout.NOSE_TIP_Y),
+    33: (0.0, layout.NOSE_BASE_Y), 34: (6.5, -44.8), 35: (layout.ALA_X, -43.5),
 }
 _LIP_X = {"outer_mid": 5.5, "outer_side": 14.0, "inner": 11.0}
 

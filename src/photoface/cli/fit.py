@@ -1,0 +1,54 @@
+"""``photoface fit``: multi-photo fitting of a face model, one shared identity per person.
+
+The handler imports the application lazily so that ``photoface --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register ``fit`` on the top-level sub-parsers ``sub``."""
+    p = sub.add_parser(
+        "fit",
+        help="fit a face model to photo collections: one identity per person, expression/pose/light per photo",
+        description="PHOTOS_OR_PREPARED_DIR is a folder of person folders (raw photos are detected, landmarked, "
+        "aligned and masked like `photoface prepare`, into DIR/prepared) or a prepared dataset. Per photo NAME: "
+        "DIR/<person>/NAME.obj/.ply (fitted mesh, albedo colours), NAME.json (codes incl. the identity vector, "
+        "pose, residuals), NAME_overlay.png; per person identity.obj/.ply and person.json; DIR/labels (a prepared "
+        "dataset with the fitted labels, usable by `photoface train`); DIR/fit_report.tsv (failed photos).",
+    )
+    p.add_argument("inputs", metavar="PHOTOS_OR_PREPARED_DIR")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--model", default="builtin:demo", metavar="MODEL.npz",
+                   help="face-model .npz, or builtin:demo / builtin:paper (default builtin:demo)")
+    p.add_argument("--iterations", type=int, metavar="N",
+                   help="Adam iterations of the full render stage (FitConfig.photo_iterations)")
+    p.add_argument("--size", type=int, default=128, metavar="PX", help="crop size for raw photos (default 128)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="FitConfig override (photoface/fit/config.py), e.g. w_photo=400; repeatable")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no per-person lines")
+    p.set_defaults(handler=run_fit)
+
+
+def run_fit(args: argparse.Namespace) -> int:
+    """``photoface fit``."""
+    from photoface.apps.fit import REPORT_FILE, fit_photos
+
+    res = fit_photos(args.inputs, args.out, model=args.model, iterations=args.iterations, overrides=args.overrides,
+                     image_size=args.size, progress=not args.quiet,
+                     log=(lambda message: None) if args.quiet else _stderr)
+    for key, why in sorted(res.failures.items()):
+        print(f"failed: {key}: {why}")
+    print(f"fitted {res.people} person(s), {len(res.written)} photo(s) into {res.out_dir}"
+          + (f"; {len(res.failures)} failed, see {res.out_dir / REPORT_FILE}" if res.failures else ""))
+    return 0
+
+
+def _stderr(message: str) -> None:
+    import sys
+
+    from tqdm import tqdm
+
+    tqdm.write(message, file=sys.stderr)

@@ -1,0 +1,76 @@
+"""Fit a whole prepared dataset, one person at a time (streaming).
+
+Only one person's photos are in memory at once: ``person_batches`` loads the images and masks
+of one identity, ``fit_collection`` fits them and yields the result before the next identity is
+read, so a 2,000-photo collection needs the memory of its largest person's batch, not more.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from photoface.data.format import DatasetRow, PreparedDataset
+from photoface.fit.config import FitConfig
+from photoface.fit.contour import contour_lines
+from photoface.fit.joint_landmarks import landmark_sigma_px
+from photoface.fit.objective import PhotoBatch
+from photoface.fit.person import PersonFit, fit_person
+
+
+def landmarks_are_fixed_vertices(dataset: PreparedDataset) -> bool:
+    """True for synthetic datasets: their landmarks are projections of the model's fixed landmark
+    vertices (plus noise), so the jaw landmarks must NOT slide to the silhouette."""
+    return str(dataset.meta.source).startswith("synthetic")
+
+
+def use_contour(cfg: FitConfig, dataset: PreparedDataset | None) -> bool:
+    """Whether the jaw landmarks follow the silhouette for this dataset (``FitConfig.contour``)."""
+    if cfg.contour == "auto":
+        return dataset is None or not landmarks_are_fixed_vertices(dataset)
+    return cfg.contour == "on"
+
+
+def make_batch(images, masks, landmarks, visible, cfg: FitConfig, device=None) -> PhotoBatch:
+    """A ``PhotoBatch`` from (B, 3, S, S) images, (B, 1, S, S) masks, (B, 68, 2) px landmarks and
+    (B, 68) visibility (None = all visible); invisible landmarks get ``cfg.invisible_weight``."""
+    lm = torch.as_tensor(np.asarray(landmarks), dtype=torch.float32)
+    vis = torch.ones(lm.shape[:2]) if visible is None else torch.as_tensor(np.asarray(visible), dtype=torch.float32)
+    weights = vis + cfg.invisible_weight * (1.0 - vis)
+    sigma = landmark_sigma_px(lm.double(), cfg.landmark_sigma).float()
+    return PhotoBatch(images.float().to(device), masks.float().to(device), lm.to(device), weights.to(device),
+                      sigma.to(device))
+
+
+def person_rows(dataset: PreparedDataset) -> list[tuple[str, list[DatasetRow]]]:
+    """Rows grouped by identity, identities in first-appearance order."""
+    groups: dict[str, list[DatasetRow]] = {}
+    for r in dataset.rows:
+        groups.setdefault(r.identity, []).append(r)
+    return list(groups.items())
+
+
+def load_person(dataset: PreparedDataset, rows: list[DatasetRow], cfg: FitConfig, device=None) -> PhotoBatch:
+    """The batch of one person's rows: images, masks, landmarks, visibility."""
+    images = torch.stack([dataset.load_image(r) for r in rows])
+    masks = torch.stack([dataset.load_mask(r) for r in rows])
+    landmarks = np.stack([r.landmarks for r in rows])
+    visible = None if any(r.visible is None for r in rows) else np.stack([r.visible for r in rows])
+    return make_batch(images, masks, landmarks, visible, cfg, device)
+
+
+def fit_collection(dataset: PreparedDataset, face_model, cfg: FitConfig | None = None,
+                   renderer=None) -> Iterator[tuple[str, list[DatasetRow], PersonFit]]:
+    """Fit every person of ``dataset`` in turn; yields (identity, rows, PersonFit) per person."""
+    cfg = cfg or FitConfig()
+    lines = contour_lines(face_model) if use_contour(cfg, dataset) else None
+    device = face_model.mean.device
+    if renderer is None and cfg.light_iterations + cfg.photo_iterations > 0:
+        from photoface.render.renderer import Renderer
+
+        renderer = Renderer(face_model.faces, dataset.meta.image_size).to(device)
+    for identity, rows in person_rows(dataset):
+        batch = load_person(dataset, rows, cfg, device)
+        yield identity, rows, fit_person(face_model, batch, cfg, renderer=renderer, lines=lines)

@@ -1,0 +1,98 @@
+"""Jaw-line (contour) landmarks that follow the silhouette of a turned face.
+
+A 2D landmark detector puts the 17 jaw landmarks on the visible outline of the face. For a
+frontal face that outline runs through fixed model vertices; once the head turns, the outline on
+the far side is the cheek's silhouette, further in. Fixed landmark vertices then pull the fit
+towards a wrong yaw and a too-narrow face. As 3DDFA and Deep3DFaceRecon-style fitters do, each jaw
+landmark gets a precomputed *line* of candidate vertices, at the landmark's height, from the
+landmark vertex in towards the face's midline; per photo the candidate that lies furthest out in
+the image (the silhouette along that line) takes the landmark's place.
+
+Shapes: lines are a (17, P) long tensor of vertex indices padded by repeating each line's last
+vertex (so a padded entry never wins by itself); camera-space vertices (B, V, 3) mm.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+JAW = 17
+"""iBUG-68 indices 0..16 are the jaw line; 8 is the chin, on the midline."""
+CHIN = 8
+
+
+def contour_lines(face_model, points: int = 16, band_mm: float = 4.0) -> torch.Tensor:
+    """Candidate vertex lines of the 17 jaw landmarks, from the face model's mean shape.
+
+    For jaw landmark k at (x_k, y_k) the candidates are front-facing vertices with |y − y_k| <
+    ``band_mm`` on the landmark's side of the midline, between the midline and x_k; the line keeps
+    at most ``points`` of them, one per equal-width slice of x (the one nearest the landmark's
+    height), ordered from the landmark outwards-in. The chin's line is the chin vertex alone.
+
+    Returns:
+        (17, P) long vertex indices (P = the longest line), first entry the landmark vertex.
+    """
+    mean = face_model.mean.detach().cpu().double().numpy()
+    lm = face_model.landmarks68.cpu().numpy()
+    normals = face_model.vertex_normals(face_model.mean.detach().cpu()[None])[0].double().numpy()
+    excluded = np.zeros(len(mean), bool)
+    for name in ("mouth_interior", "eyes"):
+        idx = face_model.regions.get(name)
+        if idx is not None:
+            excluded[idx.cpu().numpy()] = True
+    lines = []
+    for k in range(JAW):
+        v0 = int(lm[k])
+        x0, y0 = mean[v0, 0], mean[v0, 1]
+        side = np.sign(x0)
+        if k == CHIN or side == 0:
+            lines.append([v0])
+            continue
+        sx = side * mean[:, 0]
+        cand = np.flatnonzero((np.abs(mean[:, 1] - y0) < band_mm) & (sx >= 0.0) & (sx < side * x0)
+                              & (normals[:, 2] > -0.1) & ~excluded)
+        line = [v0]
+        if len(cand):
+            edges = np.linspace(0.0, side * x0, points + 1)
+            slot = np.clip(np.searchsorted(edges, sx[cand], side="right") - 1, 0, points - 1)
+            for s in range(points - 1, -1, -1):  # outermost slice first
+                members = cand[slot == s]
+                if len(members):
+                    best = members[np.argmin(np.abs(mean[members, 1] - y0))]
+                    if best != v0:
+                        line.append(int(best))
+        lines.append(line)
+    width = max(len(line) for line in lines)
+    padded = [line + [line[-1]] * (width - len(line)) for line in lines]
+    return torch.tensor(padded, dtype=torch.long)
+
+
+def landmark_vertices(landmarks68: torch.Tensor, lines: torch.Tensor | None, cam_verts: torch.Tensor,
+                      yaw_deg: torch.Tensor, min_yaw_deg: float) -> torch.Tensor:
+    """Per photo, the 68 vertices that play the landmarks: jaw landmarks moved to the silhouette.
+
+    Args:
+        landmarks68: (68,) long, the model's fixed landmark vertices.
+        lines: (17, P) long from ``contour_lines``, or None (fixed vertices throughout).
+        cam_verts: (B, V, 3) camera-space vertices in mm (x image-right), no gradient needed.
+        yaw_deg: (B,) yaw of each photo in degrees.
+        min_yaw_deg: photos with |yaw| below it keep the fixed vertices.
+
+    Returns:
+        (B, 68) long vertex indices.
+    """
+    b = cam_verts.shape[0]
+    out = landmarks68.to(cam_verts.device).expand(b, -1).clone()
+    if lines is None:
+        return out
+    lines = lines.to(cam_verts.device)
+    x = cam_verts[..., 0].detach()  # (B, V)
+    cand_x = x[:, lines]  # (B, 17, P)
+    # outward = away from the midline: image left for iBUG 0-7 (the subject's right), right for 9-16
+    side = torch.sign(torch.arange(JAW, device=x.device, dtype=x.dtype) - CHIN).reshape(1, JAW, 1)
+    pick = (side * cand_x).argmax(dim=2)  # (B, 17); the chin's line has one entry
+    chosen = torch.gather(lines.expand(b, -1, -1), 2, pick[..., None])[..., 0]
+    turned = (yaw_deg.abs() >= min_yaw_deg).to(cam_verts.device)
+    out[:, :JAW] = torch.where(turned[:, None], chosen, out[:, :JAW])
+    return out

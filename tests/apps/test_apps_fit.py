@@ -1,0 +1,86 @@
+"""``photoface fit`` end to end on the tiny model: output names, labels, training on the labels, errors."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from photoface.apps.fit import LABELS_DIR, REPORT_FILE, fit_photos
+from photoface.cli import main
+from photoface.data.format import load_dataset
+from photoface.errors import InputFileError
+from photoface.facemodel.io import model_hash, save_model
+from photoface.fit.labels import LABEL_SOURCE
+from support.runs import tiny_config, tiny_face_model, write_tiny_dataset
+
+QUICK = ["light_iterations=2", "photo_iterations=2", "landmark_iterations=5"]
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fit_app")
+    model = tiny_face_model()
+    model_path = root / "tiny_model.npz"
+    save_model(model, model_path)
+    data = write_tiny_dataset(root / "data", model, model_path, n_ids=2, per_id=3, test_ids=0)
+    lines = []
+    res = fit_photos(data, root / "out", model=str(model_path), overrides=QUICK, progress=False, log=lines.append)
+    return {"root": root, "model": model, "model_path": model_path, "data": data, "res": res, "lines": lines}
+
+
+def test_outputs_are_named_after_the_photos(fitted):
+    out = fitted["root"] / "out"
+    ds = load_dataset(fitted["data"])
+    for row in ds.rows:
+        stem = row.image.rsplit("/", 1)[1].rsplit(".", 1)[0]
+        folder = out / row.identity
+        for suffix in (".obj", ".ply", ".json", "_overlay.png"):
+            assert (folder / f"{stem}{suffix}").is_file(), f"{stem}{suffix}"
+        rec = json.loads((folder / f"{stem}.json").read_text())
+        assert len(rec["codes"]["identity"]) == fitted["model"].n_id
+        assert rec["residuals"]["landmark_rms_px"] >= 0 and rec["pose"]["scale_px_per_mm"] > 0
+    for person in ("p0", "p1"):
+        assert (out / person / "identity.obj").is_file() and (out / person / "identity.ply").is_file()
+        info = json.loads((out / person / "person.json").read_text())
+        assert len(info["photos"]) == 3 and len(info["identity_vector"]) == fitted["model"].n_id
+    assert (out / REPORT_FILE).is_file()
+    assert fitted["res"].people == 2 and len(fitted["res"].written) == 6
+    assert len(fitted["lines"]) == 2 and fitted["lines"][0].startswith("p0: 3 photo(s), landmark RMS")
+    with Image.open(out / "p0" / f"{ds.rows[0].image.rsplit('/', 1)[1].rsplit('.', 1)[0]}_overlay.png") as im:
+        assert im.size == (32, 32)  # no source photo: drawn over the crop
+
+
+def test_labels_dataset_carries_the_fit_and_trains(fitted, tmp_path):
+    from photoface.train import train
+
+    labels = load_dataset(fitted["root"] / "out" / LABELS_DIR)
+    assert len(labels) == 6 and labels.meta.face_model_hash == model_hash(fitted["model"])
+    for person in ("p0", "p1"):
+        rows = [r for r in labels.rows if r.identity == person]
+        assert all(r.labeled and r.extra["label_source"] == LABEL_SOURCE for r in rows)
+        np.testing.assert_array_equal(rows[0].alpha_id, rows[1].alpha_id)  # one shared identity
+        assert rows[0].alpha_exp.shape == (fitted["model"].n_exp,) and rows[0].pose.shape == (6,)
+    assert (labels.root / labels.rows[0].image).is_file() and (labels.root / labels.rows[0].mask).is_file()
+    cfg = tiny_config(fitted["model_path"], "schedule.stage1_steps=1", "schedule.stage2_steps=1")
+    # the paper's setting: the fitted labels are the labeled part, the collection itself the unlabeled part
+    summary = train(cfg, [fitted["data"], labels.root], tmp_path / "run", progress=False)
+    assert summary.steps == 2
+
+
+def test_cli_fit_prints_a_summary(fitted, tmp_path, capsys):
+    args = ["fit", str(fitted["data"]), "--out", str(tmp_path / "o"), "--model", str(fitted["model_path"]),
+            "--iterations", "1", "--quiet"] + [a for q in QUICK for a in ("--set", q)]
+    assert main(args) == 0
+    assert "fitted 2 person(s), 6 photo(s)" in capsys.readouterr().out
+
+
+def test_empty_folder_and_folder_without_faces_are_clear_errors(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputFileError, match="empty"):
+        fit_photos(tmp_path / "empty", tmp_path / "o1", progress=False)
+    person = tmp_path / "noface" / "someone"
+    person.mkdir(parents=True)
+    Image.fromarray(np.full((120, 160, 3), 128, np.uint8)).save(person / "grey.png")
+    with pytest.raises(InputFileError, match="no faces found"):
+        fit_photos(tmp_path / "noface", tmp_path / "o2", progress=False)
