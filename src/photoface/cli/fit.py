@@ -23,6 +23,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--model", default="builtin:demo", metavar="MODEL.npz",
                    help="face-model .npz, or builtin:demo / builtin:paper (default builtin:demo)")
+    p.add_argument("--checkpoint", metavar="RUN",
+                   help="refine a trained network instead: run folder, checkpoint or exported model; the unknowns "
+                   "are its codes (identity shared per person), initialised by its encoder; no labels/ written")
+    p.add_argument("--device", default="cpu", help="device for --checkpoint (default cpu)")
     p.add_argument("--iterations", type=int, metavar="N",
                    help="Adam iterations of the full render stage (FitConfig.photo_iterations)")
     p.add_argument("--size", type=int, default=128, metavar="PX", help="crop size for raw photos (default 128)")
@@ -37,7 +41,7 @@ def run_fit(args: argparse.Namespace) -> int:
     from photoface.apps.fit import REPORT_FILE, fit_photos
 
     res = fit_photos(args.inputs, args.out, model=args.model, iterations=args.iterations, overrides=args.overrides,
-                     image_size=args.size, progress=not args.quiet,
+                     image_size=args.size, progress=not args.quiet, checkpoint=args.checkpoint, device=args.device,
                      log=(lambda message: None) if args.quiet else _stderr)
     for key, why in sorted(res.failures.items()):
         print(f"failed: {key}: {why}")

@@ -4,7 +4,8 @@ One person's photos share one identity (and albedo); expression, pose and light 
 ``fit_person`` fits one person's ``PhotoBatch`` coarse to fine, ``fit_collection`` streams a whole
 prepared dataset person by person, ``FitConfig`` holds every knob, ``LabelWriter`` turns fits
 into a labeled prepared dataset. The unknowns sit behind the ``Parametrisation`` interface
-(``LinearParametrisation`` for a linear face model).
+(``LinearParametrisation`` for a linear face model, ``photoface.fit.network.NetworkParametrisation``
+for a trained network's codes: test-time refinement).
 """
 
 from photoface.fit.collection import fit_collection, load_person, make_batch

@@ -71,6 +71,17 @@ class FitConfig:
     w_tex: float = 1.0
     w_light: float = 1.0
     w_symmetry: float = 50.0
+    # --- refinement of a trained network's codes (photoface.fit.network): Adam steps, code units
+    refine_lr_id: float = 0.01
+    refine_lr_exp: float = 0.01
+    refine_lr_pose: float = 0.002
+    refine_lr_light: float = 0.02
+    refine_lr_albedo: float = 0.01
+    # weights of the code-space priors |z - z_encoder|² (they replace w_id/w_exp/w_light's coefficient priors)
+    refine_id_prior: float = 1.0
+    refine_exp_prior: float = 1.0
+    refine_light_prior: float = 1.0
+    refine_albedo_prior: float = 100.0  # per-vertex mean of |offset - initial offset|², linear RGB
     # --- failure detection
     fail_landmark_nme: float = 0.05  # final landmark RMS / sqrt(w·h) of the landmark box
     fail_photo_increase: float = 1.5  # photometric error grew by this factor in stage 3: diverged ...
