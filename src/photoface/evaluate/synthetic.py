@@ -50,8 +50,9 @@ from photoface.atomic import write_atomic
 from photoface.data.format import SETTINGS, load_dataset
 from photoface.errors import InputFileError, PhotofaceError
 from photoface.facemodel import hash_mismatch_advice
-from photoface.evaluate.benchmark import (BASELINES, FIT_METHODS, baseline_methods, benchmark_methods, check_methods,
-                                          load_run, mesh_scorer, results_meta, run_folder)
+from photoface.evaluate.benchmark import (BASELINES, FIT_METHODS, NETWORK_FIT_METHODS, baseline_methods,
+                                          benchmark_methods, check_methods, load_run, mesh_scorer, results_meta,
+                                          run_folder)
 from photoface.evaluate.micc import aggregate_records
 from photoface.evaluate.nme import landmark_nme
 from photoface.evaluate.runner import MeshScorer, by_group, dense_errors, group_meshes, verification_summary
@@ -212,7 +213,8 @@ def evaluate_synthetic(
         data: a synthetic prepared dataset with test identities.
         face_model: face-model spec (``.npz`` or ``builtin:demo``) when there is no checkpoint.
         fit_config: ``photoface.fit.FitConfig`` for the ``fit`` methods (default values when None).
-        baselines: any of "mean_face", "landmark_fit", "fit", "fit_single".
+        baselines: any of "mean_face", "landmark_fit", "fit", "fit_single", and "refine" (the model
+            refined per person, ``photoface.evaluate.refine_method``; needs ``checkpoint``).
         shape_supervised: a run trained with only the shape losses, scored as ``shape_supervised``.
         max_photos: at most this many photos per identity and setting.
         modes: "identity" and/or "three_views".
@@ -225,7 +227,9 @@ def evaluate_synthetic(
     """
     t0 = time.perf_counter()
     baselines, modes = list(baselines), list(modes)
-    check_methods(baselines, modes, extra=FIT_METHODS)
+    check_methods(baselines, modes, extra=FIT_METHODS + NETWORK_FIT_METHODS)
+    if checkpoint is None and any(b in NETWORK_FIT_METHODS for b in baselines):
+        raise PhotofaceError("the refine method refines a trained run: give --checkpoint too")
     fits = [b for b in baselines if b in FIT_METHODS]
     others = [b for b in baselines if b not in FIT_METHODS]
     if checkpoint is not None:
@@ -242,7 +246,8 @@ def evaluate_synthetic(
                              f"{fm.num_vertices}; generate the test data with the same face model")
     if trained is not None:
         methods = benchmark_methods(trained, batch_size=batch_size, baselines=others, image_size=bench.image_size,
-                                    shape_supervised=shape_supervised, device=device, neutral=neutral)
+                                    shape_supervised=shape_supervised, device=device, neutral=neutral,
+                                    fit_config=fit_config)
     else:
         methods = baseline_methods(others, fm, bench.image_size)
     methods += baseline_methods(fits, fm, bench.image_size, fit_config)
