@@ -68,7 +68,8 @@ class SyntheticBenchmark:
     settings (N,), identities (N,), groups {(identity, setting): [photo indices]}.
     """
 
-    def __init__(self, data: str | Path, max_photos: int | None = None, face_model_hash: str | None = None):
+    def __init__(self, data: str | Path, max_photos: int | None = None, face_model_hash: str | None = None,
+                 max_identities: int | None = None):
         root = Path(data)
         ds = load_dataset(root)
         test = ds.filter(split="test")
@@ -88,7 +89,10 @@ class SyntheticBenchmark:
         if max_photos is not None and max_photos < 1:
             raise PhotofaceError(f"max_photos must be at least 1, got {max_photos}")
         rows, count = [], {}
+        kept = list(dict.fromkeys(r.identity for r in test.rows))[:max_identities]
         for r in test.rows:
+            if r.identity not in kept:
+                continue  # max_identities: the first test identities only
             key = (r.identity, r.setting)
             if max_photos is None or count.get(key, 0) < max_photos:
                 count[key] = count.get(key, 0) + 1
@@ -198,6 +202,7 @@ def evaluate_synthetic(
     baselines: Sequence[str] = BASELINES,
     shape_supervised: str | Path | None = None,
     max_photos: int | None = None,
+    max_identities: int | None = None,
     modes: Sequence[str] = ("identity",),
     neutral: str = "zero",
     device: str = "cpu",
@@ -217,6 +222,7 @@ def evaluate_synthetic(
             refined per person, ``photoface.evaluate.refine_method``; needs ``checkpoint``).
         shape_supervised: a run trained with only the shape losses, scored as ``shape_supervised``.
         max_photos: at most this many photos per identity and setting.
+        max_identities: only the first this many test identities (e.g. to bound the fits' time).
         modes: "identity" and/or "three_views".
         neutral: the network's neutral expression code, "zero" or "mean" (``runner``).
         write_verification: write ``RUN/verification.json`` (the model's calibrated threshold).
@@ -240,7 +246,7 @@ def evaluate_synthetic(
             raise PhotofaceError("--shape-supervised is scored next to a model: give --checkpoint too")
         trained = None
         fm, fm_hash = _face_model(data, face_model)
-    bench = SyntheticBenchmark(data, max_photos, fm_hash)
+    bench = SyntheticBenchmark(data, max_photos, fm_hash, max_identities)
     if bench.true_mesh.shape[1] != fm.num_vertices:
         raise PhotofaceError(f"{data}: true meshes have {bench.true_mesh.shape[1]} vertices, the face model "
                              f"{fm.num_vertices}; generate the test data with the same face model")
