@@ -22,8 +22,8 @@ from __future__ import annotations
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image
@@ -45,9 +45,9 @@ def _say(message: str) -> None:
 
 
 def _train(data: Path, run: Path, minutes: float, device: str, seed: int, progress: bool, log, extra=()):
-    from photoface.train import train
     from photoface.run.layout import last_checkpoint
     from photoface.run.resolve import resolve_run_config
+    from photoface.train import train
 
     overrides = [f"schedule.time_limit_minutes={float(minutes)}", f"schedule.device={device}", *extra]
     resume = last_checkpoint(run) is not None
@@ -128,7 +128,7 @@ def _verifications(trained, ds, out: Path, log) -> list[dict]:
             img = p if p.is_file() else sorted(p.glob("*.png"))[0]
             names.append(_thumb(img, thumbs / f"{p.parent.name}_{p.stem}.png" if p.is_file()
                                 else thumbs / f"{p.name}_collection.png"))
-        label = lambda p: (f"{p.stem} (one photo)" if p.is_file()  # noqa: E731
+        label = lambda p: (f"{p.stem} (one photo)" if p.is_file()
                            else f"all {v.photos_a if p == a else v.photos_b} photos of {p.name}")
         result.append({"a": label(a), "b": label(b), "verdict": v.describe(), "thumbs": names,
                        "score": v.score, "same": v.same})
@@ -168,12 +168,12 @@ def run_demo(out: str | Path, minutes: float = 10.0, identities: int = 24, photo
     """
     import torch
 
-    from photoface.evaluate.results_files import write_results
-    from photoface.evaluate.synthetic import evaluate_synthetic
     from photoface.apps.reconstruct import reconstruct
     from photoface.apps.transfer import transfer
     from photoface.data.format import load_dataset
     from photoface.data.synth.collection import synthesize
+    from photoface.evaluate.results_files import write_results
+    from photoface.evaluate.synthetic import evaluate_synthetic
     from photoface.run.inference import load_trained
 
     out = Path(out)

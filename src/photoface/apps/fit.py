@@ -35,19 +35,19 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
 from PIL import Image
 
 from photoface.apps import figures
-from photoface.atomic import write_atomic
 from photoface.apps.inputs import FaceInput, unique_names
-from photoface.data.prepare.align import apply_transform, invert_transform
+from photoface.atomic import write_atomic
 from photoface.data.format import INDEX_FILE, META_FILE, PreparedDataset, load_dataset
+from photoface.data.prepare.align import apply_transform, invert_transform
 from photoface.errors import InputFileError, PhotofaceError
 from photoface.facemodel.export import write_mesh
 from photoface.fit.collection import fit_collection, person_rows
@@ -93,8 +93,8 @@ def input_dataset(inputs: str | Path, out_dir: Path, image_size: int, progress: 
         if len(ds) == 0:
             raise InputFileError(root, "is a prepared dataset with no photos")
         return ds
-    from photoface.data.prepare.pipeline import REPORT_FILE as PREPARE_REPORT
     from photoface.data.prepare import PrepareOptions, prepare_photos
+    from photoface.data.prepare.pipeline import REPORT_FILE as PREPARE_REPORT
 
     ds = prepare_photos(root, out_dir / PREPARED_DIR, PrepareOptions(image_size=image_size), progress=progress)
     if len(ds) == 0:
@@ -220,19 +220,22 @@ def fit_photos(inputs: str | Path, out_dir: str | Path, model: str = "builtin:de
 
     from photoface.facemodel import face_model_name, load_face_model, model_hash
 
-    cfg = apply_overrides(FitConfig(), list(overrides))
-    if iterations is not None:
-        if iterations < 0:
-            raise PhotofaceError(f"--iterations must be >= 0, got {iterations}")
-        cfg = apply_overrides(cfg, [f"photo_iterations={int(iterations)}"])
+    if iterations is not None and iterations < 0:
+        raise PhotofaceError(f"--iterations must be >= 0, got {iterations}")
     if not Path(inputs).exists():
         raise InputFileError(Path(inputs), "no such folder")
     trained = make_params = renderer = None
     if checkpoint is not None:
-        from photoface.fit.network import NetworkParametrisation
         from photoface.run.inference import load_trained
 
         trained = load_trained(checkpoint, device=device)
+    # a run's own fit settings for its refinement; the defaults for a face model
+    cfg = apply_overrides(FitConfig() if trained is None else trained.config.fit, list(overrides))
+    if iterations is not None:
+        cfg = apply_overrides(cfg, [f"photo_iterations={int(iterations)}"])
+    if trained is not None:
+        from photoface.fit.network import NetworkParametrisation
+
         face_model, model_name = trained.face_model, str(trained.config.model.face_model)
         image_size, renderer = trained.image_size, trained.net.renderer
 
@@ -278,4 +281,4 @@ def fit_photos(inputs: str | Path, out_dir: str | Path, model: str = "builtin:de
     return result
 
 
-__all__ = ["fit_photos", "FitRunResult", "person_rows", "REPORT_FILE", "LABELS_DIR"]
+__all__ = ["LABELS_DIR", "REPORT_FILE", "FitRunResult", "fit_photos", "person_rows"]

@@ -27,17 +27,23 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
 from PIL import Image
 
 from photoface.apps import figures
+from photoface.apps.inputs import (
+    FaceInput,
+    Skipped,
+    batches,
+    collect_images,
+    load_faces,
+)
 from photoface.atomic import write_atomic
-from photoface.apps.inputs import FaceInput, Skipped, batches, collect_images, load_faces
 from photoface.data.prepare.align import apply_transform, invert_transform
 from photoface.facemodel.export import write_mesh
 
@@ -201,10 +207,10 @@ def reconstruct(
 
 
 def refine_config(trained, overrides: Sequence[str] = ()):
-    """The fit config of ``--refine``: defaults with the ``key=value`` overrides."""
-    from photoface.fit.config import FitConfig, apply_overrides
+    """The fit config of ``--refine``: the run's own ``fit`` section with the ``key=value`` overrides."""
+    from photoface.fit.config import apply_overrides
 
-    return apply_overrides(FitConfig(), list(overrides))
+    return apply_overrides(trained.config.fit, list(overrides))
 
 
 def _usable(items, result: ReconstructResult, log, bar):

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from photoface.run.layout import read_metrics
-from photoface.run.layout import metrics_path
+from photoface.run.layout import metrics_path, read_metrics
 
 CURVES = ("total", "photometric", "landmark", "shape", "pairwise_shape", "recognition", "smooth",
           "albedo_symmetry", "adversarial")

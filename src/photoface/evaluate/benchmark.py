@@ -16,8 +16,8 @@ Writing the results (JSON and Markdown) is ``photoface.evaluate.results_files.wr
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from photoface.errors import PhotofaceError
 from photoface.evaluate.runner import MODES, MeshScorer, NetworkMethod

@@ -24,9 +24,7 @@ class RefineMethod(NetworkMethod):
 
     def __init__(self, trained, config=None, batch_size: int = 32, neutral: str = "zero"):
         super().__init__(trained, "refine", batch_size, neutral)
-        from photoface.fit.config import FitConfig
-
-        self.config = config or FitConfig()
+        self.config = config or trained.config.fit
 
     def predict(self, images, landmarks, identities=None, masks=None, visible=None) -> MethodOutput:
         from photoface.fit.collection import make_batch

@@ -40,8 +40,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -49,14 +49,29 @@ import torch
 from photoface.atomic import write_atomic
 from photoface.data.format import SETTINGS, load_dataset
 from photoface.errors import InputFileError, PhotofaceError
-from photoface.facemodel import hash_mismatch_advice
-from photoface.evaluate.benchmark import (BASELINES, FIT_METHODS, NETWORK_FIT_METHODS, baseline_methods,
-                                          benchmark_methods, check_methods, load_run, mesh_scorer, results_meta,
-                                          run_folder)
+from photoface.evaluate.benchmark import (
+    BASELINES,
+    FIT_METHODS,
+    NETWORK_FIT_METHODS,
+    baseline_methods,
+    benchmark_methods,
+    check_methods,
+    load_run,
+    mesh_scorer,
+    results_meta,
+    run_folder,
+)
 from photoface.evaluate.micc import aggregate_records
 from photoface.evaluate.nme import landmark_nme
-from photoface.evaluate.runner import MeshScorer, by_group, dense_errors, group_meshes, verification_summary
+from photoface.evaluate.runner import (
+    MeshScorer,
+    by_group,
+    dense_errors,
+    group_meshes,
+    verification_summary,
+)
 from photoface.evaluate.shape_metrics import expression_error, pose_errors
+from photoface.facemodel import hash_mismatch_advice
 from photoface.run.layout import verification_path
 
 

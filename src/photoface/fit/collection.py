@@ -7,7 +7,7 @@ read, so a 2,000-photo collection needs the memory of its largest person's batch
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import torch
