@@ -31,7 +31,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="Adam iterations of the full render stage (FitConfig.photo_iterations)")
     p.add_argument("--size", type=int, default=128, metavar="PX", help="crop size for raw photos (default 128)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="FitConfig override (photoface/fit/config.py), e.g. w_photo=400; repeatable")
+                   help="fit-config override (FitConfig, the fit section of photoface/run/config.py), e.g. w_photo=400 or fit.w_photo=400; repeatable")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no per-person lines")
     p.set_defaults(handler=run_fit)
 
