@@ -35,6 +35,8 @@ def test_demo_runs_end_to_end_and_continues_its_run(tmp_path):
         assert needle in text
     evaluation = json.loads((out / "evaluation.json").read_text())
     assert evaluation["meta"]["identities"] == 2 and evaluation["meta"]["step"] == 1
+    fitted = json.loads((out / "evaluation_fitted.json").read_text())
+    assert {"model", "refine", "fit"} <= set(fitted) and "Fitted beside the network" in text
     assert json.loads((out / "run" / "verification.json").read_text())["threshold"] == \
         evaluation["model"]["verification"]["threshold"]
     assert len(list((out / "reconstruct").glob("*_panel.png"))) == 6  # 3 settings × 2 people

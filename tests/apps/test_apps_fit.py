@@ -84,3 +84,22 @@ def test_empty_folder_and_folder_without_faces_are_clear_errors(tmp_path):
     Image.fromarray(np.full((120, 160, 3), 128, np.uint8)).save(person / "grey.png")
     with pytest.raises(InputFileError, match="no faces found"):
         fit_photos(tmp_path / "noface", tmp_path / "o2", progress=False)
+
+
+def test_fit_with_a_checkpoint_refines_the_network_codes(tiny_run, tmp_path, capsys):
+    from photoface.run.inference import load_trained
+
+    trained = load_trained(tiny_run["run"])
+    args = ["fit", str(tiny_run["data"]), "--out", str(tmp_path / "o"), "--checkpoint", str(tiny_run["run"]),
+            "--quiet", "--set", "light_iterations=1", "--set", "photo_iterations=2"]
+    assert main(args) == 0
+    assert "person(s)" in capsys.readouterr().out
+    assert not (tmp_path / "o" / LABELS_DIR).exists()  # network codes are no face-model labels
+    people = [p for p in (tmp_path / "o").iterdir() if (p / "person.json").is_file()]
+    assert people
+    info = json.loads((people[0] / "person.json").read_text())
+    assert len(info["identity_vector"]) == trained.config.model.id_dim
+    rec = json.loads((people[0] / f"{info['photos'][0]}.json").read_text())
+    assert rec["codes"]["identity"] == info["identity_vector"]
+    assert len(rec["codes"]["expression"]) == trained.config.model.exp_dim
+    assert rec["residuals"]["landmark_rms_px"] >= 0 and (people[0] / "identity.obj").is_file()

@@ -153,3 +153,38 @@ def test_missing_input_and_non_square_aligned_photo(tiny_run, tmp_path):
     messages = []
     res = reconstruct([wide], tiny_run["run"], tmp_path / "out", aligned=True, progress=False, log=messages.append)
     assert not res.written and "not a square training crop" in messages[0]
+
+
+def _mesh_vertices(path):
+    return np.asarray(trimesh.load(path, process=False).vertices)
+
+
+def test_refine_with_zero_iterations_writes_reconstructs_mesh(tiny_run, tmp_path):
+    photos = _photos(tiny_run, ("006_0",))
+    reconstruct(photos, tiny_run["stage1"], tmp_path / "plain", aligned=True, progress=False)
+    res = reconstruct(photos, tiny_run["stage1"], tmp_path / "ref", aligned=True, progress=False, refine=True,
+                      overrides=["light_iterations=0", "photo_iterations=0"])
+    assert [p.name for p in res.written] == ["006_0.json"]
+    np.testing.assert_allclose(_mesh_vertices(tmp_path / "ref" / "006_0.obj"),
+                               _mesh_vertices(tmp_path / "plain" / "006_0.obj"), atol=1e-4)
+
+
+def test_refine_writes_the_outputs_with_residuals(tiny_run, tmp_path):
+    from photoface.cli import main
+
+    photos = _photos(tiny_run)
+    args = ["reconstruct", *map(str, photos), "--checkpoint", str(tiny_run["run"]), "--out", str(tmp_path / "o"),
+            "--aligned", "--quiet", "--refine", "--same-person", "--set", "light_iterations=2",
+            "--set", "photo_iterations=3"]
+    assert main(args) == 0
+    recs = [json.loads((tmp_path / "o" / f"{p.stem}.json").read_text()) for p in photos]
+    for rec, p in zip(recs, photos):
+        assert rec["refined"] is True and rec["residuals"]["landmark_rms_px"] >= 0
+        assert rec["residuals"]["photometric_mse"] is not None
+        for suffix in (".obj", ".ply", "_overlay.png", "_panel.png"):
+            assert (tmp_path / "o" / f"{p.stem}{suffix}").is_file()
+    # --same-person: one identity code for all three photos
+    assert recs[0]["codes"]["identity"] == recs[1]["codes"]["identity"] == recs[2]["codes"]["identity"]
+    plain = reconstruct(photos, tiny_run["run"], tmp_path / "p", aligned=True, progress=False)
+    ids = [json.loads(p.read_text())["codes"]["identity"] for p in plain.written]
+    assert ids[0] != ids[1]

@@ -86,3 +86,23 @@ def test_report_links_only_existing_pictures_and_escapes_text(tiny_run, tmp_path
     assert sources == ["losses.png", "rec/a_panel.png"]
     assert all((tmp_path / s).is_file() for s in sources)
     assert loss_curves(tmp_path / "missing.jsonl", tmp_path / "none.png") is None
+
+
+def test_fitted_column_sits_beside_the_network(tiny_run, tmp_path):
+    from photoface.apps.report_html import fitted_sentence
+
+    settings = ("cooperative", "indoor", "outdoor")
+    fitted = {"model": {"shape_mm": {"identity": {s: _s(2.0) for s in settings}}},
+              "refine": {"shape_mm": {"identity": {s: _s(1.5) for s in settings}}},
+              "fit": {"shape_mm": {"identity": {s: _s(1.0) for s in settings}}},
+              "meta": {"identities": 1}}
+    sentence = fitted_sentence(fitted)
+    assert "1 held-out people" in sentence and "2.00 mm" in sentence and "1.50 mm" in sentence \
+        and "1.00 mm" in sentence
+    rows = re.findall(r"<tr><td>([^<]+)</td>", shape_table(fitted))
+    assert rows == ["Ours (trained network)", "Ours, fitted (refined per person)", "Fitted linear model (collection fit)"]
+    report = write_report(ReportInputs(out_dir=tmp_path, run_dir=tiny_run["run"], evaluation=_evaluation(),
+                                       facts={}, fitted=fitted))
+    text = report.read_text()
+    assert "Fitted beside the network (1 held-out people only" in text and sentence in text.replace("&#x27;", "'")
+    assert fitted_sentence(None) is None

@@ -36,3 +36,31 @@ def test_fit_is_scored_by_the_same_protocol_without_a_checkpoint(bench_data):
     assert res["fit_single"]["verification"]["eer"] >= 0.0
     assert res["fit"]["failed_photos"] == 0
     assert res["fit"]["landmark_nme"]["cooperative"]["mean"] < 0.05
+
+
+@pytest.fixture(scope="module")
+def bench_run(tmp_path_factory):
+    from support.runs import build_benchmark_run
+
+    return build_benchmark_run(tmp_path_factory.getbasetemp() / "evaluate_tiny_shared")
+
+
+def test_refine_is_scored_next_to_the_model(bench_run):
+    quick = FitConfig(light_iterations=2, photo_iterations=3)
+    res = evaluate_synthetic(bench_run["run"], bench_run["data"], fit_config=quick, baselines=["refine"],
+                             protocol_options={"max_iterations": 5}, write_verification=False)
+    assert list(k for k in res if k != "meta")[:2] == ["model", "refine"]
+    for name in ("model", "refine"):
+        assert set(res[name]["shape_mm"]["identity"]) == {"cooperative", "indoor", "outdoor"}
+    assert res["refine"]["failed_photos"] >= 0
+    # one identity code per person: genuine pairs are identical
+    assert res["refine"]["verification"]["eer"] == 0.0
+    assert res["refine"]["shape_mm"]["identity"] != res["model"]["shape_mm"]["identity"]
+
+
+def test_refine_needs_a_checkpoint(bench_data):
+    from photoface.errors import PhotofaceError
+
+    data, model_path = bench_data
+    with pytest.raises(PhotofaceError, match="refine"):
+        evaluate_synthetic(None, data, face_model=str(model_path), baselines=["refine"])

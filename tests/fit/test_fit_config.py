@@ -16,3 +16,18 @@ def test_overrides_parse_types_and_keep_the_original():
 def test_bad_overrides_name_the_problem(item):
     with pytest.raises(PhotofaceError):
         apply_overrides(FitConfig(), [item])
+
+
+def test_fit_settings_are_a_section_of_the_one_config(tmp_path):
+    from photoface.fit.config import FitConfig as FromFit
+    from photoface.run.config import FitConfig, load_yaml, preset
+    from photoface.run.config import apply_overrides as train_overrides
+    from photoface.run.resolve import RESUMABLE_KEYS
+
+    assert FromFit is FitConfig
+    cfg = train_overrides(preset("demo"), ["fit.photo_iterations=7", "fit.yaw_starts=[-30, 30]"])
+    assert cfg.fit.photo_iterations == 7 and cfg.fit.yaw_starts == (-30.0, 30.0)
+    cfg.to_yaml(tmp_path / "c.yaml")
+    back = load_yaml(tmp_path / "c.yaml")
+    assert back.fit == cfg.fit and preset("paper").fit == FitConfig()
+    assert "fit.photo_iterations" in RESUMABLE_KEYS and "fit.w_photo" in RESUMABLE_KEYS

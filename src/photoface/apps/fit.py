@@ -15,11 +15,19 @@ Output folder::
                                        has no source photo, e.g. synthetic data)
     OUT/<person>/identity.obj, .ply    the shared identity, neutral expression
     OUT/<person>/person.json           identity vector, per-photo residuals, failures, notes
-    OUT/labels/                        a prepared dataset with the fitted labels (photoface.fit.labels)
+    OUT/labels/                        a prepared dataset with the fitted labels (photoface.fit.labels;
+                                       linear-model fits only)
     OUT/fit_report.tsv                 every failed photo with its reason
 
 NAME is the stem of the photo file (``-2``, ``-3`` appended to repeated stems), as ``reconstruct``
 names its outputs.
+
+With ``checkpoint`` (a run folder, checkpoint or exported model) the unknowns are the trained
+network's codes, initialised by its encoder and decoded by its decoders
+(``photoface.fit.network.NetworkParametrisation``): the network's test-time refinement. The codes
+JSON then holds the network's codes (``identity`` = the shared identity code). No ``labels/`` are
+written: the network's codes are not the face model's coefficients that ``train`` takes as labels.
+Raw photos are prepared at the network's input size; a prepared dataset must have that size.
 """
 
 from __future__ import annotations
@@ -27,9 +35,9 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -127,9 +135,11 @@ def photo_record(row, name: str, codes: dict, i: int, fit, model_name: str) -> d
     lm = fit.landmarks2d[i]
     photo_lm = None if row.crop_transform is None else _r(apply_transform(invert_transform(row.crop_transform), lm), 3)
     pose = codes["pose"][i]
+    identity = codes["id_code"] if "id_code" in codes else codes["alpha_id"]
+    expression = codes["exp_code"] if "exp_code" in codes else codes["alpha_exp"]
     rec = {
         "photo": row.source or row.image, "identity": row.identity, "face_model": model_name,
-        "codes": {"identity": _r(codes["alpha_id"]), "expression": _r(codes["alpha_exp"][i]),
+        "codes": {"identity": _r(identity), "expression": _r(expression[i]),
                   "pose": _r(codes["pose_code"][i]), "light": _r(codes["light"][i])},
         "pose": {"pitch_deg": float(pose[0]), "yaw_deg": float(pose[1]), "roll_deg": float(pose[2]),
                  "scale_px_per_mm": float(pose[3]), "tx_px": float(pose[4]), "ty_px": float(pose[5])},
@@ -171,7 +181,8 @@ def write_person(ds: PreparedDataset, face_model, model_name: str, rows, fit, fo
     albedo = fit.params.albedo()[0].cpu().numpy()
     write_mesh(folder / "identity.obj", neutral, tri, albedo)
     write_mesh(folder / "identity.ply", neutral, tri, albedo)
-    person = {"identity": rows[0].identity, "face_model": model_name, "identity_vector": _r(codes["alpha_id"]),
+    person = {"identity": rows[0].identity, "face_model": model_name,
+              "identity_vector": _r(fit.params.identity_vector()),
               "photos": names, "landmark_rms_px": _r(fit.rms_px, 4), "landmark_nme": _r(fit.nme, 5),
               "photometric_mse": [None if not np.isfinite(v) else round(float(v), 6) for v in fit.photo_error],
               "failures": {names[i]: why for i, why in fit.failures.items()}, "notes": fit.notes,
@@ -192,7 +203,8 @@ def summary_line(identity: str, fit) -> str:
 
 def fit_photos(inputs: str | Path, out_dir: str | Path, model: str = "builtin:demo", iterations: int | None = None,
                overrides: Sequence[str] = (), image_size: int = 128, progress: bool = True,
-               log: Callable[[str], None] = _stderr) -> FitRunResult:
+               log: Callable[[str], None] = _stderr, checkpoint: str | Path | None = None,
+               device: str = "cpu") -> FitRunResult:
     """``photoface fit``: fit every person of ``inputs`` into ``out_dir`` (module docstring).
 
     Args:
@@ -201,30 +213,52 @@ def fit_photos(inputs: str | Path, out_dir: str | Path, model: str = "builtin:de
         iterations: Adam iterations of the full render stage (``FitConfig.photo_iterations``).
         overrides: ``key=value`` FitConfig overrides.
         image_size: crop size for raw photos (prepared datasets keep theirs).
+        checkpoint: refine a trained network's codes instead (module docstring); ``model`` and
+            ``image_size`` are then the network's.
     """
     from tqdm import tqdm
 
     from photoface.facemodel import face_model_name, load_face_model, model_hash
 
-    cfg = apply_overrides(FitConfig(), list(overrides))
-    if iterations is not None:
-        if iterations < 0:
-            raise PhotofaceError(f"--iterations must be >= 0, got {iterations}")
-        cfg = apply_overrides(cfg, [f"photo_iterations={int(iterations)}"])
-    face_model, model_name = load_face_model(model), face_model_name(model)
+    if iterations is not None and iterations < 0:
+        raise PhotofaceError(f"--iterations must be >= 0, got {iterations}")
     if not Path(inputs).exists():
         raise InputFileError(Path(inputs), "no such folder")
+    trained = make_params = renderer = None
+    if checkpoint is not None:
+        from photoface.run.inference import load_trained
+
+        trained = load_trained(checkpoint, device=device)
+    # a run's own fit settings for its refinement; the defaults for a face model
+    cfg = apply_overrides(FitConfig() if trained is None else trained.config.fit, list(overrides))
+    if iterations is not None:
+        cfg = apply_overrides(cfg, [f"photo_iterations={int(iterations)}"])
+    if trained is not None:
+        from photoface.fit.network import NetworkParametrisation
+
+        face_model, model_name = trained.face_model, str(trained.config.model.face_model)
+        image_size, renderer = trained.image_size, trained.net.renderer
+
+        def make_params(batch):
+            return NetworkParametrisation.from_encoder(trained, batch.images, cfg, landmarks=batch.landmarks)
+    else:
+        face_model, model_name = load_face_model(model), face_model_name(model)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ds = input_dataset(inputs, out_dir, image_size, progress)
+    if trained is not None and ds.meta.image_size != trained.image_size:
+        raise InputFileError(Path(inputs), f"is prepared at {ds.meta.image_size} px, but the network takes "
+                                           f"{trained.image_size} px crops; prepare the photos at that size")
     result = FitRunResult(out_dir)
-    labels = LabelWriter(out_dir / LABELS_DIR, ds, model_name, model_hash(face_model))
+    labels = None if trained is not None else LabelWriter(out_dir / LABELS_DIR, ds, model_name,
+                                                           model_hash(face_model))
     bar = tqdm(total=len(ds), desc="fit", unit="photo", disable=not progress)
     try:
-        for identity, rows, fit in fit_collection(ds, face_model, cfg):
+        for identity, rows, fit in fit_collection(ds, face_model, cfg, renderer=renderer, make_params=make_params):
             folder = out_dir / _slug(identity)
             result.written += write_person(ds, face_model, model_name, rows, fit, folder)
-            labels.add_person(rows, fit)
+            if labels is not None:
+                labels.add_person(rows, fit)
             names = unique_names([Path(r.source or r.image) for r in rows])
             for i, why in sorted(fit.failures.items()):
                 result.failures[f"{_slug(identity)}/{names[i]}"] = why
@@ -234,15 +268,17 @@ def fit_photos(inputs: str | Path, out_dir: str | Path, model: str = "builtin:de
             bar.update(len(rows))
             log(summary_line(identity, fit))
     except BaseException:
-        labels.abort()
+        if labels is not None:
+            labels.abort()
         raise
     finally:
         bar.close()
-    result.labels = labels.close()
-    lines = ["# photo\treason (photos whose fit failed; they stay in labels/ unlabeled)"]
+    result.labels = None if labels is None else labels.close()
+    lines = ["# photo\treason (photos whose fit failed" + ("" if labels is None else "; they stay in labels/ unlabeled")
+             + ")"]
     lines += [f"{k}\t{v}" for k, v in sorted(result.failures.items())]
     write_atomic(out_dir / REPORT_FILE, "\n".join(lines) + "\n")
     return result
 
 
-__all__ = ["fit_photos", "FitRunResult", "person_rows", "REPORT_FILE", "LABELS_DIR"]
+__all__ = ["LABELS_DIR", "REPORT_FILE", "FitRunResult", "fit_photos", "person_rows"]

@@ -14,6 +14,11 @@ Per photo NAME (the file stem, made unique) the output folder gets:
 * ``NAME_panel.png``: input | render | albedo | shading | mesh from three views
   (``photoface.apps.figures``).
 
+With ``refine`` each photo's prediction is refined by the fitting objective
+(``photoface.apps.refine``; every photo its own person unless ``same_person``): the files above
+then hold the refined face, and ``NAME.json`` gains ``refined: true`` and ``residuals`` (landmark
+RMS px and NME against the targets, photometric MSE, failure, objective per stage).
+
 The checkpoint is loaded (and checked) before anything is written. Photos that cannot be used are
 reported and skipped; the rest are processed in batches.
 """
@@ -22,9 +27,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -32,6 +37,7 @@ from PIL import Image
 
 from photoface.apps import figures
 from photoface.apps.inputs import FaceInput, Skipped, batches, collect_images, load_faces, stacked_landmarks
+from photoface.atomic import write_atomic
 from photoface.data.prepare.align import apply_transform, invert_transform
 from photoface.facemodel.export import write_mesh
 
@@ -94,7 +100,12 @@ class ReconstructResult:
 def write_batch(trained, faces: list[FaceInput], out_dir: Path) -> list[Path]:
     """Run one batch through the network and write every file of each photo; returns JSON paths."""
     crops = torch.stack([f.crop for f in faces])
-    out = trained.predict(crops, landmarks=stacked_landmarks(faces))
+    return write_outputs(trained, faces, crops, trained.predict(crops, landmarks=stacked_landmarks(faces)), out_dir)
+
+
+def write_outputs(trained, faces: list[FaceInput], crops: torch.Tensor, out, out_dir: Path,
+                  residuals: list[dict] | None = None) -> list[Path]:
+    """Every file of each photo of a rendered ``FaceNetOutput`` ``out``; returns the JSON paths."""
     albedo_v = trained.vertex_albedo(out)
     tri = trained.face_model.faces.cpu().numpy()
     panel_images = figures.panels(trained, crops, out)
@@ -109,8 +120,11 @@ def write_batch(trained, faces: list[FaceInput], out_dir: Path) -> list[Path]:
                                          out.light[i:i + 1], scale)
         Image.fromarray(figures.overlay(face, rgb[0], mask[0], scale)).save(out_dir / f"{face.name}_overlay.png")
         Image.fromarray(panel_images[i]).save(out_dir / f"{face.name}_panel.png")
-        path = out_dir / f"{face.name}.json"
-        path.write_text(json.dumps(codes_record(trained, face, out, i), indent=1))
+        record = codes_record(trained, face, out, i)
+        if residuals is not None:
+            record["refined"] = True
+            record["residuals"] = residuals[i]
+        path = write_atomic(out_dir / f"{face.name}.json", json.dumps(record, indent=1))
         written.append(path)
     return written
 
@@ -126,6 +140,9 @@ def reconstruct(
     progress: bool = True,
     log: Callable[[str], None] = _stderr,
     trained=None,
+    refine: bool = False,
+    same_person: bool = False,
+    overrides: Sequence[str] = (),
 ) -> ReconstructResult:
     """Reconstruct every face photo in ``images`` (files and folders) into ``out_dir``.
 
@@ -141,6 +158,9 @@ def reconstruct(
         log: where messages about skipped photos go.
         trained: an already loaded :class:`~photoface.run.inference.Trained` (then
             ``checkpoint`` is ignored).
+        refine: refine each reconstruction with the fitting objective (module docstring).
+        same_person: with ``refine``, all photos are one person (one shared identity code).
+        overrides: ``key=value`` fit-config overrides for ``refine``.
 
     Raises:
         PhotofaceError: a bad checkpoint or a missing input path, before anything is written.
@@ -153,18 +173,38 @@ def reconstruct(
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     paths = collect_images(images)
     trained = trained or load_trained(checkpoint, device=device)
+    cfg = refine_config(trained, overrides) if refine else None
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     result = ReconstructResult(out_dir)
     bar = tqdm(total=len(paths), desc="reconstruct", unit="photo", disable=not progress)
     try:
         usable = _usable(load_faces(paths, trained.image_size, aligned, detector, trained.uses_landmarks), result, log, bar)
-        for batch in batches(usable, batch_size):
-            result.written += write_batch(trained, batch, out_dir)
-            bar.update(len(batch))
+        if not refine:
+            for batch in batches(usable, batch_size):
+                result.written += write_batch(trained, batch, out_dir)
+                bar.update(len(batch))
+        else:
+            from photoface.apps.refine import refine_group
+
+            groups = [list(usable)] if same_person else ([face] for face in usable)
+            for group in groups:
+                if not group:
+                    continue
+                out, residuals = refine_group(trained, group, cfg)
+                crops = torch.stack([f.crop for f in group])
+                result.written += write_outputs(trained, group, crops, out, out_dir, residuals)
+                bar.update(len(group))
     finally:
         bar.close()
     return result
+
+
+def refine_config(trained, overrides: Sequence[str] = ()):
+    """The fit config of ``--refine``: the run's own ``fit`` section with the ``key=value`` overrides."""
+    from photoface.fit.config import apply_overrides
+
+    return apply_overrides(trained.config.fit, list(overrides))
 
 
 def _usable(items, result: ReconstructResult, log, bar):

@@ -22,6 +22,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--out", required=True, metavar="DIR")
     r.add_argument("--batch-size", type=int, default=8, metavar="N", help="photos per network call (default 8)")
     _photo_options(r)
+    r.add_argument("--refine", action="store_true",
+                   help="refine each reconstruction with the fitting objective (landmarks, photometric, code priors); "
+                   "NAME.json gains the residuals")
+    r.add_argument("--same-person", action="store_true",
+                   help="with --refine: all photos show one person and share one identity code (default: each photo "
+                   "is its own person)")
+    r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="with --refine: fit-config override, e.g. photo_iterations=30; repeatable")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(handler=run_reconstruct)
 
@@ -89,7 +97,8 @@ def run_reconstruct(args: argparse.Namespace) -> int:
     from photoface.apps.reconstruct import reconstruct
 
     res = reconstruct(args.images, args.checkpoint, args.out, batch_size=args.batch_size, aligned=args.aligned,
-                      device=args.device, detector=args.detector, progress=not args.quiet)
+                      device=args.device, detector=args.detector, progress=not args.quiet, refine=args.refine,
+                      same_person=args.same_person, overrides=args.overrides)
     print(f"reconstructed {len(res.written)} photos into {res.out_dir}"
           + (f"; skipped {len(res.skipped)}" if res.skipped else ""))
     return 0 if res.written else 1

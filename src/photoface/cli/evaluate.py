@@ -18,7 +18,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     _common_options(p, "synthetic prepared dataset with test identities", checkpoint_required=False)
     p.add_argument("--model", metavar="MODEL", help="face model without --checkpoint (default: the dataset's)")
     p.add_argument("--set", dest="fit_overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="FitConfig override for the fit / fit_single baselines; repeatable")
+                   help="FitConfig override for the fit / fit_single / refine methods; repeatable")
     p.add_argument("--max-photos", type=int, metavar="N", help="at most N photos per identity and setting")
     p.add_argument("--modes", default="identity", metavar="LIST",
                    help="identity and/or three_views, comma-separated (default identity)")
@@ -72,7 +72,8 @@ def _common_options(p: argparse.ArgumentParser, data_help: str, baselines: bool 
     if baselines:
         p.add_argument("--baselines", default="mean_face,landmark_fit", metavar="LIST",
                        help="comma-separated: mean_face, landmark_fit, or 'none' (default both); the synthetic "
-                            "benchmark also takes fit and fit_single (photoface.fit, minutes)")
+                            "benchmark also takes fit and fit_single (photoface.fit, minutes) and refine (the "
+                            "checkpoint's predictions refined per person, next to its own row)")
     p.add_argument("--shape-supervised", metavar="RUN2", help="a run trained with only the shape losses")
     p.add_argument("--device", default="cpu", help="cpu, cuda, ... (default cpu)")
     p.add_argument("--batch-size", type=int, default=32)

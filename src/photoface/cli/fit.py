@@ -23,11 +23,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--model", default="builtin:demo", metavar="MODEL.npz",
                    help="face-model .npz, or builtin:demo / builtin:paper (default builtin:demo)")
+    p.add_argument("--checkpoint", metavar="RUN",
+                   help="refine a trained network instead: run folder, checkpoint or exported model; the unknowns "
+                   "are its codes (identity shared per person), initialised by its encoder; no labels/ written")
+    p.add_argument("--device", default="cpu", help="device for --checkpoint (default cpu)")
     p.add_argument("--iterations", type=int, metavar="N",
                    help="Adam iterations of the full render stage (FitConfig.photo_iterations)")
     p.add_argument("--size", type=int, default=128, metavar="PX", help="crop size for raw photos (default 128)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="FitConfig override (photoface/fit/config.py), e.g. w_photo=400; repeatable")
+                   help="fit-config override (FitConfig, the fit section of photoface/run/config.py), "
+                   "e.g. w_photo=400 or fit.w_photo=400; repeatable")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no per-person lines")
     p.set_defaults(handler=run_fit)
 
@@ -37,7 +42,7 @@ def run_fit(args: argparse.Namespace) -> int:
     from photoface.apps.fit import REPORT_FILE, fit_photos
 
     res = fit_photos(args.inputs, args.out, model=args.model, iterations=args.iterations, overrides=args.overrides,
-                     image_size=args.size, progress=not args.quiet,
+                     image_size=args.size, progress=not args.quiet, checkpoint=args.checkpoint, device=args.device,
                      log=(lambda message: None) if args.quiet else _stderr)
     for key, why in sorted(res.failures.items()):
         print(f"failed: {key}: {why}")

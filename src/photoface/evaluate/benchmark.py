@@ -16,8 +16,8 @@ Writing the results (JSON and Markdown) is ``photoface.evaluate.results_files.wr
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from photoface.errors import PhotofaceError
 from photoface.evaluate.runner import MODES, MeshScorer, NetworkMethod
@@ -26,6 +26,9 @@ BASELINES = ("mean_face", "landmark_fit")
 FIT_METHODS = ("fit", "fit_single")
 """Optimisation-based fits (``photoface.fit``): the synthetic benchmark offers them as baselines
 (they need each photo's identity); not run by default (minutes)."""
+NETWORK_FIT_METHODS = ("refine",)
+"""Fits on top of the model's run (``photoface.evaluate.refine_method``): scored right after ``model``;
+they need a checkpoint and each photo's identity."""
 
 
 def check_methods(baselines: Sequence[str], modes: Sequence[str], extra: Sequence[str] = ()) -> None:
@@ -66,18 +69,24 @@ def load_run(path, device, name: str, expected_hash: str | None = None):
 
 def benchmark_methods(trained, *, batch_size: int = 32, baselines: Sequence[str] = (), image_size: int | None = None,
                       shape_supervised: str | Path | None = None, device: str = "cpu",
-                      neutral: str = "zero") -> list:
-    """The model (``trained``) as ``"model"``, the baselines, then the shape-supervised run.
+                      neutral: str = "zero", fit_config=None) -> list:
+    """The model (``trained``) as ``"model"``, ``refine`` if among ``baselines``, the other baselines,
+    then the shape-supervised run.
 
     Args:
         image_size: the crops' size the baselines work at (default the run's).
         shape_supervised: a run folder or checkpoint, loaded on ``device`` and checked to share
             the model's face model.
         neutral: the networks' neutral expression code, "zero" or "mean" (``runner``).
+        fit_config: ``FitConfig`` of ``refine`` (default: the fit defaults).
     """
     size = trained.image_size if image_size is None else image_size
     methods = [NetworkMethod(trained, "model", batch_size, neutral)]
-    methods += baseline_methods(baselines, trained.face_model, size)
+    if "refine" in baselines:
+        from photoface.evaluate.refine_method import RefineMethod
+
+        methods.append(RefineMethod(trained, fit_config, batch_size, neutral))
+    methods += baseline_methods([b for b in baselines if b not in NETWORK_FIT_METHODS], trained.face_model, size)
     if shape_supervised is not None:
         methods.append(NetworkMethod(load_run(shape_supervised, device, "shape_supervised", trained.face_model_hash),
                                      "shape_supervised", batch_size, neutral))

@@ -17,7 +17,7 @@ import numpy as np
 from photoface.atomic import write_atomic
 from photoface.evaluate import tables
 
-METHOD_ORDER = ("model", "shape_supervised", "fit", "fit_single", "landmark_fit", "mean_face")
+METHOD_ORDER = ("model", "refine", "shape_supervised", "fit", "fit_single", "landmark_fit", "mean_face")
 
 
 def to_jsonable(obj):

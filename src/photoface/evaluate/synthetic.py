@@ -40,8 +40,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -52,6 +52,7 @@ from photoface.errors import InputFileError, PhotofaceError
 from photoface.evaluate.benchmark import (
     BASELINES,
     FIT_METHODS,
+    NETWORK_FIT_METHODS,
     baseline_methods,
     benchmark_methods,
     check_methods,
@@ -62,7 +63,13 @@ from photoface.evaluate.benchmark import (
 )
 from photoface.evaluate.micc import aggregate_records
 from photoface.evaluate.nme import landmark_nme
-from photoface.evaluate.runner import MeshScorer, by_group, dense_errors, group_meshes, verification_summary
+from photoface.evaluate.runner import (
+    MeshScorer,
+    by_group,
+    dense_errors,
+    group_meshes,
+    verification_summary,
+)
 from photoface.evaluate.shape_metrics import expression_error, pose_errors
 from photoface.facemodel import hash_mismatch_advice
 from photoface.run.layout import verification_path
@@ -76,7 +83,8 @@ class SyntheticBenchmark:
     settings (N,), identities (N,), groups {(identity, setting): [photo indices]}.
     """
 
-    def __init__(self, data: str | Path, max_photos: int | None = None, face_model_hash: str | None = None):
+    def __init__(self, data: str | Path, max_photos: int | None = None, face_model_hash: str | None = None,
+                 max_identities: int | None = None):
         root = Path(data)
         ds = load_dataset(root)
         test = ds.filter(split="test")
@@ -96,7 +104,10 @@ class SyntheticBenchmark:
         if max_photos is not None and max_photos < 1:
             raise PhotofaceError(f"max_photos must be at least 1, got {max_photos}")
         rows, count = [], {}
+        kept = list(dict.fromkeys(r.identity for r in test.rows))[:max_identities]
         for r in test.rows:
+            if r.identity not in kept:
+                continue  # max_identities: the first test identities only
             key = (r.identity, r.setting)
             if max_photos is None or count.get(key, 0) < max_photos:
                 count[key] = count.get(key, 0) + 1
@@ -206,6 +217,7 @@ def evaluate_synthetic(
     baselines: Sequence[str] = BASELINES,
     shape_supervised: str | Path | None = None,
     max_photos: int | None = None,
+    max_identities: int | None = None,
     modes: Sequence[str] = ("identity",),
     neutral: str = "zero",
     device: str = "cpu",
@@ -221,9 +233,11 @@ def evaluate_synthetic(
         data: a synthetic prepared dataset with test identities.
         face_model: face-model spec (``.npz`` or ``builtin:demo``) when there is no checkpoint.
         fit_config: ``photoface.fit.FitConfig`` for the ``fit`` methods (default values when None).
-        baselines: any of "mean_face", "landmark_fit", "fit", "fit_single".
+        baselines: any of "mean_face", "landmark_fit", "fit", "fit_single", and "refine" (the model
+            refined per person, ``photoface.evaluate.refine_method``; needs ``checkpoint``).
         shape_supervised: a run trained with only the shape losses, scored as ``shape_supervised``.
         max_photos: at most this many photos per identity and setting.
+        max_identities: only the first this many test identities (e.g. to bound the fits' time).
         modes: "identity" and/or "three_views".
         neutral: the network's neutral expression code, "zero" or "mean" (``runner``).
         write_verification: write ``RUN/verification.json`` (the model's calibrated threshold).
@@ -234,7 +248,9 @@ def evaluate_synthetic(
     """
     t0 = time.perf_counter()
     baselines, modes = list(baselines), list(modes)
-    check_methods(baselines, modes, extra=FIT_METHODS)
+    check_methods(baselines, modes, extra=FIT_METHODS + NETWORK_FIT_METHODS)
+    if checkpoint is None and any(b in NETWORK_FIT_METHODS for b in baselines):
+        raise PhotofaceError("the refine method refines a trained run: give --checkpoint too")
     fits = [b for b in baselines if b in FIT_METHODS]
     others = [b for b in baselines if b not in FIT_METHODS]
     if checkpoint is not None:
@@ -245,13 +261,14 @@ def evaluate_synthetic(
             raise PhotofaceError("--shape-supervised is scored next to a model: give --checkpoint too")
         trained = None
         fm, fm_hash = _face_model(data, face_model)
-    bench = SyntheticBenchmark(data, max_photos, fm_hash)
+    bench = SyntheticBenchmark(data, max_photos, fm_hash, max_identities)
     if bench.true_mesh.shape[1] != fm.num_vertices:
         raise PhotofaceError(f"{data}: true meshes have {bench.true_mesh.shape[1]} vertices, the face model "
                              f"{fm.num_vertices}; generate the test data with the same face model")
     if trained is not None:
         methods = benchmark_methods(trained, batch_size=batch_size, baselines=others, image_size=bench.image_size,
-                                    shape_supervised=shape_supervised, device=device, neutral=neutral)
+                                    shape_supervised=shape_supervised, device=device, neutral=neutral,
+                                    fit_config=fit_config)
     else:
         methods = baseline_methods(others, fm, bench.image_size)
     methods += baseline_methods(fits, fm, bench.image_size, fit_config)

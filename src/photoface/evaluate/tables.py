@@ -26,6 +26,7 @@ SETTING_LABELS = {s: s.capitalize() for s in SETTINGS}
 MODE_LABELS = {"identity": "Average over identity", "three_views": "Average over three views"}
 METHOD_LABELS = {
     "model": "Ours",
+    "refine": "Ours, refined per person (photoface.fit)",
     "mean_face": "Mean face",
     "landmark_fit": "Linear model fitted to landmarks",
     "shape_supervised": "Shape supervision only",

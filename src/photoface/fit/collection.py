@@ -7,7 +7,7 @@ read, so a 2,000-photo collection needs the memory of its largest person's batch
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -61,9 +61,12 @@ def load_person(dataset: PreparedDataset, rows: list[DatasetRow], cfg: FitConfig
     return make_batch(images, masks, landmarks, visible, cfg, device)
 
 
-def fit_collection(dataset: PreparedDataset, face_model, cfg: FitConfig | None = None,
-                   renderer=None) -> Iterator[tuple[str, list[DatasetRow], PersonFit]]:
-    """Fit every person of ``dataset`` in turn; yields (identity, rows, PersonFit) per person."""
+def fit_collection(dataset: PreparedDataset, face_model, cfg: FitConfig | None = None, renderer=None,
+                   make_params=None) -> Iterator[tuple[str, list[DatasetRow], PersonFit]]:
+    """Fit every person of ``dataset`` in turn; yields (identity, rows, PersonFit) per person.
+
+    ``make_params(batch) -> Parametrisation`` gives each person's initial unknowns (e.g.
+    ``NetworkParametrisation.from_encoder``); None = the linear model, from the landmark stage."""
     cfg = cfg or FitConfig()
     lines = contour_lines(face_model) if use_contour(cfg, dataset) else None
     device = face_model.mean.device
@@ -73,4 +76,5 @@ def fit_collection(dataset: PreparedDataset, face_model, cfg: FitConfig | None =
         renderer = Renderer(face_model.faces, dataset.meta.image_size).to(device)
     for identity, rows in person_rows(dataset):
         batch = load_person(dataset, rows, cfg, device)
-        yield identity, rows, fit_person(face_model, batch, cfg, renderer=renderer, lines=lines)
+        params = None if make_params is None else make_params(batch)
+        yield identity, rows, fit_person(face_model, batch, cfg, renderer=renderer, lines=lines, params=params)

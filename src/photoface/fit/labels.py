@@ -19,7 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from photoface.atomic import write_atomic
-from photoface.data.format import DatasetMeta, DatasetRow, DatasetWriter, PreparedDataset
+from photoface.data.format import (
+    DatasetMeta,
+    DatasetRow,
+    DatasetWriter,
+    PreparedDataset,
+)
 
 LABEL_SOURCE = "fit"
 

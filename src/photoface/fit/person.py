@@ -31,7 +31,12 @@ from photoface.fit.config import FitConfig
 from photoface.fit.contour import landmark_vertices
 from photoface.fit.joint_landmarks import JointLandmarkFit, fit_joint_landmarks
 from photoface.fit.landmark_fit import fit_landmarks
-from photoface.fit.objective import PhotoBatch, fit_terms, projected_landmarks, weighted_total
+from photoface.fit.objective import (
+    PhotoBatch,
+    fit_terms,
+    projected_landmarks,
+    weighted_total,
+)
 from photoface.fit.parametrisation import LinearParametrisation, Parametrisation
 from photoface.render.camera import camera_space, project
 

@@ -9,11 +9,12 @@ the continuation a different experiment, so it is refused.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from photoface.errors import PhotofaceError
 from photoface.run.checkpoint import load_checkpoint
-from photoface.run.config import TrainConfig, apply_overrides, load_yaml
+from photoface.run.config import FitConfig, TrainConfig, apply_overrides, load_yaml
 from photoface.run.config import preset as make_preset
 from photoface.run.layout import config_path, last_checkpoint
 
@@ -31,7 +32,8 @@ RESUMABLE_KEYS = frozenset(
         "schedule.device",
         "data.workers",
     }
-)
+) | frozenset(f"fit.{f.name}" for f in dataclasses.fields(FitConfig))
+"""Keys a resumed run may change: the fit section too (it never changes the trained weights)."""
 
 
 def _flatten(d: dict, prefix: str = "") -> dict[str, object]:
