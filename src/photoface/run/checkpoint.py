@@ -106,6 +106,12 @@ def load_checkpoint(path: str | Path, face_model_hash: str | None = None) -> dic
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a torn or foreign file
         raise InputFileError(path, f"not a readable photoface checkpoint ({type(exc).__name__}: {exc})") from None
+    return check_checkpoint(state, path, face_model_hash)
+
+
+def check_checkpoint(state: Any, path: Path, face_model_hash: str | None = None) -> dict[str, Any]:
+    """``state`` (an already loaded file) as a training checkpoint of ``path``; the checks and
+    errors of :func:`load_checkpoint`, for readers that loaded the file themselves."""
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise InputFileError(path, "not a photoface checkpoint")
     if state.get("version") != VERSION:

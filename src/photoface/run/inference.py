@@ -134,7 +134,7 @@ def read_weights_file(path: Path) -> dict[str, Any]:
             raise InputFileError(path, f"model file version {state.get('version')} is not supported "
                                        f"(expected {EXPORT_VERSION})")
         return state
-    return ckpt.load_checkpoint(path)
+    return ckpt.check_checkpoint(state, path)
 
 
 def config_of(state: dict, source: Path, run_dir: Path | None) -> TrainConfig:
