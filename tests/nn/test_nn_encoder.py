@@ -75,22 +75,6 @@ def _face_points(n: int = 2) -> torch.Tensor:
     return 40 + 50 * torch.rand(n, 68, 2, generator=g)
 
 
-def test_landmark_features_drop_position_and_size_but_keep_them_for_the_pose():
-    from photoface.nn.encoder import landmark_features
-
-    lm = _face_points()
-    a = landmark_features(lm, 128)
-    moved = landmark_features(lm * 0.5 + torch.tensor([10.0, -3.0]), 128)
-    assert a.shape == (2, 68 * 2 + 3)
-    assert torch.allclose(a[:, :136], moved[:, :136], atol=1e-5)  # shape part: translation/scale-free
-    assert torch.allclose(a[:, :136].view(2, 68, 2).square().sum(-1).mean(-1), torch.ones(2))  # unit RMS radius
-    assert torch.allclose(moved[:, 138] - a[:, 138], torch.log(torch.tensor(0.5)).expand(2), atol=1e-5)
-    centre = lm.mean(1) * 0.5 + torch.tensor([10.0, -3.0])
-    assert torch.allclose(moved[:, 136:138], centre / 128 - 0.5, atol=1e-5)
-    with pytest.raises(ValueError, match="68, 2"):
-        landmark_features(lm[:, :5], 128)
-
-
 def test_landmark_branch_feeds_the_heads_and_is_required():
     torch.manual_seed(0)
     enc = ResNetEncoder("resnet18", id_dim=8, exp_dim=4, landmark_input=32, image_size=64).eval()
@@ -106,3 +90,21 @@ def test_landmark_branch_feeds_the_heads_and_is_required():
     same = enc(img, lm[:1].expand(2, -1, -1))
     assert torch.allclose(same.id_code[0], same.id_code[1])
     assert not ResNetEncoder("resnet18").uses_landmarks  # the paper's: image only
+
+
+def test_landmark_linear_adds_its_codes_to_the_heads_outputs():
+    torch.manual_seed(0)
+    enc = ResNetEncoder("resnet18", id_dim=8, exp_dim=4, landmark_linear=True, image_size=64).eval()
+    assert enc.uses_landmarks and enc.landmark_branch is None
+    img, lm = torch.rand(2, 3, 64, 64), _face_points()
+    base = enc(img, lm)
+    assert torch.count_nonzero(base.id_code) == 0  # zero heads + zero map: the mean face
+    g = torch.Generator().manual_seed(1)
+    w = torch.randn(8 + 4 + 6, 275, generator=g) * 0.1
+    b = torch.randn(18, generator=g)
+    enc.landmark_linear.set_regression(torch.zeros(275), torch.ones(275), w, b)
+    out = enc(img, lm)
+    d_id, d_exp, d_pose = enc.landmark_linear(lm)
+    assert torch.allclose(out.id_code, d_id) and torch.allclose(out.exp_code, d_exp)
+    assert torch.allclose(out.pose_code, d_pose)
+    assert torch.count_nonzero(out.light) == 0  # light comes from the image alone

@@ -125,3 +125,24 @@ def test_paper_schedule_counts_epochs_and_stage_switch_rebuilds_the_optimiser(ti
     assert cnn <= stage2 and not gcn & stage2
     assert not any(p.requires_grad for p in trainer.parts.net.albedo_decoder.parameters())
     trainer.close()
+
+
+def test_a_fresh_run_starts_at_the_landmark_regression_with_its_own_slow_optimiser_group(tiny_setup, make_config,
+                                                                                       tmp_path):
+    model, data = tiny_setup
+    cfg = make_config(model, "schedule.max_steps=1")
+    assert cfg.schedule.landmark_start and cfg.model.landmark_linear  # the demo preset's
+    trainer = Trainer(cfg, [data], tmp_path / "run", progress=False)
+    linear = trainer.parts.net.encoder.landmark_linear
+    assert trainer.landmark_start.photos == sum(trainer.dataset.labeled) > 0 and torch.count_nonzero(linear.linear.weight) > 0
+    groups = {id(p): g["lr"] for g in trainer.opt_g.param_groups for p in g["params"]}
+    assert groups[id(linear.linear.weight)] == cfg.optim.lr_landmark_linear < cfg.optim.lr_generator
+    assert trainer.opt_g.param_groups[0]["lr"] == cfg.optim.lr_generator  # what the log reports
+    trainer.close()
+    off = apply_overrides(cfg, ["schedule.landmark_start=false"])
+    trainer = Trainer(off, [data], tmp_path / "off", progress=False)
+    assert trainer.landmark_start is None
+    assert torch.count_nonzero(trainer.parts.net.encoder.landmark_linear.linear.weight) == 0
+    trainer.close()
+    with pytest.raises(PhotofaceError, match="shape_linear_path"):
+        Trainer(apply_overrides(cfg, ["model.shape_linear_path=false"]), [data], tmp_path / "bad", progress=False)

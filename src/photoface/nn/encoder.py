@@ -14,13 +14,11 @@ Output (:class:`EncoderOutput`):
   layer4 (H/32). Channel counts are in :attr:`ResNetEncoder.feature_channels`.
 
 Each head is Linear(feature, hidden) → ReLU → Linear(hidden, out) on the globally pooled layer4
-features. With ``landmark_input`` (the demo preset; the paper's encoder sees only the image) the
-heads also get the photo's 68 detected landmarks: :func:`landmark_features` normalises them
-(centred on their mean, divided by their RMS radius, plus the centre and the log radius relative
-to the image) and a small MLP (:class:`LandmarkBranch`) maps them to features that are
-concatenated to the pooled image features. A ridge regression from such landmarks to the linear
-model's coefficients already beats the mean face (docs/training.md), which a CNN trained from
-scratch does not within a CPU budget. The last Linear of every head starts at zero (weights and bias), so an untrained encoder
+features. The demo preset also gives the heads the photo's 68 detected landmarks
+(:mod:`photoface.nn.landmark_input`; the paper's encoder sees only the image): with
+``landmark_input`` a small MLP's landmark features join the pooled image features, and with
+``landmark_linear`` a linear map from the landmarks is added to the identity, expression and pose
+codes. The last Linear of every head starts at zero (weights and bias), so an untrained encoder
 outputs all-zero codes: the mean face, frontal, centred, under the default light. Training from
 random codes fails (peers' report in the issue); zero codes still pass gradients to every head.
 
@@ -40,6 +38,7 @@ import torch
 import torchvision
 
 from photoface.errors import InputFileError, PhotofaceError
+from photoface.nn.landmark_input import LandmarkBranch, LandmarkLinear
 
 ARCHITECTURES = {
     "resnet18": (torchvision.models.resnet18, (64, 64, 128, 256, 512)),
@@ -61,51 +60,6 @@ class EncoderOutput:
     features: tuple[torch.Tensor, ...]
 
 
-LANDMARK_FEATURES = 68 * 2 + 3
-
-
-def landmark_features(landmarks: torch.Tensor, image_size: int) -> torch.Tensor:
-    """(B, 68, 2) pixel landmarks → (B, 139) position- and scale-free shape plus placement.
-
-    The first 136 numbers are the landmarks minus their mean, divided by their RMS distance from
-    it (so of order one whatever the face size); the last three are the mean in units of the image
-    side, centred ((x, y) / S - 0.5), and log(RMS radius / S), which the pose head needs.
-    """
-    if landmarks.dim() != 3 or landmarks.shape[1:] != (68, 2):
-        raise ValueError(f"landmarks must be (B, 68, 2) pixels, got {tuple(landmarks.shape)}")
-    lm = landmarks.float()
-    centre = lm.mean(dim=1, keepdim=True)
-    rel = lm - centre
-    radius = rel.square().sum(-1).mean(-1).sqrt().clamp_min(1e-3)  # (B,)
-    shape = (rel / radius[:, None, None]).flatten(1)
-    place = torch.cat([centre[:, 0] / image_size - 0.5, torch.log(radius / image_size)[:, None]], dim=1)
-    return torch.cat([shape, place], dim=1)
-
-
-class LandmarkBranch(torch.nn.Module):
-    """(B, 68, 2) pixel landmarks → (B, width) features: :func:`landmark_features` → batch norm →
-    2-layer MLP.
-
-    The batch norm standardises every feature over the data: what tells faces apart are deviations
-    of a few percent from the configuration that all faces share, and an MLP on the raw features
-    learns them slowly. Measured on 230 labeled demo photos (an MLP from landmarks to linear-model
-    codes, shape loss, Adam 1e-3, batch 16): held-out error 4.65 mm after 600 steps without it,
-    4.33 mm after 200 steps with it; the mean face 4.84 mm."""
-
-    def __init__(self, image_size: int, width: int = 256):
-        super().__init__()
-        self.image_size = int(image_size)
-        self.width = int(width)
-        self.mlp = torch.nn.Sequential(
-            torch.nn.BatchNorm1d(LANDMARK_FEATURES),
-            torch.nn.Linear(LANDMARK_FEATURES, width), torch.nn.ReLU(inplace=True),
-            torch.nn.Linear(width, width), torch.nn.ReLU(inplace=True),
-        )
-
-    def forward(self, landmarks: torch.Tensor) -> torch.Tensor:
-        return self.mlp(landmark_features(landmarks, self.image_size))
-
-
 def _head(in_dim: int, hidden: int, out_dim: int) -> torch.nn.Sequential:
     last = torch.nn.Linear(hidden, out_dim)
     torch.nn.init.zeros_(last.weight)
@@ -124,11 +78,13 @@ class ResNetEncoder(torch.nn.Module):
         channels_last: keep the backbone and its input in channels_last memory format
             (about +25% speed on CPU for ResNet-50).
         landmark_input: 0 (the paper: image only) or the width of the landmark branch, whose
-            features join the pooled image features before the heads; ``image_size`` (pixels)
-            is then needed to normalise the landmarks.
+            features join the pooled image features before the heads.
+        landmark_linear: add :class:`~photoface.nn.landmark_input.LandmarkLinear`'s code offsets
+            to the id, exp and pose heads' outputs (false: the paper's).
+        image_size: pixels of the input, to normalise the landmarks with.
 
     Shapes: ``forward(images (B, 3, H, W) in [0, 1], landmarks (B, 68, 2) px or None) -> EncoderOutput``;
-    landmarks are required exactly when ``landmark_input`` > 0.
+    landmarks are required exactly when :attr:`uses_landmarks`.
     """
 
     def __init__(
@@ -143,6 +99,7 @@ class ResNetEncoder(torch.nn.Module):
         channels_last: bool = False,
         landmark_input: int = 0,
         image_size: int = 128,
+        landmark_linear: bool = False,
     ):
         super().__init__()
         if name not in ARCHITECTURES:
@@ -160,6 +117,7 @@ class ResNetEncoder(torch.nn.Module):
         self.landmark_branch = LandmarkBranch(image_size, landmark_input) if landmark_input > 0 else None
         if self.landmark_branch is not None:
             feat += self.landmark_branch.width
+        self.landmark_linear = LandmarkLinear(image_size, id_dim, exp_dim, pose_dim) if landmark_linear else None
         self.heads = torch.nn.ModuleDict(
             {
                 "id": _head(feat, head_hidden, id_dim),
@@ -177,13 +135,13 @@ class ResNetEncoder(torch.nn.Module):
     @property
     def uses_landmarks(self) -> bool:
         """True when :meth:`forward` needs the photo's 68 landmarks."""
-        return self.landmark_branch is not None
+        return self.landmark_branch is not None or self.landmark_linear is not None
 
     def forward(self, images: torch.Tensor, landmarks: torch.Tensor | None = None) -> EncoderOutput:
         if images.dim() != 4 or images.shape[1] != 3:
             raise ValueError(f"encoder expects images (B, 3, H, W), got {tuple(images.shape)}")
         if self.uses_landmarks and landmarks is None:
-            raise ValueError("this encoder was built with landmark_input: pass the photos' (B, 68, 2) landmarks")
+            raise ValueError("this encoder was built with landmark inputs: pass the photos' (B, 68, 2) landmarks")
         x = (images - self.pixel_mean) / self.pixel_std
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -195,10 +153,15 @@ class ResNetEncoder(torch.nn.Module):
         pooled = torch.flatten(torch.nn.functional.adaptive_avg_pool2d(f4, 1), 1)
         if self.landmark_branch is not None:
             pooled = torch.cat([pooled, self.landmark_branch(landmarks.to(pooled.device)).to(pooled.dtype)], dim=1)
+        id_code, exp_code, pose_code = (self.heads[k](pooled) for k in ("id", "exp", "pose"))
+        if self.landmark_linear is not None:
+            d_id, d_exp, d_pose = self.landmark_linear(landmarks)
+            id_code, exp_code, pose_code = (id_code + d_id.to(id_code.dtype), exp_code + d_exp.to(exp_code.dtype),
+                                            pose_code + d_pose.to(pose_code.dtype))
         return EncoderOutput(
-            id_code=self.heads["id"](pooled),
-            exp_code=self.heads["exp"](pooled),
-            pose_code=self.heads["pose"](pooled),
+            id_code=id_code,
+            exp_code=exp_code,
+            pose_code=pose_code,
             light=self.heads["light"](pooled),
             features=(f0, f1, f2, f3, f4),
         )

@@ -113,7 +113,9 @@ class FaceNet(torch.nn.Module):
         stage: 1 (GCN albedo) or 2 (CNN albedo map).
         cull_backfaces: passed to the renderer.
         landmark_input: width of the encoder's landmark branch (0: image only, as in the paper);
-            when > 0, :meth:`forward` needs the photos' 68 landmarks.
+            with it or ``landmark_linear``, :meth:`forward` needs the photos' 68 landmarks.
+        landmark_linear: add the encoder's linear landmark-to-code map
+            (:class:`~photoface.nn.landmark_input.LandmarkLinear`; false: the paper's).
         shape_basis: optional (id_dim + exp_dim, V, 3) start of the shape decoder's linear path
             (:class:`~photoface.nn.decoders.ShapeDecoder`; None: the paper's GCN alone).
     """
@@ -135,6 +137,7 @@ class FaceNet(torch.nn.Module):
         cull_backfaces: bool = True,
         landmark_input: int = 0,
         shape_basis: torch.Tensor | None = None,
+        landmark_linear: bool = False,
     ):
         super().__init__()
         mean = _tensor(face_model.mean, torch.float32)
@@ -144,7 +147,7 @@ class FaceNet(torch.nn.Module):
         self.hierarchy = hierarchy  # kept for the discriminator: ShapeDiscriminator(net.hierarchy, mean)
         self.encoder = ResNetEncoder(
             encoder, id_dim, exp_dim, 6, 27, weights_path=encoder_weights, channels_last=channels_last,
-            landmark_input=landmark_input, image_size=self.image_size,
+            landmark_input=landmark_input, image_size=self.image_size, landmark_linear=landmark_linear,
         )
         self.shape_decoder = ShapeDecoder(hierarchy, mean, id_dim, exp_dim, decoder_channels, cheb_k, offset_scale,
                                           linear_basis=shape_basis)

@@ -19,7 +19,7 @@ from photoface.run.config import TrainConfig
 
 NETWORK_KEYS = ("encoder", "image_size", "id_dim", "exp_dim", "cheb_k", "decoder_channels", "downsample_factors")
 # Keys added later, with the value that reproduces networks stored without them (the paper's).
-OPTIONAL_NETWORK_KEYS = {"landmark_input": 0, "shape_linear_path": False}
+OPTIONAL_NETWORK_KEYS = {"landmark_input": 0, "shape_linear_path": False, "landmark_linear": False}
 
 
 def network_args(cfg: TrainConfig) -> dict[str, Any]:
@@ -61,5 +61,6 @@ def build_network(
         id_dim=id_dim, exp_dim=exp_dim, decoder_channels=tuple(args["decoder_channels"]),
         cheb_k=int(args["cheb_k"]), encoder_weights=encoder_weights, channels_last=channels_last, stage=stage,
         landmark_input=int(args["landmark_input"]), shape_basis=basis,
+        landmark_linear=bool(args["landmark_linear"]),
     )
 

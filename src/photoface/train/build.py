@@ -155,11 +155,22 @@ def _warmup(steps: int, offset: int):
 
 
 def generator_optimizer(cfg: TrainConfig, parts: Parts, stage: int, offset: int):
-    """Adam over the stage's parameters and its warm-up scheduler; ``offset`` = the stage's first step."""
+    """Adam over the stage's parameters and its warm-up scheduler; ``offset`` = the stage's first step.
+
+    The linear landmark map gets its own group at ``optim.lr_landmark_linear`` when that is set: it
+    starts at a regression solved in closed form, and Adam's first steps move every weight by about
+    the learning rate, which at the generator's rate undoes the start (docs/training.md).
+    """
     o = cfg.optim
+    params = stage_parameters(parts, stage)
+    groups = [{"params": params}]
+    linear = parts.net.encoder.landmark_linear
+    if linear is not None and o.lr_landmark_linear is not None:
+        own = {id(p) for p in linear.parameters()}
+        groups = [{"params": [p for p in params if id(p) not in own]},
+                  {"params": [p for p in params if id(p) in own], "lr": o.lr_landmark_linear}]
     # fused: one kernel over all tensors; ~6x faster than the per-tensor loop on the CPU
-    opt = torch.optim.Adam(stage_parameters(parts, stage), lr=o.lr_generator, betas=tuple(o.betas),
-                           weight_decay=o.weight_decay, fused=True)
+    opt = torch.optim.Adam(groups, lr=o.lr_generator, betas=tuple(o.betas), weight_decay=o.weight_decay, fused=True)
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, _warmup(o.warmup_steps, offset))
 
 

@@ -13,6 +13,8 @@ One iteration ("step"):
 4. generator: Adam on the weighted sum of all losses (:mod:`photoface.train.objective`), the
    critic frozen; then the identity centers move (Wen et al.'s update).
 
+The landmark start (``schedule.landmark_start``, fresh runs only, at set-up) fits the encoder's
+linear landmark-to-code map to the labeled photos (:mod:`photoface.train.landmark_start`).
 Stage 0 (``schedule.stage0_steps``, fresh runs only, before step 1) pretrains the GCN decoders on
 linear-model samples (:mod:`photoface.train.pretrain`). Stage 1 (``schedule.stage1_steps``) uses
 the GCN albedo decoder, stage 2 (``stage2_steps``) the CNN albedo decoder with U-Net skips. The
@@ -63,6 +65,7 @@ from photoface.train.build import (
     generator_optimizer,
     stage_parameters,
 )
+from photoface.train.landmark_start import landmark_start
 from photoface.train.objective import StepInputs, critic_loss, generator_losses, prepare_inputs, weighted_total
 from photoface.train.pretrain import pretrain_decoders
 from photoface.train.result import RunSummary
@@ -170,6 +173,8 @@ class Trainer:
         torch.manual_seed(sched.seed)
         self.parts: Parts = build_parts(cfg, self.device, face_model)
         self.parts.attach_identities(len(self.dataset.identities), self.device)
+        # before the generator is wrapped: DistributedDataParallel then broadcasts rank 0's start
+        self.landmark_start = self._landmark_start(face_model) if state is None else None
         self.stage = 1 if self.stage1_steps > 0 else 2
         self.step = 0
         self.skipped = 0
@@ -191,6 +196,20 @@ class Trainer:
             cfg.to_yaml(config_path(self.run_dir))
 
     # ------------------------------------------------------------------------------- set-up
+    def _landmark_start(self, face_model):
+        """The ridge start of the linear landmark map (:mod:`photoface.train.landmark_start`), fresh runs only."""
+        cfg, sched = self.cfg, self.cfg.schedule
+        if not sched.landmark_start:
+            return None
+        if not (cfg.model.shape_linear_path or sched.stage0_steps > 0):
+            raise PhotofaceError("schedule.landmark_start regresses linear-model coefficients as codes, which the codes "
+                                 "mean only with model.shape_linear_path=true or schedule.stage0_steps > 0")
+        return landmark_start(self.parts.net, self.dataset, face_model, samples=sched.landmark_start_samples,
+                              noise=sched.landmark_start_noise,
+                              copies=sched.landmark_start_copies, lambdas=sched.landmark_start_lambdas,
+                              folds=sched.landmark_start_folds, max_photos=sched.landmark_start_max_photos,
+                              seed=sched.seed)
+
     def _stage_lengths(self) -> tuple[int, int]:
         per_epoch = len(self.sampler)
         s1, s2 = self.cfg.schedule.stage1_steps, self.cfg.schedule.stage2_steps
@@ -348,6 +367,8 @@ class Trainer:
             for s in (signal.SIGINT, signal.SIGTERM):
                 signals[s] = signal.signal(s, on_signal)
         started = time.monotonic()
+        if self.step == 0 and self.landmark_start is not None:
+            logger.message(self.landmark_start.summary())
         if self.step == 0 and sched.stage0_steps > 0:
             self._stage0(logger)
         first: dict[str, float] | None = None
