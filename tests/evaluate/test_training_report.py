@@ -37,6 +37,7 @@ def test_training_report_on_a_tiny_run(tmp_path_factory):
     # the true meshes differ from one another; the mean face is the floor of nothing learned
     assert entry["true_spread_mm"] > 0.5 and entry["mean_face_error_mm"] > 0
     assert entry["shape_spread_mm"] >= 0 and entry["exp_code_norm"] >= 0
-    assert entry["shape_error_mm"] == pytest.approx(entry["mean_face_error_mm"], rel=0.5)
+    # the demo preset starts at the landmark regression: two steps in, better than the mean face
+    assert 0 < entry["shape_error_mm"] < 0.8 * entry["mean_face_error_mm"]
     text = format_report(report)
     assert f"{entry['true_spread_mm']:.3f}" in text and f"{entry['mean_face_error_mm']:12.3f}" in text

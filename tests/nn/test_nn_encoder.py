@@ -100,9 +100,10 @@ def test_landmark_linear_adds_its_codes_to_the_heads_outputs():
     base = enc(img, lm)
     assert torch.count_nonzero(base.id_code) == 0  # zero heads + zero map: the mean face
     g = torch.Generator().manual_seed(1)
-    w = torch.randn(8 + 4 + 6, 275, generator=g) * 0.1
+    n = enc.landmark_linear.FEATURES
+    w = torch.randn(8 + 4 + 6, n, generator=g) * 0.1
     b = torch.randn(18, generator=g)
-    enc.landmark_linear.set_regression(torch.zeros(275), torch.ones(275), w, b)
+    enc.landmark_linear.set_regression(torch.zeros(n), torch.ones(n), w, b)
     out = enc(img, lm)
     d_id, d_exp, d_pose = enc.landmark_linear(lm)
     assert torch.allclose(out.id_code, d_id) and torch.allclose(out.exp_code, d_exp)

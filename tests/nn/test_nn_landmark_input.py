@@ -35,16 +35,28 @@ def test_regression_features_append_the_squared_shape_numbers():
 def test_landmark_linear_is_the_installed_affine_map_of_standardised_features():
     lin = LandmarkLinear(128, id_dim=3, exp_dim=2, pose_dim=6)
     lm = _face_points(4)
+    n = lin.FEATURES
+    assert n == REGRESSION_FEATURES + 136 * lin.POSE_TERMS
     assert all(torch.count_nonzero(c) == 0 for c in lin(lm))  # starts at zero: adds nothing
     g = torch.Generator().manual_seed(0)
-    mean, scale = torch.randn(REGRESSION_FEATURES, generator=g), torch.rand(REGRESSION_FEATURES, generator=g) + 0.5
-    w, b = torch.randn(11, REGRESSION_FEATURES, generator=g), torch.randn(11, generator=g)
+    centre, directions = torch.randn(136, generator=g), torch.randn(lin.POSE_TERMS, 136, generator=g)
+    lin.set_pose_terms(centre, directions)
+    base = regression_features(lm, 128)
+    proxies = (base[:, :136] - centre) @ directions.T
+    feats = lin.features(lm)
+    assert torch.equal(feats[:, :REGRESSION_FEATURES], base)
+    # products of every shape number with every proxy: shape number i, proxy j at i * POSE_TERMS + j
+    assert torch.allclose(feats[:, REGRESSION_FEATURES:].view(4, 136, lin.POSE_TERMS),
+                          base[:, :136, None] * proxies[:, None, :], atol=1e-5)
+    mean, scale = torch.randn(n, generator=g), torch.rand(n, generator=g) + 0.5
+    w, b = torch.randn(11, n, generator=g), torch.randn(11, generator=g)
     lin.set_regression(mean, scale, w, b)
-    expect = ((regression_features(lm, 128) - mean) / scale) @ w.T + b
+    expect = ((feats - mean) / scale) @ w.T + b
     got = torch.cat(lin(lm), dim=1)
     assert [c.shape[1] for c in lin(lm)] == [3, 2, 6]
-    assert torch.allclose(got, expect, atol=1e-4)
-    assert {"feature_mean", "feature_scale"} <= set(lin.state_dict())  # the start travels with the weights
+    assert torch.allclose(got, expect, rtol=1e-4, atol=1e-3)
+    saved = set(lin.state_dict())
+    assert {"feature_mean", "feature_scale", "pose_centre", "pose_directions"} <= saved  # the start travels with the weights
     with torch.autocast("cpu", dtype=torch.bfloat16):
         under_amp = torch.cat(lin(lm), dim=1)
     assert under_amp.dtype == torch.float32 and torch.allclose(under_amp, got)
@@ -52,3 +64,5 @@ def test_landmark_linear_is_the_installed_affine_map_of_standardised_features():
         lin.set_regression(mean, scale, w[:, :10], b)
     with pytest.raises(ValueError, match="positive"):
         lin.set_regression(mean, -scale, w, b)
+    with pytest.raises(ValueError, match="pose terms"):
+        lin.set_pose_terms(centre[:10], directions)
