@@ -14,7 +14,8 @@ One iteration ("step"):
    critic frozen; then the identity centers move (Wen et al.'s update).
 
 The landmark start (``schedule.landmark_start``, fresh runs only, at set-up) fits the encoder's
-linear landmark-to-code map to the labeled photos (:mod:`photoface.train.landmark_start`).
+linear landmark-to-code map to linear-model samples and the labeled photos
+(:mod:`photoface.train.landmark_start`).
 Stage 0 (``schedule.stage0_steps``, fresh runs only, before step 1) pretrains the GCN decoders on
 linear-model samples (:mod:`photoface.train.pretrain`). Stage 1 (``schedule.stage1_steps``) uses
 the GCN albedo decoder, stage 2 (``stage2_steps``) the CNN albedo decoder with U-Net skips. The
