@@ -15,11 +15,14 @@ Rungs (issue 13; results in docs/training.md):
    and per-photo ≤ 0.9 × mean face, NME ≤ 4 %, EER ≤ 0.2).
 4. **ablations** — full, w/o L_adv, w/o L_recog, each ``--ablation-minutes`` (the issue asks for
    60), on the rung-3 data; reports the identity-averaged error of each (the paper's Table 2 has
-   full < w/o L_adv < w/o L_recog).
+   full < w/o L_adv < w/o L_recog). ``--ablations`` picks a subset, so that the three can run as
+   parallel processes (one thread each) sharing ``--out``; each merges its numbers into
+   ``ladder.json``.
 
 Data: two collections of the built-in demo model generated into ``OUT/data_*`` (``--identities``
 × ``--photos``; the same seed, so the same people and photos, differing only in which photos are
-labeled). Every run is a normal run folder under ``OUT``; results go to ``OUT/ladder.json``.
+labeled), or ``--data DIR``, an existing collection, for rungs 1, 3 and 4 (e.g. the demo's). Every
+run is a normal run folder under ``OUT``; results go to ``OUT/ladder.json``.
 
 Run:  PYTHONPATH=src .venv/bin/python benchmarks/bench_learning.py --out /tmp/ladder --rungs 1,2,3 \\
           --minutes 10 --threads 1
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -164,6 +168,23 @@ def report_scored(rung: str, h: dict) -> list[str]:
     return lines
 
 
+def merge_results(path: Path, results: dict) -> dict:
+    """Write ``results`` into the JSON file ``path``, keeping what is there and not in ``results``
+    (another process of this benchmark may have written other rungs or ablations since this one
+    read it); rung 4's ablations merge by name. Written through a temporary file, so a reader never
+    sees half a file. Returns what was written."""
+    merged = json.loads(path.read_text()) if path.is_file() else {}
+    for key, value in results.items():
+        if key == "rung4":
+            merged.setdefault("rung4", {}).update(value)
+        else:
+            merged[key] = value
+    tmp = path.with_suffix(f".json.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(merged, indent=1))
+    tmp.replace(path)
+    return merged
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, type=Path)
@@ -174,6 +195,11 @@ def main() -> None:
     parser.add_argument("--overfit-steps", type=int, default=300)
     parser.add_argument("--minutes", type=float, default=10.0, help="training budget of rungs 2 and 3")
     parser.add_argument("--ablation-minutes", type=float, default=60.0)
+    parser.add_argument("--ablations", default=",".join(ABLATIONS),
+                        help=f"comma-separated subset of {','.join(ABLATIONS)} for rung 4 (parallel processes may "
+                             "share --out: each merges its results into ladder.json)")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="an existing collection for rungs 1, 3 and 4 instead of the generated one")
     parser.add_argument("--max-steps", type=int, default=None, help="also cap rungs 2-4 at this many steps")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--set", action="append", default=[], dest="overrides", help="extra config override")
@@ -191,11 +217,16 @@ def main() -> None:
     lines: list[str] = []
 
     def save() -> None:
-        tmp = results_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(results, indent=1))
-        tmp.replace(results_path)
+        merge_results(results_path, results)
 
-    partial = synth_data(args.out, args.identities, args.photos, 0.2, args.seed, workers) if rungs & {1, 3, 4} else None
+    ablations = [a for a in args.ablations.split(",") if a.strip()]
+    unknown = sorted(set(ablations) - set(ABLATIONS))
+    if unknown:
+        parser.error(f"--ablations: unknown {', '.join(unknown)} (choose from {', '.join(ABLATIONS)})")
+    if args.data is not None:
+        partial = args.data
+    else:
+        partial = synth_data(args.out, args.identities, args.photos, 0.2, args.seed, workers) if rungs & {1, 3, 4} else None
     if 1 in rungs:
         _say("rung 1: overfit one batch of 16 photos")
         cfg = apply_overrides(preset("demo"), args.overrides)
@@ -225,8 +256,9 @@ def main() -> None:
         _say("\n".join(lines[-4:]))
         save()
     if 4 in rungs:
-        results.setdefault("rung4", {})
-        for name, extra in ABLATIONS.items():
+        results["rung4"] = {}
+        for name in ablations:
+            extra = ABLATIONS[name]
             _say(f"rung 4: {name}, {args.ablation_minutes:g} min")
             ev = train_and_score(f"rung4_{name}", args.out, partial, args.ablation_minutes,
                                  [*extra, *args.overrides], ["mean_face"], args.threads, args.max_steps)
@@ -235,8 +267,10 @@ def main() -> None:
             lines.append(f"rung 4: {name} identity-averaged {_fmt(m)} mm")
             _say(lines[-1])
             save()
-        order = sorted(ABLATIONS, key=lambda n: results["rung4"][n]["model"]["identity_mm"]["mean"])
-        lines.append(f"rung 4: measured order {' < '.join(order)} (paper: full < no_adv < no_recog)")
+        done = json.loads(results_path.read_text())["rung4"]
+        if set(done) >= set(ABLATIONS):
+            order = sorted(ABLATIONS, key=lambda n: done[n]["model"]["identity_mm"]["mean"])
+            lines.append(f"rung 4: measured order {' < '.join(order)} (paper: full < no_adv < no_recog)")
     _say("\n".join(["", "== learning ladder =="] + lines))
 
 
