@@ -10,7 +10,8 @@ ResNet). The tiny model and 32-px data of support.runs keep each step in millise
 import pytest
 import torch
 
-from photoface.train.loop import Trainer, _step_generator
+from photoface.train.feed import step_generator
+from photoface.train.loop import Trainer
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -49,8 +50,8 @@ def test_cuda_forward_matches_cpu_and_autocast_engages(tiny_setup, make_config, 
     seen = []
     hook = first_conv(gpu).register_forward_hook(lambda m, i, o: seen.append(o.dtype))
     batch = cpu.stream.next()
-    _, out_c = cpu.forward_batch(copy(batch), _step_generator(0, 0, 0))
-    _, out_g = gpu.forward_batch(copy(batch), _step_generator(0, 0, 0))
+    _, out_c = cpu.forward_batch(copy(batch), step_generator(0, 0, 0))
+    _, out_g = gpu.forward_batch(copy(batch), step_generator(0, 0, 0))
     hook.remove()
     assert seen == [torch.bfloat16 if amp else torch.float32]
     net_c, net_g = out_c.net, out_g.net

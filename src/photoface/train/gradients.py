@@ -18,7 +18,8 @@ from pathlib import Path
 import torch
 
 from photoface.run.resolve import resolve_run_config
-from photoface.train.loop import Trainer, _step_generator
+from photoface.train.feed import step_generator
+from photoface.train.loop import Trainer
 from photoface.train.objective import generator_losses, term_weights
 
 GROUPS = ("shape_decoder", "id_head", "exp_head", "pose_head", "encoder_last_block")
@@ -49,7 +50,7 @@ def term_gradient_norms(run_dir: str | Path, batches: int = 3) -> dict[str, dict
     p.critic.requires_grad_(False)
     try:
         for i in range(batches):
-            g = _step_generator(cfg.schedule.seed, trainer.step + i, trainer.dist.rank)
+            g = step_generator(cfg.schedule.seed, trainer.step + i, trainer.dist.rank)
             x, out = trainer.forward_batch(trainer.stream.next(), g)
             terms = generator_losses(cfg.loss, x, out, p.face_model, p.nbr_mean, p.centers,
                                      p.critic if cfg.loss.adversarial > 0 else None, cfg.model.image_size)

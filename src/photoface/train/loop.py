@@ -47,11 +47,9 @@ from pathlib import Path
 import torch
 
 from photoface import losses
-from photoface.data.format import load_dataset
 from photoface.data.sampler import HybridBatchSampler
-from photoface.data.torch_dataset import PhotoDataset
 from photoface.errors import PhotofaceError
-from photoface.facemodel import hash_mismatch_advice, load_face_model, model_hash
+from photoface.facemodel import load_face_model, model_hash
 from photoface.run import checkpoint as ckpt
 from photoface.run.build import network_args
 from photoface.run.config import PAPER_EPOCHS_PER_STAGE, TrainConfig, from_dict
@@ -66,44 +64,13 @@ from photoface.train.build import (
     generator_optimizer,
     stage_parameters,
 )
+from photoface.train.feed import BatchStream, check_data_against_checkpoint, load_training_data, step_generator
 from photoface.train.landmark_start import landmark_start
 from photoface.train.objective import StepInputs, critic_loss, generator_losses, prepare_inputs, weighted_total
 from photoface.train.pretrain import pretrain_decoders
 from photoface.train.result import RunSummary
 from photoface.train.run_log import LossWindow, RunLogger
 from photoface.train.visual import reconstruction_grid
-
-
-class _BatchStream:
-    """Batches from a DataLoader over the sampler, counting what was consumed (the resume state;
-    the loader may have fetched further ahead)."""
-
-    def __init__(self, loader: torch.utils.data.DataLoader, sampler: HybridBatchSampler):
-        self.loader, self.sampler = loader, sampler
-        self.epoch, self.position = sampler.epoch, sampler.position
-        self._it = None
-
-    def next(self) -> dict[str, torch.Tensor]:
-        while True:
-            if self._it is None:
-                self.sampler.load_state_dict(self.state_dict())
-                self.epoch, self.position = self.sampler.epoch, self.sampler.position
-                self._it = iter(self.loader)
-            try:
-                batch = next(self._it)
-            except StopIteration:
-                self._it = None
-                self.epoch, self.position = self.epoch + 1, 0
-                continue
-            self.position += 1
-            return batch
-
-    def state_dict(self) -> dict[str, int]:
-        return {"epoch": self.epoch, "position": self.position}
-
-
-def _step_generator(seed: int, step: int, rank: int) -> torch.Generator:
-    return torch.Generator().manual_seed((seed * 1_000_003 + step * 8_191 + rank * 131 + 1) % (2**63))
 
 
 class Trainer:
@@ -142,23 +109,8 @@ class Trainer:
         if state is not None:
             check_resume_config(from_dict(state["config"]), cfg)
 
-        datasets = [load_dataset(d) for d in self.data_dirs]
-        for d in datasets:
-            if d.meta.counts.get("labeled", 0) and d.meta.face_model_hash not in (None, face_model_hash):
-                raise PhotofaceError(
-                    f"{d.root}: its labels refer to face model {d.meta.face_model!r} (hash "
-                    f"{str(d.meta.face_model_hash)[:12]}), not the configured {cfg.model.face_model!r} "
-                    f"(hash {face_model_hash[:12]})." + hash_mismatch_advice(d.meta.face_model, d.meta.face_model_hash)
-                )
-        self.dataset = PhotoDataset(datasets, "train", face_model.n_id, face_model.n_exp, cfg.model.image_size)
-        self.data_meta = [
-            {"path": str(d.root.resolve()), "hash": ckpt.dataset_fingerprint(d.root), "meta": d.meta.to_json()}
-            for d in datasets
-        ]
-        if state is not None and [m["hash"] for m in state["dataset"]] != [m["hash"] for m in self.data_meta]:
-            raise PhotofaceError(f"{self.run_dir}: the data differ from those the run was trained on")
-        if state is not None and state["identities"] != self.dataset.identities:
-            raise PhotofaceError(f"{self.run_dir}: the training identities differ from the checkpoint's")
+        self.dataset, self.data_meta = load_training_data(self.data_dirs, cfg, face_model, face_model_hash)
+        check_data_against_checkpoint(self.run_dir, state, self.dataset, self.data_meta)
 
         pairs = cfg.data.labeled_pairs if any(self.dataset.labeled) else 0
         self.sampler = HybridBatchSampler(
@@ -190,7 +142,7 @@ class Trainer:
             generator=loader_gen, pin_memory=self.device.type == "cuda",
             persistent_workers=cfg.data.workers > 0,
         )
-        self.stream = _BatchStream(self.loader, self.sampler)
+        self.stream = BatchStream(self.loader, self.sampler)
         self.start_step = self.step
         if self.dist.is_main and not read_only:
             self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -306,7 +258,7 @@ class Trainer:
 
     def _train_step(self, batch: dict[str, torch.Tensor]) -> tuple[dict[str, float] | None, dict]:
         cfg, p = self.cfg, self.parts
-        g = _step_generator(cfg.schedule.seed, self.step, self.dist.rank)
+        g = step_generator(cfg.schedule.seed, self.step, self.dist.rank)
         buffers = {k: v.clone() for k, v in p.net.named_buffers()}
         x, out = self.forward_batch(batch, g)
 
