@@ -42,7 +42,11 @@ Determinism: identity i draws everything from ``SeedSequence([seed, i])`` and wo
 compute; the main process writes files in identity order, so the same arguments give
 byte-identical files for any number of workers. Torch runs single-threaded in every worker
 (and in this process while generating), and nothing else here threads, so thread settings do
-not matter either. tests/data/synth/test_synth_bits.py checks this in fresh processes: 1 thread and
+not matter either. What a BLAS kernel would decide, the summation order of a matrix product, is
+kept out of the stored numbers: linear shapes, expression displacements and label fits go
+through ``photoface.data.synth.exact``, landmark projections run in float64, the exposure's
+level is summed in float64 and its gain rounded (on an AVX-512 machine, MKL limited to AVX2
+changed 15 of that test's 37 files before). tests/data/synth/test_synth_bits.py checks this in fresh processes: 1 thread and
 1 worker, 5 threads and 2 workers, and AVX2 kernels (OpenBLAS Haswell, MKL AVX2, torch AVX2,
 numpy without AVX-512) give the same bytes, for a model with albedo modes and for one without
 (whose procedural skin goes through ``facemodel.albedo_transfer``'s rounded landmark warp).

@@ -20,8 +20,9 @@ fitted pose is the photo's pose composed with the similarity::
 
 For blendshape expression models (weights in [0, 1]) the expression weights are clipped to
 [0, 1] and the identity re-solved with them fixed. Shapes: V vertices, K identity and L
-expression coefficients; the normal matrix is factorised in float64, the per-shape products run
-in float32 (coefficient errors around 1e-6, far below the label's meaning).
+expression coefficients; the normal matrix is factorised in float64 (torch), and the per-shape
+products run in float64 through ``photoface.data.synth.exact``, whose bits do not depend on the
+BLAS kernel (a float32 matrix product's did, which broke synth's same-bytes promise).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from photoface.data.synth import exact
 from photoface.mesh.similarity import umeyama
 from photoface.render.camera import euler_from_rotation, rotation_matrix
 
@@ -59,8 +61,9 @@ class LinearFit:
 class LinearFitter:
     """Fits a face model's linear shape space to given shapes; build once per model.
 
-    The large products run in torch (float32), which honours ``torch.set_num_threads``; numpy's
-    BLAS would start its own threads in every worker process and oversubscribe the machine.
+    The per-shape products are elementwise numpy operations and pairwise sums
+    (``photoface.data.synth.exact``): the same bits on every CPU kernel, and no BLAS threads that
+    would oversubscribe the machine from every worker process.
 
     Args:
         model: a ``photoface.facemodel.MorphableModel``.
@@ -71,14 +74,14 @@ class LinearFitter:
     def __init__(self, model, regularisation: float = REGULARISATION, iterations: int = 1):
         self.n_id, self.n_exp = model.n_id, model.n_exp
         self.blendshape = model.exp_kind == "blendshape"
-        self.mean = model.mean.detach().cpu().float().reshape(-1)
+        self.mean = model.mean.detach().cpu().double().reshape(-1).numpy()
         a_id = model.id_basis.detach().cpu().double().reshape(self.n_id, -1)
         a_exp = model.exp_basis.detach().cpu().double().reshape(self.n_exp, -1)
         basis = torch.cat([a_id, a_exp])  # (K + L, 3V)
         # factorised in float64, applied in float32: the products are memory-bound
-        self.solve = self._prefactor(basis, regularisation).float().contiguous()
-        self.solve_id = self._prefactor(basis[: self.n_id], regularisation).float().contiguous()
-        self.basis = basis.float().contiguous()
+        self.solve = np.ascontiguousarray(self._prefactor(basis, regularisation).numpy())
+        self.solve_id = np.ascontiguousarray(self._prefactor(basis[: self.n_id], regularisation).numpy())
+        self.basis = np.ascontiguousarray(basis.numpy())
         self.iterations = iterations
 
     @staticmethod
@@ -89,16 +92,17 @@ class LinearFitter:
         h = a @ a.T + lam * torch.eye(a.shape[0], dtype=a.dtype)
         return torch.linalg.solve(h, a)
 
-    def _coefficients(self, target: np.ndarray) -> torch.Tensor:
-        r = torch.from_numpy(target.reshape(-1).astype(np.float32)) - self.mean
-        c = self.solve @ r
+    def _coefficients(self, target: np.ndarray) -> np.ndarray:
+        """(K + L,) float64 coefficients of a (V, 3) target shape (mm)."""
+        r = np.asarray(target, np.float64).reshape(-1) - self.mean
+        c = exact.rows_dot(self.solve, r)
         if self.blendshape and self.n_exp:
-            exp = c[self.n_id:].clamp(0.0, 1.0)
-            c = torch.cat([self.solve_id @ (r - exp @ self.basis[self.n_id:]), exp])
+            exp = np.clip(c[self.n_id:], 0.0, 1.0)
+            c = np.concatenate([exact.rows_dot(self.solve_id, r - exact.combine(exp, self.basis[self.n_id:])), exp])
         return c
 
-    def _linear(self, c: torch.Tensor) -> np.ndarray:
-        return (self.mean + c @ self.basis).reshape(-1, 3).numpy().astype(np.float64)
+    def _linear(self, c: np.ndarray) -> np.ndarray:
+        return exact.combine(c, self.basis, self.mean).reshape(-1, 3)
 
     def fit(self, true_shape: np.ndarray) -> LinearFit:
         """Best linear fit of one (V, 3) true shape in mm (canonical pose)."""
@@ -113,7 +117,6 @@ class LinearFitter:
             c = self._coefficients(((target - tau) @ q) / s)
             lin = self._linear(c)
             s, q, tau = _similarity(lin, target)
-        c = c.numpy()
         return LinearFit(
             alpha_id=c[: self.n_id].astype(np.float32), alpha_exp=c[self.n_id:].astype(np.float32),
             scale=s, rotation=q, translation=tau, shape=lin.astype(np.float32),

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from photoface.data.synth import exact
 from photoface.data.synth.head import HeadLook
 from photoface.facemodel import builtin_model
 from photoface.facemodel.albedo_transfer import quantised, transfer_albedo
@@ -83,9 +84,8 @@ class AlbedoSpace:
                 return self.model.albedo(torch.from_numpy(np.asarray(beta, np.float32))[None])[0].cpu().numpy()
         # mode by mode in float64, then onto the transfer's grid: elementwise operations round
         # the same way on every CPU kernel, where a matrix product's summation order may not
-        out = self.mean.copy()
-        for b, mode in zip(np.asarray(beta, np.float64), self.basis):
-            out += b * mode
+        v = len(self.mean)
+        out = exact.combine(beta, self.basis.reshape(len(self.basis), -1), self.mean.reshape(-1)).reshape(v, 3)
         return quantised(np.clip(out, 0.0, 1.0))
 
 
@@ -153,11 +153,12 @@ class DetailSpace:
         q, r = torch.linalg.qr(a)
         keep = r.diagonal().abs() > 1e-9 * r.diagonal().abs().max()
         self.q = q[:, keep].contiguous()
+        self.q_t = np.ascontiguousarray(self.q.T.numpy())  # (k, 3V), for the kernel-independent products
 
     def remove(self, x: np.ndarray) -> np.ndarray:
-        flat = torch.from_numpy(np.asarray(x, np.float64).reshape(-1))
-        out = flat - self.q @ (self.q.T @ flat)
-        return out.reshape(-1, 3).numpy()
+        flat = np.asarray(x, np.float64).reshape(-1)
+        coeffs = exact.rows_dot(self.q_t, flat)
+        return (flat - exact.combine(coeffs, self.q_t)).reshape(-1, 3)
 
 
 def detail_field(rng: np.random.Generator, points: np.ndarray, normals: np.ndarray,
@@ -213,10 +214,12 @@ def sample_identity(rng: np.random.Generator, model, space: DetailSpace, index: 
     alpha_id = rng.standard_normal(model.n_id).astype(np.float32)
     beta = (rng.standard_normal(albedo_space.n_modes) * 0.9).astype(np.float32)
     albedo = albedo_space.albedo(beta)
+    id_basis = model.id_basis.detach().cpu().numpy().reshape(model.n_id, -1)
+    mean = model.mean.detach().cpu().numpy().reshape(-1)
+    linear = torch.from_numpy(exact.combine(alpha_id, id_basis, mean).reshape(-1, 3).astype(np.float32))
     with torch.no_grad():
-        linear = model.shape(torch.from_numpy(alpha_id)[None])[0]
         normals = model.vertex_normals(linear).cpu().numpy()
-    linear = linear.cpu().numpy()
+    linear = linear.numpy()
     raw = detail_field(rng, linear, normals, model.mirror.cpu().numpy())
     detail = space.remove(raw).astype(np.float32)
     hair_name = list(HAIR_COLOURS)[int(rng.choice(len(HAIR_COLOURS), p=_HAIR_WEIGHTS))]

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from photoface.data.synth import exact
 from photoface.data.synth.background import random_background
 from photoface.data.synth.degrade import degrade
 from photoface.data.synth.fit import LinearFitter, fitted_pose
@@ -98,7 +99,7 @@ class IdentityGenerator:
         self.albedo_space = AlbedoSpace(self.model)
         self.fitter = LinearFitter(self.model)
         self.lm_idx = self.model.landmarks68.cpu()
-        self.exp_flat = self.model.exp_basis.detach().cpu().double().reshape(self.model.n_exp, -1)
+        self.exp_flat = self.model.exp_basis.detach().cpu().double().reshape(self.model.n_exp, -1).numpy()
 
     def identity(self, rng: np.random.Generator, index: int, name: str, split: str) -> Identity:
         return sample_identity(rng, self.model, self.space, index, name, split, self.albedo_space)
@@ -127,9 +128,9 @@ class IdentityGenerator:
     # ------------------------------------------------------------------ geometry
     def _true_shapes(self, ident: Identity, scenes: list[PhotoScene]) -> np.ndarray:
         """(M, V, 3) float32: the true neutral shape plus each photo's expression."""
-        exp = torch.from_numpy(np.stack([s.alpha_exp for s in scenes]).astype(np.float64))
-        disp = (exp @ self.exp_flat).reshape(len(scenes), -1, 3)
-        return (torch.from_numpy(ident.neutral).double()[None] + disp).float().numpy()
+        exp = np.stack([s.alpha_exp for s in scenes])
+        disp = exact.combine(exp, self.exp_flat).reshape(len(scenes), -1, 3)
+        return (ident.neutral.astype(np.float64)[None] + disp).astype(np.float32)
 
     def _frame(self, ident: Identity, scenes: list[PhotoScene], shapes: np.ndarray) -> None:
         """Set each pose's translation: landmark box centred like the frontal view, + jitter."""
@@ -158,16 +159,23 @@ class IdentityGenerator:
         cov = out.mask[:, 0].numpy() > 0.5
         # auto-exposure: image and shading are linear in the total light, so scaling them and
         # the light by the same factor keeps the stored light exact
-        m = out.mask[:, 0]
-        level = (out.shading.mean(1) * m).sum((1, 2)) / m.sum((1, 2)).clamp_min(1)
-        gain = torch.tensor([s.exposure for s in scenes]) / level.clamp_min(0.05)
+        # the level summed in float64 and the gain rounded to 1e-4: a float32 sum's order depends on
+        # the CPU kernel, and the stored light (rounded to 1e-5) would take the last bits with it
+        m = out.mask[:, 0].double()
+        level = (out.shading.double().mean(1) * m).sum((1, 2)) / m.sum((1, 2)).clamp_min(1)
+        exposure = torch.tensor([s.exposure for s in scenes], dtype=torch.float64)
+        gain = torch.round(exposure / level.clamp_min(0.05), decimals=4).float()
         default = default_light(dtype=torch.float64).numpy()
         for s, g in zip(scenes, gain.double().numpy()):
             s.light = g * (s.light + default) - default
         face = (out.image * gain[:, None, None, None]).clamp(0, 1).permute(0, 2, 3, 1).numpy()
         depth = out.depth[:, 0].numpy()
         shading = (out.shading * gain[:, None, None, None]).permute(0, 2, 3, 1).numpy()
-        lm_screen = out.screen_verts[:, self.lm_idx].numpy().astype(np.float64)
+        # in float64, not the renderer's float32 screen vertices: a float32 matrix product's last
+        # bits depend on the BLAS kernel and would move landmarks rounded to 1e-3 px across a
+        # rounding boundary (synth's same-bytes promise); float64 leaves ~1e-13 px of that
+        lm_pose = torch.from_numpy(np.stack([s.pose for s in scenes]).astype(np.float64))
+        lm_screen = project(torch.from_numpy(shapes[:, self.lm_idx.numpy()]).double(), lm_pose).numpy()
         results = []
         for k in range(b):
             results.append(self._compose(rng, ident, scenes[k], shapes[k], labeled[k], start + k,
