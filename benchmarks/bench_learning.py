@@ -245,7 +245,7 @@ def main() -> None:
                              ["mean_face"], args.threads, args.max_steps)
         results["rung2"] = {"minutes": args.minutes, **headline(ev), "step": ev["meta"]["step"]}
         lines += report_scored("2", results["rung2"])
-        _say("\n".join(lines[-2:]))
+        _say("\n".join(lines[-4:]))
         save()
     if 3 in rungs:
         _say(f"rung 3: the full method, {args.minutes:g} min")

@@ -78,7 +78,7 @@ class LinearFitter:
         a_id = model.id_basis.detach().cpu().double().reshape(self.n_id, -1)
         a_exp = model.exp_basis.detach().cpu().double().reshape(self.n_exp, -1)
         basis = torch.cat([a_id, a_exp])  # (K + L, 3V)
-        # factorised in float64, applied in float32: the products are memory-bound
+        # factorised once in float64 by torch (LAPACK); the per-shape products below are exact.py's
         self.solve = np.ascontiguousarray(self._prefactor(basis, regularisation).numpy())
         self.solve_id = np.ascontiguousarray(self._prefactor(basis[: self.n_id], regularisation).numpy())
         self.basis = np.ascontiguousarray(basis.numpy())
