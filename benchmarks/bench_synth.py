@@ -16,7 +16,9 @@ The machine is shared, so each repeat also times
   worker renders; ``synth / reference`` moves much less with the load than either time;
 - CPU seconds per photo of the large run over all processes (``getrusage``, start-up included),
   which depend far less on other jobs than wall time: ``cpu × 10,000 / 2 cores`` estimates an
-  idle machine.
+  idle machine;
+- the label fit of one shape (``LinearFitter.fit``, one thread) and its products
+  (``photoface.data.synth.exact``) next to torch's float32 matrix products they replace.
 
 Run:  .venv/bin/python benchmarks/bench_synth.py [--photos 500] [--small 100] [--repeats 3]
 """
@@ -35,7 +37,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from photoface.data.synth import exact  # noqa: E402
 from photoface.data.synth.collection import synthesize  # noqa: E402
+from photoface.data.synth.fit import LinearFitter  # noqa: E402
 from photoface.facemodel import builtin_model  # noqa: E402
 from photoface.render import Renderer  # noqa: E402
 from timing import machine_summary, set_threads  # noqa: E402
@@ -59,6 +63,35 @@ def _run(out: Path, photos: int, seed: int, size: int, workers: int) -> tuple[fl
     cpu1 = _cpu()
     shutil.rmtree(out)
     return wall, sum(cpu1) - sum(cpu0), cpu1[0] - cpu0[0]
+
+
+def _median_ms(fn, repeats: int = 21) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return 1000 * statistics.median(times)
+
+
+def label_fit_timings(model) -> dict[str, float]:
+    """Median ms, one thread: the label fit of one shape, and the kernel-independent products of
+    ``exact`` against the torch float32 products they replace (same sizes: all modes × 3V)."""
+    torch.set_num_threads(1)
+    basis = torch.cat([model.id_basis, model.exp_basis]).reshape(model.n_id + model.n_exp, -1)
+    b64, mean = basis.double().numpy(), model.mean.reshape(-1).double().numpy()
+    coeffs = torch.randn(len(basis), generator=torch.Generator().manual_seed(0))
+    shape = (mean + coeffs.double().numpy() @ b64).reshape(-1, 3)
+    fitter = LinearFitter(model)
+    out = {
+        "fit": _median_ms(lambda: fitter.fit(shape)),
+        "combine": _median_ms(lambda: exact.combine(coeffs.numpy(), b64, mean)),
+        "torch_combine": _median_ms(lambda: coeffs @ basis),
+        "rows_dot": _median_ms(lambda: exact.rows_dot(b64, mean)),
+        "torch_rows_dot": _median_ms(lambda: basis @ model.mean.reshape(-1)),
+    }
+    set_threads(2)
+    return out
 
 
 def main() -> None:
@@ -115,6 +148,11 @@ def main() -> None:
           f"idle 2-core estimate for 10,000 photos ≈ {cpu / large * 10000 / 2 / 60:.1f} min")
     print(f"reference (render only, {large} faces, 1 thread): {ref:.1f} s; "
           f"synth {large} photos / reference = {t_large / ref:.2f}")
+    lf = label_fit_timings(model)
+    modes = f"{model.n_id + model.n_exp} modes × {3 * model.mean.shape[0]}"
+    print(f"label fit of one shape (1 thread): {lf['fit']:.1f} ms; exact products, {modes}: "
+          f"combine {lf['combine']:.2f} ms (torch float32 {lf['torch_combine']:.2f}), "
+          f"rows_dot {lf['rows_dot']:.2f} ms (torch float32 {lf['torch_rows_dot']:.2f})")
 
 
 if __name__ == "__main__":

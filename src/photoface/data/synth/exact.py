@@ -10,11 +10,11 @@ in numpy's C source). Everything is float64; callers round to float32 at the end
 difference of a few ulps, from a source not covered here (LAPACK's QR), would have to sit on a
 float32 rounding boundary to show.
 
-Cost, on the built-in demo model (135 modes × 14,391 coordinates; one thread, the 2-core machine
-busy with other jobs, medians): a combination 1.1 ms (torch's float32 product 1.2 ms), the 135
-dot products 9.9 ms (torch's float32 matrix-vector product 0.3 ms), so the label fit of one
-labeled photo went from 11 to 47 ms. That is the price of the promise; a 1,000-photo collection
-with half of it labeled takes about 20 s longer to write.
+Cost (``benchmarks/bench_synth.py``, idle 2-core machine, one thread, medians; docs/benchmarks.md):
+on the built-in demo model's 135 modes × 14,391 coordinates a combination takes 1.0 ms (torch's
+float32 product 0.34 ms) and the 135 dot products 1.9 ms (0.33 ms); the label fit of one labeled
+photo went from 2.8 to 11 ms, and synth's wall time per photo from 14.5 to 17.7 ms (10,000
+photos: about 3.0 instead of 2.5 minutes). That is the price of the promise.
 """
 
 from __future__ import annotations

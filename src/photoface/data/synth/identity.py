@@ -152,8 +152,7 @@ class DetailSpace:
         a = torch.cat(cols).T  # (3V, K + L + 7)
         q, r = torch.linalg.qr(a)
         keep = r.diagonal().abs() > 1e-9 * r.diagonal().abs().max()
-        self.q = q[:, keep].contiguous()
-        self.q_t = np.ascontiguousarray(self.q.T.numpy())  # (k, 3V), for the kernel-independent products
+        self.q_t = np.ascontiguousarray(q[:, keep].T.numpy())  # (k, 3V) orthonormal rows
 
     def remove(self, x: np.ndarray) -> np.ndarray:
         flat = np.asarray(x, np.float64).reshape(-1)

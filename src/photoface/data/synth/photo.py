@@ -152,7 +152,8 @@ class IdentityGenerator:
         b = len(scenes)
         verts = torch.from_numpy(shapes)
         albedo = torch.from_numpy(ident.albedo)[None].expand(b, -1, -1)
-        pose = torch.from_numpy(np.stack([s.pose for s in scenes])).float()
+        poses = np.stack([s.pose for s in scenes]).astype(np.float64)
+        pose = torch.from_numpy(poses).float()
         light = torch.from_numpy(np.stack([s.light for s in scenes])).float()
         with torch.no_grad():
             out = self.renderer.render(verts, albedo, pose, light, None, self.lm_idx)
@@ -174,8 +175,7 @@ class IdentityGenerator:
         # in float64, not the renderer's float32 screen vertices: a float32 matrix product's last
         # bits depend on the BLAS kernel and would move landmarks rounded to 1e-3 px across a
         # rounding boundary (synth's same-bytes promise); float64 leaves ~1e-13 px of that
-        lm_pose = torch.from_numpy(np.stack([s.pose for s in scenes]).astype(np.float64))
-        lm_screen = project(torch.from_numpy(shapes[:, self.lm_idx.numpy()]).double(), lm_pose).numpy()
+        lm_screen = project(torch.from_numpy(shapes[:, self.lm_idx.numpy()]).double(), torch.from_numpy(poses)).numpy()
         results = []
         for k in range(b):
             results.append(self._compose(rng, ident, scenes[k], shapes[k], labeled[k], start + k,
