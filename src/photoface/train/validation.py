@@ -127,7 +127,9 @@ class Validator:
         codes, shapes = [], []
         net.eval()
         try:
-            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            cuda = [device.index if device.index is not None else torch.cuda.current_device()] \
+                if device.type == "cuda" else []
+            with torch.random.fork_rng(devices=cuda):
                 for start in range(0, len(self), self.batch):
                     sl = slice(start, start + self.batch)
                     lm = self.landmarks[sl].to(device) if net.uses_landmarks else None
