@@ -112,12 +112,21 @@ def read_landmarks7(path) -> np.ndarray:
 
 
 def read_mesh(path) -> tuple[np.ndarray, np.ndarray]:
-    """(V, 3) float64 vertices and (F, 3) int64 triangles of an ``.obj`` or ``.ply``, in file order."""
+    """(V, 3) float64 vertices and (F, 3) int64 triangles of an ``.obj`` or ``.ply``, in file order.
+
+    OBJ files are parsed record by record (``facemodel.ict.read_obj``): trimesh may re-index the
+    vertices of an OBJ with texture coordinates (DECA's have them), which would break landmarks
+    given as vertex indices of a topology.
+    """
     path = Path(path)
     if path.suffix.lower() not in (".obj", ".ply"):
         raise InputFileError(path, "mesh must be an .obj or .ply file")
     if not path.is_file():
         raise InputFileError(path, "no such mesh file")
+    if path.suffix.lower() == ".obj":
+        from photoface.facemodel.ict import read_obj
+
+        return read_obj(path, with_faces=True)
     import trimesh
 
     try:

@@ -2,12 +2,12 @@
 
 FLAME's landmarks (and those of most models fitted to 2D landmarks) are points inside triangles:
 a triangle id and three barycentric coordinates. photoface's face-model format names its 68
-landmarks by vertex index. Rather than snapping each point to the nearest vertex (an error of up
-to half an edge; on FLAME's face, whose triangles are a few millimetres across, about 1–2 mm),
-each point becomes a new vertex: its triangle is split in three at the point, and every per-vertex
-array of the model (mean, bases) gets the new vertex as the same barycentric combination of the
-triangle's corners. Since every basis is linear, the new vertex stays exactly on the landmark for
-every coefficient, and the surface is unchanged (the three triangles cover the old one).
+landmarks by vertex index. Rather than snapping each point to the nearest vertex (which moves an
+interior point by up to its triangle's size), each point becomes a new vertex: its triangle is
+split in three at the point, and every per-vertex array of the model (mean, bases) gets the new
+vertex as the same barycentric combination of the triangle's corners. Since every basis is
+linear, the new vertex stays exactly on the landmark for every coefficient, and the surface is
+unchanged (the three triangles cover the old one).
 
 A point at a corner (a coordinate ≥ 1 − 1e-6) reuses that vertex. A point on an edge (a
 coordinate ≤ 1e-6) leaves one of the three triangles flat; that one is dropped, and the triangle
