@@ -52,6 +52,7 @@ def test_synthetic_protocol_scores_moved_truth_zero(tmp_path, tiny):
     assert res["subjects"]["id001"]["symmetric_mm"] < 1e-3
 
 
+@pytest.mark.slow
 def test_micc_protocol_and_cli(tmp_path, tiny):
     m, model_path = tiny
     v, f = m.mean.double().numpy(), m.faces.numpy()

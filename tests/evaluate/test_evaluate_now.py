@@ -77,6 +77,7 @@ def _write_layout(root, face, subjects=("FaMoS_1", "FaMoS_2")):
     return lines
 
 
+@pytest.mark.slow
 def test_evaluate_now_reads_the_challenge_layout(tmp_path, face):
     v, f, lmk = face
     lines = _write_layout(tmp_path / "now", face)
