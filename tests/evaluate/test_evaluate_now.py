@@ -87,7 +87,13 @@ def test_evaluate_now_reads_the_challenge_layout(tmp_path, face):
         subject, challenge, name = line.split("/")[-3:]
         out = pred / subject / challenge
         out.mkdir(parents=True, exist_ok=True)
-        write_obj(out / f"{name[:-4]}.obj", (v + (bump if k == 1 else 0)) * 0.001, faces=f)
+        verts = (v + (bump if k == 1 else 0)) * 0.001
+        if k == 2:  # .ply is read too
+            import trimesh
+
+            trimesh.Trimesh(verts, f, process=False).export(out / f"{name[:-4]}.ply")
+        else:
+            write_obj(out / f"{name[:-4]}.obj", verts, faces=f)
         if k % 2:
             np.savetxt(out / f"{name[:-4]}.txt", lmk * 0.001)
         else:
