@@ -85,6 +85,7 @@ def test_no_jaw_file_gets_no_jaw_components(tmp_path):
 def test_jaw_components_span_the_lbs_opening(flame_dir):
     a = read_flame_model(flame_dir["model"])
     basis, coeffs = jaw_basis(a, 2)
+    assert (coeffs[-1] > 0).all() and np.sqrt((coeffs ** 2).mean(axis=0)) == pytest.approx([1, 1])
     v0 = a["v_template"]
     opened = pose_jaw(v0, a, np.deg2rad(20))
     chin = flame_dir["lmk_faces_idx"][8]

@@ -89,15 +89,19 @@ def jaw_basis(flame: dict, n_components: int = 2, angles: np.ndarray | None = No
 
     Returns:
         basis (n_components, V, 3) metres per unit coefficient, and the (n_angles, n_components)
-        coefficients that reproduce the sampled angles on the template.
+        coefficients that reproduce the sampled angles on the template (RMS 1 over the angles;
+        signed so that the widest opening has positive coefficients).
     """
     angles = sample_angles() if angles is None else np.asarray(angles, float)
     v0 = flame["v_template"]
     d = np.stack([(pose_jaw(v0, flame, a) - v0).reshape(-1) for a in angles])  # (n, V*3)
     _, s, vt = np.linalg.svd(d, full_matrices=False)
     scale = s[:n_components] / np.sqrt(len(angles))
-    basis = (scale[:, None] * vt[:n_components]).reshape(n_components, -1, 3)
-    coeffs = d @ vt[:n_components].T / scale
+    # SVD signs are arbitrary: make the widest opening's coefficients positive
+    sign = np.where(d[-1] @ vt[:n_components].T < 0, -1.0, 1.0)
+    vt = vt[:n_components] * sign[:, None]
+    basis = (scale[:, None] * vt).reshape(n_components, -1, 3)
+    coeffs = d @ vt.T / scale
     return basis, coeffs
 
 
