@@ -1,4 +1,4 @@
-"""``photoface evaluate synthetic|micc|aflw2000|ablation``: benchmarks → JSON + Markdown.
+"""``photoface evaluate synthetic|micc|aflw2000|now|meshes|ablation``: benchmarks → JSON + Markdown.
 
 Each handler imports its runner lazily so that ``photoface --help`` stays fast.
 """
@@ -43,6 +43,39 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--crop", choices=("box", "landmarks", "detector"), default="box",
                    help="how images are cropped for the network (default box; see docs/evaluation.md)")
     p.set_defaults(handler=aflw2000)
+
+    p = esub.add_parser("now", help="NoW: scan-to-mesh error of predicted meshes (the challenge's protocol)",
+                        description="PRED_DIR holds <subject>/<challenge>/<image>.obj (or .ply) with <image>.npy or "
+                        ".txt (7 landmarks), the challenge's submission layout (docs/evaluation.md, 'NoW').")
+    p.add_argument("predictions", metavar="PRED_DIR")
+    p.add_argument("--data", metavar="NOW_ROOT", help="NoW root: imagepaths*.txt, scans/, scans_lmks_onlypp/")
+    p.add_argument("--image-set", choices=("val", "test"), default="val", help="image list under NOW_ROOT")
+    p.add_argument("--image-list", metavar="FILE", help="image list (instead of NOW_ROOT's)")
+    p.add_argument("--scans", metavar="DIR", help="scans folder (default NOW_ROOT/scans)")
+    p.add_argument("--scan-landmarks", metavar="DIR", help=".pp folder (default NOW_ROOT/scans_lmks_onlypp)")
+    p.add_argument("--challenge", default="", choices=("", "multiview_neutral", "multiview_expressions",
+                                                       "multiview_occlusions", "selfie"),
+                   help="score one challenge only (default all)")
+    p.add_argument("--mode", choices=("single-image", "multi-image"), default="single-image",
+                   help="how the predictions were made: a label carried into the results")
+    p.add_argument("--out", metavar="FILE.json", help="results (default PRED_DIR/eval_now.json) and FILE.md")
+    p.add_argument("--quiet", action="store_true", help="no line per image")
+    p.set_defaults(handler=now)
+
+    p = esub.add_parser("meshes", help="score any method's meshes (DECA, MICA, BFM or FLAME topology, ...) "
+                        "with the MICC, NoW or synthetic-truth protocol",
+                        description="Layouts and landmark sources: docs/evaluation.md, 'Scoring any method's meshes'.")
+    p.add_argument("predictions", metavar="PRED_DIR")
+    p.add_argument("--truth", required=True, metavar="DIR", help="NoW root, MICC root or photoface synth dataset")
+    p.add_argument("--protocol", required=True, choices=("micc", "now", "synthetic"))
+    p.add_argument("--topology", metavar="SPEC",
+                   help="landmarks of meshes without a landmark file: MODEL.npz, flame:EMBEDDING or indices:FILE")
+    p.add_argument("--image-set", choices=("val", "test"), default="val", help="NoW image list")
+    p.add_argument("--mode", choices=("single-image", "multi-image"), default="single-image",
+                   help="how the predictions were made: a label carried into the results")
+    p.add_argument("--out", metavar="FILE.json", help="results (default PRED_DIR/eval_meshes_<protocol>.json) and .md")
+    p.add_argument("--quiet", action="store_true", help="no line per mesh")
+    p.set_defaults(handler=meshes)
 
     p = esub.add_parser("ablation", help="train the paper's ablations (and shape supervision only), Table 2")
     p.add_argument("--data", required=True, metavar="DIR", help="synthetic prepared dataset (train + test)")
@@ -125,6 +158,45 @@ def micc(args: argparse.Namespace) -> int:
                         max_frames=args.max_photos, modes=_modes(args), detector=args.detector,
                         max_subjects=args.max_subjects, device=args.device, batch_size=args.batch_size)
     return _finish(args, res, "micc")
+
+
+def now(args: argparse.Namespace) -> int:
+    """``evaluate now``: the NoW protocol on a folder of predictions."""
+    import sys
+    from pathlib import Path
+
+    from photoface.evaluate.now import evaluate_now, write_now_results
+
+    res = evaluate_now(args.predictions, args.data, image_list=args.image_list, image_set=args.image_set,
+                       scans=args.scans, scan_landmarks=args.scan_landmarks, challenge=args.challenge,
+                       mode=args.mode, log=None if args.quiet else lambda m: print(m, file=sys.stderr))
+    paths = write_now_results(res, args.out or Path(args.predictions) / "eval_now.json")
+    p = res["pooled"]
+    print(f"NoW ({res['meta']['mode']}): median {p['median']:.3f} mm, mean {p['mean']:.3f} mm, std {p['std']:.3f} mm "
+          f"over {res['meta']['n_scored']} images ({res['meta']['n_missing']} missing); wrote {paths[0]} and {paths[1]}")
+    return 0
+
+
+def meshes(args: argparse.Namespace) -> int:
+    """``evaluate meshes``: any method's meshes against MICC, NoW or synthetic ground truth."""
+    import sys
+    from pathlib import Path
+
+    from photoface.evaluate.meshes import evaluate_meshes, meshes_markdown
+    from photoface.evaluate.now import now_markdown, write_now_results
+
+    res = evaluate_meshes(args.predictions, args.truth, args.protocol, args.topology, image_set=args.image_set,
+                          mode=args.mode, log=None if args.quiet else lambda m: print(m, file=sys.stderr))
+    out = args.out or Path(args.predictions) / f"eval_meshes_{args.protocol}.json"
+    paths = write_now_results(res, out, now_markdown if args.protocol == "now" else meshes_markdown)
+    if args.protocol == "now":
+        p = res["pooled"]
+        line = f"median {p['median']:.3f} mm, mean {p['mean']:.3f} mm, std {p['std']:.3f} mm"
+    else:
+        s = res["overall"]["symmetric_mm"]
+        line = f"symmetric {s['mean']:.3f} ± {s['std']:.3f} mm over {s['n']} subjects"
+    print(f"{args.protocol} ({args.mode}): {line}; wrote {paths[0]} and {paths[1]}")
+    return 0
 
 
 def aflw2000(args: argparse.Namespace) -> int:

@@ -36,6 +36,29 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar and no per-person lines")
     p.set_defaults(handler=run_fit)
 
+    p = sub.add_parser(
+        "now-predict",
+        help="a NoW submission: fitted identity meshes + 7 landmarks for every image of a NoW image list",
+        description="Writes OUT/<subject>/<challenge>/<image>.obj and .npy (7 landmarks), the challenge's layout; "
+        "score with `photoface evaluate now OUT --data NOW_ROOT --mode MODE`. --mode multi-image fits all images of "
+        "a subject jointly and submits the one identity for each: not a single-image result (docs/evaluation.md).",
+    )
+    p.add_argument("data", metavar="NOW_ROOT")
+    p.add_argument("--out", required=True, metavar="PRED_DIR")
+    p.add_argument("--mode", choices=("single-image", "multi-image"), default="single-image")
+    p.add_argument("--image-set", choices=("val", "test"), default="val", help="image list under NOW_ROOT")
+    p.add_argument("--image-list", metavar="FILE", help="image list (instead of NOW_ROOT's)")
+    p.add_argument("--images", metavar="DIR",
+                   help="image folder (default NOW_ROOT/NoW_Dataset/final_release_version/iphone_pictures)")
+    p.add_argument("--model", default="builtin:demo", metavar="MODEL.npz", help="face model to fit")
+    p.add_argument("--checkpoint", metavar="RUN", help="refine a trained network's codes instead")
+    p.add_argument("--iterations", type=int, metavar="N", help="fitting iterations (FitConfig.photo_iterations)")
+    p.add_argument("--size", type=int, default=128, metavar="PX", help="crop size (default 128)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="FitConfig override; repeatable")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no per-person lines")
+    p.set_defaults(handler=run_now_predict)
+
 
 def run_fit(args: argparse.Namespace) -> int:
     """``photoface fit``."""
@@ -48,6 +71,19 @@ def run_fit(args: argparse.Namespace) -> int:
         print(f"failed: {key}: {why}")
     print(f"fitted {res.people} person(s), {len(res.written)} photo(s) into {res.out_dir}"
           + (f"; {len(res.failures)} failed, see {res.out_dir / REPORT_FILE}" if res.failures else ""))
+    return 0
+
+
+def run_now_predict(args: argparse.Namespace) -> int:
+    """``photoface now-predict``."""
+    from photoface.apps.now_submission import now_predictions
+
+    res = now_predictions(args.data, args.out, mode=args.mode, image_set=args.image_set, image_list=args.image_list,
+                          images=args.images, model=args.model, checkpoint=args.checkpoint,
+                          iterations=args.iterations, overrides=args.overrides, image_size=args.size,
+                          progress=not args.quiet, log=(lambda message: None) if args.quiet else _stderr)
+    print(f"NoW predictions ({res['mode']}): {res['predicted']} of {res['images']} images into {args.out}"
+          + (f"; {len(res['missing'])} without a prediction, see now_predictions.json" if res["missing"] else ""))
     return 0
 
 

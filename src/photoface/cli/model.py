@@ -37,6 +37,20 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="MODEL.npz to write")
     p.set_defaults(handler=import_ict)
 
+    p = msub.add_parser("import-flame", help="import FLAME 2020/2023 (model .pkl + landmark embedding)")
+    p.add_argument("flame", help="generic_model.pkl, female_model.pkl, male_model.pkl, flame2023.pkl, ...")
+    p.add_argument("--landmarks", required=True,
+                   help="DECA's landmark_embedding.npy or RingNet's flame_static_embedding.pkl")
+    p.add_argument("--dynamic", help="flame_dynamic_embedding.npy for the static .pkl (default: next to it)")
+    p.add_argument("--masks", help="FLAME_masks.pkl: its 'face' region is the face area (default: a fixed crop)")
+    p.add_argument("--area", choices=("face", "head"), default="face", help="face area or the whole head")
+    p.add_argument("--shape", type=int, help="leading identity components kept (default all 300)")
+    p.add_argument("--expression", type=int, help="leading expression components kept (default all 100)")
+    p.add_argument("--jaw", choices=("linear", "none"), default="linear",
+                   help="jaw rotation as linearised expression components (default) or left out")
+    p.add_argument("-o", "--output", required=True, help="MODEL.npz to write")
+    p.set_defaults(handler=import_flame)
+
     p = msub.add_parser("info", help="describe a face-model file")
     p.add_argument("model", help="MODEL.npz")
     p.set_defaults(handler=info)
@@ -80,6 +94,16 @@ def import_ict(args: argparse.Namespace) -> None:
     from photoface.facemodel.io import save_model
 
     print(save_model(run(args.folder, args.area, args.landmarks), args.output))
+
+
+def import_flame(args: argparse.Namespace) -> None:
+    """``model import-flame``: convert a FLAME pickle and print the written path."""
+    from photoface.facemodel.flame import import_flame as run
+    from photoface.facemodel.io import save_model
+
+    m = run(args.flame, args.landmarks, dynamic=args.dynamic, masks=args.masks, area=args.area,
+            n_shape=args.shape, n_exp=args.expression, jaw=args.jaw)
+    print(save_model(m, args.output))
 
 
 def info(args: argparse.Namespace) -> None:
