@@ -20,9 +20,11 @@ Data (a JSON object in ``<script id="photoface-data">``):
 
 Each buffer is little-endian, split into byte planes (all first bytes, then all second bytes...)
 and zlib-deflated, then base64. Offsets from a reference split into planes deflate well, their high
-bytes being nearly constant: 50 faces of the 37,119-vertex ``builtin:paper`` model, one mesh each,
-take 6.8 MB with their photos (1.8 MB without planes and reference); see
-``tests/apps/test_viewer_page.py`` for the 20 MB bound of 50 faces.
+bytes being nearly constant: the positions of one 37,249-vertex mesh (the test surface of
+``tests/apps/viewer/test_viewer_page.py``) take 45 KB so, 57 KB without the planes, 225 KB as
+uint16 quantised in the bounding box and deflated, 298 KB raw; a random face of ``builtin:paper``
+(37,119 vertices, standard-normal identity) takes 148 KB. 50 faces of that test surface, 10
+people, with two 320-px JPEGs each, make an 11.8 MB page (the test's bound is 20 MB).
 """
 
 from __future__ import annotations
