@@ -3,6 +3,7 @@ demo model, as headless Chromium draws it (``make docs``)."""
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
@@ -14,8 +15,9 @@ WINDOW = (1120, 700)  # CSS px
 
 
 def write_viewer_figure(out_png: str | Path, log=print) -> Path | None:
-    """Fit 2 synthetic people × 3 photos, open the fit's view.html, turn the face a little, save
-    the page as a 256-colour PNG; None (with a note to ``log``) where no Chromium is installed."""
+    """Fit 2 synthetic people × 3 photos, open the fit's view.html at the most frontal photo, turn
+    the face a little, save the page as a 256-colour PNG; None (with a note to ``log``) where no
+    Chromium is installed."""
     from photoface.apps.fit import fit_photos
     from photoface.data.synth.collection import synthesize
 
@@ -26,9 +28,12 @@ def write_viewer_figure(out_png: str | Path, log=print) -> Path | None:
     with tempfile.TemporaryDirectory() as tmp:
         synthesize("builtin:demo", 2, 3, Path(tmp) / "synth", size=128, seed=5, test_fraction=0.0, progress=False)
         res = fit_photos(Path(tmp) / "synth", Path(tmp) / "fit", progress=False, log=lambda m: None)
+        # the page lists the photos in the order fit wrote them
+        yaws = [abs(json.loads(p.read_text())["pose"]["yaw_deg"]) for p in res.written]
+        frontal = yaws.index(min(yaws))
         with Browser(*WINDOW) as b:
             b.open(file_url(res.view))
-            b.evaluate("window.photofaceReady.then(() => window.photofaceViewer.select(1))")
+            b.evaluate(f"window.photofaceReady.then(() => window.photofaceViewer.select({frontal}))")
             x, y, w, h = b.rect("#mesh")
             b.drag(x + w / 2, y + h / 2, x + w / 2 + 50, y + h / 2 + 16)
             b.evaluate("window.photofaceViewer.setMode('albedo')")
