@@ -33,6 +33,7 @@ def state(b: Browser) -> dict:
     return b.evaluate("window.photofaceViewer.state()")
 
 
+@pytest.mark.slow
 def test_reconstruct_view_draws_turns_zooms_and_switches_modes(tiny_run, tmp_path):
     photos = [tiny_run["data"] / "img" / f"{n}.png" for n in ("006_0", "007_1")]
     mean = load_trained(tiny_run["run"]).face_model.mean.numpy()
@@ -89,20 +90,32 @@ def test_fit_view_draws_the_photo_mesh_beside_the_identity(tmp_path):
     i = np.arange(n - 1)[:, None] * n + np.arange(n - 1)[None, :]
     faces = np.concatenate([np.stack([i, i + 1, i + n], -1), np.stack([i + 1, i + n + 1, i + n], -1)]).reshape(-1, 3)
     red = np.tile([0.9, 0.1, 0.1], (len(verts), 1))
+    tip = (u**2 + v**2).ravel() < 0.1
+    red[tip] = [0.1, 0.9, 0.1]  # the "nose", the surface's front-most part, in green
     pic = np.full((64, 64, 3), 128, np.uint8)
     page = write_view(tmp_path / "view.html", [ViewFace("a", "anna", pic, pic, [
-        ViewMesh("photo", verts, red), ViewMesh("identity", verts * 0.8, red, key="anna")])], faces, "two panes")
+        ViewMesh("photo", verts, red), ViewMesh("identity", verts * 0.8, red, key="anna")],
+        {"pose": {"pitch_deg": 0.0, "yaw_deg": 50.0, "roll_deg": 0.0}})], faces, "two panes")
     with Browser(1000, 700) as b:
         b.open(file_url(page))
         assert b.evaluate("window.photofaceReady.then(() => window.photofaceViewer.state())")["panes"] == 2
         b.click(*centre(*b.rect("#mode-albedo")))
-        shot = b.screenshot(b.rect("#mesh"))
+        shot = b.screenshot(b.rect("#mesh")).astype(int)
         mask = drawn(shot)
         half = mask.shape[1] // 2
         left, right = mask[:, :half], mask[:, half:]
         assert left.mean() > 0.05 and right.mean() > 0.03
         assert left.mean() > right.mean()  # one scale for both: the smaller identity looks smaller
-        red_px = shot[mask]
-        assert (red_px[:, 0] > red_px[:, 1] + 40).mean() > 0.9  # albedo mode shows the vertex colours
+        px = shot[mask]
+        green = (shot[..., 1] > shot[..., 0] + 40) & mask
+        assert ((px[:, 0] > px[:, 1] + 40) | (px[:, 1] > px[:, 0] + 40)).mean() > 0.9  # the vertex colours
+        nose_x = np.nonzero(green[:, :half])[1].mean()
+        assert abs(nose_x - half / 2) < 0.05 * half  # frontal: the nose in the middle
+        # turned as in the photo (+50° yaw, towards the subject's left): the nose moves right
+        b.click(*centre(*b.rect("#posed")))
+        assert state(b)["posed"]
+        turned = b.screenshot(b.rect("#mesh")).astype(int)
+        green = (turned[..., 1] > turned[..., 0] + 40) & drawn(turned)
+        assert np.nonzero(green[:, :half])[1].mean() - nose_x > 0.04 * half
         assert b.evaluate("document.getElementById('mode-error').disabled") is True
         assert b.console_errors() == []

@@ -16,8 +16,8 @@ WINDOW = (1120, 700)  # CSS px
 
 def write_viewer_figure(out_png: str | Path, log=print) -> Path | None:
     """Fit 2 synthetic people × 3 photos, open the fit's view.html at the most frontal photo, turn
-    the face a little, save the page as a 256-colour PNG; None (with a note to ``log``) where no
-    Chromium is installed."""
+    the meshes as in the photo, save the page as a 256-colour PNG; None (with a note to ``log``)
+    where no Chromium is installed."""
     from photoface.apps.fit import fit_photos
     from photoface.data.synth.collection import synthesize
 
@@ -34,8 +34,7 @@ def write_viewer_figure(out_png: str | Path, log=print) -> Path | None:
         with Browser(*WINDOW) as b:
             b.open(file_url(res.view))
             b.evaluate(f"window.photofaceReady.then(() => window.photofaceViewer.select({frontal}))")
-            x, y, w, h = b.rect("#mesh")
-            b.drag(x + w / 2, y + h / 2, x + w / 2 + 50, y + h / 2 + 16)
+            b.evaluate("window.photofaceViewer.setPosed(true)")
             b.evaluate("window.photofaceViewer.setMode('albedo')")
             shot = b.screenshot()
             errors = b.console_errors()

@@ -66,11 +66,15 @@
       if (pos[i] < lo[k]) lo[k] = pos[i];
       if (pos[i] > hi[k]) hi[k] = pos[i];
     }
+    const center = [0, 1, 2].map((k) => (lo[k] + hi[k]) / 2);
+    let r2 = 0;  // the farthest vertex from the centre: the mesh stays in view however it is turned
+    for (let i = 0; i < pos.length; i += 3) {
+      r2 = Math.max(r2, (pos[i] - center[0]) ** 2 + (pos[i + 1] - center[1]) ** 2 + (pos[i + 2] - center[2]) ** 2);
+    }
     return {
       label: m.label, faces: topo.decoded.faces, positions: pos, normals: vertexNormals(pos, topo.decoded.faces),
       colours: await decodeBuffer(m.colours), error: m.error ? await decodeBuffer(m.error) : null,
-      errorMax: m.error_max_mm || 0, errorMean: m.error_mean_mm, center: [0, 1, 2].map((k) => (lo[k] + hi[k]) / 2),
-      radius: 0.5 * Math.hypot(hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]),
+      errorMax: m.error_max_mm || 0, errorMean: m.error_mean_mm, center, radius: Math.sqrt(r2),
     };
   }
 
@@ -127,11 +131,29 @@
     return new Float32Array([f / aspect, 0, 0, 0, 0, f, 0, 0, 0, 0, (far + near) * nf, -1, 0, 0, 2 * far * near * nf, 0]);
   }
 
-  function orbitView(yawDeg, pitchDeg, distance) {
-    // column-major: rotate by yaw about y, then pitch about x, then move back by distance
-    const y = (yawDeg * Math.PI) / 180, p = (pitchDeg * Math.PI) / 180;
-    const cy = Math.cos(y), sy = Math.sin(y), cp = Math.cos(p), sp = Math.sin(p);
-    return new Float32Array([cy, sp * sy, -cp * sy, 0, 0, cp, sp, 0, sy, -sp * cy, cp * cy, 0, 0, 0, -distance, 1]);
+  // 3x3 rotations, row-major, right-handed, angles in degrees
+  const rad = (d) => (d * Math.PI) / 180;
+  function rotX(d) { const c = Math.cos(rad(d)), s = Math.sin(rad(d)); return [1, 0, 0, 0, c, -s, 0, s, c]; }
+  function rotY(d) { const c = Math.cos(rad(d)), s = Math.sin(rad(d)); return [c, 0, s, 0, 1, 0, -s, 0, c]; }
+  function rotZ(d) { const c = Math.cos(rad(d)), s = Math.sin(rad(d)); return [c, -s, 0, s, c, 0, 0, 0, 1]; }
+  function mul3(a, b) {
+    const out = new Array(9).fill(0);
+    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) for (let k = 0; k < 3; k++) out[3 * i + j] += a[3 * i + k] * b[3 * k + j];
+    return out;
+  }
+  const IDENTITY = [1, 0, 0, 0, 1, 0, 0, 0, 1];
+
+  function photoRotation(pose) {
+    // photoface's camera (render/camera.py): R = Rz(roll) Ry(yaw) Rx(pitch), +yaw turns the face to
+    // the subject's left, +pitch tilts it down, +roll turns it counter-clockwise in the image
+    if (!pose || pose.yaw_deg === undefined) return IDENTITY;
+    return mul3(rotZ(pose.roll_deg || 0), mul3(rotY(pose.yaw_deg), rotX(pose.pitch_deg || 0)));
+  }
+
+  function orbitView(camera, distance) {
+    // the photo's rotation (or none), then the user's turn: yaw about y, pitch about x; then back by distance
+    const r = mul3(rotX(camera.pitch), mul3(rotY(camera.yaw), camera.base));
+    return new Float32Array([r[0], r[3], r[6], 0, r[1], r[4], r[7], 0, r[2], r[5], r[8], 0, 0, 0, -distance, 1]);
   }
 
   class MeshView {
@@ -146,7 +168,7 @@
       for (const a of ["aPos", "aNormal", "aColour", "aError"]) this.loc[a] = gl.getAttribLocation(this.prog, a);
       for (const u of ["uView", "uProj", "uCenter", "uMode"]) this.loc[u] = gl.getUniformLocation(this.prog, u);
       this.panes = [];
-      this.camera = { yaw: 0, pitch: 0, zoom: 1 };
+      this.camera = { yaw: 0, pitch: 0, zoom: 1, base: IDENTITY };
       this.mode = "shaded";
       this.frames = 0;
     }
@@ -192,8 +214,10 @@
       const n = this.panes.length, pw = Math.floor(w / n);
       // one scale for every pane, so that the photo's mesh and the identity compare in size
       const radius = Math.max(...this.panes.map((p) => p.mesh.radius));
-      const distance = (radius / Math.sin((FOV_DEG * Math.PI) / 360)) * 1.05 / this.camera.zoom;
-      const view = orbitView(this.camera.yaw, this.camera.pitch, distance);
+      // the whole mesh in view in the narrower direction of the pane
+      const halfFov = Math.min(rad(FOV_DEG) / 2, Math.atan(Math.tan(rad(FOV_DEG) / 2) * (pw / h)));
+      const distance = (radius / Math.sin(halfFov)) * 1.02 / this.camera.zoom;
+      const view = orbitView(this.camera, distance);
       const proj = perspective(FOV_DEG, pw / h, Math.max(distance - 4 * radius, distance / 100), distance + 4 * radius);
       const mode = MODES.indexOf(this.mode);
       this.panes.forEach((p, i) => {
@@ -272,7 +296,7 @@
     document.getElementById("notes").textContent = data.notes || "";
     const view = new MeshView(document.getElementById("mesh"));
     const cache = new Map();
-    const state = { index: -1, overlay: true };
+    const state = { index: -1, overlay: true, posed: false };
     const grid = document.getElementById("grid");
     const photo = document.getElementById("photo");
     const modeButtons = {};
@@ -282,6 +306,13 @@
     }
     const overlayBox = document.getElementById("overlay");
     overlayBox.addEventListener("change", () => { state.overlay = overlayBox.checked; showPhoto(); });
+    const posedBox = document.getElementById("posed");
+    posedBox.addEventListener("change", () => api.setPosed(posedBox.checked));
+
+    function resetCamera() {
+      const pose = state.posed && state.index >= 0 ? (data.faces[state.index].codes || {}).pose : null;
+      view.camera = { yaw: 0, pitch: 0, zoom: view.camera.zoom, base: photoRotation(pose) };
+    }
 
     let group = null;
     data.faces.forEach((f, i) => {
@@ -317,7 +348,7 @@
       } else if (view.mode === "albedo") {
         box.append(el("span", { class: "small" }, "albedo (vertex colours) under a white light"));
       } else {
-        box.append(el("span", { class: "small" }, "shape, grey, lit; drag to turn, wheel to zoom, double-click to reset"));
+        box.append(el("span", { class: "small" }, "shape, grey, lit; drag to turn, wheel to zoom, double-click to reset the view"));
       }
     }
 
@@ -334,11 +365,18 @@
         codes.append(codesTable(f.codes || {}));
         const meshes = await meshOf(i);
         if (state.index !== i) return;
+        if (state.posed) resetCamera();
         const hasError = meshes.some((m) => m.error);
         modeButtons.error.disabled = !hasError;
         if (!hasError && view.mode === "error") view.mode = "shaded";
         view.show(meshes);
         api.setMode(view.mode);
+      },
+      setPosed(on) {
+        state.posed = !!on;
+        posedBox.checked = state.posed;
+        resetCamera();
+        view.draw();
       },
       setMode(m) {
         if (!MODES.includes(m)) throw new Error("unknown mode " + m);
@@ -349,7 +387,7 @@
       },
       state() {
         return { index: state.index, mode: view.mode, yaw: view.camera.yaw, pitch: view.camera.pitch,
-          zoom: view.camera.zoom, panes: view.panes.length, frames: view.frames, overlay: state.overlay,
+          zoom: view.camera.zoom, panes: view.panes.length, frames: view.frames, overlay: state.overlay, posed: state.posed,
           errorEnabled: !modeButtons.error.disabled };
       },
     };
@@ -370,7 +408,7 @@
       view.camera.zoom = Math.max(0.3, Math.min(8, view.camera.zoom * Math.exp(-e.deltaY * 0.0015)));
       view.draw();
     }, { passive: false });
-    canvas.addEventListener("dblclick", () => { view.camera = { yaw: 0, pitch: 0, zoom: 1 }; view.draw(); });
+    canvas.addEventListener("dblclick", () => { resetCamera(); view.camera.zoom = 1; view.draw(); });
     window.addEventListener("resize", () => view.draw());
 
     window.photofaceViewer = api;
