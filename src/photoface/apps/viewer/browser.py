@@ -101,8 +101,8 @@ class Browser:
         if self.pid is not None:
             try:
                 self._send({"id": -1, "method": "Browser.close"})
-            except OSError:
-                pass
+            except PhotofaceError:
+                pass  # gone already
             deadline = time.monotonic() + 10
             while os.waitpid(self.pid, os.WNOHANG) == (0, 0):
                 if time.monotonic() > deadline:
@@ -127,7 +127,11 @@ class Browser:
     # ---- protocol ----
 
     def _send(self, message: dict) -> None:
-        os.write(self._to_chrome, json.dumps(message).encode() + b"\0")
+        try:
+            os.write(self._to_chrome, json.dumps(message).encode() + b"\0")
+        except OSError as exc:
+            raise PhotofaceError(f"Chromium closed the DevTools pipe ({exc.strerror}); its last words: "
+                                 f"{self._last_words()}") from None
 
     def _receive(self, deadline: float) -> dict:
         while b"\0" not in self._buffer:
