@@ -145,7 +145,7 @@ def write_outputs(trained, faces: list[FaceInput], crops: torch.Tensor, out, out
             error = None if truth is None else vertex_error(verts, truth)
             photo, over_window = face_window(face, over)
             view.add(ViewFace(face.name, "", photo, over_window, [ViewMesh("mesh", verts, colours, error)],
-                                       codes_view(record)))
+                              codes_view(record)))
     return written
 
 
