@@ -97,6 +97,7 @@ def test_fit_view_draws_the_photo_mesh_beside_the_identity(tmp_path):
         ViewMesh("photo", verts, red), ViewMesh("identity", verts * 0.8, red, key="anna")],
         {"pose": {"pitch_deg": 0.0, "yaw_deg": 50.0, "roll_deg": 0.0}})], faces, "two panes")
     with Browser(1000, 700) as b:
+        b.call("Network.enable")
         b.open(file_url(page))
         assert b.evaluate("window.photofaceReady.then(() => window.photofaceViewer.state())")["panes"] == 2
         b.click(*centre(*b.rect("#mode-albedo")))
@@ -119,3 +120,6 @@ def test_fit_view_draws_the_photo_mesh_beside_the_identity(tmp_path):
         assert np.nonzero(green[:, :half])[1].mean() - nose_x > 0.04 * half
         assert b.evaluate("document.getElementById('mode-error').disabled") is True
         assert b.console_errors() == []
+        # offline: the page asks for nothing but itself and its inlined data: images
+        urls = [e["params"]["request"]["url"] for e in b.events if e.get("method") == "Network.requestWillBeSent"]
+        assert urls[0] == file_url(page) and all(u.startswith("data:") for u in urls[1:])
