@@ -13,6 +13,7 @@ from photoface.errors import InputFileError
 from photoface.facemodel.io import model_hash, save_model
 from photoface.fit.labels import LABEL_SOURCE
 from support.runs import tiny_config, tiny_face_model, write_tiny_dataset
+from support.view_data import mesh_arrays, read_view
 
 QUICK = ["light_iterations=2", "photo_iterations=2", "landmark_iterations=5"]
 
@@ -35,13 +36,13 @@ def test_outputs_are_named_after_the_photos(fitted):
     for row in ds.rows:
         stem = row.image.rsplit("/", 1)[1].rsplit(".", 1)[0]
         folder = out / row.identity
-        for suffix in (".obj", ".ply", ".json", "_overlay.png"):
+        for suffix in (".obj", ".ply", ".glb", ".json", "_overlay.png"):
             assert (folder / f"{stem}{suffix}").is_file(), f"{stem}{suffix}"
         rec = json.loads((folder / f"{stem}.json").read_text())
         assert len(rec["codes"]["identity"]) == fitted["model"].n_id
         assert rec["residuals"]["landmark_rms_px"] >= 0 and rec["pose"]["scale_px_per_mm"] > 0
     for person in ("p0", "p1"):
-        assert (out / person / "identity.obj").is_file() and (out / person / "identity.ply").is_file()
+        assert all((out / person / f"identity{s}").is_file() for s in (".obj", ".ply", ".glb"))
         info = json.loads((out / person / "person.json").read_text())
         assert len(info["photos"]) == 3 and len(info["identity_vector"]) == fitted["model"].n_id
     assert (out / REPORT_FILE).is_file()
@@ -49,6 +50,34 @@ def test_outputs_are_named_after_the_photos(fitted):
     assert len(fitted["lines"]) == 2 and fitted["lines"][0].startswith("p0: 3 photo(s), landmark RMS")
     with Image.open(out / "p0" / f"{ds.rows[0].image.rsplit('/', 1)[1].rsplit('.', 1)[0]}_overlay.png") as im:
         assert im.size == (32, 32)  # no source photo: drawn over the crop
+
+
+def test_view_shows_each_photo_beside_its_person_identity(fitted):
+    out = fitted["root"] / "out"
+    view = read_view(fitted["res"].view)
+    assert fitted["res"].view == out / "view.html"
+    ds = load_dataset(fitted["data"])
+    assert [(f["group"], f["name"]) for f in view["faces"]] == [
+        (r.identity, r.image.rsplit("/", 1)[1].rsplit(".", 1)[0]) for r in ds.rows]
+    # two meshes per photo, the identity stored once per person
+    assert [f["meshes"][1] for f in view["faces"]] == [1, 1, 1, 5, 5, 5]
+    import trimesh
+
+    face = view["faces"][4]
+    photo = mesh_arrays(view, face["meshes"][0])
+    obj = trimesh.load(out / face["group"] / f"{face['name']}.obj", process=False)
+    assert np.abs(photo["verts"] - obj.vertices).max() < 0.02
+    identity = trimesh.load(out / face["group"] / "identity.obj", process=False)
+    assert np.abs(mesh_arrays(view, face["meshes"][1])["verts"] - identity.vertices).max() < 0.02
+    rec = json.loads((out / face["group"] / f"{face['name']}.json").read_text())
+    assert face["codes"]["expression"] == rec["codes"]["expression"]
+    assert face["codes"]["numbers"]["landmark_rms_px"] == rec["residuals"]["landmark_rms_px"]
+    # synthetic rows have true meshes: the photo's mesh carries its error after a similarity
+    # alignment, which can only lower the RMS of the unaligned distances
+    true = ds.load_true_mesh(ds.rows[4]).numpy()
+    err = photo["error"]
+    unaligned = np.sqrt((np.linalg.norm(obj.vertices - true, axis=1) ** 2).mean())
+    assert err is not None and 0 < np.sqrt((err**2).mean()) <= unaligned + view["meshes"][face["meshes"][0]]["error_max_mm"] / 255
 
 
 def test_labels_dataset_carries_the_fit_and_trains(fitted, tmp_path):

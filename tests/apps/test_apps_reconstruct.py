@@ -16,6 +16,7 @@ from photoface.errors import InputFileError
 from photoface.facemodel import save_model
 from photoface.run.inference import load_trained
 from support.runs import tiny_face_model
+from support.view_data import mesh_arrays, read_view
 
 S = 32  # the tiny run's crop size
 
@@ -40,8 +41,10 @@ def test_reconstruct_writes_every_file_with_valid_contents(tiny_run, tmp_path):
     lm = torch.from_numpy(dataset_landmarks(_photos(tiny_run)[1]))[None]
     ref = trained.predict(crop[None].float() / 255, landmarks=lm)
     for name in ("006_0", "007_1", "006_2"):
-        for suffix in (".obj", ".ply"):
+        for suffix in (".obj", ".ply", ".glb"):
             mesh = trimesh.load(tmp_path / "out" / f"{name}{suffix}", process=False)
+            if suffix == ".glb":
+                mesh = next(iter(mesh.geometry.values()))
             assert mesh.vertices.shape == (v, 3) and mesh.faces.shape == (f, 3)
             assert mesh.visual.vertex_colors.shape == (v, 4)
         record = json.loads((tmp_path / "out" / f"{name}.json").read_text())
@@ -59,6 +62,28 @@ def test_reconstruct_writes_every_file_with_valid_contents(tiny_run, tmp_path):
     assert np.allclose(record["codes"]["identity"], ref.id_code[0].numpy(), atol=1e-4)
     obj = trimesh.load(tmp_path / "out" / "007_1.obj", process=False)
     assert np.allclose(obj.vertices, ref.shape[0].numpy(), atol=1e-4)
+    glb = next(iter(trimesh.load(tmp_path / "out" / "007_1.glb", process=False).geometry.values()))
+    assert np.allclose(glb.vertices * 1000.0, ref.shape[0].numpy(), atol=1e-3)
+
+    # the viewer's page: the three photos in order, each with its mesh and codes
+    view = read_view(res.view)
+    assert [f["name"] for f in view["faces"]] == ["006_0", "007_1", "006_2"]
+    assert np.abs(mesh_arrays(view, view["faces"][1]["meshes"][0])["verts"] - obj.vertices).max() < 0.02
+    assert view["faces"][1]["codes"]["expression"] == record["codes"]["expression"]
+
+
+def test_view_error_maps_come_from_the_given_true_meshes(tiny_run, tmp_path):
+    photos = _photos(tiny_run, ("006_0", "007_1"))
+    first = reconstruct(photos[:1], tiny_run["run"], tmp_path / "a", aligned=True, progress=False)
+    mesh = mesh_arrays(read_view(first.view), 0)["verts"]
+    bumped = mesh.copy()
+    bumped[:10] += [0.0, 0.0, 8.0]  # ten vertices 8 mm off, the rest exact
+    res = reconstruct(photos, tiny_run["run"], tmp_path / "b", aligned=True, progress=False,
+                      truths={photos[0]: bumped})
+    view = read_view(res.view)
+    err = mesh_arrays(view, 0)["error"]
+    assert mesh_arrays(view, 1)["error"] is None  # no truth for the second photo
+    assert err[:10].min() > 4 * np.median(err[10:])
 
 
 def test_stage_one_meshes_carry_the_gcn_albedo(tiny_run, tmp_path):

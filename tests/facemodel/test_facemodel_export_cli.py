@@ -89,3 +89,21 @@ def test_cli_build_procedural_writes_a_loadable_model(tmp_path, monkeypatch, tin
     out = tmp_path / "m.npz"
     assert main(["model", "build-procedural", "--resolution", "demo", "--seed", "3", "-o", str(out)]) == 0
     assert load_model(out).num_vertices == tiny_model.num_vertices
+
+
+def test_write_mesh_glb_holds_metres_colours_and_normals(tmp_path):
+    import json
+    import struct
+
+    verts = np.array([[0.0, 0.0, 0.0], [10.0, 0.0, 0.0], [0.0, 10.0, 0.0], [0.0, 0.0, 10.0]])
+    faces = np.array([[0, 1, 2], [0, 2, 3], [0, 3, 1], [1, 3, 2]])
+    colours = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.5, 0.5, 0.5]])
+    path = write_mesh(tmp_path / "face.glb", verts, faces, colours)
+    mesh = next(iter(trimesh.load(path, process=False).geometry.values()))
+    np.testing.assert_allclose(mesh.vertices, verts / 1000.0, atol=1e-7)  # glTF's unit is the metre
+    np.testing.assert_array_equal(mesh.faces, faces)
+    np.testing.assert_array_equal(mesh.visual.vertex_colors[:, :3], [[255, 0, 0], [0, 255, 0], [0, 0, 255], [128, 128, 128]])
+    blob = path.read_bytes()
+    gltf = json.loads(blob[20:20 + struct.unpack("<I", blob[12:16])[0]])
+    assert {"POSITION", "COLOR_0", "NORMAL"} <= set(gltf["meshes"][0]["primitives"][0]["attributes"])
+

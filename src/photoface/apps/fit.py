@@ -7,17 +7,21 @@ memory stays at one person's batch.
 
 Output folder::
 
-    OUT/<person>/NAME.obj, NAME.ply    the photo's fitted shape (with its expression), albedo colours,
-                                       mm, the face model's canonical frame and vertex order
+    OUT/<person>/NAME.obj, .ply, .glb  the photo's fitted shape (with its expression), albedo colours,
+                                       mm (the .glb in metres), the face model's canonical frame and
+                                       vertex order
     OUT/<person>/NAME.json             codes (identity vector, expression, pose code, light, albedo),
                                        physical pose, landmarks (crop and photo px), residuals, failure
     OUT/<person>/NAME_overlay.png      the render over the original photo (over the crop when the row
                                        has no source photo, e.g. synthetic data)
-    OUT/<person>/identity.obj, .ply    the shared identity, neutral expression
+    OUT/<person>/identity.obj, .ply, .glb  the shared identity, neutral expression
     OUT/<person>/person.json           identity vector, per-photo residuals, failures, notes
     OUT/labels/                        a prepared dataset with the fitted labels (photoface.fit.labels;
                                        linear-model fits only)
     OUT/fit_report.tsv                 every failed photo with its reason
+    OUT/view.html                      every photo's mesh beside the person's identity, turnable, with
+                                       the codes and, for synthetic data, the error to the true mesh
+                                       (``photoface.apps.viewer``)
 
 NAME is the stem of the photo file (``-2``, ``-3`` appended to repeated stems), as ``reconstruct``
 names its outputs.
@@ -45,6 +49,7 @@ from PIL import Image
 
 from photoface.apps import figures
 from photoface.apps.inputs import FaceInput, unique_names
+from photoface.apps.viewer import VIEW_FILE, ViewBuilder, ViewFace, ViewMesh, codes_view, face_window, vertex_error
 from photoface.atomic import write_atomic
 from photoface.data.format import INDEX_FILE, META_FILE, PreparedDataset, load_dataset
 from photoface.data.prepare.align import apply_transform, invert_transform
@@ -58,6 +63,7 @@ from photoface.render.renderer import Renderer
 REPORT_FILE = "fit_report.tsv"
 LABELS_DIR = "labels"
 PREPARED_DIR = "prepared"
+MESH_SUFFIXES = (".obj", ".ply", ".glb")
 
 
 def _stderr(message: str) -> None:
@@ -69,7 +75,7 @@ def _stderr(message: str) -> None:
 @dataclass
 class FitRunResult:
     """What ``fit_photos`` did: output folder, people fitted, photo JSON paths, failures
-    {photo: reason}, notes {person: [remarks]}, and the labels dataset."""
+    {photo: reason}, notes {person: [remarks]}, the labels dataset and the viewer's page."""
 
     out_dir: Path
     people: int = 0
@@ -77,6 +83,7 @@ class FitRunResult:
     failures: dict[str, str] = field(default_factory=dict)
     notes: dict[str, list[str]] = field(default_factory=dict)
     labels: PreparedDataset | None = None
+    view: Path | None = None
 
 
 def _slug(text: str) -> str:
@@ -148,7 +155,7 @@ def photo_record(row, name: str, codes: dict, i: int, fit, model_name: str) -> d
         "residuals": {"landmark_rms_px": float(fit.rms_px[i]), "landmark_nme": float(fit.nme[i]),
                       "photometric_mse": None if not np.isfinite(fit.photo_error[i]) else float(fit.photo_error[i])},
         "failure": fit.failures.get(i),
-        "mesh": {"obj": f"{name}.obj", "ply": f"{name}.ply",
+        "mesh": {"obj": f"{name}.obj", "ply": f"{name}.ply", "glb": f"{name}.glb",
                  "units": "millimetres, face-model canonical frame and pose; colours = albedo"},
     }
     if "beta" in codes:
@@ -156,31 +163,40 @@ def photo_record(row, name: str, codes: dict, i: int, fit, model_name: str) -> d
     return rec
 
 
-def write_person(ds: PreparedDataset, face_model, model_name: str, rows, fit, folder: Path) -> list[Path]:
-    """Every output file of one person (module docstring); returns the photo JSON paths."""
+def write_person(ds: PreparedDataset, face_model, model_name: str, rows, fit, folder: Path,
+                 view: ViewBuilder | None = None) -> list[Path]:
+    """Every output file of one person (module docstring); returns the photo JSON paths. Each photo
+    is added to the viewer's page ``view`` when given."""
     folder.mkdir(parents=True, exist_ok=True)
     tri = face_model.faces.cpu().numpy()
     codes = fit.params.codes()
     with torch.no_grad():
         d = fit.params.decode()
     names = unique_names([Path(r.source or r.image) for r in rows])
+    neutral = fit.params.neutral_shape()[0].cpu().numpy()
+    albedo = fit.params.albedo()[0].cpu().numpy()
+    identity = ViewMesh("identity (neutral)", neutral, albedo, key=folder.name)
     written = []
     for i, (row, name) in enumerate(zip(rows, names)):
         verts, colours = d.shape[i].cpu().numpy(), d.albedo[i].cpu().numpy()
-        write_mesh(folder / f"{name}.obj", verts, tri, colours)
-        write_mesh(folder / f"{name}.ply", verts, tri, colours)
+        for suffix in MESH_SUFFIXES:
+            write_mesh(folder / f"{name}{suffix}", verts, tri, colours)
         face = _face_input(ds, row, name)
         scale = figures.overlay_scale(face)
         rgb, mask = _render(face_model, d, i, ds.meta.image_size, scale)
-        overlay = Image.fromarray(figures.overlay(face, rgb, mask, scale))
+        over = figures.overlay(face, rgb, mask, scale)
+        overlay = Image.fromarray(over)
         write_atomic(folder / f"{name}_overlay.png", lambda f, im=overlay: im.save(f, format="PNG"))
-        path = write_atomic(folder / f"{name}.json", json.dumps(photo_record(row, name, codes, i, fit, model_name),
-                                                               indent=1))
+        record = photo_record(row, name, codes, i, fit, model_name)
+        path = write_atomic(folder / f"{name}.json", json.dumps(record, indent=1))
         written.append(path)
-    neutral = fit.params.neutral_shape()[0].cpu().numpy()
-    albedo = fit.params.albedo()[0].cpu().numpy()
-    write_mesh(folder / "identity.obj", neutral, tri, albedo)
-    write_mesh(folder / "identity.ply", neutral, tri, albedo)
+        if view is not None:
+            error = None if row.true_mesh is None else vertex_error(verts, ds.load_true_mesh(row).numpy())
+            photo, over_window = face_window(face, over)
+            view.add(ViewFace(name, folder.name, photo, over_window,
+                              [ViewMesh("this photo", verts, colours, error), identity], codes_view(record)))
+    for suffix in MESH_SUFFIXES:
+        write_mesh(folder / f"identity{suffix}", neutral, tri, albedo)
     person = {"identity": rows[0].identity, "face_model": model_name,
               "identity_vector": _r(fit.params.identity_vector()),
               "photos": names, "landmark_rms_px": _r(fit.rms_px, 4), "landmark_nme": _r(fit.nme, 5),
@@ -252,11 +268,13 @@ def fit_photos(inputs: str | Path, out_dir: str | Path, model: str = "builtin:de
     result = FitRunResult(out_dir)
     labels = None if trained is not None else LabelWriter(out_dir / LABELS_DIR, ds, model_name,
                                                            model_hash(face_model))
+    view = ViewBuilder(face_model.faces.cpu().numpy(), "photoface fit", f"face model {model_name}"
+                       + ("" if trained is None else f", refining {trained.checkpoint}"))
     bar = tqdm(total=len(ds), desc="fit", unit="photo", disable=not progress)
     try:
         for identity, rows, fit in fit_collection(ds, face_model, cfg, renderer=renderer, make_params=make_params):
             folder = out_dir / _slug(identity)
-            result.written += write_person(ds, face_model, model_name, rows, fit, folder)
+            result.written += write_person(ds, face_model, model_name, rows, fit, folder, view)
             if labels is not None:
                 labels.add_person(rows, fit)
             names = unique_names([Path(r.source or r.image) for r in rows])
@@ -278,6 +296,9 @@ def fit_photos(inputs: str | Path, out_dir: str | Path, model: str = "builtin:de
              + ")"]
     lines += [f"{k}\t{v}" for k, v in sorted(result.failures.items())]
     write_atomic(out_dir / REPORT_FILE, "\n".join(lines) + "\n")
+    if len(view):
+        view.title = f"photoface fit: {result.people} people, {len(view)} photos"
+        result.view = view.write(out_dir / VIEW_FILE)
     return result
 
 

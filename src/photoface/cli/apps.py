@@ -13,10 +13,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser(
         "reconstruct",
         help="3D face meshes, codes, overlays and panels from photos",
-        description="For each photo NAME: NAME.obj and NAME.ply (mesh in mm with albedo colours), NAME.json "
+        description="For each photo NAME: NAME.obj, NAME.ply and NAME.glb (mesh with albedo colours; mm, the .glb in m), NAME.json "
         "(identity, expression, pose and light codes, physical pose, crop transform), NAME_overlay.png (render "
         "over the photo) and NAME_panel.png (input | render | albedo | shading | mesh from three views). Raw "
-        "photos are detected, landmarked and aligned like `photoface prepare`; unreadable photos are skipped.",
+        "photos are detected, landmarked and aligned like `photoface prepare`; unreadable photos are skipped. "
+        "DIR/view.html shows every photo with its mesh in 3D, offline in a browser.",
     )
     r.add_argument("images", nargs="+", metavar="IMAGES", help="photo files and folders")
     r.add_argument("--out", required=True, metavar="DIR")
@@ -43,7 +44,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     t.add_argument("source", metavar="SOURCE", help="one photo")
     t.add_argument("targets", nargs="+", metavar="TARGET", help="photo files and folders")
     t.add_argument("--out", required=True, metavar="DIR")
-    t.add_argument("--meshes", action="store_true", help="also write SOURCE_to_TARGET.obj/.ply per target")
+    t.add_argument("--meshes", action="store_true", help="also write SOURCE_to_TARGET.obj/.ply/.glb per target")
     _photo_options(t)
     t.set_defaults(handler=run_transfer)
 

@@ -15,9 +15,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="fit a face model to photo collections: one identity per person, expression/pose/light per photo",
         description="PHOTOS_OR_PREPARED_DIR is a folder of person folders (raw photos are detected, landmarked, "
         "aligned and masked like `photoface prepare`, into DIR/prepared) or a prepared dataset. Per photo NAME: "
-        "DIR/<person>/NAME.obj/.ply (fitted mesh, albedo colours), NAME.json (codes incl. the identity vector, "
-        "pose, residuals), NAME_overlay.png; per person identity.obj/.ply and person.json; DIR/labels (a prepared "
-        "dataset with the fitted labels, usable by `photoface train`); DIR/fit_report.tsv (failed photos).",
+        "DIR/<person>/NAME.obj/.ply/.glb (fitted mesh, albedo colours), NAME.json (codes incl. the identity vector, "
+        "pose, residuals), NAME_overlay.png; per person identity.obj/.ply/.glb and person.json; DIR/labels (a prepared "
+        "dataset with the fitted labels, usable by `photoface train`); DIR/fit_report.tsv (failed photos); "
+        "DIR/view.html (every photo's mesh beside the identity, in 3D, offline).",
     )
     p.add_argument("inputs", metavar="PHOTOS_OR_PREPARED_DIR")
     p.add_argument("--out", required=True, metavar="DIR")

@@ -55,12 +55,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", help="MODEL.npz")
     p.set_defaults(handler=info)
 
-    p = msub.add_parser("export", help="write one face as .obj/.ply with per-vertex colours")
+    p = msub.add_parser("export", help="write one face as .obj/.ply/.glb with per-vertex colours")
     p.add_argument("model", help="MODEL.npz")
     p.add_argument("--identity", help="comma-separated coefficients, or random:SEED")
     p.add_argument("--expression", help="comma-separated coefficients/weights, or random:SEED")
     p.add_argument("--albedo", help="comma-separated albedo coefficients, or random:SEED")
-    p.add_argument("-o", "--output", required=True, help="FACE.obj or FACE.ply")
+    p.add_argument("-o", "--output", required=True, help="FACE.obj, FACE.ply or FACE.glb (metres)")
     p.set_defaults(handler=export)
 
     p = msub.add_parser("preview", help="PNG pictures of a model: views, identities, expressions")
