@@ -32,7 +32,6 @@ Raw photos are prepared at the network's input size; a prepared dataset must hav
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -53,6 +52,7 @@ from photoface.facemodel.export import write_mesh
 from photoface.fit.collection import fit_collection, person_rows
 from photoface.fit.config import FitConfig, apply_overrides
 from photoface.fit.labels import LabelWriter
+from photoface.jsonfile import write_json
 from photoface.render.renderer import Renderer
 
 REPORT_FILE = "fit_report.tsv"
@@ -174,8 +174,7 @@ def write_person(ds: PreparedDataset, face_model, model_name: str, rows, fit, fo
         rgb, mask = _render(face_model, d, i, ds.meta.image_size, scale)
         overlay = Image.fromarray(figures.overlay(face, rgb, mask, scale))
         write_atomic(folder / f"{name}_overlay.png", lambda f, im=overlay: im.save(f, format="PNG"))
-        path = write_atomic(folder / f"{name}.json", json.dumps(photo_record(row, name, codes, i, fit, model_name),
-                                                               indent=1))
+        path = write_json(folder / f"{name}.json", photo_record(row, name, codes, i, fit, model_name))
         written.append(path)
     neutral = fit.params.neutral_shape()[0].cpu().numpy()
     albedo = fit.params.albedo()[0].cpu().numpy()
@@ -187,7 +186,7 @@ def write_person(ds: PreparedDataset, face_model, model_name: str, rows, fit, fo
               "photometric_mse": [None if not np.isfinite(v) else round(float(v), 6) for v in fit.photo_error],
               "failures": {names[i]: why for i, why in fit.failures.items()}, "notes": fit.notes,
               "objective": {k: list(v) for k, v in fit.history.items()}}
-    write_atomic(folder / "person.json", json.dumps(person, indent=1))
+    write_json(folder / "person.json", person)
     return written
 
 

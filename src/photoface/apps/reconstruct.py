@@ -25,7 +25,6 @@ reported and skipped; the rest are processed in batches.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,9 +36,9 @@ from PIL import Image
 
 from photoface.apps import figures
 from photoface.apps.inputs import FaceInput, Skipped, batches, collect_images, load_faces, stacked_landmarks
-from photoface.atomic import write_atomic
 from photoface.data.prepare.align import apply_transform, invert_transform
 from photoface.facemodel.export import write_mesh
+from photoface.jsonfile import write_json
 
 
 def _stderr(message: str) -> None:
@@ -124,7 +123,7 @@ def write_outputs(trained, faces: list[FaceInput], crops: torch.Tensor, out, out
         if residuals is not None:
             record["refined"] = True
             record["residuals"] = residuals[i]
-        path = write_atomic(out_dir / f"{face.name}.json", json.dumps(record, indent=1))
+        path = write_json(out_dir / f"{face.name}.json", record)
         written.append(path)
     return written
 

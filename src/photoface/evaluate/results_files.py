@@ -8,35 +8,15 @@ metrics of the synthetic benchmark, verification, AFLW2000-3D NME per yaw bin, T
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 
 import numpy as np
 
 from photoface.atomic import write_atomic
 from photoface.evaluate import tables
+from photoface.jsonfile import json_text
 
 METHOD_ORDER = ("model", "refine", "shape_supervised", "fit", "fit_single", "landmark_fit", "mean_face")
-
-
-def to_jsonable(obj):
-    """Plain JSON values: dicts, lists, finite floats (NaN/inf → None), ints, strings."""
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return to_jsonable(obj.tolist())
-    if isinstance(obj, (np.bool_, bool)):
-        return bool(obj)
-    if isinstance(obj, (np.integer, int)):
-        return int(obj)
-    if isinstance(obj, (np.floating, float)):
-        return float(obj) if math.isfinite(float(obj)) else None
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
 
 
 def methods_of(results: dict) -> list[str]:
@@ -147,9 +127,8 @@ def write_results(results: dict, path: str | Path) -> tuple[Path, Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     md_path = path.with_suffix(".md")
-    clean = to_jsonable(results)
     kind = results.get("meta", {}).get("benchmark", "synthetic")
-    for target, text in ((path, json.dumps(clean, indent=1, allow_nan=False) + "\n"),
+    for target, text in ((path, json_text(results, indent=1) + "\n"),
                          (md_path, MARKDOWN[kind](results))):
         write_atomic(target, text)
     return path, md_path

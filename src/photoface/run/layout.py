@@ -15,6 +15,7 @@ Every reader and writer takes these names from here, so the layout is stated onc
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -66,4 +67,6 @@ def read_metrics(path: str | Path) -> list[dict[str, Any]]:
     path = Path(path)
     if path.is_dir():
         path = metrics_path(path)
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    # a loss logged as non-finite is written as null (photoface.jsonfile); read it back as NaN
+    return [{k: (math.nan if v is None else v) for k, v in json.loads(line).items()}
+            for line in path.read_text().splitlines() if line.strip()]
