@@ -19,8 +19,10 @@ With ``refine`` each photo's prediction is refined by the fitting objective
 then hold the refined face, and ``NAME.json`` gains ``refined: true`` and ``residuals`` (landmark
 RMS px and NME against the targets, photometric MSE, failure, objective per stage).
 
-The checkpoint is loaded (and checked) before anything is written. Photos that cannot be used are
-reported and skipped; the rest are processed in batches.
+Every face of a photo is reconstructed: a photo with several faces gives ``NAME_face0``,
+``NAME_face1``, ... (largest face first) instead of ``NAME``. The checkpoint is loaded (and
+checked) before anything is written. Photos that cannot be used and folders without photos are
+reported (``log``) and skipped; the rest are processed in batches.
 """
 
 from __future__ import annotations
@@ -35,7 +37,15 @@ import torch
 from PIL import Image
 
 from photoface.apps import figures
-from photoface.apps.inputs import FaceInput, Skipped, batches, collect_images, load_faces, stacked_landmarks
+from photoface.apps.inputs import (
+    FaceInput,
+    Skipped,
+    batches,
+    collect_images,
+    load_faces,
+    log_notes,
+    stacked_landmarks,
+)
 from photoface.data.prepare.align import apply_transform, invert_transform
 from photoface.facemodel.export import write_mesh
 from photoface.jsonfile import write_json
@@ -89,7 +99,7 @@ def codes_record(trained, face: FaceInput, out, i: int) -> dict:
 
 @dataclass
 class ReconstructResult:
-    """What ``reconstruct`` did: one JSON path per reconstructed photo, the skipped photos."""
+    """What ``reconstruct`` did: one JSON path per reconstructed face, the skipped photos and folders."""
 
     out_dir: Path
     written: list[Path] = field(default_factory=list)
@@ -146,7 +156,7 @@ def reconstruct(
     """Reconstruct every face photo in ``images`` (files and folders) into ``out_dir``.
 
     Args:
-        images: photo files and folders (searched recursively).
+        images: photo files and folders (searched recursively; a folder without photos is skipped).
         checkpoint: run folder or checkpoint file.
         out_dir: output folder (created).
         batch_size: photos per network call.
@@ -170,15 +180,20 @@ def reconstruct(
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    paths = collect_images(images)
+    empty: list[Skipped] = []
+    paths = collect_images(images, skipped=empty)
     trained = trained or load_trained(checkpoint, device=device)
     cfg = refine_config(trained, overrides) if refine else None
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     result = ReconstructResult(out_dir)
-    bar = tqdm(total=len(paths), desc="reconstruct", unit="photo", disable=not progress)
+    for item in empty:
+        result.skipped.append(item)
+        log(item.message())
+    bar = tqdm(desc="reconstruct", unit="face", disable=not progress)
     try:
-        usable = _usable(load_faces(paths, trained.image_size, aligned, detector, trained.uses_landmarks), result, log, bar)
+        faces = load_faces(paths, trained.image_size, aligned, detector, trained.uses_landmarks, all_faces=True)
+        usable = _usable(faces, result, log)
         if not refine:
             for batch in batches(usable, batch_size):
                 result.written += write_batch(trained, batch, out_dir)
@@ -206,11 +221,11 @@ def refine_config(trained, overrides: Sequence[str] = ()):
     return apply_overrides(trained.config.fit, list(overrides))
 
 
-def _usable(items, result: ReconstructResult, log, bar):
+def _usable(items, result: ReconstructResult, log):
     for item in items:
         if isinstance(item, Skipped):
             result.skipped.append(item)
             log(item.message())
-            bar.update(1)
         else:
+            log_notes(item, log)
             yield item

@@ -1,5 +1,6 @@
 """``photoface transfer``: expression transfer as in the paper's Figure 9.
 
+A photo with several faces counts with its largest face (the others are named in a message).
 The SOURCE photo gives the identity code and the albedo; each TARGET photo gives its expression
 code, pose and lighting. The shape decoder runs on ``[c_id(source), c_exp(target)]`` (the same
 swap as the pairwise shape loss, eq. 8) and the result is rendered with the target's pose and
@@ -28,7 +29,7 @@ import torch
 from PIL import Image
 
 from photoface.apps import figures
-from photoface.apps.inputs import FaceInput, Skipped, collect_images, load_faces, stacked_landmarks
+from photoface.apps.inputs import FaceInput, Skipped, collect_images, load_faces, log_notes, stacked_landmarks
 from photoface.errors import PhotofaceError
 from photoface.facemodel.export import write_mesh
 from photoface.pixels import to_uint8
@@ -120,6 +121,8 @@ def transfer(
     for s in skipped:
         log(s.message())
     tgts = [f for f in faces[1:] if isinstance(f, FaceInput)]
+    for f in [src, *tgts]:
+        log_notes(f, log)
     if not tgts:
         raise PhotofaceError("no usable target photo")
     res = transfer_faces(trained, src, tgts)

@@ -23,7 +23,15 @@ from typing import Callable
 import numpy as np
 import torch
 
-from photoface.apps.inputs import FaceInput, Skipped, batches, collect_images, load_faces, stacked_landmarks
+from photoface.apps.inputs import (
+    FaceInput,
+    Skipped,
+    batches,
+    collect_images,
+    load_faces,
+    log_notes,
+    stacked_landmarks,
+)
 from photoface.errors import InputFileError, PhotofaceError
 from photoface.evaluate.verification import cosine_similarity
 from photoface.run.layout import verification_path
@@ -88,6 +96,7 @@ def _side(path, trained, aligned, detector, log) -> tuple[np.ndarray, int]:
         if isinstance(item, Skipped):
             log(item.message())
         else:
+            log_notes(item, log)
             faces.append(item)
     if not faces:
         raise PhotofaceError(f"{path}: no usable face photo")
