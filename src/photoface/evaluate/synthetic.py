@@ -312,5 +312,7 @@ def write_verification_file(trained, ver: dict, bench: SyntheticBenchmark) -> Pa
         "calibrated_on": f"all {ver['pairs']} pairs of {len(bench.rows)} test photos of {len(bench.scans)} "
                          f"held-out identities ({bench.root.resolve()})",
         "checkpoint": str(Path(trained.checkpoint).resolve()), "step": trained.step,
+        # aligned synthetic crops with their true landmarks: no detector (photoface.apps.verify)
+        "domain": {"kind": "synthetic", "detector": None},
     }
     return write_json(verification_path(run), data)

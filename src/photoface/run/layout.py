@@ -8,6 +8,7 @@ A run folder ``RUN/`` holds::
     RUN/metrics.jsonl               one JSON object per logged step (photoface.train.run_log)
     RUN/tb/                         TensorBoard event files
     RUN/verification.json           the same/different threshold calibrated by the evaluation
+    RUN/verification_photos.json    the threshold calibrated on real person folders (verify --calibrate)
 
 Every reader and writer takes these names from here, so the layout is stated once.
 """
@@ -25,6 +26,7 @@ LAST_CHECKPOINT = "last.pt"
 METRICS_FILE = "metrics.jsonl"
 TENSORBOARD_DIR = "tb"
 VERIFICATION_FILE = "verification.json"
+PHOTO_VERIFICATION_FILE = "verification_photos.json"
 
 
 def config_path(run_dir: str | Path) -> Path:
