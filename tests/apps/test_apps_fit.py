@@ -180,3 +180,7 @@ def test_empty_folders_faceless_photos_and_other_faces_are_named_on_screen_and_i
     assert res.people == 2 and len(res.written) == 4
     labels = load_dataset(tmp_path / "out" / LABELS_DIR)
     assert len(labels) == 4, "the face left out is no training row of ann"
+    # the prepared dataset given back to fit: prepare's skipped photos and the choice are reported again
+    again = fit_photos(tmp_path / "out" / "prepared", tmp_path / "again", model=str(model_path),
+                       overrides=QUICK + ["single_photo_fits=false"], progress=False, log=lines.append)
+    assert {"ann/wall.png", "ann/group.png#0"} <= again.skipped.keys() and len(again.written) == 4

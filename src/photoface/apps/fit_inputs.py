@@ -3,7 +3,8 @@
 ``fit_inputs`` turns the user's input into a :class:`FitInputs`:
 
 * a folder of person folders is prepared into ``OUT/prepared`` (``photoface prepare`` with every
-  face of every photo); a prepared dataset (meta.json + index.jsonl) is used as it is;
+  face of every photo); a prepared dataset (meta.json + index.jsonl) is used as it is, and the
+  photos its ``prepare_report.tsv`` lists as skipped are reported;
 * person folders without photos are reported ("folder contains no photos") and skipped, never fatal;
 * photos that gave no face are reported with prepare's reason (``prepared/prepare_report.tsv``);
 * a photo of a person folder that shows several faces keeps one of them, the face most like the
@@ -96,8 +97,13 @@ def fit_inputs(inputs: str | Path, out_dir: Path, image_size: int, face_model, c
         ds = load_dataset(root)
         if len(ds) == 0:
             raise InputFileError(root, "is a prepared dataset with no photos")
-        ds, left_out = one_face_per_photo(ds, face_model, cfg, root)
-        return FitInputs(ds, left_out)
+        from photoface.data.prepare.pipeline import REPORT_FILE, read_report
+
+        skipped = read_report(root)[0]  # what prepare left out of this dataset, when it says so
+        photos_root = Path((ds.meta.extra or {}).get("photos") or root)  # keys as prepare's report gives them
+        ds, left_out = one_face_per_photo(ds, face_model, cfg, photos_root)
+        skipped.update(left_out)
+        return FitInputs(ds, skipped, root / REPORT_FILE if (root / REPORT_FILE).is_file() else None)
     from photoface.data.prepare import PrepareOptions, prepare_photos
     from photoface.data.prepare.photo_list import empty_folders
     from photoface.data.prepare.pipeline import REPORT_FILE, read_report
