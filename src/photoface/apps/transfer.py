@@ -111,14 +111,17 @@ def transfer(
     src_paths = collect_images([source])
     if len(src_paths) != 1:
         raise PhotofaceError(f"{source}: the source must be one photo, found {len(src_paths)}")
-    tgt_paths = collect_images(targets)
+    empty: list[Skipped] = []
+    tgt_paths = collect_images(targets, skipped=empty)
+    for s in empty:
+        log(s.message())
     trained = trained or load_trained(checkpoint, device=device)
     faces = list(load_faces(src_paths + tgt_paths, trained.image_size, aligned, detector, trained.uses_landmarks))
     src = faces[0]
     if isinstance(src, Skipped):
         raise PhotofaceError(f"source photo {src.path}: {src.reason}")
-    skipped = [f for f in faces[1:] if isinstance(f, Skipped)]
-    for s in skipped:
+    skipped = empty + [f for f in faces[1:] if isinstance(f, Skipped)]
+    for s in skipped[len(empty):]:
         log(s.message())
     tgts = [f for f in faces[1:] if isinstance(f, FaceInput)]
     for f in [src, *tgts]:
