@@ -132,3 +132,84 @@ def test_fit_with_a_checkpoint_refines_the_network_codes(tiny_run, tmp_path, cap
     assert rec["codes"]["identity"] == info["identity_vector"]
     assert len(rec["codes"]["expression"]) == trained.config.model.exp_dim
     assert rec["residuals"]["landmark_rms_px"] >= 0 and (people[0] / "identity.obj").is_file()
+
+
+def _strict_json(path):
+    def refuse(name):
+        raise ValueError(f"{path}: non-standard JSON constant {name}")
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def test_every_json_fit_writes_is_strict_and_each_photo_has_its_own_identity(fitted):
+    out = fitted["root"] / "out"
+    files = sorted(out.rglob("*.json"))
+    assert any(f.name == "person.json" for f in files)
+    for f in files:  # person.json once held NaN (the landmark stage's objective has no start value)
+        _strict_json(f)
+    info = json.loads((out / "p0" / "person.json").read_text())
+    assert info["objective"]["landmarks"][0] is None
+    singles = [json.loads((out / "p0" / f"{name}.json").read_text())["codes"] for name in info["photos"]]
+    assert all(len(c["identity_single"]) == fitted["model"].n_id for c in singles)
+    assert all(c["identity"] == info["identity_vector"] for c in singles)  # the shared one stays shared
+    # each photo fitted alone: no two photos share their single-photo identity
+    assert len({tuple(c["identity_single"]) for c in singles}) == len(singles)
+
+
+def test_empty_folders_faceless_photos_and_other_faces_are_named_on_screen_and_in_the_report(tmp_path, monkeypatch):
+    """A folder of person folders with the awkward cases of a real collection: an empty person
+    folder, a photo without a face, and a group photo where the person is the smaller face."""
+    import torch
+
+    import photoface.data.prepare.pipeline as prepare
+    from fit.conftest import render_person
+    from photoface.data.prepare.pipeline import FaceCrop, PhotoResult
+
+    size = 64
+    model = tiny_face_model(seed=1)
+    model_path = tmp_path / "tiny.npz"
+    save_model(model, model_path)
+    alpha = torch.tensor([[2.0, -1.5, 1.0, 1.5, -1.0, 0.5, -2.0, 1.0]])[:, :model.n_id]
+    ann = render_person(model, alpha, yaws=(-20.0, 10.0, 25.0), size=size)
+    other = render_person(model, -alpha, yaws=(0.0,), size=size, seed=5)
+    root = tmp_path / "photos"
+    for name in ("ann/a.png", "ann/b.png", "ann/group.png", "ann/wall.png", "bob/b1.png"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((size, size, 3), 90, np.uint8)).save(root / name)
+    (root / "carl").mkdir()
+
+    def crop(photo, k):
+        image = (photo["images"][k].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+        return image, photo["masks"][k, 0].numpy() > 0.5, photo["landmarks"][k]
+
+    faces = {"a.png": [crop(ann, 0)], "b.png": [crop(ann, 1)], "group.png": [crop(other, 0), crop(ann, 2)],
+             "b1.png": [crop(other, 0)]}
+
+    def fake_process_photo(task, options):
+        if task.path.name not in faces:
+            return PhotoResult(task.key, skipped="no face found")
+        found = faces[task.path.name] if options.all_faces else faces[task.path.name][:1]
+        return PhotoResult(task.key, faces=[FaceCrop(k, im, m, lm, np.array([[1.0, 0, 0], [0, 1.0, 0]]), "hog")
+                                            for k, (im, m, lm) in enumerate(found)])
+
+    monkeypatch.setattr(prepare, "process_photo", fake_process_photo)
+    lines = []
+    res = fit_photos(root, tmp_path / "out", model=str(model_path), overrides=QUICK, image_size=size, progress=False,
+                     log=lines.append)
+    assert res.skipped.keys() == {"carl/", "ann/wall.png", "ann/group.png#0"}
+    assert "no photos" in res.skipped["carl/"] and res.skipped["ann/wall.png"] == "no face found"
+    assert "face 1 fitted" in res.skipped["ann/group.png#0"]
+    for key in res.skipped:
+        assert any(line.startswith(f"skipped {key}: ") for line in lines), key
+    report = (tmp_path / "out" / REPORT_FILE).read_text()
+    for key, why in res.skipped.items():
+        assert f"{key}\tskipped: {why}" in report
+    # the kept face of the group photo is ann's: her shared fit has the group photo's landmarks
+    rec = json.loads((tmp_path / "out" / "ann" / "group.json").read_text())
+    assert np.abs(np.asarray(rec["landmarks_crop_px"]) - ann["landmarks"][2]).mean() < 3.0
+    assert res.people == 2 and len(res.written) == 4
+    labels = load_dataset(tmp_path / "out" / LABELS_DIR)
+    assert len(labels) == 4, "the face left out is no training row of ann"
+    # the prepared dataset given back to fit: prepare's skipped photos and the choice are reported again
+    again = fit_photos(tmp_path / "out" / "prepared", tmp_path / "again", model=str(model_path),
+                       overrides=QUICK + ["single_photo_fits=false"], progress=False, log=lines.append)
+    assert {"ann/wall.png", "ann/group.png#0"} <= again.skipped.keys() and len(again.written) == 4

@@ -213,3 +213,47 @@ def test_refine_writes_the_outputs_with_residuals(tiny_run, tmp_path):
     plain = reconstruct(photos, tiny_run["run"], tmp_path / "p", aligned=True, progress=False)
     ids = [json.loads(p.read_text())["codes"]["identity"] for p in plain.written]
     assert ids[0] != ids[1]
+
+
+def test_every_face_of_a_group_photo_is_reconstructed_and_empty_folders_are_skipped(tiny_run, tmp_path, monkeypatch):
+    import photoface.data.prepare.pipeline as prepare
+    from photoface.apps.inputs import load_faces
+
+    rgb = np.asarray(Image.open(_photos(tiny_run)[0]).convert("RGB").resize((120, 90)))
+    for name in ("group.png", "solo.png"):
+        Image.fromarray(rgb).save(tmp_path / name)
+    (tmp_path / "nobody").mkdir()
+    big = np.array([[0.5, 0.0, -10.0], [0.0, 0.5, -5.0]])  # original px → crop px; the larger face
+    small = np.array([[1.0, 0.0, -60.0], [0.0, 1.0, -40.0]])
+    lm = np.random.default_rng(0).uniform(4, 28, size=(68, 2))
+
+    def fake_process_photo(task, options):
+        assert options.all_faces, "multi-face photos need every face from prepare"
+        crop = np.zeros((S, S, 3), np.uint8)
+        faces = [FaceCrop(0, crop, np.ones((S, S), bool), lm, big, "hog")]
+        if task.path.name == "group.png":
+            faces.append(FaceCrop(1, crop + 40, np.ones((S, S), bool), lm, small, "hog"))
+        return PhotoResult(task.key, faces=faces)
+
+    monkeypatch.setattr(prepare, "process_photo", fake_process_photo)
+    messages = []
+    res = reconstruct([tmp_path / "group.png", tmp_path / "nobody", tmp_path / "solo.png"], tiny_run["run"],
+                      tmp_path / "out", progress=False, log=messages.append)
+    assert [p.name for p in res.written] == ["group_face0.json", "group_face1.json", "solo.json"]
+    assert [s.path for s in res.skipped] == [tmp_path / "nobody"] and "no image files" in messages[0]
+    for name, transform in (("group_face0", big), ("group_face1", small), ("solo", big)):
+        assert np.allclose(json.loads((tmp_path / "out" / f"{name}.json").read_text())["crop_transform"], transform)
+        assert (tmp_path / "out" / f"{name}_overlay.png").is_file()
+
+    # one photo = one person (verify, transfer): the largest face, and a note names the others
+    faces = list(load_faces([tmp_path / "group.png"], S))
+    assert len(faces) == 1 and faces[0].name == "group" and np.allclose(faces[0].crop_transform, big)
+    assert "2 faces found" in faces[0].notes[0]
+
+
+def test_only_empty_folders_reconstruct_nothing_without_raising(tiny_run, tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    res = reconstruct([tmp_path / "a", tmp_path / "b"], tiny_run["run"], tmp_path / "out", progress=False,
+                      log=lambda m: None)
+    assert res.written == [] and [s.path for s in res.skipped] == [tmp_path / "a", tmp_path / "b"]

@@ -62,3 +62,13 @@ def test_transfer_needs_one_usable_source_and_a_target(tiny_run, tmp_path):
     with pytest.raises(PhotofaceError, match="no usable target"):
         transfer(img / "006_0.png", [bad], tiny_run["run"], tmp_path / "o", aligned=True, log=lambda m: None)
     assert not (tmp_path / "o").exists()
+
+
+def test_an_empty_target_folder_is_reported_and_the_other_targets_transferred(tiny_run, tmp_path):
+    img = tiny_run["data"] / "img"
+    (tmp_path / "nobody").mkdir()
+    messages = []
+    res = transfer(img / "006_0.png", [tmp_path / "nobody", img / "007_0.png"], tiny_run["run"], tmp_path / "o",
+                   aligned=True, log=messages.append)
+    assert [s.path for s in res.skipped] == [tmp_path / "nobody"] and "no image files" in messages[0]
+    assert res.image.shape[1] == 2 * S + 2  # source and the one usable target

@@ -2,8 +2,11 @@
 
 Input: a folder of person folders (one person per folder; raw photos go through ``prepare``:
 detection, 68 landmarks, alignment, mask, into ``OUT/prepared``), or an already prepared dataset
-(a folder with meta.json + index.jsonl). People are fitted one at a time (``photoface.fit``), so
-memory stays at one person's batch.
+(a folder with meta.json + index.jsonl). Empty person folders, photos without a face and the
+other faces of multi-face photos (a photo keeps the face most like the person's other photos) are
+left out and named, with the reason, on screen and in ``fit_report.tsv``
+(``photoface.apps.fit_inputs``). People are fitted one at a time (``photoface.fit``), so memory
+stays at one person's batch.
 
 Output folder::
 
@@ -11,14 +14,17 @@ Output folder::
                                        mm (the .glb in metres), the face model's canonical frame and
                                        vertex order
     OUT/<person>/NAME.json             codes (identity vector, expression, pose code, light, albedo),
-                                       physical pose, landmarks (crop and photo px), residuals, failure
+                                       physical pose, landmarks (crop and photo px), residuals, failure;
+                                       ``codes.identity_single``: the identity of this photo fitted
+                                       alone (``FitConfig.single_photo_fits``), next to the shared one
     OUT/<person>/NAME_overlay.png      the render over the original photo (over the crop when the row
                                        has no source photo, e.g. synthetic data)
     OUT/<person>/identity.obj, .ply, .glb  the shared identity, neutral expression
     OUT/<person>/person.json           identity vector, per-photo residuals, failures, notes
     OUT/labels/                        a prepared dataset with the fitted labels (photoface.fit.labels;
                                        linear-model fits only)
-    OUT/fit_report.tsv                 every failed photo with its reason
+    OUT/fit_report.tsv                 every photo, face or folder left out and every failed fit, with
+                                       its reason (``photoface.apps.fit_inputs`` for the keys)
     OUT/view.html                      every photo's mesh beside the person's identity, turnable, with
                                        the codes and, for synthetic data, the error to the true mesh
                                        (``photoface.apps.viewer``)
@@ -36,7 +42,6 @@ Raw photos are prepared at the network's input size; a prepared dataset must hav
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -48,21 +53,22 @@ import torch
 from PIL import Image
 
 from photoface.apps import figures
+from photoface.apps.fit_inputs import PREPARED_DIR, fit_inputs
 from photoface.apps.inputs import FaceInput, unique_names
 from photoface.apps.viewer import VIEW_FILE, ViewBuilder, ViewFace, ViewMesh, codes_view, face_window, vertex_error
 from photoface.atomic import write_atomic
-from photoface.data.format import INDEX_FILE, META_FILE, PreparedDataset, load_dataset
+from photoface.data.format import PreparedDataset
 from photoface.data.prepare.align import apply_transform, invert_transform
 from photoface.errors import InputFileError, PhotofaceError
 from photoface.facemodel.export import write_mesh
 from photoface.fit.collection import fit_collection, person_rows
 from photoface.fit.config import FitConfig, apply_overrides
 from photoface.fit.labels import LabelWriter
+from photoface.jsonfile import write_json
 from photoface.render.renderer import Renderer
 
 REPORT_FILE = "fit_report.tsv"
 LABELS_DIR = "labels"
-PREPARED_DIR = "prepared"
 MESH_SUFFIXES = (".obj", ".ply", ".glb")
 
 
@@ -75,12 +81,14 @@ def _stderr(message: str) -> None:
 @dataclass
 class FitRunResult:
     """What ``fit_photos`` did: output folder, people fitted, photo JSON paths, failures
-    {photo: reason}, notes {person: [remarks]}, the labels dataset and the viewer's page."""
+    {photo: reason}, skipped {photo, face or folder: reason} (``fit_inputs``), notes
+    {person: [remarks]}, the labels dataset and the viewer's page."""
 
     out_dir: Path
     people: int = 0
     written: list[Path] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
     notes: dict[str, list[str]] = field(default_factory=dict)
     labels: PreparedDataset | None = None
     view: Path | None = None
@@ -88,25 +96,6 @@ class FitRunResult:
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "person"
-
-
-def input_dataset(inputs: str | Path, out_dir: Path, image_size: int, progress: bool) -> PreparedDataset:
-    """The prepared dataset to fit: ``inputs`` itself, or ``inputs`` prepared into OUT/prepared."""
-    root = Path(inputs)
-    if not root.exists():
-        raise InputFileError(root, "no such folder")
-    if (root / META_FILE).is_file() or (root / INDEX_FILE).is_file():
-        ds = load_dataset(root)
-        if len(ds) == 0:
-            raise InputFileError(root, "is a prepared dataset with no photos")
-        return ds
-    from photoface.data.prepare import PrepareOptions, prepare_photos
-    from photoface.data.prepare.pipeline import REPORT_FILE as PREPARE_REPORT
-
-    ds = prepare_photos(root, out_dir / PREPARED_DIR, PrepareOptions(image_size=image_size), progress=progress)
-    if len(ds) == 0:
-        raise InputFileError(root, f"no faces found in any photo (reasons in {out_dir / PREPARED_DIR / PREPARE_REPORT})")
-    return ds
 
 
 def _face_input(ds: PreparedDataset, row, name: str) -> FaceInput:
@@ -160,6 +149,11 @@ def photo_record(row, name: str, codes: dict, i: int, fit, model_name: str) -> d
     }
     if "beta" in codes:
         rec["codes"]["albedo"] = _r(codes["beta"])
+    if fit.singles:
+        single = fit.singles[i]
+        rec["codes"]["identity_single"] = _r(single.params.identity_vector())
+        rec["single_fit"] = {"landmark_rms_px": float(single.rms_px[0]), "landmark_nme": float(single.nme[0]),
+                             "failure": single.failures.get(0)}
     return rec
 
 
@@ -187,8 +181,7 @@ def write_person(ds: PreparedDataset, face_model, model_name: str, rows, fit, fo
         over = figures.overlay(face, rgb, mask, scale)
         overlay = Image.fromarray(over)
         write_atomic(folder / f"{name}_overlay.png", lambda f, im=overlay: im.save(f, format="PNG"))
-        record = photo_record(row, name, codes, i, fit, model_name)
-        path = write_atomic(folder / f"{name}.json", json.dumps(record, indent=1))
+        path = write_json(folder / f"{name}.json", photo_record(row, name, codes, i, fit, model_name))
         written.append(path)
         if view is not None:
             error = None if row.true_mesh is None else vertex_error(verts, ds.load_true_mesh(row).numpy())
@@ -203,7 +196,7 @@ def write_person(ds: PreparedDataset, face_model, model_name: str, rows, fit, fo
               "photometric_mse": [None if not np.isfinite(v) else round(float(v), 6) for v in fit.photo_error],
               "failures": {names[i]: why for i, why in fit.failures.items()}, "notes": fit.notes,
               "objective": {k: list(v) for k, v in fit.history.items()}}
-    write_atomic(folder / "person.json", json.dumps(person, indent=1))
+    write_json(folder / "person.json", person)
     return written
 
 
@@ -261,11 +254,17 @@ def fit_photos(inputs: str | Path, out_dir: str | Path, model: str = "builtin:de
         face_model, model_name = load_face_model(model), face_model_name(model)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    ds = input_dataset(inputs, out_dir, image_size, progress)
+    given = fit_inputs(inputs, out_dir, image_size, face_model, cfg, progress)
+    ds = given.dataset
+    result = FitRunResult(out_dir, skipped=dict(given.skipped))
+    for key, why in sorted(given.skipped.items()):
+        log(f"skipped {key}: {why}")
+    if len(ds) == 0:
+        write_report(out_dir, result, labels=False)
+        raise InputFileError(Path(inputs), f"no faces found in any photo (reasons in {out_dir / REPORT_FILE})")
     if trained is not None and ds.meta.image_size != trained.image_size:
         raise InputFileError(Path(inputs), f"is prepared at {ds.meta.image_size} px, but the network takes "
                                            f"{trained.image_size} px crops; prepare the photos at that size")
-    result = FitRunResult(out_dir)
     labels = None if trained is not None else LabelWriter(out_dir / LABELS_DIR, ds, model_name,
                                                            model_hash(face_model))
     view = ViewBuilder(face_model.faces.cpu().numpy(), "photoface fit", f"face model {model_name}"
@@ -292,14 +291,20 @@ def fit_photos(inputs: str | Path, out_dir: str | Path, model: str = "builtin:de
     finally:
         bar.close()
     result.labels = None if labels is None else labels.close()
-    lines = ["# photo\treason (photos whose fit failed" + ("" if labels is None else "; they stay in labels/ unlabeled")
-             + ")"]
-    lines += [f"{k}\t{v}" for k, v in sorted(result.failures.items())]
-    write_atomic(out_dir / REPORT_FILE, "\n".join(lines) + "\n")
+    write_report(out_dir, result, labels=labels is not None)
     if len(view):
         view.title = f"photoface fit: {result.people} people, {len(view)} photos"
         result.view = view.write(out_dir / VIEW_FILE)
     return result
 
 
-__all__ = ["LABELS_DIR", "REPORT_FILE", "FitRunResult", "fit_photos", "person_rows"]
+def write_report(out_dir: Path, result: FitRunResult, labels: bool) -> Path:
+    """``OUT/fit_report.tsv``: what was left out (``skipped: …``) and whose fit failed (``fit failed: …``)."""
+    lines = ["# photo, face (PATH#k) or folder (PATH/)\treason (input paths as given; fitted photos as "
+             "PERSON/NAME" + ("; failed fits stay in labels/ unlabeled" if labels else "") + ")"]
+    lines += [f"{k}\tskipped: {v}" for k, v in sorted(result.skipped.items())]
+    lines += [f"{k}\tfit failed: {v}" for k, v in sorted(result.failures.items())]
+    return write_atomic(out_dir / REPORT_FILE, "\n".join(lines) + "\n")
+
+
+__all__ = ["LABELS_DIR", "PREPARED_DIR", "REPORT_FILE", "FitRunResult", "fit_photos", "person_rows"]

@@ -22,13 +22,14 @@ With ``refine`` each photo's prediction is refined by the fitting objective
 then hold the refined face, and ``NAME.json`` gains ``refined: true`` and ``residuals`` (landmark
 RMS px and NME against the targets, photometric MSE, failure, objective per stage).
 
-The checkpoint is loaded (and checked) before anything is written. Photos that cannot be used are
-reported and skipped; the rest are processed in batches.
+Every face of a photo is reconstructed: a photo with several faces gives ``NAME_face0``,
+``NAME_face1``, ... (largest face first) instead of ``NAME``. The checkpoint is loaded (and
+checked) before anything is written. Photos that cannot be used and folders without photos are
+reported (``log``) and skipped; the rest are processed in batches.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,11 +40,20 @@ import torch
 from PIL import Image
 
 from photoface.apps import figures
-from photoface.apps.inputs import FaceInput, Skipped, batches, collect_images, load_faces, stacked_landmarks
+from photoface.apps.inputs import (
+    FaceInput,
+    Skipped,
+    batches,
+    collect_images,
+    load_faces,
+    log_notes,
+    stacked_landmarks,
+)
 from photoface.apps.viewer import VIEW_FILE, ViewBuilder, ViewFace, ViewMesh, codes_view, face_window, vertex_error
 from photoface.atomic import write_atomic
 from photoface.data.prepare.align import apply_transform, invert_transform
 from photoface.facemodel.export import write_mesh
+from photoface.jsonfile import write_json
 
 
 def _stderr(message: str) -> None:
@@ -94,8 +104,8 @@ def codes_record(trained, face: FaceInput, out, i: int) -> dict:
 
 @dataclass
 class ReconstructResult:
-    """What ``reconstruct`` did: one JSON path per reconstructed photo, the skipped photos, the
-    viewer's page (None when no photo was usable)."""
+    """What ``reconstruct`` did: one JSON path per reconstructed face, the skipped photos and folders,
+    the viewer's page (None when no face was usable)."""
 
     out_dir: Path
     written: list[Path] = field(default_factory=list)
@@ -138,7 +148,7 @@ def write_outputs(trained, faces: list[FaceInput], crops: torch.Tensor, out, out
         if residuals is not None:
             record["refined"] = True
             record["residuals"] = residuals[i]
-        path = write_atomic(out_dir / f"{face.name}.json", json.dumps(record, indent=1))
+        path = write_json(out_dir / f"{face.name}.json", record)
         written.append(path)
         if view is not None:
             truth = None if truths is None else truths.get(Path(face.path).resolve())
@@ -168,7 +178,7 @@ def reconstruct(
     """Reconstruct every face photo in ``images`` (files and folders) into ``out_dir``.
 
     Args:
-        images: photo files and folders (searched recursively).
+        images: photo files and folders (searched recursively; a folder without photos is skipped).
         checkpoint: run folder or checkpoint file.
         out_dir: output folder (created).
         batch_size: photos per network call.
@@ -193,7 +203,8 @@ def reconstruct(
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    paths = collect_images(images)
+    empty: list[Skipped] = []
+    paths = collect_images(images, skipped=empty)
     trained = trained or load_trained(checkpoint, device=device)
     cfg = refine_config(trained, overrides) if refine else None
     out_dir = Path(out_dir)
@@ -202,9 +213,13 @@ def reconstruct(
     view = ViewBuilder(trained.face_model.faces.cpu().numpy(), "photoface reconstruct",
                        f"checkpoint {trained.checkpoint}, step {trained.step}")
     truths = {Path(k).resolve(): v for k, v in (truths or {}).items()}
-    bar = tqdm(total=len(paths), desc="reconstruct", unit="photo", disable=not progress)
+    for item in empty:
+        result.skipped.append(item)
+        log(item.message())
+    bar = tqdm(desc="reconstruct", unit="face", disable=not progress)
     try:
-        usable = _usable(load_faces(paths, trained.image_size, aligned, detector, trained.uses_landmarks), result, log, bar)
+        faces = load_faces(paths, trained.image_size, aligned, detector, trained.uses_landmarks, all_faces=True)
+        usable = _usable(faces, result, log)
         if not refine:
             for batch in batches(usable, batch_size):
                 result.written += write_batch(trained, batch, out_dir, view, truths)
@@ -235,11 +250,11 @@ def refine_config(trained, overrides: Sequence[str] = ()):
     return apply_overrides(trained.config.fit, list(overrides))
 
 
-def _usable(items, result: ReconstructResult, log, bar):
+def _usable(items, result: ReconstructResult, log):
     for item in items:
         if isinstance(item, Skipped):
             result.skipped.append(item)
             log(item.message())
-            bar.update(1)
         else:
+            log_notes(item, log)
             yield item

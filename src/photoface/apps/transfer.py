@@ -1,5 +1,6 @@
 """``photoface transfer``: expression transfer as in the paper's Figure 9.
 
+A photo with several faces counts with its largest face (the others are named in a message).
 The SOURCE photo gives the identity code and the albedo; each TARGET photo gives its expression
 code, pose and lighting. The shape decoder runs on ``[c_id(source), c_exp(target)]`` (the same
 swap as the pairwise shape loss, eq. 8) and the result is rendered with the target's pose and
@@ -31,7 +32,7 @@ import torch
 from PIL import Image
 
 from photoface.apps import figures
-from photoface.apps.inputs import FaceInput, Skipped, collect_images, load_faces, stacked_landmarks
+from photoface.apps.inputs import FaceInput, Skipped, collect_images, load_faces, log_notes, stacked_landmarks
 from photoface.apps.reconstruct import pose_dict
 from photoface.apps.viewer import VIEW_FILE, ViewFace, ViewMesh, write_view
 from photoface.errors import PhotofaceError
@@ -122,16 +123,21 @@ def transfer(
     src_paths = collect_images([source])
     if len(src_paths) != 1:
         raise PhotofaceError(f"{source}: the source must be one photo, found {len(src_paths)}")
-    tgt_paths = collect_images(targets)
+    empty: list[Skipped] = []
+    tgt_paths = collect_images(targets, skipped=empty)
+    for s in empty:
+        log(s.message())
     trained = trained or load_trained(checkpoint, device=device)
     faces = list(load_faces(src_paths + tgt_paths, trained.image_size, aligned, detector, trained.uses_landmarks))
     src = faces[0]
     if isinstance(src, Skipped):
         raise PhotofaceError(f"source photo {src.path}: {src.reason}")
-    skipped = [f for f in faces[1:] if isinstance(f, Skipped)]
-    for s in skipped:
+    skipped = empty + [f for f in faces[1:] if isinstance(f, Skipped)]
+    for s in skipped[len(empty):]:
         log(s.message())
     tgts = [f for f in faces[1:] if isinstance(f, FaceInput)]
+    for f in [src, *tgts]:
+        log_notes(f, log)
     if not tgts:
         raise PhotofaceError("no usable target photo")
     res = transfer_faces(trained, src, tgts)

@@ -53,12 +53,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="same person or not: identity similarity of two photos or two photo folders",
         description="Prints the cosine similarity of the identity codes (a folder counts as one person: the "
         "mean of its photos' normalised codes) and a same/different decision at the threshold that the "
-        "evaluation calibrated on held-out identities (RUN/verification.json), or at --threshold.",
+        "evaluation calibrated on held-out identities (RUN/verification.json), or at --threshold. A threshold "
+        "calibrated on synthetic faces does not decide on real photos: calibrate one with --calibrate.",
     )
     v.add_argument("a", metavar="A", help="photo or folder of photos of one person")
     v.add_argument("b", metavar="B", help="photo or folder of photos of one person")
     v.add_argument("--threshold", type=float, default=None, metavar="T",
-                   help="decision threshold (default: the run's calibrated one)")
+                   help="decision threshold (default: the run's calibrated one for this kind of photo)")
+    v.add_argument("--calibrate", metavar="PERSON_FOLDERS",
+                   help="first calibrate the threshold on real photos: a folder with one folder of photos per person; "
+                   "stored as RUN/verification_photos.json and used for real photos from then on")
     _photo_options(v)
     v.set_defaults(handler=run_verify)
 
@@ -122,7 +126,7 @@ def run_verify(args: argparse.Namespace) -> int:
     from photoface.apps.verify import verify
 
     verdict = verify(args.a, args.b, args.checkpoint, threshold=args.threshold, aligned=args.aligned,
-                     device=args.device, detector=args.detector, require_threshold=True)
+                     device=args.device, detector=args.detector, require_threshold=True, calibrate_on=args.calibrate)
     print(verdict.describe())
     return 0
 

@@ -1,4 +1,4 @@
-"""``photoface evaluate synthetic|micc|aflw2000|now|meshes|ablation``: benchmarks → JSON + Markdown.
+"""``photoface evaluate synthetic|micc|aflw2000|now|meshes|identity|ablation``: benchmarks → JSON + Markdown.
 
 Each handler imports its runner lazily so that ``photoface --help`` stays fast.
 """
@@ -10,7 +10,8 @@ import argparse
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``photoface evaluate`` and its benchmarks on the top-level sub-parsers ``sub``."""
-    ev = sub.add_parser("evaluate", help="benchmarks: synthetic ground truth, MICC Florence, AFLW2000-3D, ablation",
+    ev = sub.add_parser("evaluate", help="benchmarks: synthetic ground truth, MICC Florence, AFLW2000-3D, real-photo "
+                        "identity, ablation",
                         description="Each benchmark writes FILE.json and FILE.md next to it (docs/evaluation.md).")
     esub = ev.add_subparsers(dest="evaluate_command", metavar="BENCHMARK")
 
@@ -76,6 +77,27 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="FILE.json", help="results (default PRED_DIR/eval_meshes_<protocol>.json) and .md")
     p.add_argument("--quiet", action="store_true", help="no line per mesh")
     p.set_defaults(handler=meshes)
+
+    p = esub.add_parser("identity", help="per-photo identities on real person folders: EER, TAR@FAR, shape spread",
+                        description="PHOTOS is a folder of person folders (no 3D truth needed). Each photo gets an "
+                        "identity on its own; all pairs are scored (EER, TAR@FAR 0.1 and 0.01) and the identity "
+                        "meshes compared (mean distance within and between people, mm). docs/evaluation.md.")
+    p.add_argument("photos", metavar="PHOTOS")
+    p.add_argument("--checkpoint", metavar="RUN", help="trained run (needed by --method network)")
+    p.add_argument("--method", default=None, metavar="LIST",
+                   help="comma-separated: network, fit (each photo fitted alone), pixels (24x24 grey baseline); "
+                   "default network,pixels with --checkpoint, else fit,pixels")
+    p.add_argument("--model", default=None, metavar="MODEL",
+                   help="face model of --method fit (default the checkpoint's, else builtin:demo)")
+    p.add_argument("--size", type=int, default=128, metavar="PX", help="crop size without --checkpoint (default 128)")
+    p.add_argument("--detector", choices=("auto", "hog", "cnn"), default="auto", help="face detector (default auto)")
+    p.add_argument("--set", dest="fit_overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="FitConfig override for --method fit; repeatable")
+    p.add_argument("--out", metavar="FILE.json",
+                   help="results file (default RUN/eval_identity.json, or ./eval_identity.json without a run)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, ... (default cpu)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(handler=identity)
 
     p = esub.add_parser("ablation", help="train the paper's ablations (and shape supervision only), Table 2")
     p.add_argument("--data", required=True, metavar="DIR", help="synthetic prepared dataset (train + test)")
@@ -207,6 +229,23 @@ def aflw2000(args: argparse.Namespace) -> int:
                             max_images=args.max_photos, crop=args.crop, device=args.device,
                             batch_size=args.batch_size)
     return _finish(args, res, "aflw2000")
+
+
+def identity(args: argparse.Namespace) -> int:
+    """``evaluate identity``: per-photo identities on a folder of person folders."""
+    from pathlib import Path
+
+    from photoface.evaluate.identity import evaluate_identity
+    from photoface.fit.config import FitConfig, apply_overrides
+
+    methods = None if args.method is None else [m.strip() for m in args.method.split(",") if m.strip()]
+    res = evaluate_identity(args.photos, args.checkpoint, methods=methods, face_model=args.model,
+                            image_size=args.size, detector=args.detector,
+                            fit_config=apply_overrides(FitConfig(), args.fit_overrides), device=args.device,
+                            progress=not args.quiet)
+    if args.out is None:
+        args.out = str(Path(res["meta"]["run"] or ".") / "eval_identity.json")
+    return _finish(args, res, "identity")
 
 
 def ablation(args: argparse.Namespace) -> int:

@@ -17,8 +17,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "aligned and masked like `photoface prepare`, into DIR/prepared) or a prepared dataset. Per photo NAME: "
         "DIR/<person>/NAME.obj/.ply/.glb (fitted mesh, albedo colours), NAME.json (codes incl. the identity vector, "
         "pose, residuals), NAME_overlay.png; per person identity.obj/.ply/.glb and person.json; DIR/labels (a prepared "
-        "dataset with the fitted labels, usable by `photoface train`); DIR/fit_report.tsv (failed photos); "
-        "DIR/view.html (every photo's mesh beside the identity, in 3D, offline).",
+        "dataset with the fitted labels, usable by `photoface train`); DIR/fit_report.tsv (photos, faces and empty "
+        "folders left out, failed fits, with reasons); DIR/view.html (every photo's mesh beside the identity, in 3D, "
+        "offline). A photo with several faces keeps the face most like the person's other photos.",
     )
     p.add_argument("inputs", metavar="PHOTOS_OR_PREPARED_DIR")
     p.add_argument("--out", required=True, metavar="DIR")
@@ -68,10 +69,14 @@ def run_fit(args: argparse.Namespace) -> int:
     res = fit_photos(args.inputs, args.out, model=args.model, iterations=args.iterations, overrides=args.overrides,
                      image_size=args.size, progress=not args.quiet, checkpoint=args.checkpoint, device=args.device,
                      log=(lambda message: None) if args.quiet else _stderr)
+    if args.quiet:  # otherwise fit_photos has named them already, before fitting
+        for key, why in sorted(res.skipped.items()):
+            print(f"skipped: {key}: {why}")
     for key, why in sorted(res.failures.items()):
         print(f"failed: {key}: {why}")
+    problems = [f"{len(res.skipped)} skipped"] * bool(res.skipped) + [f"{len(res.failures)} failed"] * bool(res.failures)
     print(f"fitted {res.people} person(s), {len(res.written)} photo(s) into {res.out_dir}"
-          + (f"; {len(res.failures)} failed, see {res.out_dir / REPORT_FILE}" if res.failures else ""))
+          + (f"; {', '.join(problems)}, see {res.out_dir / REPORT_FILE}" if problems else ""))
     return 0
 
 

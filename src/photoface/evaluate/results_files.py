@@ -8,35 +8,16 @@ metrics of the synthetic benchmark, verification, AFLW2000-3D NME per yaw bin, T
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 
 import numpy as np
 
 from photoface.atomic import write_atomic
 from photoface.evaluate import tables
+from photoface.jsonfile import json_text
 
-METHOD_ORDER = ("model", "refine", "shape_supervised", "fit", "fit_single", "landmark_fit", "mean_face")
-
-
-def to_jsonable(obj):
-    """Plain JSON values: dicts, lists, finite floats (NaN/inf → None), ints, strings."""
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return to_jsonable(obj.tolist())
-    if isinstance(obj, (np.bool_, bool)):
-        return bool(obj)
-    if isinstance(obj, (np.integer, int)):
-        return int(obj)
-    if isinstance(obj, (np.floating, float)):
-        return float(obj) if math.isfinite(float(obj)) else None
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
+METHOD_ORDER = ("model", "refine", "shape_supervised", "network", "fit", "fit_single", "landmark_fit", "mean_face",
+                "pixels")
 
 
 def methods_of(results: dict) -> list[str]:
@@ -135,7 +116,27 @@ def ablation_markdown(results: dict) -> str:
                                     "average over identity, held-out synthetic identities.") + "\n")
 
 
-MARKDOWN = {"synthetic": synthetic_markdown, "micc": micc_markdown, "aflw2000": aflw2000_markdown,
+def identity_markdown(results: dict) -> str:
+    """``evaluate identity``: verification of per-photo identities and shape consistency per method."""
+    meta = results.get("meta", {})
+    methods = methods_of(results)
+    ver = {m: results[m]["verification"] for m in methods if results[m].get("verification")}
+    rows = [[tables.METHOD_LABELS.get(m, m), f"{s['intra_mm']:.3f}", f"{s['inter_mm']:.3f}", f"{s['ratio']:.3f}"]
+            for m in methods if (s := results[m].get("shape"))]
+    text = (_header(results, "Identity on real photo collections")
+            + f"- people: {meta.get('people')}, photos per person: {meta.get('photos_per_person')}\n"
+            + f"- skipped photos: {len(meta.get('skipped') or {})}\n\n"
+            + "## Verification (cosine of per-photo identity vectors, all pairs)\n\n"
+            + tables.verification_table(ver) + "\n"
+            + "Accuracy: balanced accuracy at a TAR − FAR threshold calibrated on other identities.\n")
+    if rows:
+        text += ("\n## Identity meshes (mean per-vertex distance between two photos' neutral identities, mm)\n\n"
+                 + "| Method | same person | different people | ratio |\n|---|---:|---:|---:|\n"
+                 + "".join("| " + " | ".join(r) + " |\n" for r in rows))
+    return text
+
+
+MARKDOWN = {"identity": identity_markdown, "synthetic": synthetic_markdown, "micc": micc_markdown, "aflw2000": aflw2000_markdown,
             "ablation": ablation_markdown}
 
 
@@ -147,9 +148,8 @@ def write_results(results: dict, path: str | Path) -> tuple[Path, Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     md_path = path.with_suffix(".md")
-    clean = to_jsonable(results)
     kind = results.get("meta", {}).get("benchmark", "synthetic")
-    for target, text in ((path, json.dumps(clean, indent=1, allow_nan=False) + "\n"),
+    for target, text in ((path, json_text(results, indent=1) + "\n"),
                          (md_path, MARKDOWN[kind](results))):
         write_atomic(target, text)
     return path, md_path

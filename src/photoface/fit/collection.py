@@ -3,6 +3,10 @@
 Only one person's photos are in memory at once: ``person_batches`` loads the images and masks
 of one identity, ``fit_collection`` fits them and yields the result before the next identity is
 read, so a 2,000-photo collection needs the memory of its largest person's batch, not more.
+
+With ``FitConfig.single_photo_fits`` every photo is also fitted alone (:func:`fit_singles`, the
+``fit_single`` method of the benchmarks): what one photo says about the person's identity, next to
+what the whole collection says. ``PersonFit.singles`` holds those fits.
 """
 
 from __future__ import annotations
@@ -61,12 +65,30 @@ def load_person(dataset: PreparedDataset, rows: list[DatasetRow], cfg: FitConfig
     return make_batch(images, masks, landmarks, visible, cfg, device)
 
 
+def photo_batch(batch: PhotoBatch, i: int) -> PhotoBatch:
+    """Photo ``i`` of ``batch`` as a batch of one."""
+    return PhotoBatch(*(x[i:i + 1] for x in (batch.images, batch.masks, batch.landmarks, batch.weights,
+                                              batch.sigma_px)))
+
+
+def fit_singles(face_model, batch: PhotoBatch, cfg: FitConfig, renderer=None, lines=None,
+                make_params=None) -> list[PersonFit]:
+    """Every photo of ``batch`` fitted alone (its own identity), in order."""
+    singles = []
+    for i in range(len(batch)):
+        one = photo_batch(batch, i)
+        params = None if make_params is None else make_params(one)
+        singles.append(fit_person(face_model, one, cfg, renderer=renderer, lines=lines, params=params))
+    return singles
+
+
 def fit_collection(dataset: PreparedDataset, face_model, cfg: FitConfig | None = None, renderer=None,
                    make_params=None) -> Iterator[tuple[str, list[DatasetRow], PersonFit]]:
     """Fit every person of ``dataset`` in turn; yields (identity, rows, PersonFit) per person.
 
     ``make_params(batch) -> Parametrisation`` gives each person's initial unknowns (e.g.
-    ``NetworkParametrisation.from_encoder``); None = the linear model, from the landmark stage."""
+    ``NetworkParametrisation.from_encoder``); None = the linear model, from the landmark stage.
+    With ``cfg.single_photo_fits`` each PersonFit's ``singles`` holds every photo fitted alone."""
     cfg = cfg or FitConfig()
     lines = contour_lines(face_model) if use_contour(cfg, dataset) else None
     device = face_model.mean.device
@@ -77,4 +99,7 @@ def fit_collection(dataset: PreparedDataset, face_model, cfg: FitConfig | None =
     for identity, rows in person_rows(dataset):
         batch = load_person(dataset, rows, cfg, device)
         params = None if make_params is None else make_params(batch)
-        yield identity, rows, fit_person(face_model, batch, cfg, renderer=renderer, lines=lines, params=params)
+        fit = fit_person(face_model, batch, cfg, renderer=renderer, lines=lines, params=params)
+        if cfg.single_photo_fits:
+            fit.singles = fit_singles(face_model, batch, cfg, renderer, lines, make_params)
+        yield identity, rows, fit

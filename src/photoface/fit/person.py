@@ -53,7 +53,9 @@ class PersonFit:
         photo_error: (B,) masked mean squared colour error of the final render (NaN when the
             render stages are off).
         failures: {photo index: reason}. notes: person-level remarks (e.g. a single photo).
-        history: per stage, the weighted objective at its start and end.
+        history: per stage, the weighted objective at its start and end (NaN where not known,
+            e.g. the landmark stage's start).
+        singles: each photo fitted alone (``photoface.fit.collection.fit_singles``), or empty.
     """
 
     params: Parametrisation
@@ -65,6 +67,7 @@ class PersonFit:
     failures: dict[int, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     history: dict[str, tuple[float, float]] = field(default_factory=dict)
+    singles: list["PersonFit"] = field(default_factory=list)
 
 
 def landmark_stage(face_model, batch: PhotoBatch, cfg: FitConfig, lines) -> JointLandmarkFit:

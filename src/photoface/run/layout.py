@@ -8,6 +8,7 @@ A run folder ``RUN/`` holds::
     RUN/metrics.jsonl               one JSON object per logged step (photoface.train.run_log)
     RUN/tb/                         TensorBoard event files
     RUN/verification.json           the same/different threshold calibrated by the evaluation
+    RUN/verification_photos.json    the threshold calibrated on real person folders (verify --calibrate)
 
 Every reader and writer takes these names from here, so the layout is stated once.
 """
@@ -15,6 +16,7 @@ Every reader and writer takes these names from here, so the layout is stated onc
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ LAST_CHECKPOINT = "last.pt"
 METRICS_FILE = "metrics.jsonl"
 TENSORBOARD_DIR = "tb"
 VERIFICATION_FILE = "verification.json"
+PHOTO_VERIFICATION_FILE = "verification_photos.json"
 
 
 def config_path(run_dir: str | Path) -> Path:
@@ -66,4 +69,6 @@ def read_metrics(path: str | Path) -> list[dict[str, Any]]:
     path = Path(path)
     if path.is_dir():
         path = metrics_path(path)
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    # a loss logged as non-finite is written as null (photoface.jsonfile); read it back as NaN
+    return [{k: (math.nan if v is None else v) for k, v in json.loads(line).items()}
+            for line in path.read_text().splitlines() if line.strip()]

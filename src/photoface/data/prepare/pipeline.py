@@ -282,15 +282,24 @@ def run_prepare(
     return dataset
 
 
-def _old_notes(out_dir: Path) -> dict[str, list[str]]:
+def read_report(out_dir: str | Path) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """``DIR/prepare_report.tsv`` read back: ({photo key: why it was skipped}, {photo key: notes});
+    both empty when there is no report."""
+    skipped: dict[str, str] = {}
     notes: dict[str, list[str]] = {}
-    path = out_dir / REPORT_FILE
+    path = Path(out_dir) / REPORT_FILE
     if path.is_file():
         for line in path.read_text(encoding="utf-8").splitlines()[1:]:
             key, _, note = line.partition("\t")
-            if note and not note.startswith("skipped: "):
+            if note.startswith("skipped: "):
+                skipped[key] = note.removeprefix("skipped: ")
+            elif note:
                 notes.setdefault(key, []).append(note)
-    return notes
+    return skipped, notes
+
+
+def _old_notes(out_dir: Path) -> dict[str, list[str]]:
+    return read_report(out_dir)[1]
 
 
 def prepare_photos(photos: str | Path, out_dir: str | Path, options: PrepareOptions | None = None,
