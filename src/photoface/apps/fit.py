@@ -181,7 +181,8 @@ def write_person(ds: PreparedDataset, face_model, model_name: str, rows, fit, fo
         over = figures.overlay(face, rgb, mask, scale)
         overlay = Image.fromarray(over)
         write_atomic(folder / f"{name}_overlay.png", lambda f, im=overlay: im.save(f, format="PNG"))
-        path = write_json(folder / f"{name}.json", photo_record(row, name, codes, i, fit, model_name))
+        record = photo_record(row, name, codes, i, fit, model_name)
+        path = write_json(folder / f"{name}.json", record)
         written.append(path)
         if view is not None:
             error = None if row.true_mesh is None else vertex_error(verts, ds.load_true_mesh(row).numpy())

@@ -27,7 +27,6 @@ under ``fit_flagged``: leaving the hard images out would flatter the numbers.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
@@ -38,6 +37,7 @@ from photoface.atomic import write_atomic
 from photoface.errors import InputFileError
 from photoface.evaluate.now import MODES
 from photoface.evaluate.now_files import IMAGE_LISTS, LANDMARKS7_FROM_68, read_image_list, read_mesh
+from photoface.jsonfile import write_json
 
 IMAGE_DIR = Path("NoW_Dataset/final_release_version/iphone_pictures")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")
@@ -121,5 +121,5 @@ def now_predictions(data, out, *, mode: str = "single-image", image_set: str = "
                "people_fitted": res.people, "model": str(checkpoint or model),
                "note": ("multi-image: one identity per subject, fitted to all its listed images; not a "
                         "single-image NoW result" if mode == "multi-image" else "single-image: each image fitted alone")}
-    write_atomic(out / "now_predictions.json", json.dumps(summary, indent=1))
+    write_json(out / "now_predictions.json", summary)
     return summary

@@ -50,7 +50,6 @@ from photoface.apps.inputs import (
     stacked_landmarks,
 )
 from photoface.apps.viewer import VIEW_FILE, ViewBuilder, ViewFace, ViewMesh, codes_view, face_window, vertex_error
-from photoface.atomic import write_atomic
 from photoface.data.prepare.align import apply_transform, invert_transform
 from photoface.facemodel.export import write_mesh
 from photoface.jsonfile import write_json

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from photoface.atomic import write_atomic
 from photoface.errors import InputFileError
 from photoface.evaluate.now_files import (
     CHALLENGES,
@@ -49,6 +50,7 @@ from photoface.evaluate.now_files import (
     read_pp,
 )
 from photoface.evaluate.protocol import ProtocolResult, evaluate_mesh
+from photoface.jsonfile import write_json
 
 MODES = ("single-image", "multi-image")
 
@@ -197,14 +199,9 @@ def now_markdown(results: dict) -> str:
 
 def write_now_results(results: dict, path, markdown=now_markdown) -> tuple[Path, Path]:
     """Write the JSON and the Markdown report ``markdown(results)`` (same stem, ``.md``), atomically."""
-    import json
-
-    from photoface.atomic import write_atomic
-    from photoface.evaluate.results_files import to_jsonable
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, json.dumps(to_jsonable(results), indent=1, allow_nan=False) + "\n")
+    write_json(path, results)
     md = path.with_suffix(".md")
     write_atomic(md, markdown(results))
     return path, md

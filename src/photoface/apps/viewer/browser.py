@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image
 
 from photoface.errors import PhotofaceError
+from photoface.jsonfile import json_text
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
@@ -128,7 +129,7 @@ class Browser:
 
     def _send(self, message: dict) -> None:
         try:
-            os.write(self._to_chrome, json.dumps(message).encode() + b"\0")
+            os.write(self._to_chrome, json_text(message).encode() + b"\0")
         except OSError as exc:
             raise PhotofaceError(f"Chromium closed the DevTools pipe ({exc.strerror}); its last words: "
                                  f"{self._last_words()}") from None
@@ -186,7 +187,7 @@ class Browser:
     def rect(self, selector: str) -> tuple[float, float, float, float]:
         """(x, y, width, height) in CSS px of the first element matching ``selector``."""
         return tuple(self.evaluate(
-            f"(() => {{ const r = document.querySelector({json.dumps(selector)}).getBoundingClientRect();"
+            f"(() => {{ const r = document.querySelector({json_text(selector)}).getBoundingClientRect();"
             " return [r.x, r.y, r.width, r.height]; })()"))
 
     def screenshot(self, clip: tuple[float, float, float, float] | None = None) -> np.ndarray:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import zlib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -42,6 +41,7 @@ from PIL import Image
 
 from photoface.atomic import write_atomic
 from photoface.errors import PhotofaceError
+from photoface.jsonfile import json_text
 from photoface.pixels import to_uint8
 
 VIEW_FILE = "view.html"
@@ -190,7 +190,7 @@ def render_page(data: dict) -> str:
     template = (pkg / "viewer.html").read_text(encoding="utf-8")
     script = (pkg / "viewer.js").read_text(encoding="utf-8")
     # "</" inside a <script> element would end it early
-    payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    payload = json_text(data, compact=True).replace("</", "<\\/")
     head, _, rest = template.partition("__PHOTOFACE_DATA__")
     middle, _, tail = rest.partition("__PHOTOFACE_SCRIPT__")
     return head + payload + middle + script + tail
