@@ -23,6 +23,15 @@ def test_parse_coefficients_forms():
         parse_coefficients("random:x", 2, "identity")
 
 
+
+def test_random_expression_is_folded_into_the_bounds():
+    inf = float("inf")
+    bounds = torch.tensor([[-inf, inf], [0.0, inf]] * 50)
+    free = parse_coefficients("random:3", 100, "expression")
+    jaw = parse_coefficients("random:3", 100, "expression", "pca", bounds)
+    assert torch.equal(jaw[0, 1::2], free[0, 1::2].abs()) and torch.equal(jaw[0, ::2], free[0, ::2])
+    assert (free[0, 1::2] < 0).any()
+
 def test_export_keeps_vertex_order_and_colours(tiny_model, tmp_path):
     a_id = torch.zeros(1, tiny_model.n_id)
     a_id[0, 0] = 1.0

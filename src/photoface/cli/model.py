@@ -121,7 +121,7 @@ def export(args: argparse.Namespace) -> None:
 
     m = load_model(args.model)
     a_id = parse_coefficients(args.identity, m.n_id, "identity")
-    a_exp = parse_coefficients(args.expression, m.n_exp, "expression", m.exp_kind)
+    a_exp = parse_coefficients(args.expression, m.n_exp, "expression", m.exp_kind, m.exp_bounds)
     beta = parse_coefficients(args.albedo, m.n_tex, "albedo")
     print(export_face(m, args.output, a_id, a_exp, beta))
 

@@ -20,7 +20,8 @@ Conventions (the project's, repeated here because rows carry them):
 * ``light`` (27,) = 9 SH coefficients per colour channel, channel-major.
 * ``crop_transform`` (2, 3) maps original-photo pixels to crop pixels: ``[x', y'] = A @ [x, y, 1]``.
 * ``alpha_id`` / ``alpha_exp`` are coefficients of the face model named in meta.json, in that
-  model's units (standard normal unless its ``exp_kind`` says blendshape weights).
+  model's units (standard normal unless its ``exp_kind`` says blendshape weights), inside its
+  ``exp_bounds`` (e.g. FLAME's jaw opening >= 0).
 
 Atomicity and resume (the writer is ``photoface.data.dataset_writer.DatasetWriter``, also
 importable from here): it writes each image/mask/mesh file to a temporary name and renames

@@ -13,8 +13,9 @@ Solver: Levenberg-Marquardt (Marquardt's diagonal damping, one damping factor pe
 normal equations have an arrow shape: the identity block couples every photo, each photo's
 (L + 6) block only itself. The photo blocks are eliminated first (Schur complement, a batched
 (L+6)² solve), leaving a K×K system, so the cost grows linearly with the number of photos and a
-person with hundreds of photos needs no (K + B(L+6))² matrix. Blendshape weights are projected
-onto [0, 1] after each step. Pose parameters: pitch, yaw, roll (degrees), log f, tx, ty (px).
+person with hundreds of photos needs no (K + B(L+6))² matrix. Expression coefficients are
+projected onto the model's ``exp_bounds`` after each step (blendshape weights onto [0, 1],
+FLAME's jaw opening onto [0, inf)). Pose parameters: pitch, yaw, roll (degrees), log f, tx, ty (px).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def fit_joint_landmarks(face_model, landmarks, weights, alpha_id, alpha_exp, pos
     a_exp = face_model.exp_basis.detach().cpu().to(f64)
     k, e = a_id.shape[0], a_exp.shape[0]
     lm68 = face_model.landmarks68.cpu()
-    blend = face_model.exp_kind == "blendshape"
+    exp_bounds = face_model.exp_bounds.detach().cpu().to(f64)
     lw = torch.sqrt(w) / landmark_sigma_px(u, sigma)[:, None]  # (B, 68)
     sq_id, sq_exp = float(np.sqrt(id_prior)), float(np.sqrt(exp_prior))
     line_idx = None if lines is None else lines.cpu()
@@ -130,8 +131,7 @@ def fit_joint_landmarks(face_model, landmarks, weights, alpha_id, alpha_exp, pos
 
     lo = torch.full((e + 6,), -torch.inf, dtype=f64)
     hi = torch.full((e + 6,), torch.inf, dtype=f64)
-    if blend:
-        lo[:e], hi[:e] = 0.0, 1.0
+    lo[:e], hi[:e] = exp_bounds[:, 0], exp_bounds[:, 1]
     eye_k = torch.eye(k, dtype=f64)
     prior_loc = torch.zeros(e + 6, dtype=f64)
     prior_loc[:e] = exp_prior

@@ -8,8 +8,9 @@ The fit (:func:`fit_landmarks`) is a maximum-a-posteriori estimate: it minimises
 with Π the camera of ``photoface.render.camera`` (weak perspective, angles in degrees, f px/mm,
 t px), u_k the landmarks in pixels and σ = ``sigma`` · sqrt(w·h) of the landmark box (the landmark
 noise, 2 % of the face size by default). Coefficients are standard normal for a PCA model, hence
-the unit priors. For a blendshape expression model (``exp_kind == "blendshape"``) the weights are
-kept in [0, 1] by projection after each step, and the prior pulls them towards 0 (neutral).
+the unit priors. Expression coefficients with bounds (``MorphableModel.exp_bounds``: blendshape
+weights in [0, 1], FLAME's jaw opening >= 0) are kept inside them by projection after each step,
+and the prior pulls them towards 0 (neutral, always inside).
 Landmarks are fixed model vertices (``landmarks68``): jaw-line landmarks that follow the
 silhouette in a turned face are only approximately modelled, as in most landmark-fitting baselines.
 
@@ -102,7 +103,7 @@ def _fit(face_model, landmarks, weights, sigma, id_prior, exp_prior, iterations,
     mean = face_model.mean.detach().cpu().double()[lm_idx]  # (68, 3)
     a_id = face_model.id_basis.detach().cpu().double()[:k, lm_idx]  # (K, 68, 3)
     a_exp = face_model.exp_basis.detach().cpu().double()[:e, lm_idx]  # (L, 68, 3)
-    blend = getattr(face_model, "exp_kind", "pca") == "blendshape"
+    exp_bounds = torch.as_tensor(np.asarray(face_model.exp_bounds.cpu())[:e], dtype=torch.float64)
     w = torch.ones(n, 68, dtype=torch.float64) if weights is None else \
         torch.as_tensor(np.broadcast_to(np.asarray(weights, np.float64), (n, 68)).copy())
     box = (u.amax(1) - u.amin(1)).clamp_min(1e-6)
@@ -164,8 +165,7 @@ def _fit(face_model, landmarks, weights, sigma, id_prior, exp_prior, iterations,
     target, lw = u.repeat(len(yaw_starts), 1, 1), sw.repeat(len(yaw_starts), 1)
     lo = torch.full_like(p, -torch.inf)
     hi = torch.full_like(p, torch.inf)
-    if blend:
-        lo[:, k:k + e], hi[:, k:k + e] = 0.0, 1.0
+    lo[:, k:k + e], hi[:, k:k + e] = exp_bounds[:, 0], exp_bounds[:, 1]
 
     def solve(p, target, lw, steps):
         """``steps`` Levenberg-Marquardt iterations; returns (p, cost)."""

@@ -160,7 +160,7 @@ class FitConfig:
     ``landmark_sigma`` is the assumed landmark noise as a fraction of sqrt(w·h) of the photo's
     landmark box (the same σ as ``photoface.evaluate.baselines.fit_landmarks``); photometric terms are
     squared linear-RGB differences summed over the 3 channels, per masked pixel; coefficients are the
-    face model's (standard normal, blendshape weights in [0, 1]); angles in degrees; learning rates
+    face model's (standard normal, blendshape weights in [0, 1], kept inside its ``exp_bounds``); angles in degrees; learning rates
     are Adam step sizes in the units of each unknown (coefficients, pose code, SH light code).
 
     Stages (coarse to fine):
