@@ -83,7 +83,8 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "person"
 
 
-def input_dataset(inputs: str | Path, out_dir: Path, image_size: int, progress: bool) -> PreparedDataset:
+def input_dataset(inputs: str | Path, out_dir: Path, image_size: int, progress: bool,
+                  detector: str = "mediapipe") -> PreparedDataset:
     """The prepared dataset to fit: ``inputs`` itself, or ``inputs`` prepared into OUT/prepared."""
     root = Path(inputs)
     if not root.exists():
@@ -96,7 +97,8 @@ def input_dataset(inputs: str | Path, out_dir: Path, image_size: int, progress: 
     from photoface.data.prepare import PrepareOptions, prepare_photos
     from photoface.data.prepare.pipeline import REPORT_FILE as PREPARE_REPORT
 
-    ds = prepare_photos(root, out_dir / PREPARED_DIR, PrepareOptions(image_size=image_size), progress=progress)
+    ds = prepare_photos(root, out_dir / PREPARED_DIR, PrepareOptions(image_size=image_size, detector=detector),
+                       progress=progress)
     if len(ds) == 0:
         raise InputFileError(root, f"no faces found in any photo (reasons in {out_dir / PREPARED_DIR / PREPARE_REPORT})")
     return ds
@@ -204,7 +206,7 @@ def summary_line(identity: str, fit) -> str:
 def fit_photos(inputs: str | Path, out_dir: str | Path, model: str = "builtin:demo", iterations: int | None = None,
                overrides: Sequence[str] = (), image_size: int = 128, progress: bool = True,
                log: Callable[[str], None] = _stderr, checkpoint: str | Path | None = None,
-               device: str = "cpu") -> FitRunResult:
+               device: str = "cpu", detector: str = "mediapipe") -> FitRunResult:
     """``photoface fit``: fit every person of ``inputs`` into ``out_dir`` (module docstring).
 
     Args:
@@ -215,6 +217,7 @@ def fit_photos(inputs: str | Path, out_dir: str | Path, model: str = "builtin:de
         image_size: crop size for raw photos (prepared datasets keep theirs).
         checkpoint: refine a trained network's codes instead (module docstring); ``model`` and
             ``image_size`` are then the network's.
+        detector: face detector for raw photos (``photoface.data.prepare.faces.DETECTORS``).
     """
     from tqdm import tqdm
 
@@ -245,7 +248,7 @@ def fit_photos(inputs: str | Path, out_dir: str | Path, model: str = "builtin:de
         face_model, model_name = load_face_model(model), face_model_name(model)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    ds = input_dataset(inputs, out_dir, image_size, progress)
+    ds = input_dataset(inputs, out_dir, image_size, progress, detector)
     if trained is not None and ds.meta.image_size != trained.image_size:
         raise InputFileError(Path(inputs), f"is prepared at {ds.meta.image_size} px, but the network takes "
                                            f"{trained.image_size} px crops; prepare the photos at that size")

@@ -4,7 +4,8 @@
 list of photos. ``load_faces`` turns each photo into a :class:`FaceInput`:
 
 * raw photos go through the real-photo preprocessing of ``photoface prepare``
-  (:func:`photoface.data.prepare.process_photo`: robust loading, dlib detection, 68 landmarks,
+  (:func:`photoface.data.prepare.process_photo`: robust loading, MediaPipe detection (dlib where
+  it finds no face, or dlib alone with ``detector``), 68 landmarks,
   similarity alignment to the training crop), the largest face only;
 * ``aligned=True`` photos are already training crops (e.g. synthetic photos or a prepared
   dataset's images): a square image is resized to the network's size; anything else is refused.
@@ -200,14 +201,14 @@ def _detected(path: Path, name: str, image_size: int, detector: str) -> FaceInpu
 
 
 def load_faces(paths: list[Path], image_size: int, aligned: bool = False,
-               detector: str = "auto", with_landmarks: bool = False) -> Iterator[FaceInput | Skipped]:
+               detector: str = "mediapipe", with_landmarks: bool = False) -> Iterator[FaceInput | Skipped]:
     """One :class:`FaceInput` or :class:`Skipped` per path, in order (see the module docstring).
 
     Args:
         paths: photo files (``collect_images``).
         image_size: the network's crop side, pixels.
         aligned: inputs are training crops already (no detection).
-        detector: "auto" | "hog" | "cnn" (``photoface.data.prepare.detect``), raw photos only.
+        detector: one of ``photoface.data.prepare.faces.DETECTORS`` (default MediaPipe), raw photos only.
         with_landmarks: give aligned crops landmarks too (raw photos always have them).
     """
     for path, name in zip(paths, unique_names(paths)):

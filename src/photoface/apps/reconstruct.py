@@ -136,7 +136,7 @@ def reconstruct(
     batch_size: int = 8,
     aligned: bool = False,
     device: str = "cpu",
-    detector: str = "auto",
+    detector: str = "mediapipe",
     progress: bool = True,
     log: Callable[[str], None] = _stderr,
     trained=None,
@@ -153,7 +153,7 @@ def reconstruct(
         batch_size: photos per network call.
         aligned: the photos are training crops already (no detection / alignment).
         device: "cpu" or "cuda".
-        detector: face detector for raw photos ("auto", "hog", "cnn").
+        detector: face detector for raw photos (``photoface.data.prepare.faces.DETECTORS``).
         progress: show a progress bar.
         log: where messages about skipped photos go.
         trained: an already loaded :class:`~photoface.run.inference.Trained` (then

@@ -101,7 +101,7 @@ def verify(
     threshold: float | None = None,
     aligned: bool = False,
     device: str = "cpu",
-    detector: str = "auto",
+    detector: str = "mediapipe",
     log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
     trained=None,
     require_threshold: bool = False,
