@@ -49,6 +49,8 @@ class FaceInput:
         photo_scale: loaded px per original px.
         crop_transform: (2, 3) original px → crop px, or None for aligned inputs.
         landmarks: (68, 2) detected landmarks in crop px, or None.
+        detector: what placed them: "mediapipe", dlib's "hog" / "cnn" (MediaPipe's fallback or
+            ``--detector dlib``), or None for aligned inputs.
     """
 
     path: Path
@@ -58,6 +60,7 @@ class FaceInput:
     photo_scale: float
     crop_transform: np.ndarray | None
     landmarks: np.ndarray | None = None
+    detector: str | None = None
 
     def loaded_to_crop(self) -> np.ndarray | None:
         """(2, 3) transform from LOADED-photo pixels to crop pixels (None for aligned inputs)."""
@@ -197,7 +200,7 @@ def _detected(path: Path, name: str, image_size: int, detector: str) -> FaceInpu
     face = result.faces[0]
     photo = load_photo(path, max_side=LOAD_SIDE)
     return FaceInput(path, name, from_uint8(face.image), photo.rgb, photo.scale,
-                     np.asarray(face.transform, np.float64), np.asarray(face.landmarks, np.float64))
+                     np.asarray(face.transform, np.float64), np.asarray(face.landmarks, np.float64), face.detector)
 
 
 def load_faces(paths: list[Path], image_size: int, aligned: bool = False,

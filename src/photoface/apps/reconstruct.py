@@ -8,8 +8,9 @@ Per photo NAME (the file stem, made unique) the output folder gets:
   stage 2: read from the CNN albedo map at the visible vertices, see
   ``photoface.nn.FaceNet.vertex_albedo``);
 * ``NAME.json``: the four codes (identity, expression, raw pose code, light), the physical pose
-  (degrees, px/mm and px in the crop), the crop transform (original-photo px → crop px), and the
-  68 predicted landmarks in crop and photo pixels;
+  (degrees, px/mm and px in the crop), the crop transform (original-photo px → crop px), the
+  68 predicted landmarks in crop and photo pixels, and the ``detector`` that found the face
+  ("mediapipe", or dlib's "hog" / "cnn" where MediaPipe found none; null for ``--aligned``);
 * ``NAME_overlay.png``: the render over the original photo (over the crop for ``--aligned``);
 * ``NAME_panel.png``: input | render | albedo | shading | mesh from three views
   (``photoface.apps.figures``).
@@ -68,6 +69,7 @@ def codes_record(trained, face: FaceInput, out, i: int) -> dict:
         photo_lm = _rounded(apply_transform(invert_transform(face.crop_transform), lm), 3)
     return {
         "photo": str(face.path),
+        "detector": face.detector,
         "checkpoint": str(trained.checkpoint),
         "step": trained.step,
         "stage": trained.stage,

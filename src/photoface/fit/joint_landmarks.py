@@ -87,14 +87,26 @@ def fit_joint_landmarks(face_model, landmarks, weights, alpha_id, alpha_exp, pos
     def physical(loc):
         return torch.cat([loc[:, e:e + 3], torch.exp(loc[:, e + 3:e + 4]), loc[:, e + 4:]], 1)
 
+    gathered: dict = {}
+
+    def rows_of(idx):
+        """mean (B, n, 3), identity (K, B, n, 3) and expression (L, B, n, 3) rows of the vertices
+        idx (B, n), gathered once per idx: with MediaPipe's ~500 points the gathers cost more
+        than the rest of an iteration, and idx changes once per iteration."""
+        if gathered.get("idx") is not idx:
+            gathered.update(idx=idx, rows=(mean[idx], a_id[:, idx], a_exp[:, idx]))
+        return gathered["rows"]
+
     def positions(g, loc, idx):
         """(B, n, 3) model-space positions of the vertices idx (B, n)."""
-        base = mean[idx] + torch.einsum("k,kbnc->bnc", g, a_id[:, idx])
-        return base + torch.einsum("bl,lbnc->bnc", loc[:, :e], a_exp[:, idx])
+        m_rows, id_rows, exp_rows = rows_of(idx)
+        return m_rows + torch.einsum("k,kbnc->bnc", g, id_rows) + torch.einsum("bl,lbnc->bnc", loc[:, :e], exp_rows)
+
+    fixed = base.expand(b, -1)
 
     def select(g, loc):
         if line_idx is None:
-            return base.expand(b, -1)
+            return fixed
         idx = line_idx.reshape(1, -1).expand(b, -1)
         phys = physical(loc)
         cam = positions(g, loc, idx) @ rotation_matrix(torch.deg2rad(phys[:, :3])).transpose(1, 2)
@@ -117,8 +129,9 @@ def fit_joint_landmarks(face_model, landmarks, weights, alpha_id, alpha_exp, pos
         ang = torch.deg2rad(phys[:, :3])
         f = phys[:, 3, None, None]
         m = f * _FLIP @ rotation_matrix(ang)  # (B, 2, 3)
-        j_id = torch.einsum("bij,kbvj->bvik", m, a_id[:, idx])
-        j_exp = torch.einsum("bij,lbvj->bvil", m, a_exp[:, idx])
+        _, id_rows, exp_rows = rows_of(idx)
+        j_id = torch.einsum("bij,kbvj->bvik", m, id_rows)
+        j_exp = torch.einsum("bij,lbvj->bvil", m, exp_rows)
         h = 1e-6
         j_ang = []
         for c in range(3):

@@ -14,9 +14,11 @@ Landmarks are fixed model vertices (``landmarks68``): jaw-line landmarks that fo
 silhouette in a turned face are only approximately modelled, as in most landmark-fitting baselines.
 
 Solver: Levenberg-Marquardt with Marquardt's diagonal scaling, batched over photos, with the
-analytic Jacobian of the 136 + K + L residuals (the projection is linear in the coefficients;
-rotation derivatives by central differences of R), started from a 2D similarity fit of the mean
-face (scale, roll, translation) at three yaws (−40°, 0°, +40°). After 10 iterations only the start
+analytic Jacobian of the 2N + K + L residuals (N = 68 landmarks, or more points:
+``fit.point_vertices``; the projection is linear in the coefficients, rotation derivatives by
+central differences of R), started from a 2D similarity fit of the mean
+face (scale, roll, translation) at three yaws (−40°, 0°, +40°), and from a detector's pose and
+expression where there is one (``fit.detector_start``). After 10 iterations only the start
 with the lowest cost continues, which keeps turned faces out of the mirrored local minimum at a
 fraction of the cost of finishing all three.
 Why our own: scipy's ``least_squares`` solves one photo at a time in Python (hundreds of photos

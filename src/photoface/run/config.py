@@ -165,8 +165,10 @@ class FitConfig:
 
     Stages (coarse to fine):
 
-    1. ``landmark_*``: Levenberg-Marquardt on the 68 landmarks, all photos jointly, one identity,
-       per-photo expression and pose, jaw landmarks on the silhouette (``photoface.fit.contour``);
+    1. ``landmark_*``: Levenberg-Marquardt on the 68 landmarks (and MediaPipe's points where the
+       rows have them, ``dense_*``: ``photoface.fit.point_vertices``), all photos jointly, one
+       identity, per-photo expression and pose, jaw landmarks and face oval on the silhouette
+       (``photoface.fit.contour``);
     2. ``light_iterations``: Adam on light and albedo only (shape and pose fixed), so the photometric
        term does not pull the geometry while the colours are still wrong;
     3. ``photo_iterations``: Adam on everything, landmarks + photometric + priors + symmetry.
