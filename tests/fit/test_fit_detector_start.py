@@ -22,13 +22,14 @@ def test_only_blendshape_models_map_blendshapes():
 
 
 def test_rows_give_angles_and_clipped_weights_and_rows_without_a_pose_start_frontal():
-    model = SimpleNamespace(exp_kind="blendshape", exp_names=["jawOpen", "mouthSmile_L"], n_exp=2)
+    model = SimpleNamespace(exp_kind="blendshape", exp_names=["jawOpen", "mouthSmile_L", "cheekPuff_L", "cheekPuff_R"],
+                            n_exp=4)
     rows = [SimpleNamespace(detector_pose=np.array([5.0, -30.0, 2.0, 1.0, 60.0, 60.0]),
-                            blendshapes={"jawOpen": 0.7, "mouthSmileLeft": 1.2, "_neutral": 0.1}),
+                            blendshapes={"jawOpen": 0.7, "mouthSmileLeft": 1.2, "_neutral": 0.1, "cheekPuff": 0.3}),
             SimpleNamespace(detector_pose=None, blendshapes=None)]
     angles, exp = detector_start(model, rows)
     np.testing.assert_allclose(angles, [[5.0, -30.0, 2.0], [0.0, 0.0, 0.0]])
-    np.testing.assert_allclose(exp, [[0.7, 1.0], [0.0, 0.0]])
+    np.testing.assert_allclose(exp, [[0.7, 1.0, 0.3, 0.3], [0.0, 0.0, 0.0, 0.0]])
     assert detector_start(model, rows[1:]) is None
 
 

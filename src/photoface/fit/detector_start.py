@@ -7,8 +7,12 @@ after a few iterations; this module adds one more start: the detector's pitch an
 model whose expressions are blendshapes with ARKit names, the detector's scores as the initial
 weights. The built-in models name their expressions exactly as ARKit does (``jawOpen``,
 ``mouthSmileLeft``); ICT-FaceKit writes ``_L`` / ``_R`` for ``Left`` / ``Right``
-(``browDown_L``), which :func:`arkit_name` reads. Expressions of other models (PCA ones, BFM's,
-FLAME's) start at 0 as before.
+(``browDown_L``), which :func:`arkit_name` reads, and splits ``browInnerUp`` and ``cheekPuff``
+into sides, which both take MediaPipe's one score (49 of ICT's 53 expressions and 30 of the
+built-in demo model's 35 get a start). Expressions of other models (PCA ones, BFM's,
+FLAME's) start at 0 as before. Sides agree by name: a render of the built-in model with its
+``eyeBlinkLeft`` (or ``mouthSmileLeft``) raises MediaPipe's score of the same name more than the
+other side's (0.27 vs 0.06; 0.66 vs 0.37; tests/data/prepare/test_prepare_mediapipe.py).
 
 Rows without a detector pose (dlib's fallback) get the frontal start (angles 0, expressions 0),
 which repeats the 0° yaw start.
@@ -48,6 +52,8 @@ def detector_start(face_model, rows) -> tuple[np.ndarray, np.ndarray] | None:
             continue
         angles[i] = np.asarray(row.detector_pose, np.float64)[:3]
         for name, score in (row.blendshapes or {}).items():
-            if name in mapping:
-                expressions[i, mapping[name]] = min(max(float(score), 0.0), 1.0)
+            # ICT splits browInnerUp and cheekPuff into sides where MediaPipe has one score
+            for target in [name] if name in mapping else [name + "Left", name + "Right"]:
+                if target in mapping:
+                    expressions[i, mapping[target]] = min(max(float(score), 0.0), 1.0)
     return angles, expressions

@@ -309,3 +309,19 @@ def test_prepare_uses_mediapipe_by_default_on_a_real_photo(tmp_path):
     np.testing.assert_allclose(apply_transform(row.crop_transform, face.points), row.points, atol=1e-3)
     assert (row.landmarks > 0).all() and (row.landmarks < 128).all()
     assert abs(row.detector_pose[1]) < 20 and abs(row.detector_pose[2]) < 20  # a near-frontal, upright face
+
+
+@needs_mediapipe
+def test_blendshape_sides_agree_with_the_built_in_models_names():
+    """fit.detector_start maps MediaPipe's scores to the model's expressions by name."""
+    from photoface.data.prepare.mediapipe_detect import MediaPipeDetector
+    from photoface.facemodel.spec import load_face_model
+    from photoface.render.framing import render_view
+
+    model = load_face_model("builtin:demo")
+    exp = torch.zeros(1, model.n_exp)
+    exp[0, model.exp_names.index("eyeBlinkLeft")] = 1.0
+    image = render_view(model.shape(None, exp), model.faces, model.albedo(),
+                        torch.tensor([[0.0, 0.0, 0.0, 1.8, 128.0, 128.0]]), 256)[0]
+    scores = MediaPipeDetector().detect(image)[0].blendshapes
+    assert scores["eyeBlinkLeft"] > scores["eyeBlinkRight"] + 0.1
