@@ -1,4 +1,5 @@
-"""Jaw-line (contour) landmarks that follow the silhouette of a turned face.
+"""Jaw-line (contour) landmarks, and MediaPipe's face-oval points, that follow the silhouette of a
+turned face.
 
 A 2D landmark detector puts the 17 jaw landmarks on the visible outline of the face. For a
 frontal face that outline runs through fixed model vertices; once the head turns, the outline on

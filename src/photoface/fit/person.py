@@ -68,12 +68,15 @@ class PersonFit:
 
 
 def landmark_stage(face_model, batch: PhotoBatch, cfg: FitConfig, points: FitPoints) -> JointLandmarkFit:
-    """Stage 1 (module docstring) on the batch's (B, N, 2) points; float64 throughout."""
+    """Stage 1 (module docstring) on the batch's (B, N, 2) points; float64 throughout. The per-photo
+    start (pose and expression) uses the 68 landmarks alone: it only has to pick the right basin,
+    and MediaPipe's points would cost it 4× the time; the joint fit then uses all N points."""
     u = batch.landmarks.detach().cpu().double().numpy()
     w = batch.weights.detach().cpu().double().numpy()
-    init = fit_landmarks(face_model, u, weights=w, sigma=cfg.landmark_sigma, id_prior=cfg.id_prior,
-                         exp_prior=cfg.exp_prior, iterations=max(cfg.landmark_init_iterations, 1),
-                         yaw_starts=cfg.yaw_starts, vertex_ids=points.vertices, detector_start=batch.detector_start)
+    init = fit_landmarks(face_model, u[:, :NUM_IBUG], weights=w[:, :NUM_IBUG], sigma=cfg.landmark_sigma,
+                         id_prior=cfg.id_prior, exp_prior=cfg.exp_prior,
+                         iterations=max(cfg.landmark_init_iterations, 1), yaw_starts=cfg.yaw_starts,
+                         vertex_ids=points.vertices[:NUM_IBUG], detector_start=batch.detector_start)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # many small ops: a second thread costs more than it brings
     try:
