@@ -9,6 +9,7 @@ import torch
 from photoface.fit.joint_landmarks import fit_joint_landmarks
 from photoface.fit.landmark_fit import fit_landmarks
 from photoface.fit.parametrisation import LinearParametrisation
+from photoface.fit.point_vertices import landmark_points
 from photoface.render.camera import project
 from support.runs import jaw_like, tiny_face_model
 
@@ -39,11 +40,13 @@ def test_landmark_fits_keep_a_one_sided_coefficient_non_negative():
     fit = fit_landmarks(jaw, lm, id_prior=1e-6, exp_prior=1e-6)
     assert (fit.alpha_exp[:, JAW] >= 0).all()
     joint = fit_joint_landmarks(jaw, lm, np.ones((len(lm), 68)), np.zeros(model.n_id), free.alpha_exp, pose,
-                                sigma=0.02, id_prior=1e-6, exp_prior=1e-6, iterations=10, lines=None,
+                                sigma=0.02, id_prior=1e-6, exp_prior=1e-6, iterations=10,
+                                points=landmark_points(jaw, contour=False),
                                 contour_min_yaw=90.0)
     assert (joint.alpha_exp[:, JAW] >= 0).all()
     unbounded = fit_joint_landmarks(model, lm, np.ones((len(lm), 68)), np.zeros(model.n_id), free.alpha_exp, pose,
-                                    sigma=0.02, id_prior=1e-6, exp_prior=1e-6, iterations=10, lines=None,
+                                    sigma=0.02, id_prior=1e-6, exp_prior=1e-6, iterations=10,
+                                    points=landmark_points(model, contour=False),
                                     contour_min_yaw=90.0)
     assert (unbounded.alpha_exp[:, JAW] < -1.0).all()
 

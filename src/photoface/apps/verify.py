@@ -52,6 +52,7 @@ from photoface.apps.inputs import (
     log_notes,
     stacked_landmarks,
 )
+from photoface.data.prepare.faces import DEFAULT_DETECTOR
 from photoface.errors import InputFileError, PhotofaceError
 from photoface.evaluate.verification import cosine_similarity
 from photoface.jsonfile import write_json
@@ -162,7 +163,7 @@ def collection_code(codes: torch.Tensor) -> np.ndarray:
     return torch.nn.functional.normalize(codes.double(), dim=1).mean(0).numpy()
 
 
-def calibrate(trained, person_folders: str | Path, detector: str = "auto", progress: bool = False) -> Calibration:
+def calibrate(trained, person_folders: str | Path, detector: str = DEFAULT_DETECTOR, progress: bool = False) -> Calibration:
     """Calibrate the run's threshold on real photos (module docstring); writes and returns it."""
     import tempfile
 
@@ -210,7 +211,7 @@ def verify(
     threshold: float | None = None,
     aligned: bool = False,
     device: str = "cpu",
-    detector: str = "auto",
+    detector: str = "mediapipe",
     log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
     trained=None,
     require_threshold: bool = False,

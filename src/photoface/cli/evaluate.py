@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from photoface.cli.data import DEFAULT_DETECTOR, DETECTORS
+
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``photoface evaluate`` and its benchmarks on the top-level sub-parsers ``sub``."""
@@ -90,7 +92,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, metavar="MODEL",
                    help="face model of --method fit (default the checkpoint's, else builtin:demo)")
     p.add_argument("--size", type=int, default=128, metavar="PX", help="crop size without --checkpoint (default 128)")
-    p.add_argument("--detector", choices=("auto", "hog", "cnn"), default="auto", help="face detector (default auto)")
+    p.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR,
+                   help="face detector: mediapipe (default; dlib where it finds no face), dlib, auto, hog, cnn")
     p.add_argument("--set", dest="fit_overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="FitConfig override for --method fit; repeatable")
     p.add_argument("--out", metavar="FILE.json",

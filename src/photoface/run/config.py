@@ -165,8 +165,10 @@ class FitConfig:
 
     Stages (coarse to fine):
 
-    1. ``landmark_*``: Levenberg-Marquardt on the 68 landmarks, all photos jointly, one identity,
-       per-photo expression and pose, jaw landmarks on the silhouette (``photoface.fit.contour``);
+    1. ``landmark_*``: Levenberg-Marquardt on the 68 landmarks (and MediaPipe's points where the
+       rows have them, ``dense_*``: ``photoface.fit.point_vertices``), all photos jointly, one
+       identity, per-photo expression and pose, jaw landmarks and face oval on the silhouette
+       (``photoface.fit.contour``);
     2. ``light_iterations``: Adam on light and albedo only (shape and pose fixed), so the photometric
        term does not pull the geometry while the colours are still wrong;
     3. ``photo_iterations``: Adam on everything, landmarks + photometric + priors + symmetry.
@@ -183,6 +185,11 @@ class FitConfig:
     id_prior: float = 1.0  # λ of |α_id|² (standard-normal coefficients: 1 is the Gaussian prior)
     exp_prior: float = 10.0  # λ of |α_exp|²; 10 measured best on the synthetic benchmark (docs/evaluation.md)
     invisible_weight: float = 0.25  # weight of landmarks flagged invisible (guessed by a detector)
+    # MediaPipe's points (rows of format 1.1 carry them): "auto" fits them where a row has them,
+    # "off" fits the 68 landmarks alone (photoface.fit.point_vertices)
+    dense_points: str = "auto"
+    dense_weight: float = 1.0  # total weight of MediaPipe's points, in units of the 68 landmarks' weight
+    detector_start: bool = True  # also start the landmark fit from MediaPipe's pose and blendshapes (fit.detector_start)
     # --- contour (jaw-line) landmarks
     # "auto": on, except for datasets whose landmarks project FIXED vertices (synthetic ones)
     contour: str = "auto"  # auto | on | off: jaw landmarks slide along precomputed lines to the silhouette
@@ -231,6 +238,8 @@ class FitConfig:
                 raise PhotofaceError(f"fit config: {f.name} must be >= 0, got {v}")
         if self.contour not in ("auto", "on", "off"):
             raise PhotofaceError(f"fit config: contour must be auto, on or off, got {self.contour!r}")
+        if self.dense_points not in ("auto", "off"):
+            raise PhotofaceError(f"fit config: dense_points must be auto or off, got {self.dense_points!r}")
         if not self.yaw_starts:
             raise PhotofaceError("fit config: yaw_starts must hold at least one yaw")
         self.yaw_starts = tuple(float(y) for y in self.yaw_starts)
