@@ -1,6 +1,7 @@
 """The registration floor's fit: a linear model's identity space registered to a surface."""
 
 import numpy as np
+import pytest
 
 from photoface.evaluate.protocol import evaluate_face_pair
 from photoface.evaluate.registration import barycentric, register_identity
@@ -22,6 +23,7 @@ def test_barycentric_weights_rebuild_the_points():
     assert np.allclose(barycentric(points, tris), w, atol=1e-9)
 
 
+@pytest.mark.slow
 def test_a_face_of_the_span_is_found_wherever_it_lies():
     model = tiny_face_model()
     mean, basis, faces, lm = _arrays(model)
@@ -35,15 +37,16 @@ def test_a_face_of_the_span_is_found_wherever_it_lies():
     end = evaluate_face_pair(reg.verts, faces, lm, target, faces, lm, max_iterations=20).symmetric_mm
     assert start > 1.5 and end < 0.1 * start
     assert abs(reg.transform.scale - 1.08) < 0.01
-    assert reg.energies[-1] < reg.energies[0]
+    assert reg.scores[0] > 1.5 and min(reg.scores) == pytest.approx(end, abs=0.02)  # the best iterate is kept
 
 
 def test_a_strong_ridge_keeps_the_coefficients_small():
     model = tiny_face_model()
     mean, basis, faces, lm = _arrays(model)
     target = mean + np.tensordot(np.full(len(basis), 2.0), basis, axes=1)
-    weak = register_identity(mean, basis, faces, lm, target, faces, target[lm], ridge=1e-4, iterations=3)
-    strong = register_identity(mean, basis, faces, lm, target, faces, target[lm], ridge=1e2, iterations=3)
+    quick = dict(iterations=2, icp_iterations=8, icp_points=300)
+    weak = register_identity(mean, basis, faces, lm, target, faces, target[lm], ridge=1e-4, **quick)
+    strong = register_identity(mean, basis, faces, lm, target, faces, target[lm], ridge=1e2, **quick)
     assert weak.max_abs_coefficient > 1.5
     assert strong.max_abs_coefficient < 0.2 * weak.max_abs_coefficient
-    assert isinstance(strong.transform, Similarity) and len(strong.energies) == 3
+    assert isinstance(strong.transform, Similarity) and len(strong.energies) == 2 and len(strong.scores) == 3

@@ -25,8 +25,9 @@ reference's vertices (``region_errors``: nose, brows, eyes, forehead, cheeks, li
 signed: + means the model's surface lies in front of the real one) and a PNG of the signed error
 averaged over identities, drawn on the reference's mean face.
 
-Speed (measured on this project's 2-core machine, one thread, ICT-FaceKit's 6.7k-vertex narrow
-face vs the built-in demo model): about 5 s per identity, most of it the registration's ICPs.
+Speed (ICT-FaceKit's 6.7k-vertex narrow face vs the built-in demo model, one thread, on this
+project's shared 2-core machine): 171 s of CPU time for 20 identities, half of it the three
+protocol scores per identity, the rest the registration (docs/evaluation.md).
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def evaluate_face_space(
     identities: int = 20,
     seed: int = 0,
     ridge: float = DEFAULT_RIDGE,
-    iterations: int = 8,
+    iterations: int = 5,
     out_dir: str | Path | None = None,
     log: Callable[[str], None] | None = None,
     protocol_options: dict | None = None,
