@@ -34,7 +34,13 @@ import numpy as np
 
 from photoface.data.format import load_dataset
 from photoface.errors import PhotofaceError
-from photoface.evaluate.face_space import PROTOCOL, _arrays, _check_landmarks, _model, reference_regions
+from photoface.evaluate.face_space import (
+    PROTOCOL,
+    check_landmarks,
+    load_model_info,
+    model_arrays,
+    reference_regions,
+)
 from photoface.evaluate.micc import summarize_errors
 from photoface.evaluate.protocol import evaluate_face_pair
 from photoface.evaluate.region_errors import region_errors, signed_truth_errors, truth_normals
@@ -89,16 +95,16 @@ def evaluate_crossmodel(
     from photoface.evaluate.synthetic import SyntheticBenchmark, predict
 
     t0 = time.perf_counter()
-    ref, ref_info = _model(reference)
-    test, test_info = _model(fit_model)
-    _check_landmarks(ref, "reference")
-    _check_landmarks(test, "fitted")
+    ref, ref_info = load_model_info(reference)
+    test, test_info = load_model_info(fit_model)
+    check_landmarks(ref, "reference")
+    check_landmarks(test, "fitted")
     _check_dataset(data, ref_info)
     bench = SyntheticBenchmark(data, max_photos, ref_info["hash"], max_identities)
     if bench.true_mesh.shape[1] != ref.num_vertices:
         raise PhotofaceError(f"{data}: true meshes have {bench.true_mesh.shape[1]} vertices, the reference "
                              f"{ref.num_vertices}; give the face model the dataset was synthesised from")
-    r, m = _arrays(ref), _arrays(test)
+    r, m = model_arrays(ref), model_arrays(test)
     method = CollectionFit(test, bench.image_size, fit_config)
     t_fit = time.perf_counter()
     out_fit = predict(method, bench)

@@ -61,7 +61,7 @@ PROTOCOL = ("95 mm crop around the true nose tip; 68-landmark similarity, then r
             "sym = mean of the two mean point-to-surface distances (mm)")
 
 
-def _model(spec):
+def load_model_info(spec):
     """A MorphableModel from a spec (``.npz`` path or ``builtin:...``) or a model as is, with its
     name for the results."""
     from photoface.facemodel import face_model_name, load_face_model, model_hash
@@ -72,7 +72,7 @@ def _model(spec):
     return spec, {"spec": None, "name": spec.name, "hash": model_hash(spec)}
 
 
-def _arrays(model) -> dict:
+def model_arrays(model) -> dict:
     """numpy float64 / int64 copies of what the benchmark reads from a model."""
     return {"mean": model.mean.detach().cpu().double().numpy(),
             "id_basis": model.id_basis.detach().cpu().double().numpy(),
@@ -85,13 +85,14 @@ def sample_identities(model, count: int, seed: int) -> tuple[np.ndarray, np.ndar
     ``default_rng(seed)`` and the faces (count, V, 3) mm, float64."""
     if count < 1:
         raise PhotofaceError(f"need at least one identity, got {count}")
-    a = _arrays(model)
+    a = model_arrays(model)
     coeffs = np.random.default_rng(seed).standard_normal((count, len(a["id_basis"])))
     faces = a["mean"][None] + np.tensordot(coeffs, a["id_basis"], axes=1)
     return coeffs, faces
 
 
-def _check_landmarks(model, what: str) -> None:
+def check_landmarks(model, what: str) -> None:
+    """PhotofaceError unless ``model`` (the ``what`` one) has the 68 landmark vertices the protocol aligns by."""
     if model.landmarks68.numel() != 68:
         raise PhotofaceError(f"the {what} face model has {model.landmarks68.numel()} landmarks, the protocol "
                              "needs the 68 iBUG ones")
@@ -138,11 +139,11 @@ def evaluate_face_space(
         ``pred_to_scan_mm`` (summaries: mean, std, sem, n) and ``regions``.
     """
     t0 = time.perf_counter()
-    ref, ref_info = _model(reference)
-    test, test_info = _model(model)
-    _check_landmarks(ref, "reference")
-    _check_landmarks(test, "tested")
-    r, m = _arrays(ref), _arrays(test)
+    ref, ref_info = load_model_info(reference)
+    test, test_info = load_model_info(model)
+    check_landmarks(ref, "reference")
+    check_landmarks(test, "tested")
+    r, m = model_arrays(ref), model_arrays(test)
     coeffs, truths = sample_identities(ref, identities, seed)
     regions = reference_regions(ref)
     preds = {"reference_mean": (r["mean"], r["faces"], r["landmarks68"]),
