@@ -10,7 +10,7 @@ import argparse
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``photoface evaluate`` and its benchmarks on the top-level sub-parsers ``sub``."""
-    ev = sub.add_parser("evaluate", help="benchmarks: synthetic ground truth, MICC Florence, AFLW2000-3D, ablation",
+    ev = sub.add_parser("evaluate", help="benchmarks: synthetic ground truth, MICC Florence, AFLW2000-3D, ablation, face-space, crossmodel",
                         description="Each benchmark writes FILE.json and FILE.md next to it (docs/evaluation.md).")
     esub = ev.add_subparsers(dest="evaluate_command", metavar="BENCHMARK")
 
