@@ -261,6 +261,7 @@ def prepare_300wlp(root: str | Path, out_dir: str | Path, options: PrepareOption
     and ``bfm`` (the ``01_MorphableModel.mat`` it was imported from, for ``shapeEV``) rows are
     labeled; without them they carry landmarks only."""
     from photoface.facemodel import load_model, model_hash
+    from photoface.facemodel.spec import BUILTIN_PREFIX
 
     options = options or PrepareOptions()
     face_model = units = None
@@ -269,6 +270,9 @@ def prepare_300wlp(root: str | Path, out_dir: str | Path, options: PrepareOption
         raise PhotofaceError("300W-LP labels need both --model (the imported BFM .npz) and --bfm "
                              "(its 01_MorphableModel.mat); give both, or neither for unlabeled rows")
     if model is not None:
+        if str(model).startswith(BUILTIN_PREFIX):
+            raise PhotofaceError(f"300W-LP labels are Basel Face Model 2009 coefficients: --model must be the BFM "
+                                 f".npz written by `photoface model import-bfm`, not the built-in {model}")
         face_model = load_model(model)
         units = label_units(bfm)
         meta.face_model, meta.face_model_hash = Path(model).name, model_hash(face_model)
