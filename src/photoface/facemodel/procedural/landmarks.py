@@ -103,7 +103,7 @@ def select_regions(grid: FaceGrid, mean: MeanSurface) -> dict[str, np.ndarray]:
     nose = on_face & (ax < nose_half) & (y > -48.0) & (y < 6.0) & ~eye_all
     cheek_d = ((ax - 42.0) / 22.0) ** 2 + ((y + 33.0) / 24.0) ** 2
     cheeks = on_face & (cheek_d < 1.0) & ~nose & ~lips & ~eye_all
-    brows = on_face & (ax > 10.0) & (ax < 62.0) & (y > 18.0) & (y < 36.0)
+    brows = on_face & (ax > 10.0) & (ax < 62.0) & (y > 21.0) & (y < 34.0)  # the brow hair's band (albedo)
     forehead = on_face & (y > 34.0) & (ax < 60.0)
     chin_d = (x / 22.0) ** 2 + ((y + 100.0) / 14.0) ** 2
     chin = on_face & (chin_d < 1.0)

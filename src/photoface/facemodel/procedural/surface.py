@@ -166,7 +166,7 @@ def nose_height(x, y):
     return h
 
 
-NOSTRIL = (6.5, -42.0, 3.0, 2.0, 2.0, 14.0)  # x, y, sx, sy (mm), rise and depth of the nares (mm)
+NOSTRIL = (6.5, -42.0, 3.0, 2.0, 5.0, 16.0)  # x, y, sx, sy (mm), rise and depth of the nares (mm)
 
 
 def nostril_offset(x, y):
