@@ -5,6 +5,7 @@ from PIL import Image
 
 from photoface.apps.demo import pick_reconstructions, pick_transfer, run_demo, write_docs_figures
 from photoface.data.format import DatasetRow
+from support.view_data import read_view
 
 
 def _row(identity, setting, exp=0.0):
@@ -40,6 +41,10 @@ def test_demo_runs_end_to_end_and_continues_its_run(tmp_path):
     assert json.loads((out / "run" / "verification.json").read_text())["threshold"] == \
         evaluation["model"]["verification"]["threshold"]
     assert len(list((out / "reconstruct").glob("*_panel.png"))) == 6  # 3 settings × 2 people
+    # the 3D viewer of the reconstructions, embedded, with error maps against the true meshes
+    view = read_view(out / "reconstruct" / "view.html")
+    assert len(view["faces"]) == 6 and all("error" in m for m in view["meshes"])
+    assert "<iframe src='reconstruct/view.html'" in text and (out / "transfer" / "view.html").is_file()
     assert Image.open(out / "transfer" / "transfer.png").size[1] > 2 * 128
 
     run_demo(out, train_overrides=("schedule.max_steps=2",), **kwargs)

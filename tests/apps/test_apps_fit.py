@@ -13,6 +13,7 @@ from photoface.errors import InputFileError
 from photoface.facemodel.io import model_hash, save_model
 from photoface.fit.labels import LABEL_SOURCE
 from support.runs import tiny_config, tiny_face_model, write_tiny_dataset
+from support.view_data import mesh_arrays, read_view
 
 QUICK = ["light_iterations=2", "photo_iterations=2", "landmark_iterations=5"]
 
@@ -35,13 +36,13 @@ def test_outputs_are_named_after_the_photos(fitted):
     for row in ds.rows:
         stem = row.image.rsplit("/", 1)[1].rsplit(".", 1)[0]
         folder = out / row.identity
-        for suffix in (".obj", ".ply", ".json", "_overlay.png"):
+        for suffix in (".obj", ".ply", ".glb", ".json", "_overlay.png"):
             assert (folder / f"{stem}{suffix}").is_file(), f"{stem}{suffix}"
         rec = json.loads((folder / f"{stem}.json").read_text())
         assert len(rec["codes"]["identity"]) == fitted["model"].n_id
         assert rec["residuals"]["landmark_rms_px"] >= 0 and rec["pose"]["scale_px_per_mm"] > 0
     for person in ("p0", "p1"):
-        assert (out / person / "identity.obj").is_file() and (out / person / "identity.ply").is_file()
+        assert all((out / person / f"identity{s}").is_file() for s in (".obj", ".ply", ".glb"))
         info = json.loads((out / person / "person.json").read_text())
         assert len(info["photos"]) == 3 and len(info["identity_vector"]) == fitted["model"].n_id
     assert (out / REPORT_FILE).is_file()
@@ -49,6 +50,34 @@ def test_outputs_are_named_after_the_photos(fitted):
     assert len(fitted["lines"]) == 2 and fitted["lines"][0].startswith("p0: 3 photo(s), landmark RMS")
     with Image.open(out / "p0" / f"{ds.rows[0].image.rsplit('/', 1)[1].rsplit('.', 1)[0]}_overlay.png") as im:
         assert im.size == (32, 32)  # no source photo: drawn over the crop
+
+
+def test_view_shows_each_photo_beside_its_person_identity(fitted):
+    out = fitted["root"] / "out"
+    view = read_view(fitted["res"].view)
+    assert fitted["res"].view == out / "view.html"
+    ds = load_dataset(fitted["data"])
+    assert [(f["group"], f["name"]) for f in view["faces"]] == [
+        (r.identity, r.image.rsplit("/", 1)[1].rsplit(".", 1)[0]) for r in ds.rows]
+    # two meshes per photo, the identity stored once per person
+    assert [f["meshes"][1] for f in view["faces"]] == [1, 1, 1, 5, 5, 5]
+    import trimesh
+
+    face = view["faces"][4]
+    photo = mesh_arrays(view, face["meshes"][0])
+    obj = trimesh.load(out / face["group"] / f"{face['name']}.obj", process=False)
+    assert np.abs(photo["verts"] - obj.vertices).max() < 0.02
+    identity = trimesh.load(out / face["group"] / "identity.obj", process=False)
+    assert np.abs(mesh_arrays(view, face["meshes"][1])["verts"] - identity.vertices).max() < 0.02
+    rec = json.loads((out / face["group"] / f"{face['name']}.json").read_text())
+    assert face["codes"]["expression"] == rec["codes"]["expression"]
+    assert face["codes"]["numbers"]["landmark_rms_px"] == rec["residuals"]["landmark_rms_px"]
+    # synthetic rows have true meshes: the photo's mesh carries its error after a similarity
+    # alignment, which can only lower the RMS of the unaligned distances
+    true = ds.load_true_mesh(ds.rows[4]).numpy()
+    err = photo["error"]
+    unaligned = np.sqrt((np.linalg.norm(obj.vertices - true, axis=1) ** 2).mean())
+    assert err is not None and 0 < np.sqrt((err**2).mean()) <= unaligned + view["meshes"][face["meshes"][0]]["error_max_mm"] / 255
 
 
 def test_labels_dataset_carries_the_fit_and_trains(fitted, tmp_path):
@@ -103,3 +132,84 @@ def test_fit_with_a_checkpoint_refines_the_network_codes(tiny_run, tmp_path, cap
     assert rec["codes"]["identity"] == info["identity_vector"]
     assert len(rec["codes"]["expression"]) == trained.config.model.exp_dim
     assert rec["residuals"]["landmark_rms_px"] >= 0 and (people[0] / "identity.obj").is_file()
+
+
+def _strict_json(path):
+    def refuse(name):
+        raise ValueError(f"{path}: non-standard JSON constant {name}")
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def test_every_json_fit_writes_is_strict_and_each_photo_has_its_own_identity(fitted):
+    out = fitted["root"] / "out"
+    files = sorted(out.rglob("*.json"))
+    assert any(f.name == "person.json" for f in files)
+    for f in files:  # person.json once held NaN (the landmark stage's objective has no start value)
+        _strict_json(f)
+    info = json.loads((out / "p0" / "person.json").read_text())
+    assert info["objective"]["landmarks"][0] is None
+    singles = [json.loads((out / "p0" / f"{name}.json").read_text())["codes"] for name in info["photos"]]
+    assert all(len(c["identity_single"]) == fitted["model"].n_id for c in singles)
+    assert all(c["identity"] == info["identity_vector"] for c in singles)  # the shared one stays shared
+    # each photo fitted alone: no two photos share their single-photo identity
+    assert len({tuple(c["identity_single"]) for c in singles}) == len(singles)
+
+
+def test_empty_folders_faceless_photos_and_other_faces_are_named_on_screen_and_in_the_report(tmp_path, monkeypatch):
+    """A folder of person folders with the awkward cases of a real collection: an empty person
+    folder, a photo without a face, and a group photo where the person is the smaller face."""
+    import torch
+
+    import photoface.data.prepare.pipeline as prepare
+    from fit.conftest import render_person
+    from photoface.data.prepare.pipeline import FaceCrop, PhotoResult
+
+    size = 64
+    model = tiny_face_model(seed=1)
+    model_path = tmp_path / "tiny.npz"
+    save_model(model, model_path)
+    alpha = torch.tensor([[2.0, -1.5, 1.0, 1.5, -1.0, 0.5, -2.0, 1.0]])[:, :model.n_id]
+    ann = render_person(model, alpha, yaws=(-20.0, 10.0, 25.0), size=size)
+    other = render_person(model, -alpha, yaws=(0.0,), size=size, seed=5)
+    root = tmp_path / "photos"
+    for name in ("ann/a.png", "ann/b.png", "ann/group.png", "ann/wall.png", "bob/b1.png"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((size, size, 3), 90, np.uint8)).save(root / name)
+    (root / "carl").mkdir()
+
+    def crop(photo, k):
+        image = (photo["images"][k].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+        return image, photo["masks"][k, 0].numpy() > 0.5, photo["landmarks"][k]
+
+    faces = {"a.png": [crop(ann, 0)], "b.png": [crop(ann, 1)], "group.png": [crop(other, 0), crop(ann, 2)],
+             "b1.png": [crop(other, 0)]}
+
+    def fake_process_photo(task, options):
+        if task.path.name not in faces:
+            return PhotoResult(task.key, skipped="no face found")
+        found = faces[task.path.name] if options.all_faces else faces[task.path.name][:1]
+        return PhotoResult(task.key, faces=[FaceCrop(k, im, m, lm, np.array([[1.0, 0, 0], [0, 1.0, 0]]), "hog")
+                                            for k, (im, m, lm) in enumerate(found)])
+
+    monkeypatch.setattr(prepare, "process_photo", fake_process_photo)
+    lines = []
+    res = fit_photos(root, tmp_path / "out", model=str(model_path), overrides=QUICK, image_size=size, progress=False,
+                     log=lines.append)
+    assert res.skipped.keys() == {"carl/", "ann/wall.png", "ann/group.png#0"}
+    assert "no photos" in res.skipped["carl/"] and res.skipped["ann/wall.png"] == "no face found"
+    assert "face 1 fitted" in res.skipped["ann/group.png#0"]
+    for key in res.skipped:
+        assert any(line.startswith(f"skipped {key}: ") for line in lines), key
+    report = (tmp_path / "out" / REPORT_FILE).read_text()
+    for key, why in res.skipped.items():
+        assert f"{key}\tskipped: {why}" in report
+    # the kept face of the group photo is ann's: her shared fit has the group photo's landmarks
+    rec = json.loads((tmp_path / "out" / "ann" / "group.json").read_text())
+    assert np.abs(np.asarray(rec["landmarks_crop_px"]) - ann["landmarks"][2]).mean() < 3.0
+    assert res.people == 2 and len(res.written) == 4
+    labels = load_dataset(tmp_path / "out" / LABELS_DIR)
+    assert len(labels) == 4, "the face left out is no training row of ann"
+    # the prepared dataset given back to fit: prepare's skipped photos and the choice are reported again
+    again = fit_photos(tmp_path / "out" / "prepared", tmp_path / "again", model=str(model_path),
+                       overrides=QUICK + ["single_photo_fits=false"], progress=False, log=lines.append)
+    assert {"ann/wall.png", "ann/group.png#0"} <= again.skipped.keys() and len(again.written) == 4

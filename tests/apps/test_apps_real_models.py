@@ -1,12 +1,13 @@
-"""README's "A real face model" commands, run as written on small files in the real formats.
+"""README's "A real face model" and "FLAME" commands, run as written on small files in the real formats.
 
 The commands are read from README.md itself, so the README cannot drift from what works. Each
-runs through ``photoface.cli.main`` in a folder holding an ICT-FaceKit ``FaceXModel`` folder and
-BFM 2009 + 3DDFA expression files written from the tests' tiny face model
-(``tests/support/model_files.py``). Only sizes change (identities, photos, image size, the test
-identity's folder) and flags are appended that keep the run small: the tiny network of
-``tiny_overrides``, 20 training steps, one synth worker, one photo per identity and setting in
-the evaluation. ``transfer`` and ``verify`` then run on the same trained run.
+runs through ``photoface.cli.main`` in a folder holding an ICT-FaceKit ``FaceXModel`` folder,
+BFM 2009 + 3DDFA expression files (``tests/support/model_files.py``) or FLAME's pickle, landmark
+embedding and masks (``tests/support/flame_files.py``), all written from the tests' tiny face
+model. Only sizes change (identities, photos, image size, the test identity's folder) and flags
+are appended that keep the run small: the tiny network of ``tiny_overrides``, 20 training steps,
+one synth worker, 20 fitting iterations, one photo per identity and setting in the evaluation.
+``transfer`` and ``verify`` then run on the same trained run.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 
 from photoface.cli import main
 from photoface.facemodel.io import load_model
+from support.flame_files import write_flame_files
 from support.model_files import write_bfm_files, write_ict_folder
 from support.runs import tiny_face_model, tiny_overrides
 
@@ -28,11 +30,11 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 IDENTITIES, PHOTOS, SIZE, STEPS = 8, 4, 32, 20  # 8: two test identities, which verify's threshold needs
 
 
-def readme_commands(model: str) -> list[list[str]]:
-    """The argv lists of README's "A real face model" block that concern ``model`` (bfm / ict)."""
+def readme_commands(model: str, block_title: str = "A real face model") -> list[list[str]]:
+    """The argv lists of README's ``block_title`` block that concern ``model`` (bfm / ict / flame)."""
     text = README.read_text()
-    block = re.search(r"\*\*A real face model\.\*\*.*?```\n(.*?)```", text, re.DOTALL)
-    assert block, "README.md lost its 'A real face model' commands"
+    block = re.search(r"\*\*" + re.escape(block_title) + r"\.\*\*.*?```\n(.*?)```", text, re.DOTALL)
+    assert block, f"README.md lost its '{block_title}' commands"
     lines = [ln for ln in block.group(1).splitlines() if ln.startswith("photoface ")]
     return [shlex.split(ln)[1:] for ln in lines if model in ln]
 
@@ -63,13 +65,16 @@ def _appended(cmd: str, model_file: str) -> list[str]:
         return ["--max-photos", "1"]
     if cmd == "reconstruct":
         return ["--quiet"]
+    if cmd == "fit":
+        return ["--quiet", "--iterations", "20"]
     return []
 
 
-def _run_chain(model: str, tmp_path: Path, monkeypatch, capsys) -> dict:
+def _run_chain(model: str, tmp_path: Path, monkeypatch, capsys, block_title: str = "A real face model",
+               steps: tuple = ("model", "synth", "train", "evaluate", "reconstruct")) -> dict:
     monkeypatch.chdir(tmp_path)
-    commands = readme_commands(model)
-    assert [c[0] for c in commands] == ["model", "synth", "train", "evaluate", "reconstruct"]
+    commands = readme_commands(model, block_title)
+    assert [c[0] for c in commands] == list(steps)
     printed = {}
     for argv in commands:
         base = _resized(argv)
@@ -139,3 +144,18 @@ def test_readme_bfm_chain(tmp_path, monkeypatch, capsys):
     imported = load_model(tmp_path / "models/bfm.npz")
     assert imported.n_tex == m.n_tex and imported.exp_kind == "pca" and imported.n_exp == m.n_exp
     _check_results("bfm", printed, tmp_path)
+
+
+@pytest.mark.slow
+def test_readme_flame_chain(tmp_path, monkeypatch, capsys):
+    """FLAME 2020 pickle (chumpy objects, sparse regressor), DECA's embedding, FLAME_masks.pkl:
+    import → synth → fit → train on synthetic + fitted labels → evaluate → reconstruct, the
+    README's commands."""
+    write_flame_files(tmp_path / "FLAME2020")
+    printed = _run_chain("flame", tmp_path, monkeypatch, capsys, "FLAME",
+                         ("model", "synth", "fit", "train", "evaluate", "reconstruct"))
+    imported = load_model(tmp_path / "models/flame.npz")
+    assert imported.n_id == 100 and imported.n_exp == 52 and imported.exp_names[-1] == "jaw_open_2"
+    assert "fitted 8 person(s)" in printed["fit"]
+    assert (tmp_path / "fitted/flame/labels/meta.json").is_file()
+    _check_results("flame", printed, tmp_path)

@@ -16,6 +16,7 @@ from photoface.errors import InputFileError
 from photoface.facemodel import save_model
 from photoface.run.inference import load_trained
 from support.runs import tiny_face_model
+from support.view_data import mesh_arrays, read_view
 
 S = 32  # the tiny run's crop size
 
@@ -40,8 +41,10 @@ def test_reconstruct_writes_every_file_with_valid_contents(tiny_run, tmp_path):
     lm = torch.from_numpy(dataset_landmarks(_photos(tiny_run)[1]))[None]
     ref = trained.predict(crop[None].float() / 255, landmarks=lm)
     for name in ("006_0", "007_1", "006_2"):
-        for suffix in (".obj", ".ply"):
+        for suffix in (".obj", ".ply", ".glb"):
             mesh = trimesh.load(tmp_path / "out" / f"{name}{suffix}", process=False)
+            if suffix == ".glb":
+                mesh = next(iter(mesh.geometry.values()))
             assert mesh.vertices.shape == (v, 3) and mesh.faces.shape == (f, 3)
             assert mesh.visual.vertex_colors.shape == (v, 4)
         record = json.loads((tmp_path / "out" / f"{name}.json").read_text())
@@ -59,6 +62,28 @@ def test_reconstruct_writes_every_file_with_valid_contents(tiny_run, tmp_path):
     assert np.allclose(record["codes"]["identity"], ref.id_code[0].numpy(), atol=1e-4)
     obj = trimesh.load(tmp_path / "out" / "007_1.obj", process=False)
     assert np.allclose(obj.vertices, ref.shape[0].numpy(), atol=1e-4)
+    glb = next(iter(trimesh.load(tmp_path / "out" / "007_1.glb", process=False).geometry.values()))
+    assert np.allclose(glb.vertices * 1000.0, ref.shape[0].numpy(), atol=1e-3)
+
+    # the viewer's page: the three photos in order, each with its mesh and codes
+    view = read_view(res.view)
+    assert [f["name"] for f in view["faces"]] == ["006_0", "007_1", "006_2"]
+    assert np.abs(mesh_arrays(view, view["faces"][1]["meshes"][0])["verts"] - obj.vertices).max() < 0.02
+    assert view["faces"][1]["codes"]["expression"] == record["codes"]["expression"]
+
+
+def test_view_error_maps_come_from_the_given_true_meshes(tiny_run, tmp_path):
+    photos = _photos(tiny_run, ("006_0", "007_1"))
+    first = reconstruct(photos[:1], tiny_run["run"], tmp_path / "a", aligned=True, progress=False)
+    mesh = mesh_arrays(read_view(first.view), 0)["verts"]
+    bumped = mesh.copy()
+    bumped[:10] += [0.0, 0.0, 8.0]  # ten vertices 8 mm off, the rest exact
+    res = reconstruct(photos, tiny_run["run"], tmp_path / "b", aligned=True, progress=False,
+                      truths={photos[0]: bumped})
+    view = read_view(res.view)
+    err = mesh_arrays(view, 0)["error"]
+    assert mesh_arrays(view, 1)["error"] is None  # no truth for the second photo
+    assert err[:10].min() > 4 * np.median(err[10:])
 
 
 def test_stage_one_meshes_carry_the_gcn_albedo(tiny_run, tmp_path):
@@ -98,6 +123,7 @@ def test_raw_photos_go_through_detection_and_map_back_to_the_photo(tiny_run, tmp
     assert len(res.written) == 1 and "no face found" in messages[0]
     record = json.loads((tmp_path / "out" / "holiday.json").read_text())
     assert np.allclose(record["crop_transform"], transform)
+    assert record["detector"] == "hog"  # the face's detector (here dlib's, as after MediaPipe's fallback)
     lm_crop = np.asarray(record["landmarks_crop_px"])
     assert np.allclose(record["landmarks_photo_px"], apply_transform(invert_transform(transform), lm_crop), atol=1e-2)
     assert Image.open(tmp_path / "out" / "holiday_overlay.png").size == (120, 90), "overlay is on the original"
@@ -188,3 +214,47 @@ def test_refine_writes_the_outputs_with_residuals(tiny_run, tmp_path):
     plain = reconstruct(photos, tiny_run["run"], tmp_path / "p", aligned=True, progress=False)
     ids = [json.loads(p.read_text())["codes"]["identity"] for p in plain.written]
     assert ids[0] != ids[1]
+
+
+def test_every_face_of_a_group_photo_is_reconstructed_and_empty_folders_are_skipped(tiny_run, tmp_path, monkeypatch):
+    import photoface.data.prepare.pipeline as prepare
+    from photoface.apps.inputs import load_faces
+
+    rgb = np.asarray(Image.open(_photos(tiny_run)[0]).convert("RGB").resize((120, 90)))
+    for name in ("group.png", "solo.png"):
+        Image.fromarray(rgb).save(tmp_path / name)
+    (tmp_path / "nobody").mkdir()
+    big = np.array([[0.5, 0.0, -10.0], [0.0, 0.5, -5.0]])  # original px → crop px; the larger face
+    small = np.array([[1.0, 0.0, -60.0], [0.0, 1.0, -40.0]])
+    lm = np.random.default_rng(0).uniform(4, 28, size=(68, 2))
+
+    def fake_process_photo(task, options):
+        assert options.all_faces, "multi-face photos need every face from prepare"
+        crop = np.zeros((S, S, 3), np.uint8)
+        faces = [FaceCrop(0, crop, np.ones((S, S), bool), lm, big, "hog")]
+        if task.path.name == "group.png":
+            faces.append(FaceCrop(1, crop + 40, np.ones((S, S), bool), lm, small, "hog"))
+        return PhotoResult(task.key, faces=faces)
+
+    monkeypatch.setattr(prepare, "process_photo", fake_process_photo)
+    messages = []
+    res = reconstruct([tmp_path / "group.png", tmp_path / "nobody", tmp_path / "solo.png"], tiny_run["run"],
+                      tmp_path / "out", progress=False, log=messages.append)
+    assert [p.name for p in res.written] == ["group_face0.json", "group_face1.json", "solo.json"]
+    assert [s.path for s in res.skipped] == [tmp_path / "nobody"] and "no image files" in messages[0]
+    for name, transform in (("group_face0", big), ("group_face1", small), ("solo", big)):
+        assert np.allclose(json.loads((tmp_path / "out" / f"{name}.json").read_text())["crop_transform"], transform)
+        assert (tmp_path / "out" / f"{name}_overlay.png").is_file()
+
+    # one photo = one person (verify, transfer): the largest face, and a note names the others
+    faces = list(load_faces([tmp_path / "group.png"], S))
+    assert len(faces) == 1 and faces[0].name == "group" and np.allclose(faces[0].crop_transform, big)
+    assert "2 faces found" in faces[0].notes[0]
+
+
+def test_only_empty_folders_reconstruct_nothing_without_raising(tiny_run, tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    res = reconstruct([tmp_path / "a", tmp_path / "b"], tiny_run["run"], tmp_path / "out", progress=False,
+                      log=lambda m: None)
+    assert res.written == [] and [s.path for s in res.skipped] == [tmp_path / "a", tmp_path / "b"]

@@ -88,6 +88,18 @@ def test_report_links_only_existing_pictures_and_escapes_text(tiny_run, tmp_path
     assert loss_curves(tmp_path / "missing.jsonl", tmp_path / "none.png") is None
 
 
+def test_report_embeds_the_first_viewer_and_links_all(tiny_run, tmp_path):
+    views = [tmp_path / "reconstruct" / "view.html", tmp_path / "transfer" / "view.html"]
+    for v in views:
+        v.parent.mkdir()
+        v.write_text("<html></html>")
+    facts = {"steps": 2, "stage": 2, "train_minutes": 0.1, "summary": "", "commands": ""}
+    text = write_report(ReportInputs(out_dir=tmp_path, run_dir=tiny_run["run"], evaluation=_evaluation(),
+                                     facts=facts, views=views)).read_text()
+    assert re.findall(r"<iframe src='([^']+)'", text) == ["reconstruct/view.html"]
+    assert re.findall(r"<a href='([^']+)'", text) == ["reconstruct/view.html", "transfer/view.html"]
+
+
 def test_fitted_column_sits_beside_the_network(tiny_run, tmp_path):
     from photoface.apps.report_html import fitted_sentence
 

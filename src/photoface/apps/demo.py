@@ -13,7 +13,9 @@ Steps, all inside ``OUT/``:
    ``OUT/run/verification.json``, the calibrated threshold that ``photoface verify`` uses;
 4. ``OUT/reconstruct`` (held-out photos, two per difficulty setting), ``OUT/transfer`` (one
    held-out person with the expressions of others) and verification of photo pairs and collections;
-5. ``OUT/report.html`` (``photoface.apps.report_html``) and ``OUT/report_overview.png``.
+5. ``OUT/report.html`` (``photoface.apps.report_html``), which embeds the reconstructions' 3D
+   viewer ``OUT/reconstruct/view.html`` (with error maps against the true meshes) and links the
+   transfer's, and ``OUT/report_overview.png``.
 
 ``write_docs_figures(OUT, "docs")`` copies the report's pictures into docs/ for the README.
 """
@@ -208,7 +210,8 @@ def run_demo(out: str | Path, minutes: float = 10.0, identities: int = 200, phot
     test = load_dataset(data).filter(split="test")
     rec_rows = pick_reconstructions(test.rows)
     rec = reconstruct([data / r.image for r in rec_rows], None, out / "reconstruct", aligned=True,
-                      trained=trained, progress=progress, log=log)
+                      trained=trained, progress=progress, log=log,
+                      truths={data / r.image: test.load_true_mesh(r).numpy() for r in rec_rows})
     src, tgts = pick_transfer(test.rows)
     tr = transfer(data / src.image, [data / r.image for r in tgts], None, out / "transfer", meshes=True,
                   aligned=True, trained=trained, log=log)
@@ -236,6 +239,7 @@ def run_demo(out: str | Path, minutes: float = 10.0, identities: int = 200, phot
     report = write_report(ReportInputs(
         out_dir=out, run_dir=run, evaluation=evaluation, facts=facts, panels=panels, overlays=overlays,
         transfer_grid=tr.grid, verifications=verifications, loss_png=loss_png, fitted=fitted,
+        views=[v for v in (rec.view, tr.view) if v is not None],
     ))
     # a 256-colour palette keeps the picture small enough for docs/ (< 300 KB)
     overview = Image.fromarray(overview_image(panels, tr.grid, loss_png)).quantize(256, dither=Image.Dither.NONE)

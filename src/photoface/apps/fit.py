@@ -2,22 +2,32 @@
 
 Input: a folder of person folders (one person per folder; raw photos go through ``prepare``:
 detection, 68 landmarks, alignment, mask, into ``OUT/prepared``), or an already prepared dataset
-(a folder with meta.json + index.jsonl). People are fitted one at a time (``photoface.fit``), so
-memory stays at one person's batch.
+(a folder with meta.json + index.jsonl). Empty person folders, photos without a face and the
+other faces of multi-face photos (a photo keeps the face most like the person's other photos) are
+left out and named, with the reason, on screen and in ``fit_report.tsv``
+(``photoface.apps.fit_inputs``). People are fitted one at a time (``photoface.fit``), so memory
+stays at one person's batch.
 
 Output folder::
 
-    OUT/<person>/NAME.obj, NAME.ply    the photo's fitted shape (with its expression), albedo colours,
-                                       mm, the face model's canonical frame and vertex order
+    OUT/<person>/NAME.obj, .ply, .glb  the photo's fitted shape (with its expression), albedo colours,
+                                       mm (the .glb in metres), the face model's canonical frame and
+                                       vertex order
     OUT/<person>/NAME.json             codes (identity vector, expression, pose code, light, albedo),
-                                       physical pose, landmarks (crop and photo px), residuals, failure
+                                       physical pose, landmarks (crop and photo px), residuals, failure;
+                                       ``codes.identity_single``: the identity of this photo fitted
+                                       alone (``FitConfig.single_photo_fits``), next to the shared one
     OUT/<person>/NAME_overlay.png      the render over the original photo (over the crop when the row
                                        has no source photo, e.g. synthetic data)
-    OUT/<person>/identity.obj, .ply    the shared identity, neutral expression
+    OUT/<person>/identity.obj, .ply, .glb  the shared identity, neutral expression
     OUT/<person>/person.json           identity vector, per-photo residuals, failures, notes
     OUT/labels/                        a prepared dataset with the fitted labels (photoface.fit.labels;
                                        linear-model fits only)
-    OUT/fit_report.tsv                 every failed photo with its reason
+    OUT/fit_report.tsv                 every photo, face or folder left out and every failed fit, with
+                                       its reason (``photoface.apps.fit_inputs`` for the keys)
+    OUT/view.html                      every photo's mesh beside the person's identity, turnable, with
+                                       the codes and, for synthetic data, the error to the true mesh
+                                       (``photoface.apps.viewer``)
 
 NAME is the stem of the photo file (``-2``, ``-3`` appended to repeated stems), as ``reconstruct``
 names its outputs.
@@ -32,7 +42,6 @@ Raw photos are prepared at the network's input size; a prepared dataset must hav
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -44,20 +53,23 @@ import torch
 from PIL import Image
 
 from photoface.apps import figures
+from photoface.apps.fit_inputs import PREPARED_DIR, fit_inputs
 from photoface.apps.inputs import FaceInput, unique_names
+from photoface.apps.viewer import VIEW_FILE, ViewBuilder, ViewFace, ViewMesh, codes_view, face_window, vertex_error
 from photoface.atomic import write_atomic
-from photoface.data.format import INDEX_FILE, META_FILE, PreparedDataset, load_dataset
+from photoface.data.format import PreparedDataset
 from photoface.data.prepare.align import apply_transform, invert_transform
 from photoface.errors import InputFileError, PhotofaceError
 from photoface.facemodel.export import write_mesh
 from photoface.fit.collection import fit_collection, person_rows
 from photoface.fit.config import FitConfig, apply_overrides
 from photoface.fit.labels import LabelWriter
+from photoface.jsonfile import write_json
 from photoface.render.renderer import Renderer
 
 REPORT_FILE = "fit_report.tsv"
 LABELS_DIR = "labels"
-PREPARED_DIR = "prepared"
+MESH_SUFFIXES = (".obj", ".ply", ".glb")
 
 
 def _stderr(message: str) -> None:
@@ -69,37 +81,21 @@ def _stderr(message: str) -> None:
 @dataclass
 class FitRunResult:
     """What ``fit_photos`` did: output folder, people fitted, photo JSON paths, failures
-    {photo: reason}, notes {person: [remarks]}, and the labels dataset."""
+    {photo: reason}, skipped {photo, face or folder: reason} (``fit_inputs``), notes
+    {person: [remarks]}, the labels dataset and the viewer's page."""
 
     out_dir: Path
     people: int = 0
     written: list[Path] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
     notes: dict[str, list[str]] = field(default_factory=dict)
     labels: PreparedDataset | None = None
+    view: Path | None = None
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "person"
-
-
-def input_dataset(inputs: str | Path, out_dir: Path, image_size: int, progress: bool) -> PreparedDataset:
-    """The prepared dataset to fit: ``inputs`` itself, or ``inputs`` prepared into OUT/prepared."""
-    root = Path(inputs)
-    if not root.exists():
-        raise InputFileError(root, "no such folder")
-    if (root / META_FILE).is_file() or (root / INDEX_FILE).is_file():
-        ds = load_dataset(root)
-        if len(ds) == 0:
-            raise InputFileError(root, "is a prepared dataset with no photos")
-        return ds
-    from photoface.data.prepare import PrepareOptions, prepare_photos
-    from photoface.data.prepare.pipeline import REPORT_FILE as PREPARE_REPORT
-
-    ds = prepare_photos(root, out_dir / PREPARED_DIR, PrepareOptions(image_size=image_size), progress=progress)
-    if len(ds) == 0:
-        raise InputFileError(root, f"no faces found in any photo (reasons in {out_dir / PREPARED_DIR / PREPARE_REPORT})")
-    return ds
 
 
 def _face_input(ds: PreparedDataset, row, name: str) -> FaceInput:
@@ -148,46 +144,60 @@ def photo_record(row, name: str, codes: dict, i: int, fit, model_name: str) -> d
         "residuals": {"landmark_rms_px": float(fit.rms_px[i]), "landmark_nme": float(fit.nme[i]),
                       "photometric_mse": None if not np.isfinite(fit.photo_error[i]) else float(fit.photo_error[i])},
         "failure": fit.failures.get(i),
-        "mesh": {"obj": f"{name}.obj", "ply": f"{name}.ply",
+        "mesh": {"obj": f"{name}.obj", "ply": f"{name}.ply", "glb": f"{name}.glb",
                  "units": "millimetres, face-model canonical frame and pose; colours = albedo"},
     }
     if "beta" in codes:
         rec["codes"]["albedo"] = _r(codes["beta"])
+    if fit.singles:
+        single = fit.singles[i]
+        rec["codes"]["identity_single"] = _r(single.params.identity_vector())
+        rec["single_fit"] = {"landmark_rms_px": float(single.rms_px[0]), "landmark_nme": float(single.nme[0]),
+                             "failure": single.failures.get(0)}
     return rec
 
 
-def write_person(ds: PreparedDataset, face_model, model_name: str, rows, fit, folder: Path) -> list[Path]:
-    """Every output file of one person (module docstring); returns the photo JSON paths."""
+def write_person(ds: PreparedDataset, face_model, model_name: str, rows, fit, folder: Path,
+                 view: ViewBuilder | None = None) -> list[Path]:
+    """Every output file of one person (module docstring); returns the photo JSON paths. Each photo
+    is added to the viewer's page ``view`` when given."""
     folder.mkdir(parents=True, exist_ok=True)
     tri = face_model.faces.cpu().numpy()
     codes = fit.params.codes()
     with torch.no_grad():
         d = fit.params.decode()
     names = unique_names([Path(r.source or r.image) for r in rows])
+    neutral = fit.params.neutral_shape()[0].cpu().numpy()
+    albedo = fit.params.albedo()[0].cpu().numpy()
+    identity = ViewMesh("identity (neutral)", neutral, albedo, key=folder.name)
     written = []
     for i, (row, name) in enumerate(zip(rows, names)):
         verts, colours = d.shape[i].cpu().numpy(), d.albedo[i].cpu().numpy()
-        write_mesh(folder / f"{name}.obj", verts, tri, colours)
-        write_mesh(folder / f"{name}.ply", verts, tri, colours)
+        for suffix in MESH_SUFFIXES:
+            write_mesh(folder / f"{name}{suffix}", verts, tri, colours)
         face = _face_input(ds, row, name)
         scale = figures.overlay_scale(face)
         rgb, mask = _render(face_model, d, i, ds.meta.image_size, scale)
-        overlay = Image.fromarray(figures.overlay(face, rgb, mask, scale))
+        over = figures.overlay(face, rgb, mask, scale)
+        overlay = Image.fromarray(over)
         write_atomic(folder / f"{name}_overlay.png", lambda f, im=overlay: im.save(f, format="PNG"))
-        path = write_atomic(folder / f"{name}.json", json.dumps(photo_record(row, name, codes, i, fit, model_name),
-                                                               indent=1))
+        record = photo_record(row, name, codes, i, fit, model_name)
+        path = write_json(folder / f"{name}.json", record)
         written.append(path)
-    neutral = fit.params.neutral_shape()[0].cpu().numpy()
-    albedo = fit.params.albedo()[0].cpu().numpy()
-    write_mesh(folder / "identity.obj", neutral, tri, albedo)
-    write_mesh(folder / "identity.ply", neutral, tri, albedo)
+        if view is not None:
+            error = None if row.true_mesh is None else vertex_error(verts, ds.load_true_mesh(row).numpy())
+            photo, over_window = face_window(face, over)
+            view.add(ViewFace(name, folder.name, photo, over_window,
+                              [ViewMesh("this photo", verts, colours, error), identity], codes_view(record)))
+    for suffix in MESH_SUFFIXES:
+        write_mesh(folder / f"identity{suffix}", neutral, tri, albedo)
     person = {"identity": rows[0].identity, "face_model": model_name,
               "identity_vector": _r(fit.params.identity_vector()),
               "photos": names, "landmark_rms_px": _r(fit.rms_px, 4), "landmark_nme": _r(fit.nme, 5),
               "photometric_mse": [None if not np.isfinite(v) else round(float(v), 6) for v in fit.photo_error],
               "failures": {names[i]: why for i, why in fit.failures.items()}, "notes": fit.notes,
               "objective": {k: list(v) for k, v in fit.history.items()}}
-    write_atomic(folder / "person.json", json.dumps(person, indent=1))
+    write_json(folder / "person.json", person)
     return written
 
 
@@ -204,7 +214,7 @@ def summary_line(identity: str, fit) -> str:
 def fit_photos(inputs: str | Path, out_dir: str | Path, model: str = "builtin:demo", iterations: int | None = None,
                overrides: Sequence[str] = (), image_size: int = 128, progress: bool = True,
                log: Callable[[str], None] = _stderr, checkpoint: str | Path | None = None,
-               device: str = "cpu") -> FitRunResult:
+               device: str = "cpu", detector: str = "mediapipe") -> FitRunResult:
     """``photoface fit``: fit every person of ``inputs`` into ``out_dir`` (module docstring).
 
     Args:
@@ -215,6 +225,7 @@ def fit_photos(inputs: str | Path, out_dir: str | Path, model: str = "builtin:de
         image_size: crop size for raw photos (prepared datasets keep theirs).
         checkpoint: refine a trained network's codes instead (module docstring); ``model`` and
             ``image_size`` are then the network's.
+        detector: face detector for raw photos (``photoface.data.prepare.faces.DETECTORS``).
     """
     from tqdm import tqdm
 
@@ -245,18 +256,26 @@ def fit_photos(inputs: str | Path, out_dir: str | Path, model: str = "builtin:de
         face_model, model_name = load_face_model(model), face_model_name(model)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    ds = input_dataset(inputs, out_dir, image_size, progress)
+    given = fit_inputs(inputs, out_dir, image_size, face_model, cfg, progress, detector)
+    ds = given.dataset
+    result = FitRunResult(out_dir, skipped=dict(given.skipped))
+    for key, why in sorted(given.skipped.items()):
+        log(f"skipped {key}: {why}")
+    if len(ds) == 0:
+        write_report(out_dir, result, labels=False)
+        raise InputFileError(Path(inputs), f"no faces found in any photo (reasons in {out_dir / REPORT_FILE})")
     if trained is not None and ds.meta.image_size != trained.image_size:
         raise InputFileError(Path(inputs), f"is prepared at {ds.meta.image_size} px, but the network takes "
                                            f"{trained.image_size} px crops; prepare the photos at that size")
-    result = FitRunResult(out_dir)
     labels = None if trained is not None else LabelWriter(out_dir / LABELS_DIR, ds, model_name,
                                                            model_hash(face_model))
+    view = ViewBuilder(face_model.faces.cpu().numpy(), "photoface fit", f"face model {model_name}"
+                       + ("" if trained is None else f", refining {trained.checkpoint}"))
     bar = tqdm(total=len(ds), desc="fit", unit="photo", disable=not progress)
     try:
         for identity, rows, fit in fit_collection(ds, face_model, cfg, renderer=renderer, make_params=make_params):
             folder = out_dir / _slug(identity)
-            result.written += write_person(ds, face_model, model_name, rows, fit, folder)
+            result.written += write_person(ds, face_model, model_name, rows, fit, folder, view)
             if labels is not None:
                 labels.add_person(rows, fit)
             names = unique_names([Path(r.source or r.image) for r in rows])
@@ -274,11 +293,20 @@ def fit_photos(inputs: str | Path, out_dir: str | Path, model: str = "builtin:de
     finally:
         bar.close()
     result.labels = None if labels is None else labels.close()
-    lines = ["# photo\treason (photos whose fit failed" + ("" if labels is None else "; they stay in labels/ unlabeled")
-             + ")"]
-    lines += [f"{k}\t{v}" for k, v in sorted(result.failures.items())]
-    write_atomic(out_dir / REPORT_FILE, "\n".join(lines) + "\n")
+    write_report(out_dir, result, labels=labels is not None)
+    if len(view):
+        view.title = f"photoface fit: {result.people} people, {len(view)} photos"
+        result.view = view.write(out_dir / VIEW_FILE)
     return result
 
 
-__all__ = ["LABELS_DIR", "REPORT_FILE", "FitRunResult", "fit_photos", "person_rows"]
+def write_report(out_dir: Path, result: FitRunResult, labels: bool) -> Path:
+    """``OUT/fit_report.tsv``: what was left out (``skipped: …``) and whose fit failed (``fit failed: …``)."""
+    lines = ["# photo, face (PATH#k) or folder (PATH/)\treason (input paths as given; fitted photos as "
+             "PERSON/NAME" + ("; failed fits stay in labels/ unlabeled" if labels else "") + ")"]
+    lines += [f"{k}\tskipped: {v}" for k, v in sorted(result.skipped.items())]
+    lines += [f"{k}\tfit failed: {v}" for k, v in sorted(result.failures.items())]
+    return write_atomic(out_dir / REPORT_FILE, "\n".join(lines) + "\n")
+
+
+__all__ = ["LABELS_DIR", "PREPARED_DIR", "REPORT_FILE", "FitRunResult", "fit_photos", "person_rows"]

@@ -13,6 +13,7 @@ Regenerate: ``python -m photoface.apps.fit_sheet docs/fit_contact_sheet.png`` (a
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import tempfile
 from pathlib import Path
 
@@ -45,6 +46,7 @@ def person_row(ds, face_model, rows, fit, renderer, max_photos: int) -> np.ndarr
 
 def fitted_rows(ds, face_model, cfg, max_photos: int) -> list[np.ndarray]:
     renderer = Renderer(face_model.faces, ds.meta.image_size)
+    cfg = dataclasses.replace(cfg, single_photo_fits=False)  # the sheet shows the shared fit only
     return [person_row(ds, face_model, rows, fit, renderer, max_photos)
             for _, rows, fit in fit_collection(ds, face_model, cfg)]
 

@@ -4,8 +4,12 @@
 list of photos. ``load_faces`` turns each photo into a :class:`FaceInput`:
 
 * raw photos go through the real-photo preprocessing of ``photoface prepare``
-  (:func:`photoface.data.prepare.process_photo`: robust loading, dlib detection, 68 landmarks,
-  similarity alignment to the training crop), the largest face only;
+  (:func:`photoface.data.prepare.process_photo`: robust loading, MediaPipe detection (dlib where
+  it finds no face, or dlib alone with ``detector``), 68 landmarks, similarity alignment to the
+  training crop). A photo with several faces gives, with ``all_faces`` (``reconstruct``), one
+  :class:`FaceInput` per face, named ``NAME_face0``, ``NAME_face1``, ... largest face first; without
+  it (``verify``, ``transfer``: one photo is one person) the largest face, and the photo's ``notes``
+  say that the others were left out;
 * ``aligned=True`` photos are already training crops (e.g. synthetic photos or a prepared
   dataset's images): a square image is resized to the network's size; anything else is refused.
   With ``with_landmarks`` (a run whose encoder takes landmarks, ``model.landmark_input``) a crop
@@ -13,7 +17,8 @@ list of photos. ``load_faces`` turns each photo into a :class:`FaceInput`:
   those of dlib's 68-point predictor (:func:`crop_landmarks`).
 
 A photo that cannot be used (unreadable, no face, not square with ``aligned``) yields a
-:class:`Skipped` with the reason instead; callers report it and carry on.
+:class:`Skipped` with the reason instead; callers report it and carry on. ``collect_images`` given
+a ``skipped`` list reports a folder without photos there instead of raising.
 
 ``crop_transform`` (2, 3) maps ORIGINAL-photo pixels to crop pixels (``[x', y'] = A @ [x, y, 1]``,
 the dataset format's convention); ``photo`` holds the photo as loaded and ``photo_scale`` its
@@ -22,7 +27,7 @@ loaded pixels per original pixel, so results can be drawn back onto the user's p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -48,6 +53,9 @@ class FaceInput:
         photo_scale: loaded px per original px.
         crop_transform: (2, 3) original px → crop px, or None for aligned inputs.
         landmarks: (68, 2) detected landmarks in crop px, or None.
+        detector: what placed them: "mediapipe", dlib's "hog" / "cnn" (MediaPipe's fallback or
+            ``--detector dlib``), or None for aligned inputs.
+        notes: remarks for the user about this photo (other faces left out, faces too small).
     """
 
     path: Path
@@ -57,6 +65,8 @@ class FaceInput:
     photo_scale: float
     crop_transform: np.ndarray | None
     landmarks: np.ndarray | None = None
+    detector: str | None = None
+    notes: list[str] = field(default_factory=list)
 
     def loaded_to_crop(self) -> np.ndarray | None:
         """(2, 3) transform from LOADED-photo pixels to crop pixels (None for aligned inputs)."""
@@ -77,10 +87,12 @@ class Skipped:
         return f"skipped {self.path}: {self.reason}"
 
 
-def collect_images(paths: Iterable[str | Path]) -> list[Path]:
+def collect_images(paths: Iterable[str | Path], skipped: list["Skipped"] | None = None) -> list[Path]:
     """Files as given (any suffix: the loader decides) and image files found in folders.
 
-    Raises InputFileError for a path that does not exist or a folder without image files.
+    Raises InputFileError for a path that does not exist, and for a folder without image files
+    unless ``skipped`` is given: that folder is then appended to it as a :class:`Skipped` and the
+    other paths are collected (one empty folder must not stop a run over many).
     """
     out: list[Path] = []
     for p in map(Path, paths):
@@ -88,7 +100,9 @@ def collect_images(paths: Iterable[str | Path]) -> list[Path]:
             found = sorted(f for f in p.rglob("*") if f.is_file() and is_image_name(f)
                            and not any(part.startswith(".") for part in f.relative_to(p).parts))
             if not found:
-                raise InputFileError(p, "folder contains no image files")
+                if skipped is None:
+                    raise InputFileError(p, "folder contains no image files")
+                skipped.append(Skipped(p, "folder contains no image files"))
             out += found
         elif p.exists():
             out.append(p)
@@ -185,39 +199,55 @@ def _aligned(path: Path, name: str, image_size: int, with_landmarks: bool = Fals
     return FaceInput(path, name, from_uint8(rgb), rgb, 1.0, None, lm)
 
 
-def _detected(path: Path, name: str, image_size: int, detector: str) -> FaceInput | Skipped:
+def _detected(path: Path, name: str, image_size: int, detector: str, all_faces: bool) -> list[FaceInput] | Skipped:
     from photoface.data.prepare.photo_list import PhotoTask
     from photoface.data.prepare.pipeline import PrepareOptions, process_photo
 
-    options = PrepareOptions(image_size=image_size, detector=detector)
+    options = PrepareOptions(image_size=image_size, detector=detector, all_faces=True)
     result = process_photo(PhotoTask(key=str(path), path=path, identity=name), options)
     if result.skipped or not result.faces:
         return Skipped(path, result.skipped or "no face found")
-    face = result.faces[0]
     photo = load_photo(path, max_side=LOAD_SIDE)
-    return FaceInput(path, name, from_uint8(face.image), photo.rgb, photo.scale,
-                     np.asarray(face.transform, np.float64), np.asarray(face.landmarks, np.float64))
+    faces = result.faces if all_faces else result.faces[:1]  # largest first (FaceDetector.detect)
+    notes = list(result.notes)
+    if not all_faces and len(result.faces) > 1:
+        notes.append(f"{len(result.faces)} faces found; the largest is used, the other {len(result.faces) - 1} "
+                     "left out")
+    several = len(faces) > 1
+    return [FaceInput(path, f"{name}_face{k}" if several else name, from_uint8(face.image), photo.rgb, photo.scale,
+                      np.asarray(face.transform, np.float64), np.asarray(face.landmarks, np.float64),
+                      face.detector, notes=notes if k == 0 else [])
+            for k, face in enumerate(faces)]
 
 
-def load_faces(paths: list[Path], image_size: int, aligned: bool = False,
-               detector: str = "auto", with_landmarks: bool = False) -> Iterator[FaceInput | Skipped]:
-    """One :class:`FaceInput` or :class:`Skipped` per path, in order (see the module docstring).
+def load_faces(paths: list[Path], image_size: int, aligned: bool = False, detector: str = "mediapipe",
+               with_landmarks: bool = False, all_faces: bool = False) -> Iterator[FaceInput | Skipped]:
+    """:class:`FaceInput` or :class:`Skipped` items, in path order (see the module docstring):
+    one per path, or with ``all_faces`` one per face found in the photo.
 
     Args:
         paths: photo files (``collect_images``).
         image_size: the network's crop side, pixels.
         aligned: inputs are training crops already (no detection).
-        detector: "auto" | "hog" | "cnn" (``photoface.data.prepare.detect``), raw photos only.
+        detector: one of ``photoface.data.prepare.faces.DETECTORS`` (default MediaPipe), raw photos only.
         with_landmarks: give aligned crops landmarks too (raw photos always have them).
+        all_faces: every face of a raw photo (``NAME_face0``, ... by size), not only the largest.
     """
     for path, name in zip(paths, unique_names(paths)):
         try:
             if aligned:
                 yield _aligned(path, name, image_size, with_landmarks)
             else:
-                yield _detected(path, name, image_size, detector)
+                found = _detected(path, name, image_size, detector, all_faces)
+                yield from ([found] if isinstance(found, Skipped) else found)
         except InputFileError as exc:
             yield Skipped(path, exc.problem)
+
+
+def log_notes(face: FaceInput, log) -> None:
+    """Send a face's notes (``FaceInput.notes``) to ``log``, each naming the photo."""
+    for note in face.notes:
+        log(f"{face.path}: {note}")
 
 
 def batches(items: Iterable, size: int) -> Iterator[list]:

@@ -42,6 +42,7 @@ class ReportInputs:
     verifications: list[dict] = field(default_factory=list)  # {"a", "b", "verdict", "thumbs": [png, png]}
     loss_png: Path | None = None
     fitted: dict | None = None  # evaluation of model / refine / fit on the first few held-out people
+    views: list[Path] = field(default_factory=list)  # 3D viewer pages (view.html): the first embedded, all linked
 
 
 def fitted_sentence(fitted: dict | None) -> str | None:
@@ -292,9 +293,15 @@ def write_report(inp: ReportInputs) -> Path:
         parts.append(f"<h2>Training losses</h2><img src='{_rel(inp.loss_png, base)}' alt='loss curves'>")
     if inp.panels:
         parts.append("<h2>Reconstructions of held-out photos</h2><p class='small'>input | render | albedo | "
-                     "shading | mesh turned by -50°, 0° and +50° yaw. Meshes (.obj/.ply with albedo "
+                     "shading | mesh turned by -50°, 0° and +50° yaw. Meshes (.obj/.ply/.glb with albedo "
                      "colours) and codes (.json) are next to these pictures.</p>")
         parts += [f"<div><img src='{_rel(p, base)}' alt='{e(p.stem)}'></div>" for p in inp.panels]
+    if inp.views:
+        links = ", ".join(f"<a href='{_rel(v, base)}'>{e(_rel(v, base))}</a>" for v in inp.views)
+        parts.append("<h3>In 3D</h3><p class='small'>Click a photo, drag the mesh to turn it, use the wheel to zoom; "
+                     f"the error map shows each vertex's distance to the true mesh. Full page: {links}.</p>")
+        parts.append(f"<iframe src='{_rel(inp.views[0], base)}' title='3D viewer' "
+                     "style='width:100%;height:640px;border:1px solid #bbb'></iframe>")
     if inp.overlays:
         parts.append("<h3>Renders over the photos</h3><div>")
         parts += [f"<img src='{_rel(p, base)}' alt='{e(p.stem)}' style='height:128px;margin:2px'>"

@@ -1,5 +1,6 @@
 """``photoface transfer``: expression transfer as in the paper's Figure 9.
 
+A photo with several faces counts with its largest face (the others are named in a message).
 The SOURCE photo gives the identity code and the albedo; each TARGET photo gives its expression
 code, pose and lighting. The shape decoder runs on ``[c_id(source), c_exp(target)]`` (the same
 swap as the pairwise shape loss, eq. 8) and the result is rendered with the target's pose and
@@ -12,8 +13,11 @@ an image-space map belongs to the source image's pixels, not the target's.
 Grid (``transfer.png``), S = crop size: the top row holds the source photo and then the target
 photos; the bottom row the source's own reconstruction and then, under each target, the source
 person with that target's expression, pose and light. Shape: (2·S + 2 labels, (1 + T)·S, 3) plus
-2-px gaps. With ``meshes``, ``SOURCE_to_TARGET.obj`` / ``.ply`` hold each transferred shape
-(millimetres, canonical pose, albedo colours).
+2-px gaps. With ``meshes``, ``SOURCE_to_TARGET.obj`` / ``.ply`` / ``.glb`` hold each transferred
+shape (millimetres, the .glb in metres; canonical pose, albedo colours).
+
+``view.html`` (``photoface.apps.viewer``) shows the source and each target: the render over the
+photo, the transferred mesh beside the source's own, the target's pose and expression code.
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ import torch
 from PIL import Image
 
 from photoface.apps import figures
-from photoface.apps.inputs import FaceInput, Skipped, collect_images, load_faces, stacked_landmarks
+from photoface.apps.inputs import FaceInput, Skipped, collect_images, load_faces, log_notes, stacked_landmarks
+from photoface.apps.reconstruct import pose_dict
+from photoface.apps.viewer import VIEW_FILE, ViewFace, ViewMesh, write_view
 from photoface.errors import PhotofaceError
 from photoface.facemodel.export import write_mesh
 from photoface.pixels import to_uint8
@@ -36,12 +42,14 @@ from photoface.pixels import to_uint8
 
 @dataclass
 class TransferResult:
-    """grid: the PNG path; image: the grid array; meshes: written mesh paths; skipped targets."""
+    """grid: the PNG path; image: the grid array; meshes: written mesh paths; skipped targets;
+    view: the viewer's page."""
 
     grid: Path
     image: np.ndarray
     meshes: list[Path] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    view: Path | None = None
 
 
 @torch.no_grad()
@@ -50,7 +58,9 @@ def transfer_faces(trained, source: FaceInput, targets: list[FaceInput]):
 
     Returns:
         dict with ``source_render`` (3, S, S) over the source crop, ``renders`` (T, 3, S, S) over
-        the target crops, ``shapes`` (T, V, 3) mm and ``albedo`` (V, 3) of the source.
+        the target crops, ``shapes`` (T, V, 3) mm and ``albedo`` (V, 3) of the source,
+        ``source_shape`` (V, 3) mm, the photos' physical ``poses`` (1 + T, 6) and expression
+        codes ``expressions`` (1 + T, E), the source's first.
     """
     crops = torch.stack([source.crop] + [t.crop for t in targets]).to(trained.device)
     out = trained.predict(crops, landmarks=stacked_landmarks([source, *targets]))
@@ -65,6 +75,9 @@ def transfer_faces(trained, source: FaceInput, targets: list[FaceInput]):
         "renders": r.image,
         "shapes": shapes,
         "albedo": src_albedo,
+        "source_shape": out.shape[0],
+        "poses": out.pose,
+        "expressions": out.exp_code,
     }
 
 
@@ -89,7 +102,7 @@ def transfer(
     meshes: bool = False,
     aligned: bool = False,
     device: str = "cpu",
-    detector: str = "auto",
+    detector: str = "mediapipe",
     log: Callable[[str], None] = _stderr,
     trained=None,
 ) -> TransferResult:
@@ -98,7 +111,7 @@ def transfer(
     Args:
         source: one photo. targets: photos and folders.
         checkpoint: run folder or checkpoint file. out_dir: output folder (created).
-        meshes: also write each transferred shape as .obj and .ply.
+        meshes: also write each transferred shape as .obj, .ply and .glb.
         aligned: the photos are training crops already.
         trained: an already loaded ``Trained`` (then ``checkpoint`` is ignored).
 
@@ -110,16 +123,21 @@ def transfer(
     src_paths = collect_images([source])
     if len(src_paths) != 1:
         raise PhotofaceError(f"{source}: the source must be one photo, found {len(src_paths)}")
-    tgt_paths = collect_images(targets)
+    empty: list[Skipped] = []
+    tgt_paths = collect_images(targets, skipped=empty)
+    for s in empty:
+        log(s.message())
     trained = trained or load_trained(checkpoint, device=device)
     faces = list(load_faces(src_paths + tgt_paths, trained.image_size, aligned, detector, trained.uses_landmarks))
     src = faces[0]
     if isinstance(src, Skipped):
         raise PhotofaceError(f"source photo {src.path}: {src.reason}")
-    skipped = [f for f in faces[1:] if isinstance(f, Skipped)]
-    for s in skipped:
+    skipped = empty + [f for f in faces[1:] if isinstance(f, Skipped)]
+    for s in skipped[len(empty):]:
         log(s.message())
     tgts = [f for f in faces[1:] if isinstance(f, FaceInput)]
+    for f in [src, *tgts]:
+        log_notes(f, log)
     if not tgts:
         raise PhotofaceError("no usable target photo")
     res = transfer_faces(trained, src, tgts)
@@ -129,11 +147,30 @@ def transfer(
     grid_path = out_dir / "transfer.png"
     Image.fromarray(grid).save(grid_path)
     written: list[Path] = []
+    tri = trained.face_model.faces.cpu().numpy()
+    colours = res["albedo"].cpu().numpy()
     if meshes:
-        tri = trained.face_model.faces.cpu().numpy()
-        colours = res["albedo"].cpu().numpy()
         for t, shape in zip(tgts, res["shapes"]):
-            for suffix in (".obj", ".ply"):
+            for suffix in (".obj", ".ply", ".glb"):
                 written.append(write_mesh(out_dir / f"{src.name}_to_{t.name}{suffix}", shape.cpu().numpy(), tri,
                                           colours))
-    return TransferResult(grid_path, grid, written, skipped)
+    view = write_view(out_dir / VIEW_FILE, view_faces(src, tgts, res), tri,
+                      f"photoface transfer: {src.name} with the expressions of {len(tgts)} photo(s)")
+    return TransferResult(grid_path, grid, written, skipped, view)
+
+
+def view_faces(source: FaceInput, targets: list[FaceInput], result: dict) -> list[ViewFace]:
+    """The viewer's faces of a transfer: the source (its own mesh), then each target (the
+    transferred mesh beside the source's own, the target's pose and expression)."""
+    colours = result["albedo"].cpu().numpy()
+    own = ViewMesh("source", result["source_shape"].cpu().numpy(), colours, key="source")
+
+    def codes(i: int) -> dict:
+        return {"pose": pose_dict(result["poses"][i]), "expression": result["expressions"][i].cpu().tolist()}
+
+    faces = [ViewFace(source.name, "source", to_uint8(source.crop), to_uint8(result["source_render"]), [own], codes(0))]
+    for k, (t, shape) in enumerate(zip(targets, result["shapes"])):
+        moved = ViewMesh(f"{source.name} with this expression", shape.cpu().numpy(), colours)
+        faces.append(ViewFace(t.name, "targets", to_uint8(t.crop), to_uint8(result["renders"][k]), [moved, own],
+                              codes(k + 1)))
+    return faces

@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import argparse
 
+from photoface.cli.data import DEFAULT_DETECTOR, DETECTORS
+
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``reconstruct``, ``transfer``, ``verify`` and ``demo`` on the top-level sub-parsers ``sub``."""
     r = sub.add_parser(
         "reconstruct",
         help="3D face meshes, codes, overlays and panels from photos",
-        description="For each photo NAME: NAME.obj and NAME.ply (mesh in mm with albedo colours), NAME.json "
+        description="For each photo NAME: NAME.obj, NAME.ply and NAME.glb (mesh with albedo colours; mm, the .glb in m), NAME.json "
         "(identity, expression, pose and light codes, physical pose, crop transform), NAME_overlay.png (render "
         "over the photo) and NAME_panel.png (input | render | albedo | shading | mesh from three views). Raw "
-        "photos are detected, landmarked and aligned like `photoface prepare`; unreadable photos are skipped.",
+        "photos are detected, landmarked and aligned like `photoface prepare`; unreadable photos are skipped. "
+        "DIR/view.html shows every photo with its mesh in 3D, offline in a browser.",
     )
     r.add_argument("images", nargs="+", metavar="IMAGES", help="photo files and folders")
     r.add_argument("--out", required=True, metavar="DIR")
@@ -43,7 +46,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     t.add_argument("source", metavar="SOURCE", help="one photo")
     t.add_argument("targets", nargs="+", metavar="TARGET", help="photo files and folders")
     t.add_argument("--out", required=True, metavar="DIR")
-    t.add_argument("--meshes", action="store_true", help="also write SOURCE_to_TARGET.obj/.ply per target")
+    t.add_argument("--meshes", action="store_true", help="also write SOURCE_to_TARGET.obj/.ply/.glb per target")
     _photo_options(t)
     t.set_defaults(handler=run_transfer)
 
@@ -52,12 +55,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="same person or not: identity similarity of two photos or two photo folders",
         description="Prints the cosine similarity of the identity codes (a folder counts as one person: the "
         "mean of its photos' normalised codes) and a same/different decision at the threshold that the "
-        "evaluation calibrated on held-out identities (RUN/verification.json), or at --threshold.",
+        "evaluation calibrated on held-out identities (RUN/verification.json), or at --threshold. A threshold "
+        "calibrated on synthetic faces does not decide on real photos: calibrate one with --calibrate.",
     )
     v.add_argument("a", metavar="A", help="photo or folder of photos of one person")
     v.add_argument("b", metavar="B", help="photo or folder of photos of one person")
     v.add_argument("--threshold", type=float, default=None, metavar="T",
-                   help="decision threshold (default: the run's calibrated one)")
+                   help="decision threshold (default: the run's calibrated one for this kind of photo)")
+    v.add_argument("--calibrate", metavar="PERSON_FOLDERS",
+                   help="first calibrate the threshold on real photos: a folder with one folder of photos per person; "
+                   "stored as RUN/verification_photos.json and used for real photos from then on")
     _photo_options(v)
     v.set_defaults(handler=run_verify)
 
@@ -87,8 +94,9 @@ def _photo_options(p: argparse.ArgumentParser) -> None:
                    help="trained run folder (its selected checkpoint: best.pt, else last.pt) or a checkpoint file")
     p.add_argument("--aligned", action="store_true",
                    help="the photos are training crops already (e.g. synthetic photos): no face detection")
-    p.add_argument("--detector", choices=("auto", "hog", "cnn"), default="auto",
-                   help="face detector for raw photos (default auto: HOG, the CNN where HOG finds nothing)")
+    p.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR,
+                   help="face detector for raw photos: mediapipe (default; dlib where it finds no face), "
+                        "dlib (HOG, then its CNN where HOG finds nothing), or dlib's auto/hog/cnn")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
 
 
@@ -121,7 +129,7 @@ def run_verify(args: argparse.Namespace) -> int:
     from photoface.apps.verify import verify
 
     verdict = verify(args.a, args.b, args.checkpoint, threshold=args.threshold, aligned=args.aligned,
-                     device=args.device, detector=args.detector, require_threshold=True)
+                     device=args.device, detector=args.detector, require_threshold=True, calibrate_on=args.calibrate)
     print(verdict.describe())
     return 0
 

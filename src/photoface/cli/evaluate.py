@@ -1,4 +1,4 @@
-"""``photoface evaluate synthetic|micc|aflw2000|ablation``: benchmarks → JSON + Markdown.
+"""``photoface evaluate synthetic|micc|aflw2000|now|meshes|identity|ablation|face-space|crossmodel``: benchmarks → JSON + Markdown.
 
 Each handler imports its runner lazily so that ``photoface --help`` stays fast.
 """
@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import argparse
 
+from photoface.cli.data import DEFAULT_DETECTOR, DETECTORS
+
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``photoface evaluate`` and its benchmarks on the top-level sub-parsers ``sub``."""
-    ev = sub.add_parser("evaluate", help="benchmarks: synthetic ground truth, MICC Florence, AFLW2000-3D, ablation",
+    ev = sub.add_parser("evaluate", help="benchmarks: synthetic ground truth, MICC Florence, AFLW2000-3D, NoW, any "
+                        "method's meshes, real-photo identity, ablation, face-space, crossmodel",
                         description="Each benchmark writes FILE.json and FILE.md next to it (docs/evaluation.md).")
     esub = ev.add_subparsers(dest="evaluate_command", metavar="BENCHMARK")
 
@@ -44,6 +47,61 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="how images are cropped for the network (default box; see docs/evaluation.md)")
     p.set_defaults(handler=aflw2000)
 
+    p = esub.add_parser("now", help="NoW: scan-to-mesh error of predicted meshes (the challenge's protocol)",
+                        description="PRED_DIR holds <subject>/<challenge>/<image>.obj (or .ply) with <image>.npy or "
+                        ".txt (7 landmarks), the challenge's submission layout (docs/evaluation.md, 'NoW').")
+    p.add_argument("predictions", metavar="PRED_DIR")
+    p.add_argument("--data", metavar="NOW_ROOT", help="NoW root: imagepaths*.txt, scans/, scans_lmks_onlypp/")
+    p.add_argument("--image-set", choices=("val", "test"), default="val", help="image list under NOW_ROOT")
+    p.add_argument("--image-list", metavar="FILE", help="image list (instead of NOW_ROOT's)")
+    p.add_argument("--scans", metavar="DIR", help="scans folder (default NOW_ROOT/scans)")
+    p.add_argument("--scan-landmarks", metavar="DIR", help=".pp folder (default NOW_ROOT/scans_lmks_onlypp)")
+    p.add_argument("--challenge", default="", choices=("", "multiview_neutral", "multiview_expressions",
+                                                       "multiview_occlusions", "selfie"),
+                   help="score one challenge only (default all)")
+    p.add_argument("--mode", choices=("single-image", "multi-image"), default="single-image",
+                   help="how the predictions were made: a label carried into the results")
+    p.add_argument("--out", metavar="FILE.json", help="results (default PRED_DIR/eval_now.json) and FILE.md")
+    p.add_argument("--quiet", action="store_true", help="no line per image")
+    p.set_defaults(handler=now)
+
+    p = esub.add_parser("meshes", help="score any method's meshes (DECA, MICA, BFM or FLAME topology, ...) "
+                        "with the MICC, NoW or synthetic-truth protocol",
+                        description="Layouts and landmark sources: docs/evaluation.md, 'Scoring any method's meshes'.")
+    p.add_argument("predictions", metavar="PRED_DIR")
+    p.add_argument("--truth", required=True, metavar="DIR", help="NoW root, MICC root or photoface synth dataset")
+    p.add_argument("--protocol", required=True, choices=("micc", "now", "synthetic"))
+    p.add_argument("--topology", metavar="SPEC",
+                   help="landmarks of meshes without a landmark file: MODEL.npz, flame:EMBEDDING or indices:FILE")
+    p.add_argument("--image-set", choices=("val", "test"), default="val", help="NoW image list")
+    p.add_argument("--mode", choices=("single-image", "multi-image"), default="single-image",
+                   help="how the predictions were made: a label carried into the results")
+    p.add_argument("--out", metavar="FILE.json", help="results (default PRED_DIR/eval_meshes_<protocol>.json) and .md")
+    p.add_argument("--quiet", action="store_true", help="no line per mesh")
+    p.set_defaults(handler=meshes)
+
+    p = esub.add_parser("identity", help="per-photo identities on real person folders: EER, TAR@FAR, shape spread",
+                        description="PHOTOS is a folder of person folders (no 3D truth needed). Each photo gets an "
+                        "identity on its own; all pairs are scored (EER, TAR@FAR 0.1 and 0.01) and the identity "
+                        "meshes compared (mean distance within and between people, mm). docs/evaluation.md.")
+    p.add_argument("photos", metavar="PHOTOS")
+    p.add_argument("--checkpoint", metavar="RUN", help="trained run (needed by --method network)")
+    p.add_argument("--method", default=None, metavar="LIST",
+                   help="comma-separated: network, fit (each photo fitted alone), pixels (24x24 grey baseline); "
+                   "default network,pixels with --checkpoint, else fit,pixels")
+    p.add_argument("--model", default=None, metavar="MODEL",
+                   help="face model of --method fit (default the checkpoint's, else builtin:demo)")
+    p.add_argument("--size", type=int, default=128, metavar="PX", help="crop size without --checkpoint (default 128)")
+    p.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR,
+                   help="face detector: mediapipe (default; dlib where it finds no face), dlib, auto, hog, cnn")
+    p.add_argument("--set", dest="fit_overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="FitConfig override for --method fit; repeatable")
+    p.add_argument("--out", metavar="FILE.json",
+                   help="results file (default RUN/eval_identity.json, or ./eval_identity.json without a run)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, ... (default cpu)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(handler=identity)
+
     p = esub.add_parser("ablation", help="train the paper's ablations (and shape supervision only), Table 2")
     p.add_argument("--data", required=True, metavar="DIR", help="synthetic prepared dataset (train + test)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the runs and ablation.json/.md")
@@ -57,6 +115,42 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="config override applied to every variant; repeatable")
     p.add_argument("--max-photos", type=int, metavar="N", help="evaluation: at most N photos per identity and setting")
     p.set_defaults(handler=ablation)
+
+    p = esub.add_parser("face-space", help="how human is a face model: its faces against a reference model's faces",
+                        description="Samples N neutral identities of the reference (coefficients N(0, 1)) and scores, "
+                        "with the 95 mm / 68-landmark / rigid then similarity ICP protocol, the reference's own mean "
+                        "face, the model's mean face and the model's identity space registered in 3D to each face "
+                        "(ICP + ridge: the floor of any reconstruction). Writes OUT/face_space.json, .md and "
+                        "face_space_errors.png (docs/evaluation.md).")
+    p.add_argument("--reference", required=True, metavar="REF",
+                   help="the reference face model: .npz (e.g. a real-scan model imported by model import-ict) "
+                        "or builtin:demo / builtin:paper")
+    p.add_argument("--model", default="builtin:demo", metavar="MODEL",
+                   help="the face model under test: .npz or builtin:demo / builtin:paper (default builtin:demo)")
+    p.add_argument("--identities", type=int, default=20, metavar="N", help="reference identities (default 20)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the identities' draw (default 0)")
+    p.add_argument("--ridge", type=float, default=None, metavar="LAMBDA",
+                   help="ridge weight of the registration floor (default 1e-2, see docs/evaluation.md)")
+    p.add_argument("--out", default="face_space", metavar="DIR", help="output folder (default ./face_space)")
+    p.add_argument("--quiet", action="store_true", help="no line per identity")
+    p.set_defaults(handler=face_space)
+
+    p = esub.add_parser("crossmodel", help="fit a face model to photos of a reference model's faces (photoface fit)",
+                        description="DIR is a synthetic benchmark made from the reference (photoface synth --model "
+                        "REF.npz --test-fraction Q). Fits --fit-model to each held-out person's photos and scores the "
+                        "posed meshes per photo and the neutral identity mesh per person against the true meshes "
+                        "with the face-space protocol, next to both models' mean faces (docs/evaluation.md).")
+    p.add_argument("--data", required=True, metavar="DIR", help="synthetic benchmark made from --reference")
+    p.add_argument("--reference", required=True, metavar="REF", help="the face model the dataset was made from")
+    p.add_argument("--fit-model", default="builtin:demo", metavar="MODEL",
+                   help="the face model fitted: .npz or builtin:demo / builtin:paper (default builtin:demo)")
+    p.add_argument("--max-identities", type=int, metavar="N", help="only the first N held-out people")
+    p.add_argument("--max-photos", type=int, metavar="N", help="at most N photos per person and setting")
+    p.add_argument("--set", dest="fit_overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="FitConfig override of the fit; repeatable")
+    p.add_argument("--out", metavar="FILE.json", help="results file (default DIR/eval_crossmodel.json)")
+    p.add_argument("--quiet", action="store_true", help="no line per person")
+    p.set_defaults(handler=crossmodel)
     # Bare ``photoface evaluate`` shows the benchmarks and exits 2, like a usage error.
     ev.set_defaults(handler=lambda args: ev.print_help() or 2)
 
@@ -127,6 +221,45 @@ def micc(args: argparse.Namespace) -> int:
     return _finish(args, res, "micc")
 
 
+def now(args: argparse.Namespace) -> int:
+    """``evaluate now``: the NoW protocol on a folder of predictions."""
+    import sys
+    from pathlib import Path
+
+    from photoface.evaluate.now import evaluate_now, write_now_results
+
+    res = evaluate_now(args.predictions, args.data, image_list=args.image_list, image_set=args.image_set,
+                       scans=args.scans, scan_landmarks=args.scan_landmarks, challenge=args.challenge,
+                       mode=args.mode, log=None if args.quiet else lambda m: print(m, file=sys.stderr))
+    paths = write_now_results(res, args.out or Path(args.predictions) / "eval_now.json")
+    p = res["pooled"]
+    print(f"NoW ({res['meta']['mode']}): median {p['median']:.3f} mm, mean {p['mean']:.3f} mm, std {p['std']:.3f} mm "
+          f"over {res['meta']['n_scored']} images ({res['meta']['n_missing']} missing); wrote {paths[0]} and {paths[1]}")
+    return 0
+
+
+def meshes(args: argparse.Namespace) -> int:
+    """``evaluate meshes``: any method's meshes against MICC, NoW or synthetic ground truth."""
+    import sys
+    from pathlib import Path
+
+    from photoface.evaluate.meshes import evaluate_meshes, meshes_markdown
+    from photoface.evaluate.now import now_markdown, write_now_results
+
+    res = evaluate_meshes(args.predictions, args.truth, args.protocol, args.topology, image_set=args.image_set,
+                          mode=args.mode, log=None if args.quiet else lambda m: print(m, file=sys.stderr))
+    out = args.out or Path(args.predictions) / f"eval_meshes_{args.protocol}.json"
+    paths = write_now_results(res, out, now_markdown if args.protocol == "now" else meshes_markdown)
+    if args.protocol == "now":
+        p = res["pooled"]
+        line = f"median {p['median']:.3f} mm, mean {p['mean']:.3f} mm, std {p['std']:.3f} mm"
+    else:
+        s = res["overall"]["symmetric_mm"]
+        line = f"symmetric {s['mean']:.3f} ± {s['std']:.3f} mm over {s['n']} subjects"
+    print(f"{args.protocol} ({args.mode}): {line}; wrote {paths[0]} and {paths[1]}")
+    return 0
+
+
 def aflw2000(args: argparse.Namespace) -> int:
     """``evaluate aflw2000``: 68-landmark NME on AFLW2000-3D."""
     from photoface.evaluate.aflw2000_runner import evaluate_aflw2000
@@ -135,6 +268,23 @@ def aflw2000(args: argparse.Namespace) -> int:
                             max_images=args.max_photos, crop=args.crop, device=args.device,
                             batch_size=args.batch_size)
     return _finish(args, res, "aflw2000")
+
+
+def identity(args: argparse.Namespace) -> int:
+    """``evaluate identity``: per-photo identities on a folder of person folders."""
+    from pathlib import Path
+
+    from photoface.evaluate.identity import evaluate_identity
+    from photoface.fit.config import FitConfig, apply_overrides
+
+    methods = None if args.method is None else [m.strip() for m in args.method.split(",") if m.strip()]
+    res = evaluate_identity(args.photos, args.checkpoint, methods=methods, face_model=args.model,
+                            image_size=args.size, detector=args.detector,
+                            fit_config=apply_overrides(FitConfig(), args.fit_overrides), device=args.device,
+                            progress=not args.quiet)
+    if args.out is None:
+        args.out = str(Path(res["meta"]["run"] or ".") / "eval_identity.json")
+    return _finish(args, res, "identity")
 
 
 def ablation(args: argparse.Namespace) -> int:
@@ -146,4 +296,42 @@ def ablation(args: argparse.Namespace) -> int:
                        variants=None if not args.variants else [v.strip() for v in args.variants.split(",")],
                        preset=args.preset, overrides=args.overrides, max_photos=args.max_photos)
     print(f"wrote {res['meta']['json']} and {res['meta']['markdown']}")
+    return 0
+
+
+def _log(args: argparse.Namespace):
+    """A progress printer on stderr, or None with --quiet."""
+    import sys
+
+    return None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+
+
+def face_space(args: argparse.Namespace) -> int:
+    """``evaluate face-space``: a face model's faces against a reference model's faces."""
+    from pathlib import Path
+
+    from photoface.evaluate.face_space import RESULTS_FILE, evaluate_face_space
+    from photoface.evaluate.registration import DEFAULT_RIDGE
+
+    res = evaluate_face_space(args.reference, args.model, identities=args.identities, seed=args.seed,
+                              ridge=DEFAULT_RIDGE if args.ridge is None else args.ridge, out_dir=args.out,
+                              log=_log(args))
+    path = Path(args.out) / RESULTS_FILE
+    print(f"wrote {path}, {path.with_suffix('.md')} and {res['meta']['figure']} ({res['meta']['seconds']:.0f} s)")
+    return 0
+
+
+def crossmodel(args: argparse.Namespace) -> int:
+    """``evaluate crossmodel``: fit a face model to photos of a reference model's faces."""
+    from pathlib import Path
+
+    from photoface.evaluate.crossmodel import evaluate_crossmodel
+    from photoface.fit.config import FitConfig, apply_overrides
+
+    out = Path(args.out or Path(args.data) / "eval_crossmodel.json")
+    res = evaluate_crossmodel(args.data, args.reference, args.fit_model,
+                              fit_config=apply_overrides(FitConfig(), args.fit_overrides),
+                              max_identities=args.max_identities, max_photos=args.max_photos, out=out,
+                              log=_log(args))
+    print(f"wrote {out} and {out.with_suffix('.md')} ({res['meta']['seconds']:.0f} s)")
     return 0

@@ -72,16 +72,14 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_report(args: argparse.Namespace) -> int:
     """``train-report``: print the run's learning numbers, and write them as JSON with ``--json``."""
-    import json
-
     from photoface.evaluate.training_report import format_report, training_report
+    from photoface.jsonfile import write_json
 
     steps = None if args.steps is None else [int(x) for x in args.steps.split(",") if x.strip()]
     report = training_report(args.run, args.data, steps=steps)
     print(format_report(report))
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(report, fh, indent=2)
+        write_json(args.json, report, indent=2)
     return 0
 
 

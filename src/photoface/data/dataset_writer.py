@@ -29,6 +29,7 @@ from photoface.data.format import (
     read_index,
 )
 from photoface.errors import InputFileError, PhotofaceError
+from photoface.jsonfile import json_text, write_json
 from photoface.pixels import to_uint8
 
 
@@ -150,7 +151,7 @@ class DatasetWriter:
 
     # -- writing
     def _append(self, entry: dict) -> None:
-        self._journal.write(json.dumps(entry, separators=(",", ":")) + "\n")
+        self._journal.write(json_text(entry, compact=True) + "\n")
         self._journal.flush()
         os.fsync(self._journal.fileno())
 
@@ -207,8 +208,8 @@ class DatasetWriter:
             "train": sum(r.split == "train" for r in rows),
             "test": sum(r.split == "test" for r in rows),
         }
-        text = "".join(json.dumps(r.to_json(), separators=(",", ":")) + "\n" for r in rows)
-        write_atomic(self.root / META_FILE, (json.dumps(self.meta.to_json(), indent=2) + "\n").encode())
+        text = "".join(json_text(r.to_json(), compact=True) + "\n" for r in rows)
+        write_json(self.root / META_FILE, self.meta.to_json(), indent=2)
         write_atomic(self.root / INDEX_FILE, text.encode("utf-8"))
         return PreparedDataset(self.root, self.meta, rows)
 

@@ -21,14 +21,13 @@ Run: ``python -m photoface.evaluate.fit_landmarks --data DIR [--out FILE.json]``
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from photoface.evaluate.nme import landmark_nme
 from photoface.evaluate.synthetic import SyntheticBenchmark, _face_model
+from photoface.jsonfile import write_json
 
 YAW_BINS = ((0.0, 30.0), (30.0, 45.0), (45.0, 60.0), (60.0, 90.0))
 
@@ -104,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     res = compare(args.data, apply_overrides(FitConfig(), args.overrides), args.detector, args.max_photos)
     if args.out:
-        Path(args.out).write_text(json.dumps(res, indent=1))
+        write_json(args.out, res)
     print(f"{res['photos']} photos, dlib found no face in {res['dlib_missed']}")
     print("| |yaw| | photos | " + " | ".join(f"{k} NME68 / inner51 (%)" for k in ("input", "fit", "dlib", "fit_on_dlib"))
           + " |")

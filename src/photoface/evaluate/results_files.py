@@ -8,35 +8,16 @@ metrics of the synthetic benchmark, verification, AFLW2000-3D NME per yaw bin, T
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 
 import numpy as np
 
 from photoface.atomic import write_atomic
 from photoface.evaluate import tables
+from photoface.jsonfile import json_text
 
-METHOD_ORDER = ("model", "refine", "shape_supervised", "fit", "fit_single", "landmark_fit", "mean_face")
-
-
-def to_jsonable(obj):
-    """Plain JSON values: dicts, lists, finite floats (NaN/inf → None), ints, strings."""
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return to_jsonable(obj.tolist())
-    if isinstance(obj, (np.bool_, bool)):
-        return bool(obj)
-    if isinstance(obj, (np.integer, int)):
-        return int(obj)
-    if isinstance(obj, (np.floating, float)):
-        return float(obj) if math.isfinite(float(obj)) else None
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
+METHOD_ORDER = ("model", "refine", "shape_supervised", "network", "fit", "fit_single", "landmark_fit", "mean_face",
+                "pixels")
 
 
 def methods_of(results: dict) -> list[str]:
@@ -135,8 +116,98 @@ def ablation_markdown(results: dict) -> str:
                                     "average over identity, held-out synthetic identities.") + "\n")
 
 
-MARKDOWN = {"synthetic": synthetic_markdown, "micc": micc_markdown, "aflw2000": aflw2000_markdown,
-            "ablation": ablation_markdown}
+def identity_markdown(results: dict) -> str:
+    """``evaluate identity``: verification of per-photo identities and shape consistency per method."""
+    meta = results.get("meta", {})
+    methods = methods_of(results)
+    ver = {m: results[m]["verification"] for m in methods if results[m].get("verification")}
+    rows = [[tables.METHOD_LABELS.get(m, m), f"{s['intra_mm']:.3f}", f"{s['inter_mm']:.3f}", f"{s['ratio']:.3f}"]
+            for m in methods if (s := results[m].get("shape"))]
+    text = (_header(results, "Identity on real photo collections")
+            + f"- people: {meta.get('people')}, photos per person: {meta.get('photos_per_person')}\n"
+            + f"- skipped photos: {len(meta.get('skipped') or {})}\n\n"
+            + "## Verification (cosine of per-photo identity vectors, all pairs)\n\n"
+            + tables.verification_table(ver) + "\n"
+            + "Accuracy: balanced accuracy at a TAR − FAR threshold calibrated on other identities.\n")
+    if rows:
+        text += ("\n## Identity meshes (mean per-vertex distance between two photos' neutral identities, mm)\n\n"
+                 + "| Method | same person | different people | ratio |\n|---|---:|---:|---:|\n"
+                 + "".join("| " + " | ".join(r) + " |\n" for r in rows))
+    return text
+
+
+def _se(summary) -> str:
+    """'1.23 ± 0.04' (mean ± standard error) or '–'."""
+    if not summary or summary.get("mean") is None or not np.isfinite(summary["mean"]):
+        return "–"
+    sem = summary.get("sem")
+    return f"{summary['mean']:.2f}" + (f" ± {sem:.2f}" if sem is not None and np.isfinite(sem) else "")
+
+
+def _region_table(results: dict, methods: dict[str, str]) -> str:
+    """Per-region |error| and signed error (mm, mean ± SE over faces) of each method."""
+    names: list[str] = []
+    for m in methods:
+        names += [n for n in results[m].get("regions", {}) if n not in names]
+    header = ["Region"] + [f"{label}: abs / signed" for label in methods.values()]
+    rows = [[n] + [f"{_se(results[m]['regions'].get(n, {}).get('abs_mm'))} / "
+                   f"{_se(results[m]['regions'].get(n, {}).get('signed_mm'))}" for m in methods] for n in names]
+    lines = [header, ["---"] + ["---:"] * len(methods)] + rows
+    return "\n".join("| " + " | ".join(r) + " |" for r in lines) + "\n"
+
+
+def _model_lines(meta: dict, keys: tuple[str, ...]) -> str:
+    lines = []
+    for key in keys:
+        info = meta.get(key) or {}
+        lines.append(f"- {key}: {info.get('spec') or info.get('name')} (hash {str(info.get('hash'))[:12]})")
+    for key in ("dataset", "identities", "photos", "image_size", "seed", "ridge", "registration_iterations",
+                "failed_photos", "protocol", "sampling", "signed_error", "fit_seconds", "seconds"):
+        if meta.get(key) is not None:
+            lines.append(f"- {key}: {meta[key]}")
+    return "\n".join(lines) + "\n\n"
+
+
+def face_space_markdown(results: dict) -> str:
+    from photoface.evaluate.face_space import METHOD_LABELS as FACE_SPACE_LABELS
+
+    meta = results.get("meta", {})
+    rows = [["Prediction vs the reference's faces", "sym (mm)", "truth → prediction", "prediction → truth"],
+            ["---", "---:", "---:", "---:"]]
+    for m, label in FACE_SPACE_LABELS.items():
+        r = results[m]
+        rows.append([label, _se(r["symmetric_mm"]), _se(r["scan_to_pred_mm"]), _se(r["pred_to_scan_mm"])])
+    coef = results["registration_floor"].get("max_abs_coefficient", {})
+    return ("# How human is a face model: face space\n\n" + _model_lines(meta, ("reference", "model"))
+            + "## Distance to the reference's faces (mean ± standard error over identities)\n\n"
+            + "\n".join("| " + " | ".join(r) + " |" for r in rows) + "\n\n"
+            + f"Registration: ridge λ = {meta.get('ridge')}; max |identity coefficient| "
+              f"{coef.get('max', float('nan')):.2f} (mean over faces of each fit's max: {coef.get('mean', float('nan')):.2f}).\n\n"
+            + "## Per region (mm; signed: + = the prediction lies in front of the real surface)\n\n"
+            + _region_table(results, FACE_SPACE_LABELS) + "\n"
+            + (f"Figure: {meta['figure']}\n" if meta.get("figure") else ""))
+
+
+def crossmodel_markdown(results: dict) -> str:
+    from photoface.evaluate.crossmodel import METHOD_LABELS as CROSSMODEL_LABELS
+
+    meta = results.get("meta", {})
+    rows = [["Method", "per photo (mm)", "identity mesh vs neutral truth (mm)"], ["---", "---:", "---:"]]
+    for m, label in CROSSMODEL_LABELS.items():
+        rows.append([label, _se(results[m]["photo_mm"]), _se(results[m]["person_mm"])])
+    beats = results["fit"].get("beats_reference_mean")
+    return ("# How human is a face model: fits to photos of the reference's faces\n\n"
+            + _model_lines(meta, ("reference", "fit_model"))
+            + "## Symmetric distance to the true meshes (mean ± standard error over photos / people)\n\n"
+            + "\n".join("| " + " | ".join(r) + " |" for r in rows) + "\n\n"
+            + (f"The fit's identity mesh beat the reference's mean face for {beats} of {meta.get('identities')} "
+               "people.\n\n" if beats is not None else "")
+            + "## Identity mesh per region (mm; signed: + = in front of the real surface)\n\n"
+            + _region_table(results, CROSSMODEL_LABELS))
+
+
+MARKDOWN = {"identity": identity_markdown, "synthetic": synthetic_markdown, "micc": micc_markdown, "aflw2000": aflw2000_markdown,
+            "ablation": ablation_markdown, "face_space": face_space_markdown, "crossmodel": crossmodel_markdown}
 
 
 def write_results(results: dict, path: str | Path) -> tuple[Path, Path]:
@@ -147,9 +218,8 @@ def write_results(results: dict, path: str | Path) -> tuple[Path, Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     md_path = path.with_suffix(".md")
-    clean = to_jsonable(results)
     kind = results.get("meta", {}).get("benchmark", "synthetic")
-    for target, text in ((path, json.dumps(clean, indent=1, allow_nan=False) + "\n"),
+    for target, text in ((path, json_text(results, indent=1) + "\n"),
                          (md_path, MARKDOWN[kind](results))):
         write_atomic(target, text)
     return path, md_path

@@ -38,7 +38,6 @@ and setting (the first ones by file order).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,7 +45,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from photoface.atomic import write_atomic
 from photoface.data.format import SETTINGS, load_dataset
 from photoface.errors import InputFileError, PhotofaceError
 from photoface.evaluate.benchmark import (
@@ -72,6 +70,7 @@ from photoface.evaluate.runner import (
 )
 from photoface.evaluate.shape_metrics import expression_error, pose_errors
 from photoface.facemodel import hash_mismatch_advice
+from photoface.jsonfile import write_json
 from photoface.run.layout import verification_path
 
 
@@ -313,5 +312,7 @@ def write_verification_file(trained, ver: dict, bench: SyntheticBenchmark) -> Pa
         "calibrated_on": f"all {ver['pairs']} pairs of {len(bench.rows)} test photos of {len(bench.scans)} "
                          f"held-out identities ({bench.root.resolve()})",
         "checkpoint": str(Path(trained.checkpoint).resolve()), "step": trained.step,
+        # aligned synthetic crops with their true landmarks: no detector (photoface.apps.verify)
+        "domain": {"kind": "synthetic", "detector": None},
     }
-    return write_atomic(verification_path(run), json.dumps(data, indent=1))
+    return write_json(verification_path(run), data)

@@ -32,6 +32,8 @@ METHOD_LABELS = {
     "shape_supervised": "Shape supervision only",
     "fit": "Collection fit (photoface.fit)",
     "fit_single": "Collection fit, each photo alone",
+    "network": "Network identity code",
+    "pixels": "24×24 grey pixels",
 }
 ABLATION_VARIANTS = {
     "full": "Full model",

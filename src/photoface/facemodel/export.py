@@ -1,10 +1,14 @@
-"""Mesh files (.obj or .ply) with per-vertex colours: one face of a model, or any decoded mesh.
+"""Mesh files (.obj, .ply or .glb) with per-vertex colours: one face of a model, or any decoded mesh.
 
 Writing goes through trimesh. Meshes are built with ``process=False`` so that the model's
 vertex order (its dense correspondence) is kept and coincident vertices, such as the two lips
 of a closed mouth, are not merged. Colours are the albedo in [0, 1] stored as 8-bit RGB; OBJ
-carries them as the non-standard but widely read ``v x y z r g b`` extension, PLY natively.
-Positions are in millimetres in the model's canonical frame.
+carries them as the non-standard but widely read ``v x y z r g b`` extension, PLY natively,
+glTF as the ``COLOR_0`` attribute (normalised unsigned bytes, linear RGB as glTF defines it).
+Positions are in the model's canonical frame, in millimetres in .obj and .ply; a .glb holds
+metres, glTF's unit, so that Blender, three.js and model viewers show the face at its true size
+(the frames agree: glTF's +Y up, +Z out of the front, +X the asset's left). The .glb also carries
+vertex normals, without which glTF viewers shade every triangle flat.
 """
 
 from __future__ import annotations
@@ -15,18 +19,22 @@ import numpy as np
 import torch
 import trimesh
 
+from photoface.atomic import write_atomic
 from photoface.errors import PhotofaceError
-from photoface.facemodel.model import MorphableModel
+from photoface.facemodel.model import MorphableModel, fold_into_bounds
 from photoface.pixels import to_uint8
 
-FORMATS = (".obj", ".ply")
+FORMATS = (".obj", ".ply", ".glb")
+GLTF_METRES_PER_MM = 1e-3
 
 
-def parse_coefficients(text: str | None, count: int, what: str, kind: str = "normal") -> torch.Tensor:
+def parse_coefficients(text: str | None, count: int, what: str, kind: str = "normal", bounds=None) -> torch.Tensor:
     """(1, count) coefficients from the CLI: ``None``/"" = zeros, ``random:SEED``, or a comma list.
 
     A list may be shorter than ``count`` (the rest are 0). ``random:SEED`` draws standard-normal
-    values, or for ``kind="blendshape"`` sparse weights in [0, 1] (as ``MorphableModel.sample``).
+    values, or for ``kind="blendshape"`` sparse weights in [0, 1] (as ``MorphableModel.sample``),
+    folded into ``bounds`` ((count, 2), ``MorphableModel.exp_bounds``; e.g. FLAME's jaw opening
+    half-normal) when given. A list is taken as written.
     """
     out = torch.zeros(1, count)
     if not text:
@@ -40,8 +48,10 @@ def parse_coefficients(text: str | None, count: int, what: str, kind: str = "nor
         g = torch.Generator().manual_seed(seed)
         if kind == "blendshape":
             on = torch.rand(1, count, generator=g) < 0.3
-            return torch.rand(1, count, generator=g) * on
-        return torch.randn(1, count, generator=g)
+            drawn = torch.rand(1, count, generator=g) * on
+        else:
+            drawn = torch.randn(1, count, generator=g)
+        return drawn if bounds is None else fold_into_bounds(drawn, bounds)
     try:
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
@@ -66,19 +76,23 @@ def colour_mesh(verts, faces, colours) -> trimesh.Trimesh:
 
 
 def write_mesh(path, verts, faces, colours) -> Path:
-    """Write a mesh with per-vertex colours as .obj (``v x y z r g b``) or .ply (binary), chosen by
-    the suffix; arguments as :func:`colour_mesh`. Returns the path."""
+    """Write a mesh with per-vertex colours as .obj (``v x y z r g b``), .ply (binary) or .glb
+    (metres, module docstring), chosen by the suffix; arguments as :func:`colour_mesh`. Returns the path."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise PhotofaceError(f"{path}: unsupported mesh format {suffix!r}; use one of {', '.join(FORMATS)}")
     mesh = colour_mesh(verts, faces, colours)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".obj":
+    if suffix == ".glb":
+        mesh.vertices = mesh.vertices * GLTF_METRES_PER_MM
+        data = trimesh.exchange.gltf.export_glb(trimesh.Scene(mesh), include_normals=True)
+        write_atomic(path, data)
+    elif suffix == ".obj":
         data = trimesh.exchange.obj.export_obj(mesh, include_normals=False, include_color=True, include_texture=False)
-        path.write_text(data)
+        write_atomic(path, data)
     else:
-        path.write_bytes(trimesh.exchange.ply.export_ply(mesh, encoding="binary"))
+        write_atomic(path, trimesh.exchange.ply.export_ply(mesh, encoding="binary"))
     return path
 
 
@@ -95,5 +109,5 @@ def face_mesh(model: MorphableModel, alpha_id=None, alpha_exp=None, beta=None) -
 
 
 def export_face(model: MorphableModel, path, alpha_id=None, alpha_exp=None, beta=None) -> Path:
-    """Write one face to ``path`` (.obj or .ply, chosen by the suffix); returns the path."""
+    """Write one face to ``path`` (.obj, .ply or .glb, chosen by the suffix); returns the path."""
     return write_mesh(path, *_face_arrays(model, alpha_id, alpha_exp, beta))

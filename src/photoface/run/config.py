@@ -166,13 +166,15 @@ class FitConfig:
     ``landmark_sigma`` is the assumed landmark noise as a fraction of sqrt(w·h) of the photo's
     landmark box (the same σ as ``photoface.evaluate.baselines.fit_landmarks``); photometric terms are
     squared linear-RGB differences summed over the 3 channels, per masked pixel; coefficients are the
-    face model's (standard normal, blendshape weights in [0, 1]); angles in degrees; learning rates
+    face model's (standard normal, blendshape weights in [0, 1], kept inside its ``exp_bounds``); angles in degrees; learning rates
     are Adam step sizes in the units of each unknown (coefficients, pose code, SH light code).
 
     Stages (coarse to fine):
 
-    1. ``landmark_*``: Levenberg-Marquardt on the 68 landmarks, all photos jointly, one identity,
-       per-photo expression and pose, jaw landmarks on the silhouette (``photoface.fit.contour``);
+    1. ``landmark_*``: Levenberg-Marquardt on the 68 landmarks (and MediaPipe's points where the
+       rows have them, ``dense_*``: ``photoface.fit.point_vertices``), all photos jointly, one
+       identity, per-photo expression and pose, jaw landmarks and face oval on the silhouette
+       (``photoface.fit.contour``);
     2. ``light_iterations``: Adam on light and albedo only (shape and pose fixed), so the photometric
        term does not pull the geometry while the colours are still wrong;
     3. ``photo_iterations``: Adam on everything, landmarks + photometric + priors + symmetry.
@@ -189,6 +191,11 @@ class FitConfig:
     id_prior: float = 1.0  # λ of |α_id|² (standard-normal coefficients: 1 is the Gaussian prior)
     exp_prior: float = 10.0  # λ of |α_exp|²; 10 measured best on the synthetic benchmark (docs/evaluation.md)
     invisible_weight: float = 0.25  # weight of landmarks flagged invisible (guessed by a detector)
+    # MediaPipe's points (rows of format 1.1 carry them): "auto" fits them where a row has them,
+    # "off" fits the 68 landmarks alone (photoface.fit.point_vertices)
+    dense_points: str = "auto"
+    dense_weight: float = 1.0  # total weight of MediaPipe's points, in units of the 68 landmarks' weight
+    detector_start: bool = True  # also start the landmark fit from MediaPipe's pose and blendshapes (fit.detector_start)
     # --- contour (jaw-line) landmarks
     # "auto": on, except for datasets whose landmarks project FIXED vertices (synthetic ones)
     contour: str = "auto"  # auto | on | off: jaw landmarks slide along precomputed lines to the silhouette
@@ -226,6 +233,9 @@ class FitConfig:
     fail_landmark_nme: float = 0.05  # final landmark RMS / sqrt(w·h) of the landmark box
     fail_photo_increase: float = 1.5  # photometric error grew by this factor in stage 3: diverged ...
     fail_photo_min_increase: float = 0.005  # ... and by at least this much (MSE; small errors may wobble)
+    # --- per-photo identity (photoface fit): each photo also fitted alone, its own identity next to the
+    # shared one (NAME.json codes.identity_single); about doubles the time of `photoface fit`
+    single_photo_fits: bool = True
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -234,6 +244,8 @@ class FitConfig:
                 raise PhotofaceError(f"fit config: {f.name} must be >= 0, got {v}")
         if self.contour not in ("auto", "on", "off"):
             raise PhotofaceError(f"fit config: contour must be auto, on or off, got {self.contour!r}")
+        if self.dense_points not in ("auto", "off"):
+            raise PhotofaceError(f"fit config: dense_points must be auto or off, got {self.dense_points!r}")
         if not self.yaw_starts:
             raise PhotofaceError("fit config: yaw_starts must hold at least one yaw")
         self.yaw_starts = tuple(float(y) for y in self.yaw_starts)

@@ -10,6 +10,7 @@ A run folder ``RUN/`` holds::
     RUN/tb/                         TensorBoard event files
     RUN/validation.json             every validation of the run and the step it selected
     RUN/verification.json           the same/different threshold calibrated by the evaluation
+    RUN/verification_photos.json    the threshold calibrated on real person folders (verify --calibrate)
 
 Every reader and writer takes these names from here, so the layout is stated once.
 """
@@ -17,6 +18,7 @@ Every reader and writer takes these names from here, so the layout is stated onc
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ VALIDATION_FILE = "validation.json"
 METRICS_FILE = "metrics.jsonl"
 TENSORBOARD_DIR = "tb"
 VERIFICATION_FILE = "verification.json"
+PHOTO_VERIFICATION_FILE = "verification_photos.json"
 
 
 def config_path(run_dir: str | Path) -> Path:
@@ -85,4 +88,6 @@ def read_metrics(path: str | Path) -> list[dict[str, Any]]:
     path = Path(path)
     if path.is_dir():
         path = metrics_path(path)
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    # a loss logged as non-finite is written as null (photoface.jsonfile); read it back as NaN
+    return [{k: (math.nan if v is None else v) for k, v in json.loads(line).items()}
+            for line in path.read_text().splitlines() if line.strip()]

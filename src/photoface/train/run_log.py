@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from photoface.jsonfile import json_text
 from photoface.pixels import to_uint8
 from photoface.run.layout import metrics_path, tensorboard_dir
 
@@ -139,7 +140,7 @@ class RunLogger:
         record.update({k: means[k] for k in LOSS_NAMES if k in means})
         record.update(extra)
         record["elapsed_s"] = round(time.monotonic() - self._started, 3)
-        self._file.write(json.dumps(record) + "\n")
+        self._file.write(json_text(record) + "\n")
         self._file.flush()
         if self._tb is not None:
             for k, v in record.items():

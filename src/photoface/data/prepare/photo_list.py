@@ -57,6 +57,16 @@ def tasks_from_folder(root: str | Path) -> list[PhotoTask]:
     return tasks
 
 
+def empty_folders(root: str | Path) -> list[Path]:
+    """The person folders of ``root`` (its non-hidden sub-folders) that hold no photo file."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    return [d for d in sorted(root.iterdir()) if d.is_dir() and not d.name.startswith(".")
+            and not any(p.is_file() and is_image_name(p) and not any(s.startswith(".") for s in p.relative_to(d).parts)
+                        for p in d.rglob("*"))]
+
+
 def _split_line(line: str) -> list[str]:
     if "\t" in line:
         return [p.strip() for p in line.split("\t")]

@@ -111,7 +111,7 @@ def synthetic_nme(dataset_dir: str | Path, n: int = 100, detector: str = "auto")
 
 
 def main(argv: list[str] | None = None) -> None:
-    import json
+    from photoface.jsonfile import json_text
 
     parser = argparse.ArgumentParser(prog="python -m photoface.data.prepare.quality")
     sub = parser.add_subparsers(dest="what", required=True)
@@ -124,9 +124,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.what == "timing":
         for r in detector_timings(args.repeats):
-            print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}))
+            print(json_text({k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}))
     else:
-        print(json.dumps(synthetic_nme(args.dataset, args.n, args.detector), indent=2))
+        print(json_text(synthetic_nme(args.dataset, args.n, args.detector), indent=2))
 
 
 if __name__ == "__main__":

@@ -62,7 +62,6 @@ Interrupted runs resume: finished identities are journaled by the dataset writer
 
 from __future__ import annotations
 
-import json
 import multiprocessing as mp
 import os
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -78,6 +77,7 @@ from photoface.data.synth.photo import IdentityGenerator, PhotoResult
 from photoface.data.synth.sheet import write_contact_sheet
 from photoface.errors import PhotofaceError
 from photoface.facemodel import face_model_name, load_face_model
+from photoface.jsonfile import write_json
 
 __all__ = ["synthesize", "write_contact_sheet", "split_counts"]
 
@@ -202,8 +202,7 @@ def _write_identity(writer: DatasetWriter, ident, results, faces: np.ndarray, io
     }
     if ident.albedo_source != MODEL_ALBEDO:
         info["albedo"] = f"identities/{ident.name}_albedo.npy"
-    write_atomic(writer.root / f"identities/{ident.name}.json",
-                 (json.dumps(info, indent=1) + "\n").encode())
+    write_json(writer.root / f"identities/{ident.name}.json", info)
     files = [(f"identities/{ident.name}_detail.npy", ident.detail)]
     if ident.albedo_source != MODEL_ALBEDO:
         files.append((info["albedo"], ident.albedo))
