@@ -1,13 +1,13 @@
 """``photoface verify A B``: are two photos (or two photo collections) the same person?
 
-Score: the cosine similarity of identity codes (``photoface.evaluate.verification``), in
+Score: the cosine similarity of identity codes (``photoface.run.verification``), in
 [-1, 1], higher = more alike. A side given as a folder is a photo collection: its code is the
 mean of its photos' L2-normalised identity codes (normalising first keeps one photo with a large
 code from dominating; the cosine ignores the length of the mean).
 
 Decision: "same" when score >= threshold. The threshold is the one the evaluation calibrated on
 held-out identities of the run, read from ``RUN/verification.json`` (key ``threshold``, as written
-by ``photoface.evaluate.verification.verification_report`` and by ``photoface demo``), unless
+by ``photoface.run.verification.verification_report`` and by ``photoface demo``), unless
 one is given explicitly. Without either there is no decision; the CLI then asks for
 ``--threshold``. Thresholds are calibrated on single-photo pairs; collection means tend to score
 higher for the same person, so the decision on collections is conservative for "different".
@@ -54,9 +54,9 @@ from photoface.apps.inputs import (
 )
 from photoface.data.prepare.faces import DEFAULT_DETECTOR
 from photoface.errors import InputFileError, PhotofaceError
-from photoface.evaluate.verification import cosine_similarity
 from photoface.jsonfile import write_json
 from photoface.run.layout import PHOTO_VERIFICATION_FILE, verification_path
+from photoface.run.verification import cosine_similarity
 
 SYNTHETIC, PHOTOS = "synthetic", "photos"
 

@@ -91,7 +91,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 def _photo_options(p: argparse.ArgumentParser) -> None:
     """Options of every command that runs a trained run on photos: checkpoint, alignment, detector, device."""
     p.add_argument("--checkpoint", required=True, metavar="RUN",
-                   help="trained run folder (its last checkpoint) or a checkpoint file")
+                   help="trained run folder (its selected checkpoint: best.pt, else last.pt) or a checkpoint file")
     p.add_argument("--aligned", action="store_true",
                    help="the photos are training crops already (e.g. synthetic photos): no face detection")
     p.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR,

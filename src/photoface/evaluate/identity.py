@@ -2,7 +2,7 @@
 
 No 3D truth is needed: the input is a folder of person folders (``photoface prepare``'s layout;
 each photo's largest face is used). Every photo gets an identity vector on its own, and all pairs of
-photos are scored by the cosine similarity of their vectors (``photoface.evaluate.verification``,
+photos are scored by the cosine similarity of their vectors (``photoface.run.verification``,
 ``runner.verification_summary``): EER, TAR at FAR 10 % and 1 %, and the balanced-accuracy threshold
 (Youden's J) with its identity-disjoint cross-calibrated accuracy. Methods:
 
