@@ -66,20 +66,25 @@ def test_no_person_fitted_is_a_clear_error(tmp_path, tiny):
 
 @pytest.mark.slow
 def test_raw_photo_folders_through_fit(tmp_path):
-    """Real-format photos (the astronaut fixtures) in person folders, an empty folder skipped."""
+    """Real-format photos (the astronaut fixtures) in person folders: an empty folder skipped, the
+    folders past --max-people left out."""
     pytest.importorskip("skimage")
+    import shutil
+
     from photoface.apps.fit_example import write_fixtures
 
     photos = tmp_path / "photos"
     paths = write_fixtures(photos / "astronaut")
     (photos / "mirrored").mkdir()
     paths[-1].rename(photos / "mirrored" / paths[-1].name)
-    (photos / "nobody").mkdir()
-    out = write_photos_sheet(photos, tmp_path / "sheet.png", max_photos=2, overrides=QUICK)
+    (photos / "a_nobody").mkdir()
+    (photos / "zz_extra").mkdir()
+    shutil.copy(paths[0], photos / "zz_extra")
+    out = write_photos_sheet(photos, tmp_path / "sheet.png", max_people=3, max_photos=2, overrides=QUICK)
     with Image.open(out) as im:
         sheet = np.asarray(im.convert("RGB"))
     row_h = figures.LABEL_H + TILE
-    assert sheet.shape[0] == 2 * row_h + GAP  # astronaut, mirrored; the empty folder has no row
+    assert sheet.shape[0] == 2 * row_h + GAP  # astronaut, mirrored; no row for the empty folder, zz_extra past N
     first = sheet[:row_h]
     photo, over = tiles_of(first, 2)
     assert np.abs(photo.astype(int) - over.astype(int)).sum(axis=2).mean() > 5

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,6 +42,7 @@ from PIL import Image
 
 from photoface.apps import figures
 from photoface.apps.preview import render_faces
+from photoface.data.format import META_FILE
 from photoface.errors import InputFileError
 
 TILE = 96
@@ -142,7 +144,14 @@ def write_photos_sheet(photos: str | Path, path: str | Path, model: str = "built
                        progress: bool = False) -> Path:
     """The sheet of a folder of person folders (module docstring), written to ``path`` (PNG)."""
     with tempfile.TemporaryDirectory() as tmp:
-        rows = fitted_rows(photos, Path(tmp) / "fit", model, max_people, max_photos, overrides, progress)
+        photos, tmp = Path(photos), Path(tmp)
+        if max_people is not None and photos.is_dir() and not (photos / META_FILE).is_file():
+            # fit only the people shown: a copy of the first person folders (pathlib's rglob, which
+            # prepare lists photos with, does not follow symlinked folders)
+            for folder in sorted(d for d in photos.iterdir() if d.is_dir() and not d.name.startswith("."))[:max_people]:
+                shutil.copytree(folder, tmp / "photos" / folder.name)
+            photos = tmp / "photos"
+        rows = fitted_rows(photos, tmp / "fit", model, max_people, max_photos, overrides, progress)
     return write_rows(rows, path)
 
 
@@ -171,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("out", nargs="?", default="docs/fit_contact_sheet.png", help="PNG to write")
     ap.add_argument("--photos", help="a folder of person folders (default: synthetic people and the astronaut)")
     ap.add_argument("--model", default="builtin:demo", help="face model (with --photos)")
-    ap.add_argument("--max-people", type=int, default=None, help="first N people by folder name")
+    ap.add_argument("--max-people", type=int, default=None, help="the first N person folders by name (only those are fitted)")
     ap.add_argument("--max-photos", type=int, default=5, help="photos shown per person (all are fitted)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="FitConfig override, as for photoface fit")
