@@ -6,9 +6,10 @@ photos are scored by the cosine similarity of their vectors (``photoface.evaluat
 ``runner.verification_summary``): EER, TAR at FAR 10 % and 1 %, and the balanced-accuracy threshold
 (Youden's J) with its identity-disjoint cross-calibrated accuracy. Methods:
 
-* ``fit`` (results key ``fit_single``): the linear face model fitted to each photo alone
-  (``photoface.fit.collection.fit_singles``, what ``photoface fit`` writes as
-  ``codes.identity_single``); vector = identity coefficients;
+* ``fit`` (results key ``fit_single``): each photo's own identity coefficients, exactly what
+  ``photoface fit`` writes as ``codes.identity_single`` (``photoface.fit.collection.fit_singles``:
+  from the photo's own landmarks and pixels, its pose, light and albedo started from its person's
+  joint fit, ``photoface.fit.single``);
 * ``network``: a trained run's identity code (``--checkpoint``);
 * ``pixels``: the baseline any identity method must beat: the aligned crop as 24×24 grey pixels,
   mean removed (a photo's brightness says nothing about who it is).
@@ -59,11 +60,13 @@ def shape_distances(meshes: np.ndarray, identities: Sequence[str]) -> dict:
 
 
 def fit_vectors(ds, face_model, cfg, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Each photo of ``ds`` fitted alone: (N, K) identity coefficients, (N, V, 3) mm identity meshes."""
+    """Each photo's own identity (``fit_singles`` after its person's joint fit): (N, K) identity
+    coefficients, (N, V, 3) mm identity meshes."""
     from tqdm import tqdm
 
     from photoface.fit.collection import fit_singles, load_person, person_rows, use_contour
     from photoface.fit.contour import contour_lines
+    from photoface.fit.person import fit_person
     from photoface.render.renderer import Renderer
 
     lines = contour_lines(face_model) if use_contour(cfg, ds) else None
@@ -73,7 +76,8 @@ def fit_vectors(ds, face_model, cfg, progress: bool = False) -> tuple[np.ndarray
     with tqdm(total=len(ds), desc="fit each photo", unit="photo", disable=not progress) as bar:
         for _, rows in person_rows(ds):
             batch = load_person(ds, rows, cfg)
-            for row, single in zip(rows, fit_singles(face_model, batch, cfg, renderer, lines)):
+            joint = fit_person(face_model, batch, cfg, renderer=renderer, lines=lines)
+            for row, single in zip(rows, fit_singles(face_model, batch, joint, cfg, renderer, lines)):
                 vectors[order[id(row)]] = single.params.identity_vector()
                 meshes[order[id(row)]] = single.params.neutral_shape()[0].cpu().numpy()
                 bar.update(1)
@@ -166,6 +170,6 @@ def evaluate_identity(photos: str | Path, checkpoint: str | Path | None = None, 
         if "fit" in methods else None, "image_size": image_size, "detector": detector,
         "people": len(people), "photos": len(ids), "photos_per_person": {p: ids.count(p) for p in people},
         "skipped": skipped, "seconds": round(time.perf_counter() - t0, 1),
-        "protocol": "all pairs of photos, cosine of per-photo identity vectors; each photo on its own",
+        "protocol": "all pairs of photos, cosine of per-photo identity vectors (fit: codes.identity_single)",
     }
     return results
