@@ -1,12 +1,13 @@
 """``photoface evaluate identity``: how consistently a method sees one real person across photos.
 
 No 3D truth is needed: the input is a folder of person folders (``photoface prepare``'s layout;
-each photo's largest face is used). Every photo gets an identity vector on its own, and all pairs of
+each photo's largest face is used). Every photo gets its own identity vector, and all pairs of
 photos are scored by the cosine similarity of their vectors (``photoface.evaluate.verification``,
 ``runner.verification_summary``): EER, TAR at FAR 10 % and 1 %, and the balanced-accuracy threshold
 (Youden's J) with its identity-disjoint cross-calibrated accuracy. Methods:
 
-* ``fit`` (results key ``fit_single``): each photo's own identity coefficients, exactly what
+* ``fit`` (results key ``fit_own``; not the synthetic benchmark's ``fit_single``, which fits each
+  photo from scratch): each photo's own identity coefficients, exactly what
   ``photoface fit`` writes as ``codes.identity_single`` (``photoface.fit.collection.fit_singles``:
   from the photo's own landmarks and pixels, its pose, light and albedo started from its person's
   joint fit, ``photoface.fit.single``);
@@ -157,7 +158,7 @@ def evaluate_identity(photos: str | Path, checkpoint: str | Path | None = None, 
                 else:
                     model = load_face_model(face_model or "builtin:demo")
                 vectors, meshes = fit_vectors(ds, model, fit_config or FitConfig(), progress)
-            results["fit_single" if method == "fit" else method] = {"verification": verification_summary(vectors, ids, fars=FARS),
+            results["fit_own" if method == "fit" else method] = {"verification": verification_summary(vectors, ids, fars=FARS),
                                "shape": None if meshes is None else shape_distances(meshes, ids),
                                "seconds": round(time.perf_counter() - t, 1)}
     people = sorted(set(ids))
