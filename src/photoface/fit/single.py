@@ -18,7 +18,10 @@ what a photo alone must decide is solved again, for all photos of the person in 
    other photos' identity (its pose, expression start, light and the albedo are the joint fit's);
 2. ``single_photo_iterations`` Adam steps through the renderer on the per-photo identity,
    expression, pose and light (albedo fixed at the person's), landmarks + photometric + priors,
-   every photo's identity with its own prior (``PhotoIdentities``).
+   every photo's identity with its own prior (``PhotoIdentities``), the identity's step
+   ``single_photo_lr_id``: three times the joint fit's ``lr_id``, for so few steps (measured on
+   the same synthetic people: 3.68 vs 3.76 mm, EER 0.040 vs 0.060 on the first 25 photos;
+   optimising the albedo too changed nothing).
 """
 
 from __future__ import annotations
@@ -117,7 +120,7 @@ def fit_photo_identities(face_model, batch: PhotoBatch, joint: PersonFit, cfg: F
     vertices = torch.as_tensor(joint.vertices, device=d.shape.device)
     alpha_id, alpha_exp = landmark_coefficients(face_model, d.pose, vertices, batch, cfg)
     params = PhotoIdentities(face_model, batch.image_size, alpha_id.cpu().numpy(), alpha_exp.cpu().numpy(),
-                             d.pose.cpu().numpy(), joint.params.lr)
+                             d.pose.cpu().numpy(), dict(joint.params.lr, id=cfg.single_photo_lr_id))
     with torch.no_grad():
         params.pose_code.copy_(joint.params.pose_code)
         params.light.copy_(joint.params.light)

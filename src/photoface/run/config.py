@@ -225,6 +225,7 @@ class FitConfig:
     # then single_photo_iterations Adam steps of all photos in one batch, each with its own identity
     single_photo_fits: bool = True
     single_photo_iterations: int = 20
+    single_photo_lr_id: float = 0.03  # Adam step of the per-photo identities (3 × lr_id: few steps)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
