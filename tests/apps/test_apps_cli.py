@@ -7,7 +7,7 @@ def test_app_commands_parse():
     p = build_parser()
     a = p.parse_args(["reconstruct", "x.jpg", "dir", "--checkpoint", "RUN", "--out", "O", "--batch-size", "3",
                       "--aligned"])
-    assert a.images == ["x.jpg", "dir"] and a.batch_size == 3 and a.aligned and a.detector == "auto"
+    assert a.images == ["x.jpg", "dir"] and a.batch_size == 3 and a.aligned and a.detector == "mediapipe"
     a = p.parse_args(["transfer", "s.png", "t1.png", "t2.png", "--checkpoint", "RUN", "--out", "O", "--meshes"])
     assert a.source == "s.png" and a.targets == ["t1.png", "t2.png"] and a.meshes
     a = p.parse_args(["verify", "A", "B", "--checkpoint", "RUN", "--threshold", "0.4"])

@@ -123,6 +123,7 @@ def test_raw_photos_go_through_detection_and_map_back_to_the_photo(tiny_run, tmp
     assert len(res.written) == 1 and "no face found" in messages[0]
     record = json.loads((tmp_path / "out" / "holiday.json").read_text())
     assert np.allclose(record["crop_transform"], transform)
+    assert record["detector"] == "hog"  # the face's detector (here dlib's, as after MediaPipe's fallback)
     lm_crop = np.asarray(record["landmarks_crop_px"])
     assert np.allclose(record["landmarks_photo_px"], apply_transform(invert_transform(transform), lm_crop), atol=1e-2)
     assert Image.open(tmp_path / "out" / "holiday_overlay.png").size == (120, 90), "overlay is on the original"

@@ -97,11 +97,11 @@ def test_a_synthetic_threshold_does_not_decide_on_real_photos_until_calibrated_o
 
     calibrated = verify(a, b, None, trained=trained, calibrate_on=people)
     stored = json.loads((tmp_path / PHOTO_VERIFICATION_FILE).read_text())
-    assert stored["domain"] == {"kind": "photos", "detector": "auto"} and "9 real photos of 3 people" in \
+    assert stored["domain"] == {"kind": "photos", "detector": "mediapipe"} and "9 real photos of 3 people" in \
         stored["calibrated_on"]
     assert calibrated.same is not None and calibrated.threshold == pytest.approx(stored["threshold"])
     # later calls on real photos use the stored real-photo threshold
     again = verify(a, b, None, trained=trained)
     assert again.threshold == calibrated.threshold and PHOTO_VERIFICATION_FILE in again.threshold_source
     other = verify(a, b, None, trained=trained, detector="hog")
-    assert "detector auto" in other.describe()
+    assert "detector mediapipe" in other.describe() and "went through hog" in other.describe()

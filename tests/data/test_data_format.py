@@ -66,6 +66,10 @@ def test_round_trip_keeps_every_field(tmp_path):
     row.light = np.linspace(0, 1, 27)
     row.source = "/photos/a.jpg"
     row.crop_transform = np.array([[0.5, 0.1, -3.0], [-0.1, 0.5, 2.0]])
+    row.detector = "mediapipe"
+    row.points = np.random.default_rng(1).uniform(0, S, (478, 2))
+    row.detector_pose = np.array([3.0, -20.0, 1.0, 0.08, 8.0, 7.5])
+    row.blendshapes = {"_neutral": 0.01, "jawOpen": 0.5}
     row.extra = {"future_key": [1, 2]}
     mesh = np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32)
     with DatasetWriter(tmp_path, meta) as w:
@@ -74,9 +78,11 @@ def test_round_trip_keeps_every_field(tmp_path):
     assert ds.meta.format_version == FORMAT_VERSION
     assert ds.meta.counts == {"photos": 1, "identities": 1, "labeled": 1, "train": 0, "test": 1}
     got = ds[0]
-    for key in ("image", "identity", "split", "labeled", "mask", "true_mesh", "setting", "source", "extra"):
+    for key in ("image", "identity", "split", "labeled", "mask", "true_mesh", "setting", "source", "extra",
+                "detector", "blendshapes"):
         assert getattr(got, key) == getattr(row, key), key
-    for key in ("landmarks", "visible", "alpha_id", "alpha_exp", "pose", "alpha_id_true", "light", "crop_transform"):
+    for key in ("landmarks", "visible", "alpha_id", "alpha_exp", "pose", "alpha_id_true", "light", "crop_transform",
+                "points", "detector_pose"):
         np.testing.assert_allclose(getattr(got, key), getattr(row, key), err_msg=key)
     img = ds.load_image(0)
     assert img.shape == (3, S, S) and img.dtype == torch.float32
@@ -207,3 +213,31 @@ def test_writer_rejects_wrong_image_size_and_bad_row(tmp_path):
         with pytest.raises(PhotofaceError, match="landmarks"):
             w.add(bad, image=_image(1))
         assert not (tmp_path / "images/0001.png").exists()
+
+
+def test_a_format_1_0_dataset_still_loads(tmp_path):
+    """Datasets written before the detector's fields (format 1.0) load, with those fields None."""
+    out = _write(tmp_path, n=2)
+    meta = json.loads((out / META_FILE).read_text())
+    meta["format_version"] = "1.0"
+    (out / META_FILE).write_text(json.dumps(meta))
+    rows = [json.loads(line) for line in (out / INDEX_FILE).read_text().splitlines()]
+    assert not any(k in r for r in rows for k in ("detector", "points", "detector_pose", "blendshapes"))
+    ds = load_dataset(out)
+    assert ds.meta.format_version == "1.0" and len(ds) == 2
+    assert all(r.detector is None and r.points is None and r.blendshapes is None for r in ds)
+
+
+@pytest.mark.parametrize("key,value,problem", [
+    ("points", [[1.0, 2.0]] * 68, "'points' must have shape 478×2"),
+    ("detector_pose", [0.0] * 5, "'detector_pose' must have shape 6"),
+    ("blendshapes", [0.5], "'blendshapes' must be an object"),
+    ("blendshapes", {"jawOpen": "wide"}, "blendshape 'jawOpen' must be a finite number"),
+])
+def test_bad_detector_fields_are_named(tmp_path, key, value, problem):
+    out = _write(tmp_path, n=1)
+    row = json.loads((out / INDEX_FILE).read_text())
+    row[key] = value
+    (out / INDEX_FILE).write_text(json.dumps(row) + "\n")
+    with pytest.raises(InputFileError, match=problem):
+        load_dataset(out)

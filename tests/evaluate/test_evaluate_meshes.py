@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import trimesh
 from scipy.spatial.transform import Rotation
 
 from photoface.cli import main
 from photoface.errors import InputFileError
-from photoface.evaluate.meshes import Topology, evaluate_meshes
+from photoface.evaluate.meshes import Topology, evaluate_meshes, meshes_of
 from photoface.evaluate.now_files import LANDMARKS7_FROM_68, write_pp
 from photoface.facemodel.io import save_model
 from support.flame_files import flame_arrays
@@ -50,6 +51,34 @@ def test_synthetic_protocol_scores_moved_truth_zero(tmp_path, tiny):
     res = evaluate_meshes(pred, data, "synthetic", str(model_path))
     assert res["missing"] == ["id002"] and list(res["subjects"]) == ["id001"]
     assert res["subjects"]["id001"]["symmetric_mm"] < 1e-3
+
+
+def test_mesh_layouts_plain_ply_and_deca(tmp_path):
+    pred = tmp_path / "pred"
+    for rel in ("a.ply", "b/b.obj", "b/b_detail.obj", "b/b.png", "c/x.obj", "c/x.ply", "c/y.ply", "c/z_detail.obj",
+                "c/img1/img1.obj", "c/img1/img1_detail.obj", "c/img1/img1_kpt3d.txt", "c/img2/img2.ply", "c/img3/other.obj"):
+        (pred / rel).parent.mkdir(parents=True, exist_ok=True)
+        (pred / rel).write_text("")
+    rel = {k: [p.relative_to(pred).as_posix() for p in meshes_of(pred, k)] for k in "abcd"}
+    assert rel == {"a": ["a.ply"], "b": ["b/b.obj"],  # DECA's layout for one image: not its _detail mesh
+                   "c": ["c/x.obj", "c/y.ply", "c/img1/img1.obj", "c/img2/img2.ply"], "d": []}
+
+
+def test_synthetic_protocol_reads_ply_and_deca_layout(tmp_path, tiny):
+    m, model_path = tiny
+    data = write_benchmark(tmp_path / "synth", m, model_path, n_train=1, n_test=2, per_id=3)
+    pred = tmp_path / "pred"
+    faces = m.faces.numpy()
+    scan1 = np.load(data / "scans" / "id001.npy").astype(np.float64)
+    pred.mkdir()
+    trimesh.Trimesh(scan1 @ ROT.T, faces, process=False).export(pred / "id001.ply")
+    scan2 = np.load(data / "scans" / "id002.npy").astype(np.float64)
+    (pred / "id002" / "IMG_7").mkdir(parents=True)  # DECA: savefolder/<image>/<image>.obj
+    write_obj(pred / "id002" / "IMG_7" / "IMG_7.obj", scan2 + 5.0, faces=faces)
+    write_obj(pred / "id002" / "IMG_7" / "IMG_7_detail.obj", scan2[:50], faces=faces[:10])  # another topology
+    res = evaluate_meshes(pred, data, "synthetic", str(model_path))
+    assert res["missing"] == [] and [r["mesh"][-9:] for r in res["meshes"]] == ["id001.ply", "IMG_7.obj"]
+    assert max(s["symmetric_mm"] for s in res["subjects"].values()) < 1e-3
 
 
 @pytest.mark.slow

@@ -5,7 +5,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from photoface.evaluate.alignment import icp
-from photoface.evaluate.protocol import crop_mesh, estimate_nose_tip, evaluate_mesh
+from photoface.evaluate.protocol import crop_mesh, estimate_nose_tip, evaluate_face_pair, evaluate_mesh
 from photoface.evaluate.surface import TriangleMeshDistance, closest_points_on_triangles
 from photoface.mesh.similarity import Similarity
 
@@ -147,3 +147,27 @@ def test_nose_tip_estimate_and_extra_prediction_surface_counts_only_symmetricall
     bulged[bulge, 2] += 8
     res = evaluate_mesh(bulged, faces, verts, faces, scan_nose_tip=nose, align="none")
     assert res.pred_to_scan_mm > res.scan_to_pred_mm > 0
+
+
+def test_a_moved_copy_of_another_topology_scores_near_zero():
+    """evaluate_face_pair: the same surface sampled twice, moved, with 68 landmark vertices each."""
+    truth, truth_faces = face_surface(41, 51)
+    coarse, coarse_faces = face_surface(27, 33)
+    rng = np.random.default_rng(0)
+    spots = np.c_[rng.uniform(-60, 60, (68, 2)), np.zeros(68)]
+    spots[30] = [0.0, -5.0, 0.0]  # the nose tip on the ridge, the crop centre
+
+    def nearest(verts):
+        return np.array([np.argmin(np.linalg.norm(verts[:, :2] - p[:2], axis=1)) for p in spots])
+
+    move = Similarity(0.8, Rotation.from_euler("xyz", [10, -20, 5], degrees=True).as_matrix(), np.array([5.0, 1, -30]))
+    for rigid_first in (True, False):
+        res = evaluate_face_pair(move.apply(coarse), coarse_faces, nearest(coarse), truth, truth_faces, nearest(truth),
+                                 rigid_first=rigid_first)
+        # what is left is the coarse grid's chords across the curved surface
+        assert res.symmetric_mm < 0.15
+        assert res.transform.scale == pytest.approx(1 / 0.8, rel=0.01)
+        assert len(res.scan_kept) == len(res.scan_points) == len(res.scan_closest)
+    unaligned = evaluate_face_pair(move.apply(coarse), coarse_faces, nearest(coarse), truth, truth_faces,
+                                   nearest(truth), align="none")
+    assert unaligned.symmetric_mm > 10.0

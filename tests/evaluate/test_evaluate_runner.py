@@ -176,7 +176,7 @@ def test_network_method_resizes_images_and_scales_landmarks(tiny):
 
 def test_balanced_threshold_does_not_reject_everything_when_impostors_dominate():
     from photoface.evaluate.runner import balanced_accuracy, balanced_threshold
-    from photoface.evaluate.verification import best_threshold
+    from photoface.run.verification import best_threshold
 
     rng = np.random.default_rng(0)
     genuine = rng.uniform(0.5, 1.0, 20)

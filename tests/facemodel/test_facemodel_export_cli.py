@@ -23,6 +23,15 @@ def test_parse_coefficients_forms():
         parse_coefficients("random:x", 2, "identity")
 
 
+
+def test_random_expression_is_folded_into_the_bounds():
+    inf = float("inf")
+    bounds = torch.tensor([[-inf, inf], [0.0, inf]] * 50)
+    free = parse_coefficients("random:3", 100, "expression")
+    jaw = parse_coefficients("random:3", 100, "expression", "pca", bounds)
+    assert torch.equal(jaw[0, 1::2], free[0, 1::2].abs()) and torch.equal(jaw[0, ::2], free[0, ::2])
+    assert (free[0, 1::2] < 0).any()
+
 def test_export_keeps_vertex_order_and_colours(tiny_model, tmp_path):
     a_id = torch.zeros(1, tiny_model.n_id)
     a_id[0, 0] = 1.0
@@ -80,6 +89,28 @@ def test_cli_model_commands(tiny_model, tmp_path, capsys, monkeypatch):
     assert main(["model", "preview", str(path), "--out", str(tmp_path / "prev")]) == 0
     assert sorted(p.name for p in (tmp_path / "prev").iterdir()) == [
         "tiny_expressions.png", "tiny_identities.png", "tiny_views.png"]
+
+
+def test_cli_model_commands_take_builtin_names(tiny_model, tmp_path, capsys, monkeypatch):
+    """info, export and preview read builtin:demo / builtin:paper like every command that takes a model."""
+    import photoface.apps.preview as preview
+    from photoface.facemodel import procedural
+
+    for name in ("views_image", "identities_image", "expressions_image"):
+        original = getattr(preview, name)
+        monkeypatch.setattr(preview, name, lambda m, _f=original: _f(m, size=24))
+    asked = []
+    monkeypatch.setattr(procedural, "builtin_model", lambda resolution: asked.append(resolution) or tiny_model)
+    assert main(["model", "info", "builtin:demo"]) == 0
+    assert "vertices:    121" in capsys.readouterr().out
+    out = tmp_path / "f.obj"
+    assert main(["model", "export", "builtin:paper", "--identity", "random:1", "-o", str(out)]) == 0
+    assert len(trimesh.load(out, process=False).vertices) == 121
+    assert main(["model", "preview", "builtin:demo", "--out", str(tmp_path / "prev")]) == 0
+    assert sorted(p.name for p in (tmp_path / "prev").iterdir())[0] == "builtin_demo_expressions.png"
+    assert asked == ["demo", "paper", "demo"]
+    assert main(["model", "info", "builtin:huge"]) == 1
+    assert "builtin:demo and builtin:paper" in capsys.readouterr().err
 
 
 def test_cli_build_procedural_writes_a_loadable_model(tmp_path, monkeypatch, tiny_model):

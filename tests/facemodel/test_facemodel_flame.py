@@ -7,13 +7,15 @@ import pickle
 
 import numpy as np
 import pytest
+import torch
 
 from photoface.errors import InputFileError
 from photoface.facemodel.flame import import_flame
-from photoface.facemodel.flame_files import read_flame_model, read_landmark_embedding
+from photoface.facemodel.flame_files import read_flame_model, read_landmark_embedding, read_masks
 from photoface.facemodel.flame_jaw import jaw_basis, linearisation_error, pose_jaw
-from photoface.facemodel.io import model_hash
-from support.flame_files import py2_pickle, write_flame_files
+from photoface.facemodel.io import model_hash, save_model
+from photoface.facemodel.model import MorphableModel
+from support.flame_files import Ch, add, py2_pickle, write_flame_files
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +130,58 @@ def test_refuses_foreign_globals_and_names_problems(tmp_path, flame_dir):
         read_flame_model(missing)
     with pytest.raises(InputFileError, match="identity"):
         import_flame(flame_dir["model"], flame_dir["landmarks"], n_shape=301)
+
+
+def test_face_area_keeps_the_eyeballs(tmp_path):
+    p = write_flame_files(tmp_path, eyeballs=True)
+    eyes = np.concatenate(list(p["eyeball_vertices"].values()))
+    head = import_flame(p["model"], p["landmarks"], area="head")  # every vertex, in file order
+    eyeball_mm = head.mean.double().numpy()[eyes]
+
+    def kept(model):
+        d = np.linalg.norm(model.mean.double().numpy()[None] - eyeball_mm[:, None], axis=-1)
+        return int((d.min(axis=1) < 1e-3).sum())
+
+    masked = import_flame(p["model"], p["landmarks"], masks=p["masks"])
+    assert kept(masked) == len(eyes)  # outside the 'face' mask, kept with their own masks
+    closed = np.isin(masked.faces.numpy(), np.flatnonzero(np.linalg.norm(
+        masked.mean.double().numpy()[:, None] - eyeball_mm[None], axis=-1).min(axis=1) < 1e-3)).all(axis=1)
+    assert closed.sum() == 16  # both octahedra whole: a rendered face has no holes for eyes
+    # without the eyeball masks the same file's face area has no eyes: what the test would catch
+    named = {k: v for k, v in read_masks(p["masks"]).items() if "eyeball" not in k}
+    (tmp_path / "no_eyes.pkl").write_bytes(py2_pickle(named))
+    assert kept(import_flame(p["model"], p["landmarks"], masks=tmp_path / "no_eyes.pkl")) == 0
+
+
+def test_a_lazy_chumpy_expression_is_an_error_naming_the_key(tmp_path, flame_dir):
+    a = read_flame_model(flame_dir["model"])
+    lazy = {k: Ch(v) for k, v in a.items() if k != "J_regressor"}
+    lazy["J_regressor"] = flame_dir["J_regressor"]
+    lazy["shapedirs"] = add(a["shapedirs"], np.zeros_like(a["shapedirs"]))
+    path = tmp_path / "lazy.pkl"
+    path.write_bytes(py2_pickle(lazy))
+    assert b"chumpy.ch_ops" in path.read_bytes()
+    with pytest.raises(InputFileError, match=r"lazy.pkl.*key 'shapedirs' is a chumpy add expression.*ch\.r"):
+        read_flame_model(path)
+    lazy["shapedirs"] = Ch(a["shapedirs"])  # the same file with a stored array reads
+    path.write_bytes(py2_pickle(lazy))
+    np.testing.assert_array_equal(read_flame_model(path)["shapedirs"], a["shapedirs"])
+
+
+def test_jaw_opening_is_one_sided_in_the_model_file(tmp_path, flame_dir):
+    m = import_flame(flame_dir["model"], flame_dir["landmarks"], masks=flame_dir["masks"], n_shape=20, n_exp=10)
+    j1, j2 = m.exp_names.index("jaw_open_1"), m.exp_names.index("jaw_open_2")
+    b = m.exp_bounds.numpy()
+    assert b[j1].tolist() == [0.0, np.inf]  # opens, never closes past neutral
+    assert np.isinf(np.delete(b, j1, axis=0)).all()  # FLAME's own components and jaw_open_2: unbounded
+    back = MorphableModel.load(save_model(m, tmp_path / "flame.npz"))
+    assert torch.equal(back.exp_bounds, m.exp_bounds)
+    # every sampled face has its chin at or below neutral from jaw_open_1 (positive = open)
+    chin = m.landmarks68[8]
+    assert m.exp_basis[j1, chin, 1] < 0
+    coeffs = back.sample(2000, torch.Generator().manual_seed(0))
+    assert (coeffs.alpha_exp[:, j1] >= 0).all() and (coeffs.alpha_exp[:, j1] > 0.5).any()
+    assert (coeffs.alpha_exp[:, j2] < 0).any()  # the second, the opening's curvature, is two-sided
+    # the jaw without LBS weights (flame2023_no_jaw) states no bounds: the file is as before
+    p = write_flame_files(tmp_path / "nojaw", name="flame2023_no_jaw.pkl", jaw=False, masks=False)
+    assert import_flame(p["model"], p["landmarks"], n_shape=5, n_exp=5).own_exp_bounds is None

@@ -6,6 +6,7 @@ import torch
 
 from photoface.errors import InputFileError
 from photoface.facemodel.io import load_model, model_arrays, model_hash, save_model
+from support.runs import jaw_like
 
 
 def test_save_load_round_trip_keeps_every_array_and_string(tiny_model, tmp_path):
@@ -85,3 +86,19 @@ def test_missing_and_unknown_keys_and_unreadable_files(tiny_model, tmp_path):
     with pytest.raises(InputFileError):
         load_model(p)
     assert zipfile.is_zipfile(p)
+
+
+def test_expression_bounds_round_trip_and_old_files_keep_their_hash(tiny_model, tmp_path):
+    # a model that states no bounds writes no key: its file and hash are what they were before
+    assert "exp_bounds" not in model_arrays(tiny_model)
+    jaw = jaw_like(tiny_model, 1)
+    assert model_hash(jaw) != model_hash(tiny_model)  # the bounds change what the coefficients mean
+    back = load_model(save_model(jaw, tmp_path / "jaw.npz"))
+    assert torch.equal(back.exp_bounds, jaw.exp_bounds) and model_hash(back) == model_hash(jaw)
+    arrays = model_arrays(jaw)
+    arrays["exp_bounds"] = np.array([[0.2, 1.0]] * tiny_model.n_exp, np.float32)
+    with pytest.raises(InputFileError, match="key 'exp_bounds'.*contain 0"):
+        load_model(_write(tmp_path, arrays))
+    arrays["exp_bounds"] = np.zeros((tiny_model.n_exp + 1, 2), np.float32)
+    with pytest.raises(InputFileError, match="key 'exp_bounds'"):
+        load_model(_write(tmp_path, arrays, "short.npz"))

@@ -3,7 +3,15 @@ import pytest
 import torch
 
 from photoface.errors import PhotofaceError
-from photoface.facemodel.model import IBUG_MIRROR, MorphableModel, canonical_origin
+from photoface.facemodel.model import (
+    IBUG_MIRROR,
+    MorphableModel,
+    canonical_origin,
+    clamp_to_bounds,
+    fold_into_bounds,
+    one_sided,
+)
+from support.runs import jaw_like, with_exp_bounds
 
 
 def test_ibug_mirror_table_is_an_involution_that_swaps_sides():
@@ -136,3 +144,42 @@ def test_rejects_unknown_expression_kind():
     with pytest.raises(PhotofaceError, match="exp_kind"):
         MorphableModel(np.zeros((3, 3)), np.zeros((0, 3, 3)), np.zeros((0, 3, 3)), np.zeros((3, 3)),
                        np.zeros((0, 3, 3)), [[0, 1, 2]], np.zeros(68), [0, 1, 2], exp_kind="fancy")
+
+
+def test_expression_bounds_default_to_the_kind_and_a_model_may_state_its_own(tiny_model, demo_model):
+    inf = float("inf")
+    assert tiny_model.exp_bounds.tolist() == [[-inf, inf]] * tiny_model.n_exp
+    assert demo_model.exp_bounds.tolist() == [[0.0, 1.0]] * demo_model.n_exp
+    jaw = jaw_like(tiny_model, 1)
+    assert jaw.exp_bounds.tolist() == [[-inf, inf], [0.0, inf], [-inf, inf]]
+    keep = jaw.mirror_closure(np.union1d(np.arange(60), jaw.landmarks68.numpy()))
+    assert torch.equal(jaw.crop(keep).exp_bounds, jaw.exp_bounds)  # a crop keeps them
+    # a checkpoint of anything holding the model does not change (non-persistent buffer)
+    assert "own_exp_bounds" not in jaw.state_dict()
+    with pytest.raises(PhotofaceError, match="contain 0"):  # neutral must be allowed
+        with_exp_bounds(tiny_model, np.array([[0.5, 1.0]] * 3, np.float32))
+    with pytest.raises(PhotofaceError, match=r"\(3, 2\)"):
+        with_exp_bounds(tiny_model, np.zeros((2, 2), np.float32))
+
+
+def test_sample_draws_a_one_sided_coefficient_half_normal(tiny_model):
+    jaw = jaw_like(tiny_model, 1)
+    free = tiny_model.sample(4000, torch.Generator().manual_seed(0)).alpha_exp
+    one = jaw.sample(4000, torch.Generator().manual_seed(0)).alpha_exp
+    assert (one[:, 1] >= 0).all()  # never past neutral (a jaw closing through the teeth)
+    assert torch.equal(one[:, 1], free[:, 1].abs())  # |N(0, 1)|: half-normal, same draws
+    assert one[:, 1].mean().item() == pytest.approx(np.sqrt(2 / np.pi), abs=0.04)
+    assert torch.equal(one[:, [0, 2]], free[:, [0, 2]])  # the other coefficients untouched
+    assert (free[:, 1] < 0).float().mean() > 0.4  # what a model without bounds does
+
+
+def test_fold_and_clamp_into_bounds_numpy_and_torch():
+    inf = np.inf
+    bounds = np.array([[-inf, inf], [0.0, inf], [-inf, 0.0], [0.0, 1.0]], np.float32)
+    v = np.array([[-2.0, -2.0, 2.0, 1.5], [0.5, 0.5, -0.5, -0.5]], np.float32)
+    assert fold_into_bounds(v, bounds).tolist() == [[-2.0, 2.0, -2.0, 1.0], [0.5, 0.5, -0.5, 0.5]]
+    assert clamp_to_bounds(v, bounds).tolist() == [[-2.0, 0.0, 0.0, 1.0], [0.5, 0.5, -0.5, 0.0]]
+    t = torch.as_tensor(v, dtype=torch.float64)
+    assert fold_into_bounds(t, torch.as_tensor(bounds)).tolist() == fold_into_bounds(v, bounds).tolist()
+    assert clamp_to_bounds(t, bounds).dtype == torch.float64
+    assert one_sided(bounds).tolist() == [False, True, True, True]

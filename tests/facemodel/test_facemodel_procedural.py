@@ -172,7 +172,7 @@ def test_albedo_range_and_skin_tone_axis(demo_model):
     eyes = m.regions["eyes"]
     lips = m.regions["lips"]
     assert mu[lips, 0].mean() > mu[lips, 1].mean() + 0.15  # red lips
-    assert mu[eyes].max() > 0.7 and mu[eyes].min() < 0.1  # eye white and pupil
+    assert mu[eyes].max() > 0.65 and mu[eyes].min() < 0.1  # eye white (greyish, not painted white) and pupil
 
 
 def test_regions_are_named_nonempty_and_sensible(demo_model):

@@ -62,6 +62,17 @@ def test_cli_renders_a_model_file(tmp_path, egg_model, capsys):
     assert main(["render", str(path), "--light", ",".join(["0"] * 27), "--size", "32", "-o", str(out)]) == 0
 
 
+def test_cli_renders_a_builtin_model_by_name(tmp_path, egg_model, monkeypatch):
+    from photoface.facemodel import procedural
+
+    asked = []
+    monkeypatch.setattr(procedural, "builtin_model", lambda resolution: asked.append(resolution) or egg_model)
+    out = tmp_path / "demo.png"
+    assert main(["render", "builtin:demo", "--size", "32", "-o", str(out)]) == 0
+    assert asked == ["demo"] and np.asarray(Image.open(out)).shape == (32, 32, 3)
+    assert main(["render", "builtin:huge", "-o", str(out)]) == 1
+
+
 def test_cli_reports_bad_input(tmp_path, capsys):
     missing = tmp_path / "nope.npz"
     assert main(["render", str(missing), "-o", str(tmp_path / "x.png")]) == 1

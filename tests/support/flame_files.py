@@ -28,8 +28,10 @@ from support.runs import tiny_face_model
 OFFSET_MM = np.array([0.0, -30.0, -20.0])  # FLAME's origin is not at the nose
 BACK_Z_MM = -100.0
 JAW_TOP_MM = -30.0  # the front vertices below this follow the jaw (fully from 20 mm lower)
+EYE_RADIUS_MM = 6.0
 RENAMES = {
     b"csupport.flame_files\nCh\n": b"cchumpy.ch\nCh\n",
+    b"csupport.flame_files\nadd\n": b"cchumpy.ch_ops\nadd\n",
     b"cnumpy._core.multiarray\n_reconstruct\n": b"cnumpy.core.multiarray\n_reconstruct\n",
     b"cscipy.sparse._csc\ncsc_matrix\n": b"cscipy.sparse.csc\ncsc_matrix\n",
 }
@@ -41,6 +43,17 @@ class Ch:
     def __init__(self, x):
         self.__dict__.update(x=np.asarray(x), _dirty_vars=set(), _itr=None, _depends_on_deps={},
                              _make_dense=False, _make_sparse=False)
+
+    def __reduce_ex__(self, protocol):
+        return copyreg.__newobj__, (type(self),), dict(self.__dict__)
+
+
+class add:  # noqa: N801  (chumpy's own class name)
+    """Pickles as a lazy chumpy expression ``chumpy.ch_ops.add(a, b)``: its state holds the operands,
+    no ``x`` (some hand-converted FLAME files store such expressions instead of arrays)."""
+
+    def __init__(self, a, b):
+        self.__dict__.update(a=Ch(a), b=Ch(b), _dirty_vars=set(), _itr=None, _depends_on_deps={})
 
     def __reduce_ex__(self, protocol):
         return copyreg.__newobj__, (type(self),), dict(self.__dict__)
@@ -66,14 +79,28 @@ def py2_pickle(obj) -> bytes:
     return data
 
 
-def _head(model):
-    """(V, 3) mm vertices and (F, 3) faces: the tiny face and a flat back sheet, reversed."""
+def _head(model, eyeballs: bool = False):
+    """(V, 3) mm vertices, (F, 3) faces, the front's vertex count and the eyeballs' vertex ranges:
+    the tiny face, a flat back sheet (reversed) and, with ``eyeballs``, two closed octahedra of
+    radius EYE_RADIUS_MM behind the eye landmarks (left = the subject's, +x), as FLAME has."""
     front = model.mean.double().numpy()
     back = front.copy()
     back[:, 2] = BACK_Z_MM
     faces = model.faces.numpy()
     n = len(front)
-    return np.concatenate([front, back]), np.concatenate([faces, faces[:, ::-1] + n]), n
+    verts, tris, eyes = [front, back], [faces, faces[:, ::-1] + n], {}
+    if eyeballs:
+        lm = model.landmarks68.numpy()
+        octa = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], float)
+        octa_f = np.array([[0, 2, 4], [2, 1, 4], [1, 3, 4], [3, 0, 4], [2, 0, 5], [1, 2, 5], [3, 1, 5], [0, 3, 5]])
+        start = 2 * n
+        for name, ring in (("right_eyeball", lm[36:42]), ("left_eyeball", lm[42:48])):
+            centre = front[ring].mean(0) - np.array([0.0, 0.0, 12.0])
+            verts.append(centre + EYE_RADIUS_MM * octa)
+            tris.append(octa_f + start)
+            eyes[name] = np.arange(start, start + 6)
+            start += 6
+    return np.concatenate(verts), np.concatenate(tris), n, eyes
 
 
 def _smooth_fields(xy: np.ndarray, k: int, amp: np.ndarray, rng) -> np.ndarray:
@@ -89,10 +116,11 @@ def _smooth_fields(xy: np.ndarray, k: int, amp: np.ndarray, rng) -> np.ndarray:
     return out
 
 
-def flame_arrays(seed: int = 0, jaw: bool = True) -> dict:
-    """The arrays of a FLAME-like head (module docstring), metres, plus its landmark triangles."""
+def flame_arrays(seed: int = 0, jaw: bool = True, eyeballs: bool = False) -> dict:
+    """The arrays of a FLAME-like head (module docstring), metres, plus its landmark triangles
+    and (``eyeballs``) the eyeball vertex indices under ``eyeball_vertices``."""
     model = tiny_face_model(seed)
-    verts, faces, n_front = _head(model)
+    verts, faces, n_front, eyes = _head(model, eyeballs)
     rng = np.random.default_rng(seed)
     k = np.arange(400)
     amp = np.where(k < 300, 2.0, 1.0) / (1 + (k % 300) / 8)
@@ -107,7 +135,7 @@ def flame_arrays(seed: int = 0, jaw: bool = True) -> dict:
 
     def vertex_at(x, yy, back=False):
         p = np.array([x, yy])
-        rows = np.arange(n_front, len(verts)) if back else np.arange(n_front)
+        rows = np.arange(n_front, 2 * n_front) if back else np.arange(n_front)
         return rows[np.argmin(((verts[rows, :2] - p) ** 2).sum(1))]
 
     reg = np.zeros((5, len(verts)))
@@ -130,20 +158,23 @@ def flame_arrays(seed: int = 0, jaw: bool = True) -> dict:
         "shapedirs": shapedirs / 1000.0, "posedirs": posedirs / 1000.0,
         "J_regressor": scipy.sparse.csc_matrix(reg), "weights": weights,
         "kintree_table": np.array([[4294967295, 0, 1, 1, 1], [0, 1, 2, 3, 4]], dtype=np.int64),
-        "lmk_faces_idx": face_idx, "lmk_bary_coords": bary, "n_front": n_front,
+        "lmk_faces_idx": face_idx, "lmk_bary_coords": bary, "n_front": n_front, "eyeball_vertices": eyes,
     }
 
 
 def write_flame_files(folder, seed: int = 0, name: str = "generic_model.pkl", jaw: bool = True,
-                      plain_shapedirs: bool = False, embedding: str = "deca", masks: bool = True) -> dict:
-    """Write a FLAME pickle, an embedding (``deca`` or ``ringnet``) and FLAME_masks.pkl to ``folder``.
+                      plain_shapedirs: bool = False, embedding: str = "deca", masks: bool = True,
+                      eyeballs: bool = False) -> dict:
+    """Write a FLAME pickle, an embedding (``deca`` or ``ringnet``) and FLAME_masks.pkl to ``folder``
+    (``eyeballs``: the head has eyeballs, and the masks their ``left_eyeball`` / ``right_eyeball``
+    regions, outside ``face`` as in FLAME's file).
 
     Returns the arrays (``flame_arrays``) and the written paths under ``model``, ``landmarks``,
     ``masks``.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    a = flame_arrays(seed, jaw)
+    a = flame_arrays(seed, jaw, eyeballs)
     j = a["J_regressor"] @ a["v_template"]
     model = {
         "f": a["f"], "J_regressor": a["J_regressor"], "kintree_table": a["kintree_table"],
@@ -179,6 +210,7 @@ def write_flame_files(folder, seed: int = 0, name: str = "generic_model.pkl", ja
             "face": np.flatnonzero(front_y > -95).astype(np.int64),
             "nose": np.flatnonzero(np.abs(a["v_template"][:n, 0] * 1000) < 8).astype(np.int64),
             "scalp": np.arange(n, 2 * n, dtype=np.int64),
+            **{k: v.astype(np.int64) for k, v in a["eyeball_vertices"].items()},
         }
         paths["masks"] = folder / "FLAME_masks.pkl"
         paths["masks"].write_bytes(py2_pickle(named))

@@ -75,6 +75,22 @@ def tiny_face_model(seed: int = 0) -> MorphableModel:
     )
 
 
+def with_exp_bounds(model: MorphableModel, bounds) -> MorphableModel:
+    """A copy of ``model`` that states its own (L, 2) expression bounds (as FLAME's jaw does)."""
+    return MorphableModel(
+        model.mean, model.id_basis, model.exp_basis, model.tex_mean, model.tex_basis, model.faces,
+        model.landmarks68, model.mirror, model.regions, name=model.name, source=model.source,
+        license=model.license, exp_kind=model.exp_kind, exp_names=model.exp_names, exp_bounds=bounds,
+    )
+
+
+def jaw_like(model: MorphableModel, index: int = 1) -> MorphableModel:
+    """``model`` with expression ``index`` one-sided, [0, inf), like FLAME's ``jaw_open_1``."""
+    bounds = np.tile(np.array([-np.inf, np.inf], np.float32), (model.n_exp, 1))
+    bounds[index, 0] = 0.0
+    return with_exp_bounds(model, bounds)
+
+
 def write_tiny_dataset(out, model: MorphableModel, model_path, n_ids=6, per_id=4, test_ids=2, seed=0):
     """Render ``n_ids`` train + ``test_ids`` test identities, ``per_id`` 32-px photos each, to ``out``;
     every second photo of a person is labeled. Test rows have no scans or settings."""

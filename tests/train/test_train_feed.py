@@ -12,7 +12,9 @@ from support.runs import tiny_face_model, write_tiny_dataset
 def _load(model_path, data, make_config):
     cfg = make_config(model_path)
     model = load_face_model(model_path)
-    return load_training_data([data], cfg, model, model_hash(model))
+    data = load_training_data([data], cfg, model, model_hash(model))
+    assert data.validation is None  # six training people are too few to hold validation people out
+    return data.dataset, data.meta
 
 
 def test_training_data_are_the_train_split_with_fingerprints(tiny_setup, make_config):

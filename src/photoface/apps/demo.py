@@ -228,7 +228,9 @@ def run_demo(out: str | Path, minutes: float = 10.0, identities: int = 200, phot
                     f"({counts.get('train')} train / {counts.get('test')} held-out test photos, "
                     f"{counts.get('labeled')} labeled), generated in {t_synth:.0f} s. Training: demo preset, "
                     f"{summary.steps} steps (stage {summary.stage}, stopped by {summary.stopped_by}) in "
-                    f"{t_train / 60:.1f} min on {trained.device}. Checkpoint: {trained.checkpoint}."),
+                    f"{t_train / 60:.1f} min on {trained.device}. Checkpoint: {trained.checkpoint}"
+                    + (f" (step {trained.step}: the best of the run's validations on held-out training people, "
+                       "the start included; RUN/validation.json)." if summary.selected is not None else ".")),
         "commands": (f"photoface demo --out {out} --minutes {minutes:g}\n"
                      f"photoface reconstruct {data}/images/<id> --aligned --checkpoint {run} --out DIR\n"
                      f"photoface transfer SOURCE.png TARGET.png ... --aligned --checkpoint {run} --out DIR\n"

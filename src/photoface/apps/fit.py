@@ -215,7 +215,7 @@ def summary_line(identity: str, fit) -> str:
 def fit_photos(inputs: str | Path, out_dir: str | Path, model: str = "builtin:demo", iterations: int | None = None,
                overrides: Sequence[str] = (), image_size: int = 128, progress: bool = True,
                log: Callable[[str], None] = _stderr, checkpoint: str | Path | None = None,
-               device: str = "cpu") -> FitRunResult:
+               device: str = "cpu", detector: str = "mediapipe") -> FitRunResult:
     """``photoface fit``: fit every person of ``inputs`` into ``out_dir`` (module docstring).
 
     Args:
@@ -226,6 +226,7 @@ def fit_photos(inputs: str | Path, out_dir: str | Path, model: str = "builtin:de
         image_size: crop size for raw photos (prepared datasets keep theirs).
         checkpoint: refine a trained network's codes instead (module docstring); ``model`` and
             ``image_size`` are then the network's.
+        detector: face detector for raw photos (``photoface.data.prepare.faces.DETECTORS``).
     """
     from tqdm import tqdm
 
@@ -256,7 +257,7 @@ def fit_photos(inputs: str | Path, out_dir: str | Path, model: str = "builtin:de
         face_model, model_name = load_face_model(model), face_model_name(model)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    given = fit_inputs(inputs, out_dir, image_size, face_model, cfg, progress)
+    given = fit_inputs(inputs, out_dir, image_size, face_model, cfg, progress, detector)
     ds = given.dataset
     result = FitRunResult(out_dir, skipped=dict(given.skipped))
     for key, why in sorted(given.skipped.items()):

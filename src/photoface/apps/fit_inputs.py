@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from photoface.data.format import INDEX_FILE, META_FILE, DatasetRow, PreparedDataset, load_dataset
+from photoface.data.prepare.faces import DEFAULT_DETECTOR
 from photoface.errors import InputFileError
 from photoface.fit.config import FitConfig
 from photoface.fit.face_choice import choose_face
@@ -85,8 +86,9 @@ def one_face_per_photo(ds: PreparedDataset, face_model, cfg: FitConfig, root: Pa
 
 
 def fit_inputs(inputs: str | Path, out_dir: Path, image_size: int, face_model, cfg: FitConfig,
-               progress: bool = True) -> FitInputs:
-    """The dataset to fit and everything left out (module docstring).
+               progress: bool = True, detector: str = DEFAULT_DETECTOR) -> FitInputs:
+    """The dataset to fit and everything left out (module docstring); raw photos are prepared with
+    ``detector`` (``photoface.data.prepare.faces.DETECTORS``).
 
     Raises InputFileError when ``inputs`` does not exist, holds no photo, or no photo gave a face.
     """
@@ -110,7 +112,7 @@ def fit_inputs(inputs: str | Path, out_dir: Path, image_size: int, face_model, c
 
     skipped = {f"{d.relative_to(root).as_posix()}/": "folder contains no photos" for d in empty_folders(root)}
     prepared = out_dir / PREPARED_DIR
-    ds = prepare_photos(root, prepared, PrepareOptions(image_size=image_size, all_faces=True), progress=progress)
+    ds = prepare_photos(root, prepared, PrepareOptions(image_size=image_size, all_faces=True, detector=detector), progress=progress)
     skipped.update(read_report(prepared)[0])
     if len(ds) == 0:
         return FitInputs(ds, skipped, prepared / REPORT_FILE)

@@ -4,11 +4,12 @@
 list of photos. ``load_faces`` turns each photo into a :class:`FaceInput`:
 
 * raw photos go through the real-photo preprocessing of ``photoface prepare``
-  (:func:`photoface.data.prepare.process_photo`: robust loading, detection, 68 landmarks,
-  similarity alignment to the training crop). A photo with several faces gives, with
-  ``all_faces`` (``reconstruct``), one :class:`FaceInput` per face, named ``NAME_face0``,
-  ``NAME_face1``, ... largest face first; without it (``verify``, ``transfer``: one photo is one
-  person) the largest face, and the photo's ``notes`` say that the others were left out;
+  (:func:`photoface.data.prepare.process_photo`: robust loading, MediaPipe detection (dlib where
+  it finds no face, or dlib alone with ``detector``), 68 landmarks, similarity alignment to the
+  training crop). A photo with several faces gives, with ``all_faces`` (``reconstruct``), one
+  :class:`FaceInput` per face, named ``NAME_face0``, ``NAME_face1``, ... largest face first; without
+  it (``verify``, ``transfer``: one photo is one person) the largest face, and the photo's ``notes``
+  say that the others were left out;
 * ``aligned=True`` photos are already training crops (e.g. synthetic photos or a prepared
   dataset's images): a square image is resized to the network's size; anything else is refused.
   With ``with_landmarks`` (a run whose encoder takes landmarks, ``model.landmark_input``) a crop
@@ -52,6 +53,8 @@ class FaceInput:
         photo_scale: loaded px per original px.
         crop_transform: (2, 3) original px → crop px, or None for aligned inputs.
         landmarks: (68, 2) detected landmarks in crop px, or None.
+        detector: what placed them: "mediapipe", dlib's "hog" / "cnn" (MediaPipe's fallback or
+            ``--detector dlib``), or None for aligned inputs.
         notes: remarks for the user about this photo (other faces left out, faces too small).
     """
 
@@ -62,6 +65,7 @@ class FaceInput:
     photo_scale: float
     crop_transform: np.ndarray | None
     landmarks: np.ndarray | None = None
+    detector: str | None = None
     notes: list[str] = field(default_factory=list)
 
     def loaded_to_crop(self) -> np.ndarray | None:
@@ -212,11 +216,11 @@ def _detected(path: Path, name: str, image_size: int, detector: str, all_faces: 
     several = len(faces) > 1
     return [FaceInput(path, f"{name}_face{k}" if several else name, from_uint8(face.image), photo.rgb, photo.scale,
                       np.asarray(face.transform, np.float64), np.asarray(face.landmarks, np.float64),
-                      notes=notes if k == 0 else [])
+                      face.detector, notes=notes if k == 0 else [])
             for k, face in enumerate(faces)]
 
 
-def load_faces(paths: list[Path], image_size: int, aligned: bool = False, detector: str = "auto",
+def load_faces(paths: list[Path], image_size: int, aligned: bool = False, detector: str = "mediapipe",
                with_landmarks: bool = False, all_faces: bool = False) -> Iterator[FaceInput | Skipped]:
     """:class:`FaceInput` or :class:`Skipped` items, in path order (see the module docstring):
     one per path, or with ``all_faces`` one per face found in the photo.
@@ -225,7 +229,7 @@ def load_faces(paths: list[Path], image_size: int, aligned: bool = False, detect
         paths: photo files (``collect_images``).
         image_size: the network's crop side, pixels.
         aligned: inputs are training crops already (no detection).
-        detector: "auto" | "hog" | "cnn" (``photoface.data.prepare.detect``), raw photos only.
+        detector: one of ``photoface.data.prepare.faces.DETECTORS`` (default MediaPipe), raw photos only.
         with_landmarks: give aligned crops landmarks too (raw photos always have them).
         all_faces: every face of a raw photo (``NAME_face0``, ... by size), not only the largest.
     """

@@ -8,8 +8,9 @@ Per photo NAME (the file stem, made unique) the output folder gets:
   stage 2: read from the CNN albedo map at the visible vertices, see
   ``photoface.nn.FaceNet.vertex_albedo``; the .glb in metres, see ``photoface.facemodel.export``);
 * ``NAME.json``: the four codes (identity, expression, raw pose code, light), the physical pose
-  (degrees, px/mm and px in the crop), the crop transform (original-photo px → crop px), and the
-  68 predicted landmarks in crop and photo pixels;
+  (degrees, px/mm and px in the crop), the crop transform (original-photo px → crop px), the
+  68 predicted landmarks in crop and photo pixels, and the ``detector`` that found the face
+  ("mediapipe", or dlib's "hog" / "cnn" where MediaPipe found none; null for ``--aligned``);
 * ``NAME_overlay.png``: the render over the original photo (over the crop for ``--aligned``);
 * ``NAME_panel.png``: input | render | albedo | shading | mesh from three views
   (``photoface.apps.figures``);
@@ -81,6 +82,7 @@ def codes_record(trained, face: FaceInput, out, i: int) -> dict:
         photo_lm = _rounded(apply_transform(invert_transform(face.crop_transform), lm), 3)
     return {
         "photo": str(face.path),
+        "detector": face.detector,
         "checkpoint": str(trained.checkpoint),
         "step": trained.step,
         "stage": trained.stage,
@@ -166,7 +168,7 @@ def reconstruct(
     batch_size: int = 8,
     aligned: bool = False,
     device: str = "cpu",
-    detector: str = "auto",
+    detector: str = "mediapipe",
     progress: bool = True,
     log: Callable[[str], None] = _stderr,
     trained=None,
@@ -184,7 +186,7 @@ def reconstruct(
         batch_size: photos per network call.
         aligned: the photos are training crops already (no detection / alignment).
         device: "cpu" or "cuda".
-        detector: face detector for raw photos ("auto", "hog", "cnn").
+        detector: face detector for raw photos (``photoface.data.prepare.faces.DETECTORS``).
         progress: show a progress bar.
         log: where messages about skipped photos go.
         trained: an already loaded :class:`~photoface.run.inference.Trained` (then

@@ -97,10 +97,11 @@ def save_png(image: np.ndarray, path) -> Path:
 
 
 def render_model_file(model_path, out_path, **kwargs) -> Path:
-    """Load a ``.npz`` face-model file, render it (``render_model_image`` kwargs), save a PNG."""
-    from photoface.facemodel import MorphableModel
+    """Load a face model (a ``.npz`` file or ``builtin:demo`` / ``builtin:paper``), render it
+    (``render_model_image`` kwargs), save a PNG."""
+    from photoface.facemodel import load_face_model
 
-    model = MorphableModel.load(model_path)
+    model = load_face_model(model_path)
     return save_png(render_model_image(model, **kwargs), out_path)
 
 

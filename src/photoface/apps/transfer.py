@@ -102,7 +102,7 @@ def transfer(
     meshes: bool = False,
     aligned: bool = False,
     device: str = "cpu",
-    detector: str = "auto",
+    detector: str = "mediapipe",
     log: Callable[[str], None] = _stderr,
     trained=None,
 ) -> TransferResult:

@@ -1,13 +1,13 @@
 """``photoface verify A B``: are two photos (or two photo collections) the same person?
 
-Score: the cosine similarity of identity codes (``photoface.evaluate.verification``), in
+Score: the cosine similarity of identity codes (``photoface.run.verification``), in
 [-1, 1], higher = more alike. A side given as a folder is a photo collection: its code is the
 mean of its photos' L2-normalised identity codes (normalising first keeps one photo with a large
 code from dominating; the cosine ignores the length of the mean).
 
 Decision: "same" when score >= threshold. The threshold is the one the evaluation calibrated on
 held-out identities of the run, read from ``RUN/verification.json`` (key ``threshold``, as written
-by ``photoface.evaluate.verification.verification_report`` and by ``photoface demo``), unless
+by ``photoface.run.verification.verification_report`` and by ``photoface demo``), unless
 one is given explicitly. Without either there is no decision; the CLI then asks for
 ``--threshold``. Thresholds are calibrated on single-photo pairs; collection means tend to score
 higher for the same person, so the decision on collections is conservative for "different".
@@ -52,10 +52,11 @@ from photoface.apps.inputs import (
     log_notes,
     stacked_landmarks,
 )
+from photoface.data.prepare.faces import DEFAULT_DETECTOR
 from photoface.errors import InputFileError, PhotofaceError
-from photoface.evaluate.verification import cosine_similarity
 from photoface.jsonfile import write_json
 from photoface.run.layout import PHOTO_VERIFICATION_FILE, verification_path
+from photoface.run.verification import cosine_similarity
 
 SYNTHETIC, PHOTOS = "synthetic", "photos"
 
@@ -162,7 +163,7 @@ def collection_code(codes: torch.Tensor) -> np.ndarray:
     return torch.nn.functional.normalize(codes.double(), dim=1).mean(0).numpy()
 
 
-def calibrate(trained, person_folders: str | Path, detector: str = "auto", progress: bool = False) -> Calibration:
+def calibrate(trained, person_folders: str | Path, detector: str = DEFAULT_DETECTOR, progress: bool = False) -> Calibration:
     """Calibrate the run's threshold on real photos (module docstring); writes and returns it."""
     import tempfile
 
@@ -210,7 +211,7 @@ def verify(
     threshold: float | None = None,
     aligned: bool = False,
     device: str = "cpu",
-    detector: str = "auto",
+    detector: str = "mediapipe",
     log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
     trained=None,
     require_threshold: bool = False,

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from photoface.cli.data import DEFAULT_DETECTOR, DETECTORS
+
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``reconstruct``, ``transfer``, ``verify`` and ``demo`` on the top-level sub-parsers ``sub``."""
@@ -89,11 +91,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 def _photo_options(p: argparse.ArgumentParser) -> None:
     """Options of every command that runs a trained run on photos: checkpoint, alignment, detector, device."""
     p.add_argument("--checkpoint", required=True, metavar="RUN",
-                   help="trained run folder (its last checkpoint) or a checkpoint file")
+                   help="trained run folder (its selected checkpoint: best.pt, else last.pt) or a checkpoint file")
     p.add_argument("--aligned", action="store_true",
                    help="the photos are training crops already (e.g. synthetic photos): no face detection")
-    p.add_argument("--detector", choices=("auto", "hog", "cnn"), default="auto",
-                   help="face detector for raw photos (default auto: HOG, the CNN where HOG finds nothing)")
+    p.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR,
+                   help="face detector for raw photos: mediapipe (default; dlib where it finds no face), "
+                        "dlib (HOG, then its CNN where HOG finds nothing), or dlib's auto/hog/cnn")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
 
 

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import argparse
 
+DETECTORS = ("mediapipe", "dlib", "auto", "hog", "cnn")
+"""``photoface.data.prepare.faces.DETECTORS``, repeated so that ``--help`` imports no library (a test
+keeps the two equal)."""
+DEFAULT_DETECTOR = "mediapipe"
+
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``photoface synth`` and ``photoface prepare`` on the top-level sub-parsers ``sub``."""
@@ -52,8 +57,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, choices=(128, 224), default=128, help="crop side in pixels")
     p.add_argument("--all-faces", action="store_true", help="keep every face, not only the largest")
     p.add_argument("--masks", metavar="MASK_DIR", help="precomputed masks, same relative names")
-    p.add_argument("--detector", choices=("auto", "hog", "cnn"), default="auto",
-                   help="auto: HOG, and the slow CNN only where HOG finds nothing")
+    p.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR,
+                   help="mediapipe (default): MediaPipe FaceLandmarker, dlib where it finds no face; dlib: dlib only, "
+                        "HOG then the slow CNN where HOG finds nothing; auto/hog/cnn: dlib's own kinds")
     p.add_argument("--workers", type=int, default=1, help="parallel processes")
     p.add_argument("--min-face", type=float, default=40.0, help="smallest face kept, pixels")
     p.add_argument("--model", metavar="MODEL.npz",

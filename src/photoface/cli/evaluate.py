@@ -1,4 +1,4 @@
-"""``photoface evaluate synthetic|micc|aflw2000|now|meshes|identity|ablation``: benchmarks → JSON + Markdown.
+"""``photoface evaluate synthetic|micc|aflw2000|now|meshes|identity|ablation|face-space|crossmodel``: benchmarks → JSON + Markdown.
 
 Each handler imports its runner lazily so that ``photoface --help`` stays fast.
 """
@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import argparse
 
+from photoface.cli.data import DEFAULT_DETECTOR, DETECTORS
+
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``photoface evaluate`` and its benchmarks on the top-level sub-parsers ``sub``."""
-    ev = sub.add_parser("evaluate", help="benchmarks: synthetic ground truth, MICC Florence, AFLW2000-3D, real-photo "
-                        "identity, ablation",
+    ev = sub.add_parser("evaluate", help="benchmarks: synthetic ground truth, MICC Florence, AFLW2000-3D, NoW, any "
+                        "method's meshes, real-photo identity, ablation, face-space, crossmodel",
                         description="Each benchmark writes FILE.json and FILE.md next to it (docs/evaluation.md).")
     esub = ev.add_subparsers(dest="evaluate_command", metavar="BENCHMARK")
 
@@ -90,7 +92,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, metavar="MODEL",
                    help="face model of --method fit (default the checkpoint's, else builtin:demo)")
     p.add_argument("--size", type=int, default=128, metavar="PX", help="crop size without --checkpoint (default 128)")
-    p.add_argument("--detector", choices=("auto", "hog", "cnn"), default="auto", help="face detector (default auto)")
+    p.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR,
+                   help="face detector: mediapipe (default; dlib where it finds no face), dlib, auto, hog, cnn")
     p.add_argument("--set", dest="fit_overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="FitConfig override for --method fit; repeatable")
     p.add_argument("--out", metavar="FILE.json",
@@ -112,6 +115,42 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="config override applied to every variant; repeatable")
     p.add_argument("--max-photos", type=int, metavar="N", help="evaluation: at most N photos per identity and setting")
     p.set_defaults(handler=ablation)
+
+    p = esub.add_parser("face-space", help="how human is a face model: its faces against a reference model's faces",
+                        description="Samples N neutral identities of the reference (coefficients N(0, 1)) and scores, "
+                        "with the 95 mm / 68-landmark / rigid then similarity ICP protocol, the reference's own mean "
+                        "face, the model's mean face and the model's identity space registered in 3D to each face "
+                        "(ICP + ridge: the floor of any reconstruction). Writes OUT/face_space.json, .md and "
+                        "face_space_errors.png (docs/evaluation.md).")
+    p.add_argument("--reference", required=True, metavar="REF",
+                   help="the reference face model: .npz (e.g. a real-scan model imported by model import-ict) "
+                        "or builtin:demo / builtin:paper")
+    p.add_argument("--model", default="builtin:demo", metavar="MODEL",
+                   help="the face model under test: .npz or builtin:demo / builtin:paper (default builtin:demo)")
+    p.add_argument("--identities", type=int, default=20, metavar="N", help="reference identities (default 20)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the identities' draw (default 0)")
+    p.add_argument("--ridge", type=float, default=None, metavar="LAMBDA",
+                   help="ridge weight of the registration floor (default 1e-2, see docs/evaluation.md)")
+    p.add_argument("--out", default="face_space", metavar="DIR", help="output folder (default ./face_space)")
+    p.add_argument("--quiet", action="store_true", help="no line per identity")
+    p.set_defaults(handler=face_space)
+
+    p = esub.add_parser("crossmodel", help="fit a face model to photos of a reference model's faces (photoface fit)",
+                        description="DIR is a synthetic benchmark made from the reference (photoface synth --model "
+                        "REF.npz --test-fraction Q). Fits --fit-model to each held-out person's photos and scores the "
+                        "posed meshes per photo and the neutral identity mesh per person against the true meshes "
+                        "with the face-space protocol, next to both models' mean faces (docs/evaluation.md).")
+    p.add_argument("--data", required=True, metavar="DIR", help="synthetic benchmark made from --reference")
+    p.add_argument("--reference", required=True, metavar="REF", help="the face model the dataset was made from")
+    p.add_argument("--fit-model", default="builtin:demo", metavar="MODEL",
+                   help="the face model fitted: .npz or builtin:demo / builtin:paper (default builtin:demo)")
+    p.add_argument("--max-identities", type=int, metavar="N", help="only the first N held-out people")
+    p.add_argument("--max-photos", type=int, metavar="N", help="at most N photos per person and setting")
+    p.add_argument("--set", dest="fit_overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="FitConfig override of the fit; repeatable")
+    p.add_argument("--out", metavar="FILE.json", help="results file (default DIR/eval_crossmodel.json)")
+    p.add_argument("--quiet", action="store_true", help="no line per person")
+    p.set_defaults(handler=crossmodel)
     # Bare ``photoface evaluate`` shows the benchmarks and exits 2, like a usage error.
     ev.set_defaults(handler=lambda args: ev.print_help() or 2)
 
@@ -257,4 +296,42 @@ def ablation(args: argparse.Namespace) -> int:
                        variants=None if not args.variants else [v.strip() for v in args.variants.split(",")],
                        preset=args.preset, overrides=args.overrides, max_photos=args.max_photos)
     print(f"wrote {res['meta']['json']} and {res['meta']['markdown']}")
+    return 0
+
+
+def _log(args: argparse.Namespace):
+    """A progress printer on stderr, or None with --quiet."""
+    import sys
+
+    return None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+
+
+def face_space(args: argparse.Namespace) -> int:
+    """``evaluate face-space``: a face model's faces against a reference model's faces."""
+    from pathlib import Path
+
+    from photoface.evaluate.face_space import RESULTS_FILE, evaluate_face_space
+    from photoface.evaluate.registration import DEFAULT_RIDGE
+
+    res = evaluate_face_space(args.reference, args.model, identities=args.identities, seed=args.seed,
+                              ridge=DEFAULT_RIDGE if args.ridge is None else args.ridge, out_dir=args.out,
+                              log=_log(args))
+    path = Path(args.out) / RESULTS_FILE
+    print(f"wrote {path}, {path.with_suffix('.md')} and {res['meta']['figure']} ({res['meta']['seconds']:.0f} s)")
+    return 0
+
+
+def crossmodel(args: argparse.Namespace) -> int:
+    """``evaluate crossmodel``: fit a face model to photos of a reference model's faces."""
+    from pathlib import Path
+
+    from photoface.evaluate.crossmodel import evaluate_crossmodel
+    from photoface.fit.config import FitConfig, apply_overrides
+
+    out = Path(args.out or Path(args.data) / "eval_crossmodel.json")
+    res = evaluate_crossmodel(args.data, args.reference, args.fit_model,
+                              fit_config=apply_overrides(FitConfig(), args.fit_overrides),
+                              max_identities=args.max_identities, max_photos=args.max_photos, out=out,
+                              log=_log(args))
+    print(f"wrote {out} and {out.with_suffix('.md')} ({res['meta']['seconds']:.0f} s)")
     return 0

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from photoface.cli.data import DEFAULT_DETECTOR, DETECTORS
+
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``fit`` on the top-level sub-parsers ``sub``."""
@@ -32,6 +34,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--iterations", type=int, metavar="N",
                    help="Adam iterations of the full render stage (FitConfig.photo_iterations)")
     p.add_argument("--size", type=int, default=128, metavar="PX", help="crop size for raw photos (default 128)")
+    p.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR,
+                   help="face detector for raw photos: mediapipe (default; dlib where it finds no face), "
+                        "dlib (HOG, then its CNN where HOG finds nothing), or dlib's auto/hog/cnn")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="fit-config override (FitConfig, the fit section of photoface/run/config.py), "
                    "e.g. w_photo=400 or fit.w_photo=400; repeatable")
@@ -68,6 +73,7 @@ def run_fit(args: argparse.Namespace) -> int:
 
     res = fit_photos(args.inputs, args.out, model=args.model, iterations=args.iterations, overrides=args.overrides,
                      image_size=args.size, progress=not args.quiet, checkpoint=args.checkpoint, device=args.device,
+                     detector=args.detector,
                      log=(lambda message: None) if args.quiet else _stderr)
     if args.quiet:  # otherwise fit_photos has named them already, before fitting
         for key, why in sorted(res.skipped.items()):

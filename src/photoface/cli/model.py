@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+MODEL_HELP = "face-model .npz, or builtin:demo / builtin:paper"
+
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``photoface model`` and its actions on the top-level sub-parsers ``sub``."""
@@ -51,12 +53,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="MODEL.npz to write")
     p.set_defaults(handler=import_flame)
 
-    p = msub.add_parser("info", help="describe a face-model file")
-    p.add_argument("model", help="MODEL.npz")
+    p = msub.add_parser("info", help="describe a face model")
+    p.add_argument("model", help=MODEL_HELP)
     p.set_defaults(handler=info)
 
     p = msub.add_parser("export", help="write one face as .obj/.ply/.glb with per-vertex colours")
-    p.add_argument("model", help="MODEL.npz")
+    p.add_argument("model", help=MODEL_HELP)
     p.add_argument("--identity", help="comma-separated coefficients, or random:SEED")
     p.add_argument("--expression", help="comma-separated coefficients/weights, or random:SEED")
     p.add_argument("--albedo", help="comma-separated albedo coefficients, or random:SEED")
@@ -64,7 +66,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=export)
 
     p = msub.add_parser("preview", help="PNG pictures of a model: views, identities, expressions")
-    p.add_argument("model", help="MODEL.npz")
+    p.add_argument("model", help=MODEL_HELP)
     p.add_argument("--out", required=True, help="output directory")
     p.set_defaults(handler=preview)
     # Bare ``photoface model`` shows the actions and exits 2, like a usage error.
@@ -108,20 +110,20 @@ def import_flame(args: argparse.Namespace) -> None:
 
 def info(args: argparse.Namespace) -> None:
     """``model info``: print a description of a face-model file."""
-    from photoface.facemodel.io import load_model
+    from photoface.facemodel import load_face_model
     from photoface.facemodel.summary import describe
 
-    print(describe(load_model(args.model)))
+    print(describe(load_face_model(args.model)))
 
 
 def export(args: argparse.Namespace) -> None:
     """``model export``: write one face (given or random coefficients) and print its path."""
+    from photoface.facemodel import load_face_model
     from photoface.facemodel.export import export_face, parse_coefficients
-    from photoface.facemodel.io import load_model
 
-    m = load_model(args.model)
+    m = load_face_model(args.model)
     a_id = parse_coefficients(args.identity, m.n_id, "identity")
-    a_exp = parse_coefficients(args.expression, m.n_exp, "expression", m.exp_kind)
+    a_exp = parse_coefficients(args.expression, m.n_exp, "expression", m.exp_kind, m.exp_bounds)
     beta = parse_coefficients(args.albedo, m.n_tex, "albedo")
     print(export_face(m, args.output, a_id, a_exp, beta))
 
@@ -131,7 +133,8 @@ def preview(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     from photoface.apps.preview import write_previews
-    from photoface.facemodel.io import load_model
+    from photoface.facemodel import face_model_name, load_face_model
 
-    for path in write_previews(load_model(args.model), args.out, prefix=Path(args.model).stem):
+    prefix = Path(face_model_name(args.model)).stem.replace(":", "_")
+    for path in write_previews(load_face_model(args.model), args.out, prefix=prefix):
         print(path)

@@ -1,4 +1,4 @@
-"""``photoface render``: render the mean face of a face-model file to a PNG.
+"""``photoface render``: render the mean face of a face model to a PNG.
 
 The handler imports its library lazily so that ``photoface --help`` stays fast.
 """
@@ -12,12 +12,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``photoface render`` on the top-level sub-parsers ``sub``."""
     p = sub.add_parser(
         "render",
-        help="render a face-model file (.npz) to a PNG",
-        description="Render the mean face of a face-model file. Angles in degrees: positive yaw turns "
+        help="render a face model (.npz or builtin:demo / builtin:paper) to a PNG",
+        description="Render the mean face of a face model. Angles in degrees: positive yaw turns "
         "the face to the subject's left, positive pitch tilts it down, positive roll turns it "
         "counter-clockwise in the image. The default pose is frontal and centred.",
     )
-    p.add_argument("model", help="face-model file (.npz)")
+    p.add_argument("model", help="face-model .npz, or builtin:demo / builtin:paper")
     p.add_argument("--pitch", type=float, default=0.0, help="degrees (default 0)")
     p.add_argument("--yaw", type=float, default=0.0, help="degrees (default 0)")
     p.add_argument("--roll", type=float, default=0.0, help="degrees (default 0)")

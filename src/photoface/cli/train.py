@@ -47,9 +47,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     e = sub.add_parser(
         "export",
         help="write a run's network as one small inference file (weights + network arguments) to share",
-        description="Writes the FaceNet weights of RUN (its last checkpoint, or the checkpoint file given) with "
-        "the network arguments, the face model's name and hash, the training config and the verification "
-        "calibration. reconstruct, fit, transfer, verify and evaluate accept the file in place of a run. "
+        description="Writes the FaceNet weights of RUN (the checkpoint its validation selected, else its last; "
+        "or the checkpoint file given) with the network arguments, the face model's name and hash, the "
+        "training config and the verification calibration. reconstruct, fit, transfer, verify and evaluate "
+        "accept the file in place of a run. "
         "No optimiser, critic or RNG state: a fraction of a training checkpoint's size.",
     )
     e.add_argument("run", metavar="RUN", help="run folder or training checkpoint")

@@ -20,7 +20,14 @@ Conventions (the project's, repeated here because rows carry them):
 * ``light`` (27,) = 9 SH coefficients per colour channel, channel-major.
 * ``crop_transform`` (2, 3) maps original-photo pixels to crop pixels: ``[x', y'] = A @ [x, y, 1]``.
 * ``alpha_id`` / ``alpha_exp`` are coefficients of the face model named in meta.json, in that
-  model's units (standard normal unless its ``exp_kind`` says blendshape weights).
+  model's units (standard normal unless its ``exp_kind`` says blendshape weights), inside its
+  ``exp_bounds`` (e.g. FLAME's jaw opening >= 0).
+* Since format 1.1, rows prepared from real photos say which ``detector`` placed their landmarks
+  ("mediapipe", dlib's "hog" or "cnn", or "given"), and MediaPipe's rows add ``points`` (478, 2)
+  crop px (MediaPipe's face-mesh order; ``landmarks`` are iBUG-68 taken from them), its head pose
+  ``detector_pose`` (6,) in the crop, in the ``pose`` convention above (a detector's estimate, not a
+  label), and ``blendshapes``, its 52 scores in [0, 1] by name (``_neutral`` and 51 ARKit names).
+  Rows of format 1.0 have none of these and load as they always did.
 
 Atomicity and resume (the writer is ``photoface.data.dataset_writer.DatasetWriter``, also
 importable from here): it writes each image/mask/mesh file to a temporary name and renames
@@ -51,7 +58,7 @@ from PIL import Image
 from photoface.errors import InputFileError, PhotofaceError
 from photoface.pixels import from_uint8
 
-FORMAT_VERSION = "1.0"
+FORMAT_VERSION = "1.1"
 META_FILE = "meta.json"
 INDEX_FILE = "index.jsonl"
 JOURNAL_FILE = "progress.jsonl"
@@ -59,6 +66,8 @@ SPLITS = ("train", "test")
 SETTINGS = ("cooperative", "indoor", "outdoor")
 """A row's ``setting``, easiest first: MICC Florence's three kinds of video, which synthetic photos imitate."""
 NUM_LANDMARKS = 68
+NUM_DENSE_POINTS = 478
+"""MediaPipe FaceLandmarker's points per face (468 mesh vertices and 10 iris points)."""
 
 _REQUIRED_ROW_KEYS = ("image", "identity", "split", "landmarks", "labeled")
 _LABEL_KEYS = ("alpha_id", "alpha_exp", "pose")
@@ -110,7 +119,8 @@ class DatasetRow:
     """One photo (one face) of a prepared dataset; one line of ``index.jsonl``.
 
     Shapes: landmarks (68, 2) px; visible (68,) bool; pose (6,); light (27,);
-    crop_transform (2, 3); alpha_* (K,) / (L,). Paths are relative to the dataset folder, POSIX.
+    crop_transform (2, 3); alpha_* (K,) / (L,); points (478, 2) px; detector_pose (6,);
+    blendshapes name → score. Paths are relative to the dataset folder, POSIX.
     """
 
     image: str
@@ -132,6 +142,11 @@ class DatasetRow:
     # rows prepared from real photos
     source: str | None = None
     crop_transform: np.ndarray | None = None
+    # format 1.1: what the detector gave (rows prepared from real photos)
+    detector: str | None = None
+    points: np.ndarray | None = None
+    detector_pose: np.ndarray | None = None
+    blendshapes: dict[str, float] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -184,9 +199,26 @@ class DatasetRow:
             light=_opt_array(obj, "light", (27,), where),
             source=None if obj.get("source") is None else str(obj["source"]),
             crop_transform=_opt_array(obj, "crop_transform", (2, 3), where),
+            detector=None if obj.get("detector") is None else str(obj["detector"]),
+            points=_opt_array(obj, "points", (NUM_DENSE_POINTS, 2), where),
+            detector_pose=_opt_array(obj, "detector_pose", (6,), where),
+            blendshapes=_blendshapes(obj.get("blendshapes"), where),
             extra={k: v for k, v in obj.items() if k not in names},
         )
         return row
+
+
+def _blendshapes(value: Any, where: str) -> dict[str, float] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise PhotofaceError(f"{where}: 'blendshapes' must be an object of name: score")
+    out = {}
+    for name, score in value.items():
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not np.isfinite(score):
+            raise PhotofaceError(f"{where}: blendshape {name!r} must be a finite number, got {score!r}")
+        out[name] = float(score)
+    return out
 
 
 def _check_version(version: Any, path: str | Path) -> None:
@@ -386,6 +418,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
-    "FORMAT_VERSION", "META_FILE", "INDEX_FILE", "JOURNAL_FILE", "SPLITS", "NUM_LANDMARKS",
+    "FORMAT_VERSION", "META_FILE", "INDEX_FILE", "JOURNAL_FILE", "SPLITS", "NUM_LANDMARKS", "NUM_DENSE_POINTS",
     "DatasetMeta", "DatasetRow", "PreparedDataset", "DatasetWriter", "read_index", "load_dataset",  # noqa: F822
 ]

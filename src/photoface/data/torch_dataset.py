@@ -16,7 +16,7 @@ than one folder is given.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -35,6 +35,9 @@ class PhotoDataset(torch.utils.data.Dataset):
             are padded with zeros (the model's trailing coefficients are then 0).
         image_size: required side of the images in pixels (None: take the datasets' own,
             which must agree).
+        keep_identity: if given, only rows whose identity name (as in :attr:`identities`, with
+            the folder prefix when several datasets are given) it accepts (training holds
+            validation people out with it).
     """
 
     def __init__(
@@ -44,6 +47,7 @@ class PhotoDataset(torch.utils.data.Dataset):
         n_id: int = 0,
         n_exp: int = 0,
         image_size: int | None = None,
+        keep_identity: Callable[[str], bool] | None = None,
     ) -> None:
         if not datasets:
             raise PhotofaceError("no dataset given")
@@ -64,10 +68,13 @@ class PhotoDataset(torch.utils.data.Dataset):
             for row in d.rows:
                 if split is not None and row.split != split:
                     continue
+                name = identity_name(row, k, len(datasets))
+                if keep_identity is not None and not keep_identity(name):
+                    continue
                 if row.labeled:
                     self._check_labels(d, row)
                 self._items.append((d, row))
-                names.append(row.identity if len(datasets) == 1 else f"{k}:{row.identity}")
+                names.append(name)
         if not self._items:
             where = ", ".join(str(d.root) for d in datasets)
             raise PhotofaceError(f"{where}: no rows in split {split!r}")
@@ -109,6 +116,12 @@ class PhotoDataset(torch.utils.data.Dataset):
             "identity": torch.tensor(self.identity_index[i]),
             "index": torch.tensor(i),
         }
+
+
+def identity_name(row: DatasetRow, folder: int, folders: int) -> str:
+    """A row's identity as :class:`PhotoDataset` names it: prefixed by the folder number ``k:``
+    when ``folders`` > 1, so same-named people of different folders stay apart."""
+    return row.identity if folders == 1 else f"{folder}:{row.identity}"
 
 
 def _padded(values, n: int) -> torch.Tensor:

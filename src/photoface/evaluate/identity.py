@@ -2,15 +2,15 @@
 
 No 3D truth is needed: the input is a folder of person folders (``photoface prepare``'s layout;
 each photo's largest face is used). Every photo gets its own identity vector, and all pairs of
-photos are scored by the cosine similarity of their vectors (``photoface.evaluate.verification``,
+photos are scored by the cosine similarity of their vectors (``photoface.run.verification``,
 ``runner.verification_summary``): EER, TAR at FAR 10 % and 1 %, and the balanced-accuracy threshold
 (Youden's J) with its identity-disjoint cross-calibrated accuracy. Methods:
 
 * ``fit`` (results key ``fit_own``; not the synthetic benchmark's ``fit_single``, which fits each
-  photo from scratch): each photo's own identity coefficients, exactly what
-  ``photoface fit`` writes as ``codes.identity_single`` (``photoface.fit.collection.fit_singles``:
-  from the photo's own landmarks and pixels, its pose, light and albedo started from its person's
-  joint fit, ``photoface.fit.single``);
+  photo from scratch): each photo's own identity coefficients, exactly what ``photoface fit``
+  writes as ``codes.identity_single`` (``photoface.fit.collection.fit_singles``: from the photo's
+  own landmarks and pixels, its pose, light and albedo started from its person's joint fit,
+  ``photoface.fit.single``);
 * ``network``: a trained run's identity code (``--checkpoint``);
 * ``pixels``: the baseline any identity method must beat: the aligned crop as 24×24 grey pixels,
   mean removed (a photo's brightness says nothing about who it is).
@@ -32,6 +32,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from photoface.data.prepare.faces import DEFAULT_DETECTOR
 from photoface.errors import PhotofaceError
 from photoface.evaluate.runner import all_pairs, verification_summary
 
@@ -65,20 +66,22 @@ def fit_vectors(ds, face_model, cfg, progress: bool = False) -> tuple[np.ndarray
     coefficients, (N, V, 3) mm identity meshes."""
     from tqdm import tqdm
 
-    from photoface.fit.collection import fit_singles, load_person, person_rows, use_contour
-    from photoface.fit.contour import contour_lines
+    from photoface.fit.collection import fit_points_for, fit_singles, load_person, person_rows
+    from photoface.fit.detector_start import detector_start
     from photoface.fit.person import fit_person
     from photoface.render.renderer import Renderer
 
-    lines = contour_lines(face_model) if use_contour(cfg, ds) else None
+    points = fit_points_for(face_model, cfg, ds, any(r.points is not None for r in ds.rows))
     renderer = Renderer(face_model.faces, ds.meta.image_size)
     order = {id(r): i for i, r in enumerate(ds.rows)}
     vectors, meshes = [None] * len(ds), [None] * len(ds)
     with tqdm(total=len(ds), desc="fit each photo", unit="photo", disable=not progress) as bar:
         for _, rows in person_rows(ds):
-            batch = load_person(ds, rows, cfg)
-            joint = fit_person(face_model, batch, cfg, renderer=renderer, lines=lines)
-            for row, single in zip(rows, fit_singles(face_model, batch, joint, cfg, renderer, lines)):
+            batch = load_person(ds, rows, cfg, fit_points=points)
+            if cfg.detector_start:
+                batch.detector_start = detector_start(face_model, rows)
+            joint = fit_person(face_model, batch, cfg, renderer=renderer, points=points)
+            for row, single in zip(rows, fit_singles(face_model, batch, joint, cfg, renderer, points)):
                 vectors[order[id(row)]] = single.params.identity_vector()
                 meshes[order[id(row)]] = single.params.neutral_shape()[0].cpu().numpy()
                 bar.update(1)
@@ -110,7 +113,7 @@ def prepared_photos(photos: str | Path, work_dir: Path, image_size: int, detecto
 
 
 def evaluate_identity(photos: str | Path, checkpoint: str | Path | None = None, methods: Sequence[str] | None = None,
-                      face_model: str | None = None, image_size: int = 128, detector: str = "auto",
+                      face_model: str | None = None, image_size: int = 128, detector: str = DEFAULT_DETECTOR,
                       fit_config=None, work_dir: str | Path | None = None, device: str = "cpu",
                       progress: bool = True) -> dict:
     """Score ``methods`` on the person folders of ``photos`` (module docstring); JSON-ready results.

@@ -16,12 +16,22 @@ Protocols and the layout of PRED_DIR for each:
   (``<subject>/<challenge>/<image>.obj``); the NoW protocol (``now``) with the 7 landmarks
   from the file or from 68 (``now_files.LANDMARKS7_FROM_68``).
 - ``micc``: ``--truth`` is a MICC root (``subject_XX/Model/...``, ``micc.find_subjects``);
-  PRED_DIR holds ``<subject>.obj`` or ``<subject>/*.obj`` (every mesh scored; the subject's
+  PRED_DIR holds the subjects' meshes (``meshes_of``, below; every mesh scored, the subject's
   number is their mean). The MICC protocol (``protocol.evaluate_mesh``: 95 mm crop around the
   scan's nose tip, nose-tip start from landmark 30 when known, ICP with scale; the symmetric error).
-- ``synthetic``: ``--truth`` is a ``photoface synth`` dataset; PRED_DIR holds ``<identity>.obj``
-  or ``<identity>/*.obj`` for its test identities; the scan is the identity's true neutral mesh
+- ``synthetic``: ``--truth`` is a ``photoface synth`` dataset; PRED_DIR holds the meshes of its
+  test identities (``meshes_of``); the scan is the identity's true neutral mesh
   (``scans/<id>.npy`` on the dataset's face model, whose 68 landmarks start the alignment).
+
+The meshes of a subject (MICC, synthetic), each ``.obj`` or ``.ply`` (a stem written in both
+counts once, the ``.obj``): ``<subject>.obj``; and in a folder ``<subject>/``, either DECA's
+layout for one image named like the subject, ``<subject>/<subject>.obj`` (then only that mesh:
+the folder's others are DECA's by-products), or every mesh ``<subject>/*.obj`` plus DECA's layout
+per image, ``<subject>/<image>/<image>.obj`` (DECA's ``demo_reconstruct.py`` run on the subject's
+images with ``--saveObj True``). DECA's ``<image>_detail.obj`` (its dense displacement mesh,
+another topology) is never scored, and its ``_kpt3d.txt`` is not read as landmarks: DECA writes
+those after its orthographic camera (image frame), not in the mesh's frame; give
+``--topology flame:landmark_embedding.npy`` instead.
 
 Numbers: per mesh, per subject (mean of its meshes) and mean ± std over subjects (MICC, synthetic);
 NoW's median / mean / std as in ``now``.
@@ -41,6 +51,7 @@ from photoface.evaluate.protocol import evaluate_mesh
 
 PROTOCOLS = ("now", "micc", "synthetic")
 MESH_SUFFIXES = (".obj", ".ply")
+DETAIL_SUFFIX = "_detail"  # DECA's dense displacement mesh, ``NAME_detail.obj``: another topology
 
 
 class Topology:
@@ -92,10 +103,37 @@ def mesh_landmarks(mesh_path: Path, verts, faces, topology: Topology) -> np.ndar
     return topology.landmarks68(verts, faces, mesh_path)
 
 
-def _meshes_of(pred_dir: Path, name: str) -> list[Path]:
-    files = [pred_dir / f"{name}{s}" for s in MESH_SUFFIXES if (pred_dir / f"{name}{s}").is_file()]
-    if (pred_dir / name).is_dir():
-        files += sorted(p for p in (pred_dir / name).iterdir() if p.suffix.lower() in MESH_SUFFIXES)
+def _mesh_named(folder: Path, stem: str) -> Path | None:
+    """``folder/stem.obj``, else ``folder/stem.ply`` (a stem written in both formats counts once)."""
+    return next((folder / f"{stem}{s}" for s in MESH_SUFFIXES if (folder / f"{stem}{s}").is_file()), None)
+
+
+def _meshes_in(folder: Path) -> list[Path]:
+    """One mesh per stem of ``folder`` (``.obj`` before ``.ply``), DECA's ``*_detail`` meshes left out."""
+    best: dict[str, Path] = {}
+    for p in sorted(folder.iterdir()):
+        rank = MESH_SUFFIXES.index(p.suffix.lower()) if p.suffix.lower() in MESH_SUFFIXES else None
+        if rank is None or not p.is_file() or p.stem.endswith(DETAIL_SUFFIX):
+            continue
+        if p.stem not in best or rank < MESH_SUFFIXES.index(best[p.stem].suffix.lower()):
+            best[p.stem] = p
+    return [best[k] for k in sorted(best)]
+
+
+def meshes_of(pred_dir, name: str) -> list[Path]:
+    """The meshes of subject ``name`` under PRED_DIR, in the layouts of the module docstring."""
+    pred_dir = Path(pred_dir)
+    files = [p] if (p := _mesh_named(pred_dir, name)) is not None else []
+    folder = pred_dir / name
+    if not folder.is_dir():
+        return files
+    own = _mesh_named(folder, name)
+    if own is not None:  # DECA's layout for one image named like the subject: the rest are by-products
+        return files + [own]
+    files += _meshes_in(folder)
+    for sub in sorted(d for d in folder.iterdir() if d.is_dir()):  # DECA run over the subject's images
+        if (mesh := _mesh_named(sub, sub.name)) is not None:
+            files.append(mesh)
     return files
 
 
@@ -109,7 +147,7 @@ def _score_subjects(pred_dir: Path, truths: dict, topology: Topology, log) -> di
     """MICC / synthetic: ``truths`` maps subject -> (scan verts, faces, scan landmarks68 or None)."""
     records, per_subject, missing = [], {}, []
     for subject, (scan_v, scan_f, scan_lm) in truths.items():
-        files = _meshes_of(pred_dir, subject)
+        files = meshes_of(pred_dir, subject)
         if not files:
             missing.append(subject)
             continue

@@ -6,8 +6,11 @@ Steps (all in millimetres):
    vertices inside and the triangles whose three corners are all inside.
 2. Align the prediction to the cropped scan: first a similarity from corresponding 3D landmarks
    (Umeyama) when both landmark sets are given — else nose tip onto nose tip, else centroid onto
-   centroid — then ICP with isotropic scale (``photoface.evaluate.alignment``). The prediction
-   moves; the scan stays, so errors are in the scan's millimetres.
+   centroid — then ICP with isotropic scale (``photoface.evaluate.alignment``). With
+   ``rigid_first`` a rigid ICP runs before the ICP with scale (the protocol of the face-space
+   benchmark, ``photoface.evaluate.face_space``): the scale is then estimated only once rotation
+   and translation have settled. The prediction moves; the scan stays, so errors are in the
+   scan's millimetres.
 3. Errors, both directions, each the mean over points of the exact distance to the other
    *surface* (closest point on its triangles, ``photoface.evaluate.surface``):
 
@@ -98,6 +101,8 @@ class ProtocolResult:
     scan_points: np.ndarray  # (Ns, 3) cropped scan vertices
     scan_errors: np.ndarray  # (Ns,) distance of each to the aligned prediction
     icp_iterations: int
+    scan_kept: np.ndarray | None = None  # (Ns,) index of each cropped scan point among the scan's vertices
+    scan_closest: np.ndarray | None = None  # (Ns, 3) closest point of each on the aligned prediction
 
     def to_dict(self) -> dict:
         """JSON-ready summary (no per-vertex arrays)."""
@@ -140,6 +145,7 @@ def evaluate_mesh(
     icp_scale: bool = True,
     max_iterations: int = 100,
     tolerance: float = 1e-5,
+    rigid_first: bool = False,
 ) -> ProtocolResult:
     """Score a predicted mesh against a ground-truth scan with the protocol of the module docstring.
 
@@ -156,6 +162,7 @@ def evaluate_mesh(
             only) or "none" (score the meshes as given).
         icp_method: "plane" (default) or "point", see ``alignment``; icp_scale: isotropic scale in ICP.
         max_iterations, tolerance: ICP stopping rule, see ``alignment.icp``.
+        rigid_first: run a rigid ICP before the ICP with ``icp_scale`` (module docstring).
 
     Returns:
         ProtocolResult.
@@ -166,7 +173,7 @@ def evaluate_mesh(
     pred_faces = np.asarray(pred_faces, dtype=np.int64)
     scan_verts = np.asarray(scan_verts, dtype=np.float64)
     nose = estimate_nose_tip(scan_verts) if scan_nose_tip is None else np.asarray(scan_nose_tip, float)
-    crop_v, crop_f, _ = crop_mesh(scan_verts, scan_faces, nose, crop_radius)
+    crop_v, crop_f, kept = crop_mesh(scan_verts, scan_faces, nose, crop_radius)
     if len(crop_v) == 0:
         raise ValueError(f"no scan vertex lies within {crop_radius} mm of the nose tip {nose}")
 
@@ -176,12 +183,13 @@ def evaluate_mesh(
         transform = _initial_alignment(pred_verts, crop_v, nose, pred_nose_tip, scan_landmarks,
                                        pred_landmarks)
         if align == "icp":
-            res = icp(pred_verts, pred_faces, crop_v, init=transform, method=icp_method,
-                      with_scale=icp_scale, max_iterations=max_iterations, tolerance=tolerance)
-            transform, iterations = res.transform, res.iterations
+            for scale in ((False, icp_scale) if rigid_first else (icp_scale,)):
+                res = icp(pred_verts, pred_faces, crop_v, init=transform, method=icp_method,
+                          with_scale=scale, max_iterations=max_iterations, tolerance=tolerance)
+                transform, iterations = res.transform, iterations + res.iterations
     aligned = transform.apply(pred_verts)
 
-    scan_err, _ = point_to_surface(crop_v, aligned, pred_faces)
+    scan_err, scan_closest = point_to_surface(crop_v, aligned, pred_faces)
     inside = np.linalg.norm(aligned - nose, axis=1) <= crop_radius
     pred_err = np.full(len(aligned), np.nan)
     if inside.any():
@@ -198,4 +206,35 @@ def evaluate_mesh(
         scan_points=crop_v,
         scan_errors=scan_err,
         icp_iterations=iterations,
+        scan_kept=kept,
+        scan_closest=scan_closest,
     )
+
+
+def evaluate_face_pair(
+    pred_verts: np.ndarray,
+    pred_faces: np.ndarray,
+    pred_landmarks68: np.ndarray,
+    true_verts: np.ndarray,
+    true_faces: np.ndarray,
+    true_landmarks68: np.ndarray,
+    **options,
+) -> ProtocolResult:
+    """The protocol between two face meshes of any topologies that both have 68 landmark vertices.
+
+    Crop around the truth's landmark 30 (the nose tip), the 68-landmark similarity, a rigid then a
+    similarity ICP (``rigid_first``), symmetric point-to-surface distances: the protocol of the
+    face-space and cross-model benchmarks (``photoface.evaluate.face_space``, ``.crossmodel``).
+
+    Args:
+        pred_verts: (Vp, 3) mm; pred_faces: (Fp, 3); pred_landmarks68: (68,) vertex indices.
+        true_verts: (Vt, 3) mm; true_faces: (Ft, 3); true_landmarks68: (68,) vertex indices.
+        options: further ``evaluate_mesh`` keyword arguments (``rigid_first`` defaults to True).
+    """
+    pred_verts = np.asarray(pred_verts, dtype=np.float64)
+    true_verts = np.asarray(true_verts, dtype=np.float64)
+    true_lm = true_verts[np.asarray(true_landmarks68, dtype=np.int64)]
+    options.setdefault("rigid_first", True)
+    return evaluate_mesh(pred_verts, pred_faces, true_verts, true_faces, scan_nose_tip=true_lm[30],
+                         scan_landmarks=true_lm,
+                         pred_landmarks=pred_verts[np.asarray(pred_landmarks68, dtype=np.int64)], **options)

@@ -136,8 +136,78 @@ def identity_markdown(results: dict) -> str:
     return text
 
 
+def _se(summary) -> str:
+    """'1.23 ± 0.04' (mean ± standard error) or '–'."""
+    if not summary or summary.get("mean") is None or not np.isfinite(summary["mean"]):
+        return "–"
+    sem = summary.get("sem")
+    return f"{summary['mean']:.2f}" + (f" ± {sem:.2f}" if sem is not None and np.isfinite(sem) else "")
+
+
+def _region_table(results: dict, methods: dict[str, str]) -> str:
+    """Per-region |error| and signed error (mm, mean ± SE over faces) of each method."""
+    names: list[str] = []
+    for m in methods:
+        names += [n for n in results[m].get("regions", {}) if n not in names]
+    header = ["Region"] + [f"{label}: abs / signed" for label in methods.values()]
+    rows = [[n] + [f"{_se(results[m]['regions'].get(n, {}).get('abs_mm'))} / "
+                   f"{_se(results[m]['regions'].get(n, {}).get('signed_mm'))}" for m in methods] for n in names]
+    lines = [header, ["---"] + ["---:"] * len(methods)] + rows
+    return "\n".join("| " + " | ".join(r) + " |" for r in lines) + "\n"
+
+
+def _model_lines(meta: dict, keys: tuple[str, ...]) -> str:
+    lines = []
+    for key in keys:
+        info = meta.get(key) or {}
+        lines.append(f"- {key}: {info.get('spec') or info.get('name')} (hash {str(info.get('hash'))[:12]})")
+    for key in ("dataset", "identities", "photos", "image_size", "seed", "ridge", "registration_iterations",
+                "failed_photos", "protocol", "sampling", "signed_error", "fit_seconds", "seconds"):
+        if meta.get(key) is not None:
+            lines.append(f"- {key}: {meta[key]}")
+    return "\n".join(lines) + "\n\n"
+
+
+def face_space_markdown(results: dict) -> str:
+    from photoface.evaluate.face_space import METHOD_LABELS as FACE_SPACE_LABELS
+
+    meta = results.get("meta", {})
+    rows = [["Prediction vs the reference's faces", "sym (mm)", "truth → prediction", "prediction → truth"],
+            ["---", "---:", "---:", "---:"]]
+    for m, label in FACE_SPACE_LABELS.items():
+        r = results[m]
+        rows.append([label, _se(r["symmetric_mm"]), _se(r["scan_to_pred_mm"]), _se(r["pred_to_scan_mm"])])
+    coef = results["registration_floor"].get("max_abs_coefficient", {})
+    return ("# How human is a face model: face space\n\n" + _model_lines(meta, ("reference", "model"))
+            + "## Distance to the reference's faces (mean ± standard error over identities)\n\n"
+            + "\n".join("| " + " | ".join(r) + " |" for r in rows) + "\n\n"
+            + f"Registration: ridge λ = {meta.get('ridge')}; max |identity coefficient| "
+              f"{coef.get('max', float('nan')):.2f} (mean over faces of each fit's max: {coef.get('mean', float('nan')):.2f}).\n\n"
+            + "## Per region (mm; signed: + = the prediction lies in front of the real surface)\n\n"
+            + _region_table(results, FACE_SPACE_LABELS) + "\n"
+            + (f"Figure: {meta['figure']}\n" if meta.get("figure") else ""))
+
+
+def crossmodel_markdown(results: dict) -> str:
+    from photoface.evaluate.crossmodel import METHOD_LABELS as CROSSMODEL_LABELS
+
+    meta = results.get("meta", {})
+    rows = [["Method", "per photo (mm)", "identity mesh vs neutral truth (mm)"], ["---", "---:", "---:"]]
+    for m, label in CROSSMODEL_LABELS.items():
+        rows.append([label, _se(results[m]["photo_mm"]), _se(results[m]["person_mm"])])
+    beats = results["fit"].get("beats_reference_mean")
+    return ("# How human is a face model: fits to photos of the reference's faces\n\n"
+            + _model_lines(meta, ("reference", "fit_model"))
+            + "## Symmetric distance to the true meshes (mean ± standard error over photos / people)\n\n"
+            + "\n".join("| " + " | ".join(r) + " |" for r in rows) + "\n\n"
+            + (f"The fit's identity mesh beat the reference's mean face for {beats} of {meta.get('identities')} "
+               "people.\n\n" if beats is not None else "")
+            + "## Identity mesh per region (mm; signed: + = in front of the real surface)\n\n"
+            + _region_table(results, CROSSMODEL_LABELS))
+
+
 MARKDOWN = {"identity": identity_markdown, "synthetic": synthetic_markdown, "micc": micc_markdown, "aflw2000": aflw2000_markdown,
-            "ablation": ablation_markdown}
+            "ablation": ablation_markdown, "face_space": face_space_markdown, "crossmodel": crossmodel_markdown}
 
 
 def write_results(results: dict, path: str | Path) -> tuple[Path, Path]:

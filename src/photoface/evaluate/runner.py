@@ -37,10 +37,10 @@ import numpy as np
 import torch
 
 from photoface.errors import PhotofaceError
-from photoface.evaluate import verification
 from photoface.evaluate.micc import select_three_views, summarize_errors
 from photoface.evaluate.protocol import CROP_RADIUS_MM, evaluate_mesh
 from photoface.mesh.similarity import umeyama
+from photoface.run import verification
 
 MODES = ("identity", "three_views")
 FOLDS = 2

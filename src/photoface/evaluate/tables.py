@@ -142,7 +142,7 @@ def aflw2000_table(results: Mapping[str, Mapping], digits: int = 2) -> str:
 
 
 def verification_table(results: Mapping[str, Mapping], digits: int = 3) -> str:
-    """{method: ``photoface.evaluate.verification.verification_report`` output} → Markdown."""
+    """{method: ``photoface.run.verification.verification_report`` output} → Markdown."""
     fars: list[str] = []
     for r in results.values():
         fars += [f for f in r["tar_at_far"] if f not in fars]

@@ -21,18 +21,20 @@ import trimesh
 
 from photoface.atomic import write_atomic
 from photoface.errors import PhotofaceError
-from photoface.facemodel.model import MorphableModel
+from photoface.facemodel.model import MorphableModel, fold_into_bounds
 from photoface.pixels import to_uint8
 
 FORMATS = (".obj", ".ply", ".glb")
 GLTF_METRES_PER_MM = 1e-3
 
 
-def parse_coefficients(text: str | None, count: int, what: str, kind: str = "normal") -> torch.Tensor:
+def parse_coefficients(text: str | None, count: int, what: str, kind: str = "normal", bounds=None) -> torch.Tensor:
     """(1, count) coefficients from the CLI: ``None``/"" = zeros, ``random:SEED``, or a comma list.
 
     A list may be shorter than ``count`` (the rest are 0). ``random:SEED`` draws standard-normal
-    values, or for ``kind="blendshape"`` sparse weights in [0, 1] (as ``MorphableModel.sample``).
+    values, or for ``kind="blendshape"`` sparse weights in [0, 1] (as ``MorphableModel.sample``),
+    folded into ``bounds`` ((count, 2), ``MorphableModel.exp_bounds``; e.g. FLAME's jaw opening
+    half-normal) when given. A list is taken as written.
     """
     out = torch.zeros(1, count)
     if not text:
@@ -46,8 +48,10 @@ def parse_coefficients(text: str | None, count: int, what: str, kind: str = "nor
         g = torch.Generator().manual_seed(seed)
         if kind == "blendshape":
             on = torch.rand(1, count, generator=g) < 0.3
-            return torch.rand(1, count, generator=g) * on
-        return torch.randn(1, count, generator=g)
+            drawn = torch.rand(1, count, generator=g) * on
+        else:
+            drawn = torch.randn(1, count, generator=g)
+        return drawn if bounds is None else fold_into_bounds(drawn, bounds)
     try:
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:

@@ -14,7 +14,9 @@ What the import does, and the choices it makes:
 - **The jaw** (``flame_jaw``): linearised by LBS at sampled openings (0–25°) into
   ``jaw_components`` extra PCA expression components named ``jaw_open_1``, ``jaw_open_2``, on top
   of FLAME's expression components. Files whose jaw joint moves no vertex (possible in
-  ``flame2023_no_jaw.pkl``) get none; ``jaw="none"`` skips them. Neck and eyeball rotations are
+  ``flame2023_no_jaw.pkl``) get none; ``jaw="none"`` skips them. The model file states their
+  bounds (``exp_bounds``, ``flame_jaw.jaw_bounds``): ``jaw_open_1`` is [0, inf), since a jaw
+  does not close past neutral, so samplers draw it half-normal and fits keep it >= 0. Neck and eyeball rotations are
   not imported: photoface's camera pose turns the whole head.
 - **Landmarks** (``surface_points``): each of the 68 barycentric landmark points becomes a vertex,
   so landmarks are exact, not snapped.
@@ -41,7 +43,7 @@ import numpy as np
 
 from photoface.errors import InputFileError
 from photoface.facemodel.flame_files import read_flame_model, read_landmark_embedding, read_masks
-from photoface.facemodel.flame_jaw import jaw_basis, jaw_has_weights
+from photoface.facemodel.flame_jaw import jaw_basis, jaw_bounds, jaw_has_weights
 from photoface.facemodel.importing import DEFAULT_SKIN, finish_model, used_vertices_crop
 from photoface.facemodel.model import MorphableModel
 from photoface.facemodel.surface_points import insert_points, lift
@@ -115,10 +117,12 @@ def import_flame(
     exp_basis = np.moveaxis(flame["shapedirs"][..., shape_columns:shape_columns + n_exp], -1, 0)
     exp_names = [f"exp{i:03d}" for i in range(n_exp)]
     n_jaw = 0
+    exp_bounds = np.tile(np.array([-np.inf, np.inf], np.float32), (n_exp, 1))
     if jaw == "linear" and jaw_has_weights(flame) and jaw_components > 0:
-        jb, _ = jaw_basis(flame, jaw_components)
+        jb, coeffs = jaw_basis(flame, jaw_components)
         exp_basis = np.concatenate([exp_basis, jb])
         exp_names += [f"jaw_open_{k + 1}" for k in range(len(jb))]
+        exp_bounds = np.concatenate([exp_bounds, jaw_bounds(coeffs)])
         n_jaw = len(jb)
 
     corners, weights, faces, lm = insert_points(flame["v_template"], flame["f"], face_idx, bary)
@@ -154,4 +158,5 @@ def import_flame(
         source=(f"{version} ({path.name}): {n_shape} identity, {n_exp} expression components"
                 + (f" + {n_jaw} linearised jaw components" if n_jaw else "") + "; flat albedo"),
         license=LICENSE, exp_kind="pca", exp_names=exp_names,
+        exp_bounds=exp_bounds if n_jaw else None,
     )

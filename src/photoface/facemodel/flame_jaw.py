@@ -105,6 +105,18 @@ def jaw_basis(flame: dict, n_components: int = 2, angles: np.ndarray | None = No
     return basis, coeffs
 
 
+def jaw_bounds(coeffs: np.ndarray) -> np.ndarray:
+    """(C, 2) float32 bounds of the jaw components from their (n_angles, C) coefficients over the
+    sampled openings (``jaw_basis``): a component whose coefficient never goes negative while the
+    jaw opens from 0 to MAX_OPENING_DEG (the first: it grows with the angle) is one-sided, [0, inf),
+    since a negative value would close the jaw through the upper teeth; one that changes sign
+    along the opening (the second: the curvature left once the first is removed) stays unbounded.
+    No upper bound: a mouth may open wider than the sampled range."""
+    tol = 1e-6 * max(float(np.abs(coeffs).max()), 1.0)
+    lower = np.where((coeffs >= -tol).all(axis=0), 0.0, -np.inf)
+    return np.stack([lower, np.full_like(lower, np.inf)], axis=1).astype(np.float32)
+
+
 def linearisation_error(flame: dict, basis: np.ndarray, shapedirs: np.ndarray, vertices: np.ndarray | None = None,
                         n_shapes: int = 8, angles: np.ndarray | None = None, seed: int = 0) -> dict:
     """Distance between LBS jaw opening and its best linear approximation, over shapes and angles.

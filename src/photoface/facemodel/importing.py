@@ -111,7 +111,7 @@ def finish_model(verts, faces, lm, id_basis, exp_basis, tex_mean, tex_basis, pat
     ``landmark_regions`` the source lacks is derived from the landmarks, so imported models carry
     the same region names as the procedural one. ``path`` names the source in error messages;
     ``meta`` goes to MorphableModel (name, source,
-    license, exp_kind, exp_names). Bases are mirrored in x together with the mean when ``orient``
+    license, exp_kind, exp_names, exp_bounds). Bases are mirrored in x together with the mean when ``orient``
     mirrors it.
     """
     flip = verts[lm][45, 0] < verts[lm][36, 0]

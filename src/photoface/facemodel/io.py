@@ -4,9 +4,12 @@ The format is ARCHITECTURE.md "Face model file": ``mean`` (V,3) float32 mm; ``id
 ``exp_basis`` (L,V,3), ``tex_mean`` (V,3) in [0,1], ``tex_basis`` (M,V,3) float32; ``faces`` (F,3)
 int32, counter-clockwise seen from outside; ``landmarks68`` (68,) and ``mirror`` (V,) int32 vertex
 indices; ``region_<name>`` int32 vertex-index arrays; ``name``, ``source``, ``license`` and
-``exp_kind`` ("pca" | "blendshape") as 0-d unicode arrays. One optional key extends the format:
+``exp_kind`` ("pca" | "blendshape") as 0-d unicode arrays. Two optional keys extend the format:
 ``exp_names`` (L,) unicode, a label per expression (e.g. ARKit blendshape names); files without
-it load with generated labels. Files are read with
+it load with generated labels. ``exp_bounds`` (L, 2) float32, the [lower, upper] range of each
+expression coefficient (±inf: unbounded; 0 must lie inside), written only when the model states
+its own (FLAME's jaw opening); files without it get the bounds of their ``exp_kind``, as before
+the key existed, and their hash does not change. Files are read with
 ``allow_pickle=False``, so a model file cannot run code.
 
 Validation covers every key: presence, dtype kind, shape and agreement of V between arrays,
@@ -25,7 +28,7 @@ import numpy as np
 
 from photoface.atomic import write_atomic
 from photoface.errors import InputFileError
-from photoface.facemodel.model import EXP_KINDS, MorphableModel
+from photoface.facemodel.model import EXP_KINDS, MorphableModel, validate_exp_bounds
 
 FLOAT_KEYS = ("mean", "id_basis", "exp_basis", "tex_mean", "tex_basis")
 INDEX_KEYS = ("faces", "landmarks68", "mirror")
@@ -44,6 +47,8 @@ def model_arrays(model: MorphableModel) -> dict[str, np.ndarray]:
     for k in STRING_KEYS:
         out[k] = np.array(str(getattr(model, k)))
     out["exp_names"] = np.array(list(model.exp_names), dtype=np.str_).reshape(-1)
+    if model.own_exp_bounds is not None:
+        out["exp_bounds"] = model.own_exp_bounds.detach().cpu().numpy().astype(np.float32)
     return out
 
 
@@ -63,6 +68,7 @@ def load_model(path) -> MorphableModel:
         name=str(arrays["name"]), source=str(arrays["source"]), license=str(arrays["license"]),
         exp_kind=str(arrays["exp_kind"]),
         exp_names=[str(n) for n in arrays["exp_names"]] if "exp_names" in arrays else None,
+        exp_bounds=arrays.get("exp_bounds"),
     )
 
 
@@ -135,6 +141,10 @@ def validate_arrays(arrays: dict[str, np.ndarray], path) -> None:
         elif key == "exp_names":
             if a.dtype.kind != "U" or a.shape != (arrays["exp_basis"].shape[0],):
                 bad(key, f"expected {arrays['exp_basis'].shape[0]} strings, got dtype {a.dtype} shape {a.shape}")
+        elif key == "exp_bounds":
+            problem = validate_exp_bounds(a, arrays["exp_basis"].shape[0])
+            if problem:
+                bad(key, problem)
         elif key not in FLOAT_KEYS + INDEX_KEYS + STRING_KEYS:
             bad(key, "unknown key (expected the keys of the face-model format)")
     for key in STRING_KEYS:

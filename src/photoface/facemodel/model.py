@@ -12,6 +12,13 @@ Conventions (contract with every other package; ARCHITECTURE.md "Face model file
   basis is scaled so that its coefficients are standard normal. The expression basis is either a
   PCA basis with standard-normal coefficients (``exp_kind == "pca"``) or a set of blendshapes
   whose weights live in [0, 1] (``exp_kind == "blendshape"``; 1 = the full expression).
+- ``exp_bounds`` (L, 2): the [lower, upper] range of each expression coefficient, ±inf where
+  unbounded, always with 0 (neutral) inside. By default it follows ``exp_kind``: (−inf, inf) for
+  PCA, [0, 1] for blendshapes; a model may state its own (FLAME's jaw opening is [0, inf): a
+  negative value would close the jaw through the upper teeth). Everything that draws expressions
+  honours it by ``fold_into_bounds`` (a one-sided coefficient, one bound at 0, takes |value| on
+  its allowed side, so N(0, 1) becomes half-normal; then clipped), everything that fits or
+  regularises them by ``clamp_to_bounds`` (projection).
 - ``albedo = tex_mean + Σ_m beta[m] tex_basis[m]``, linear RGB in [0, 1], beta standard normal.
   A model may have no albedo modes (M = 0, e.g. ICT-FaceKit and some BFM files): its albedo is
   ``tex_mean`` whatever ``beta`` (then (B, 0)), and ``sample`` draws an empty beta.
@@ -53,6 +60,56 @@ class Coefficients(NamedTuple):
     beta: torch.Tensor
 
 
+def default_exp_bounds(exp_kind: str, n_exp: int) -> np.ndarray:
+    """(L, 2) float32 bounds implied by ``exp_kind``: (−inf, inf) for PCA, [0, 1] for blendshapes."""
+    lo, hi = (0.0, 1.0) if exp_kind == "blendshape" else (-np.inf, np.inf)
+    return np.tile(np.array([lo, hi], np.float32), (n_exp, 1))
+
+
+def one_sided(bounds) -> np.ndarray:
+    """(L,) bool: the coefficients with a bound at 0 (only one sign allowed), from (L, 2) bounds."""
+    b = np.asarray(bounds.detach().cpu() if torch.is_tensor(bounds) else bounds, np.float64).reshape(-1, 2)
+    return (b[:, 0] >= 0) | (b[:, 1] <= 0)
+
+
+def clamp_to_bounds(values, bounds):
+    """Project coefficients (..., L) onto (L, 2) bounds (numpy or torch, same type and dtype out)."""
+    if torch.is_tensor(values):
+        b = torch.as_tensor(bounds, dtype=values.dtype, device=values.device)
+        return torch.minimum(torch.maximum(values, b[:, 0]), b[:, 1])
+    b = np.asarray(bounds)
+    return np.clip(values, b[:, 0], b[:, 1]).astype(np.asarray(values).dtype, copy=False)
+
+
+def fold_into_bounds(values, bounds):
+    """Map drawn coefficients (..., L) into (L, 2) bounds: a one-sided coefficient (lower bound
+    >= 0, or upper <= 0) takes |value| with the allowed sign, so a symmetric draw becomes its
+    one-sided (half-normal, for N(0, σ²)) version; then every coefficient is clipped. Unbounded
+    coefficients pass unchanged (numpy or torch)."""
+    if torch.is_tensor(values):
+        b = torch.as_tensor(bounds, dtype=values.dtype, device=values.device)
+        lo, hi = b[:, 0], b[:, 1]
+        folded = torch.where(lo >= 0, values.abs(), torch.where(hi <= 0, -values.abs(), values))
+    else:
+        b = np.asarray(bounds)
+        lo, hi = b[:, 0], b[:, 1]
+        folded = np.where(lo >= 0, np.abs(values), np.where(hi <= 0, -np.abs(values), values))
+    return clamp_to_bounds(folded, bounds)
+
+
+def validate_exp_bounds(bounds, n_exp: int) -> str | None:
+    """The problem with (L, 2) expression bounds, or None: shape, NaN, and 0 inside [lower, upper]."""
+    b = np.asarray(bounds)
+    if b.dtype.kind != "f" or b.shape != (n_exp, 2):
+        return f"expected ({n_exp}, 2) floating-point [lower, upper] bounds, got dtype {b.dtype} shape {b.shape}"
+    if np.isnan(b).any():
+        return "contains NaN (use -inf / inf for no bound)"
+    if not ((b[:, 0] <= 0) & (b[:, 1] >= 0)).all():
+        bad = int(np.flatnonzero(~((b[:, 0] <= 0) & (b[:, 1] >= 0)))[0])
+        return f"coefficient {bad}: [{b[bad, 0]}, {b[bad, 1]}] must contain 0 (the neutral expression)"
+    return None
+
+
 def canonical_origin(mean: np.ndarray, landmarks68: np.ndarray) -> np.ndarray:
     """The canonical origin of a shape (see module docstring), a (3,) point in its coordinates."""
     lm = mean[landmarks68]
@@ -69,7 +126,9 @@ class MorphableModel(torch.nn.Module):
     exp_basis (L, V, 3) mm, tex_mean (V, 3), tex_basis (M, V, 3), faces (F, 3) long,
     landmarks68 (68,) long, mirror (V,) long, and one ``region_<name>`` (n,) long per region.
     Plain attributes: name, source, license, exp_kind, exp_names (one label per expression;
-    ``exp00``, ``exp01``, ... when the source has none).
+    ``exp00``, ``exp01``, ... when the source has none). ``exp_bounds`` (L, 2) (module docstring):
+    the model's own when given (a non-persistent buffer, so it moves with ``.to`` but checkpoints
+    do not change), else the default of ``exp_kind``.
     """
 
     def __init__(
@@ -88,6 +147,7 @@ class MorphableModel(torch.nn.Module):
         license: str = "",
         exp_kind: str = "pca",
         exp_names: list[str] | None = None,
+        exp_bounds=None,
     ):
         super().__init__()
         if exp_kind not in EXP_KINDS:
@@ -111,6 +171,14 @@ class MorphableModel(torch.nn.Module):
         if names and len(names) != self.exp_basis.shape[0]:
             raise PhotofaceError(f"{len(names)} expression names for {self.exp_basis.shape[0]} expressions")
         self.exp_names: list[str] = names or [f"exp{i:02d}" for i in range(self.exp_basis.shape[0])]
+        own = None
+        if exp_bounds is not None:
+            b = np.asarray(exp_bounds.detach().cpu() if torch.is_tensor(exp_bounds) else exp_bounds, np.float32)
+            problem = validate_exp_bounds(b, self.exp_basis.shape[0])
+            if problem:
+                raise PhotofaceError(f"exp_bounds: {problem}")
+            own = torch.as_tensor(b).clone()
+        self.register_buffer("own_exp_bounds", own, persistent=False)
 
     # ----------------------------------------------------------------- sizes
     @property
@@ -132,6 +200,13 @@ class MorphableModel(torch.nn.Module):
     @property
     def n_tex(self) -> int:
         return int(self.tex_basis.shape[0])
+
+    @property
+    def exp_bounds(self) -> torch.Tensor:
+        """(L, 2) float32 [lower, upper] of each expression coefficient (module docstring)."""
+        if self.own_exp_bounds is not None:
+            return self.own_exp_bounds
+        return torch.as_tensor(default_exp_bounds(self.exp_kind, self.n_exp), device=self.mean.device)
 
     @property
     def regions(self) -> dict[str, torch.Tensor]:
@@ -196,7 +271,9 @@ class MorphableModel(torch.nn.Module):
         Identity and texture coefficients are ``N(0, std²)``. A PCA expression basis draws
         ``N(0, exp_std²)``. Blendshape weights are sparse: each blendshape is active with
         probability ``exp_active`` and then takes ``exp_std · U(0, 1)``, clipped to [0, 1];
-        ``exp_std = 0`` gives neutral faces either way. The generator must live on the CPU;
+        ``exp_std = 0`` gives neutral faces either way. Either is then folded into ``exp_bounds``
+        (``fold_into_bounds``: a one-sided PCA coefficient such as FLAME's jaw opening is
+        half-normal). The generator must live on the CPU;
         the draws are moved to the model's device, so results do not depend on the device.
         """
         g = generator
@@ -213,7 +290,7 @@ class MorphableModel(torch.nn.Module):
             on = torch.rand(n, self.n_exp, generator=g) < exp_active
             w = torch.rand(n, self.n_exp, generator=g) * exp_std
             alpha_exp = (w * on).clamp(0.0, 1.0).to(dev)
-        return Coefficients(alpha_id, alpha_exp, beta)
+        return Coefficients(alpha_id, fold_into_bounds(alpha_exp, self.exp_bounds), beta)
 
     # ----------------------------------------------------------------- editing
     def crop(self, vertex_indices) -> MorphableModel:
@@ -254,7 +331,7 @@ class MorphableModel(torch.nn.Module):
             cpu["mean"][keep], cpu["id_basis"][:, keep], cpu["exp_basis"][:, keep],
             cpu["tex_mean"][keep], cpu["tex_basis"][:, keep], f, lm, mirror, regions,
             name=self.name, source=self.source, license=self.license, exp_kind=self.exp_kind,
-            exp_names=self.exp_names,
+            exp_names=self.exp_names, exp_bounds=self.own_exp_bounds,
         ).to(self.mean.device)
 
     def mirror_closure(self, vertex_indices) -> np.ndarray:
@@ -278,9 +355,10 @@ class MorphableModel(torch.nn.Module):
         return load_model(path)
 
     def extra_repr(self) -> str:
+        bounds = ", own bounds" if self.own_exp_bounds is not None else ""
         return (
             f"name={self.name!r}, V={self.num_vertices}, F={self.num_faces}, K={self.n_id}, "
-            f"L={self.n_exp} ({self.exp_kind}), M={self.n_tex}, regions={self._region_names}"
+            f"L={self.n_exp} ({self.exp_kind}{bounds}), M={self.n_tex}, regions={self._region_names}"
         )
 
 

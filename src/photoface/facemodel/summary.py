@@ -28,4 +28,9 @@ def describe(model: MorphableModel) -> str:
     ]
     if model.n_exp and model.exp_names and not model.exp_names[0].startswith("exp00"):
         lines.insert(7, "expressions: " + ", ".join(model.exp_names))
+    if model.own_exp_bounds is not None:
+        b = model.exp_bounds.tolist()
+        stated = [f"{model.exp_names[i]} [{lo:g}, {hi:g}]" for i, (lo, hi) in enumerate(b)
+                  if (lo, hi) != (float("-inf"), float("inf"))]
+        lines.insert(7, "bounded:     " + (", ".join(stated) or "none"))
     return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""Jaw-line (contour) landmarks that follow the silhouette of a turned face.
+"""Jaw-line (contour) landmarks, and MediaPipe's face-oval points, that follow the silhouette of a
+turned face.
 
 A 2D landmark detector puts the 17 jaw landmarks on the visible outline of the face. For a
 frontal face that outline runs through fixed model vertices; once the head turns, the outline on
@@ -33,8 +34,20 @@ def contour_lines(face_model, points: int = 16, band_mm: float = 4.0) -> torch.T
     Returns:
         (17, P) long vertex indices (P = the longest line), first entry the landmark vertex.
     """
-    mean = face_model.mean.detach().cpu().double().numpy()
     lm = face_model.landmarks68.cpu().numpy()
+    return silhouette_lines(face_model, lm[:JAW], points, band_mm, single=(CHIN,))
+
+
+def silhouette_lines(face_model, vertex_ids, points: int = 16, band_mm: float = 4.0,
+                     single: tuple[int, ...] = ()) -> torch.Tensor:
+    """Candidate vertex lines, as ``contour_lines`` builds them, for any outline vertices
+    ``vertex_ids`` (C,): e.g. MediaPipe's face-oval points (``fit.dense_points``). Vertices on the
+    midline (x = 0) and the positions listed in ``single`` keep a line of one vertex.
+
+    Returns:
+        (C, P) long vertex indices, first entry the given vertex.
+    """
+    mean = face_model.mean.detach().cpu().double().numpy()
     normals = face_model.vertex_normals(face_model.mean.detach().cpu()[None])[0].double().numpy()
     excluded = np.zeros(len(mean), bool)
     for name in ("mouth_interior", "eyes"):
@@ -42,11 +55,11 @@ def contour_lines(face_model, points: int = 16, band_mm: float = 4.0) -> torch.T
         if idx is not None:
             excluded[idx.cpu().numpy()] = True
     lines = []
-    for k in range(JAW):
-        v0 = int(lm[k])
+    for k, v0 in enumerate(np.asarray(vertex_ids, np.int64)):
+        v0 = int(v0)
         x0, y0 = mean[v0, 0], mean[v0, 1]
         side = np.sign(x0)
-        if k == CHIN or side == 0:
+        if k in single or side == 0:
             lines.append([v0])
             continue
         sx = side * mean[:, 0]
@@ -69,18 +82,23 @@ def contour_lines(face_model, points: int = 16, band_mm: float = 4.0) -> torch.T
 
 
 def landmark_vertices(landmarks68: torch.Tensor, lines: torch.Tensor | None, cam_verts: torch.Tensor,
-                      yaw_deg: torch.Tensor, min_yaw_deg: float) -> torch.Tensor:
-    """Per photo, the 68 vertices that play the landmarks: jaw landmarks moved to the silhouette.
+                      yaw_deg: torch.Tensor, min_yaw_deg: float, slots: torch.Tensor | None = None,
+                      sides: torch.Tensor | None = None) -> torch.Tensor:
+    """Per photo, the vertices that play the 2-D points: outline points moved to the silhouette.
 
     Args:
-        landmarks68: (68,) long, the model's fixed landmark vertices.
-        lines: (17, P) long from ``contour_lines``, or None (fixed vertices throughout).
+        landmarks68: (N,) long, the fixed vertices of the N points (the model's 68 landmark
+            vertices, or those followed by MediaPipe's points: ``fit.point_vertices``).
+        lines: (C, P) long from ``contour_lines`` / ``silhouette_lines``, or None (fixed vertices).
         cam_verts: (B, V, 3) camera-space vertices in mm (x image-right), no gradient needed.
         yaw_deg: (B,) yaw of each photo in degrees.
         min_yaw_deg: photos with |yaw| below it keep the fixed vertices.
+        slots: (C,) long, the point each line belongs to (default the jaw, 0..16).
+        sides: (C,) −1 / 0 / +1, the image direction that is outward for each line (default:
+            image left for iBUG 0-7, the subject's right, image right for 9-16).
 
     Returns:
-        (B, 68) long vertex indices.
+        (B, N) long vertex indices.
     """
     b = cam_verts.shape[0]
     out = landmarks68.to(cam_verts.device).expand(b, -1).clone()
@@ -88,11 +106,14 @@ def landmark_vertices(landmarks68: torch.Tensor, lines: torch.Tensor | None, cam
         return out
     lines = lines.to(cam_verts.device)
     x = cam_verts[..., 0].detach()  # (B, V)
-    cand_x = x[:, lines]  # (B, 17, P)
-    # outward = away from the midline: image left for iBUG 0-7 (the subject's right), right for 9-16
-    side = torch.sign(torch.arange(JAW, device=x.device, dtype=x.dtype) - CHIN).reshape(1, JAW, 1)
-    pick = (side * cand_x).argmax(dim=2)  # (B, 17); the chin's line has one entry
+    cand_x = x[:, lines]  # (B, C, P)
+    if slots is None:
+        slots = torch.arange(JAW)
+        sides = torch.sign(torch.arange(JAW, dtype=x.dtype) - CHIN)
+    slots = slots.to(x.device)
+    side = sides.to(device=x.device, dtype=x.dtype).reshape(1, -1, 1)
+    pick = (side * cand_x).argmax(dim=2)  # (B, C); one-vertex lines have one entry
     chosen = torch.gather(lines.expand(b, -1, -1), 2, pick[..., None])[..., 0]
     turned = (yaw_deg.abs() >= min_yaw_deg).to(cam_verts.device)
-    out[:, :JAW] = torch.where(turned[:, None], chosen, out[:, :JAW])
+    out[:, slots] = torch.where(turned[:, None], chosen, out[:, slots])
     return out

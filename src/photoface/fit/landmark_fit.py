@@ -8,15 +8,18 @@ The fit (:func:`fit_landmarks`) is a maximum-a-posteriori estimate: it minimises
 with Π the camera of ``photoface.render.camera`` (weak perspective, angles in degrees, f px/mm,
 t px), u_k the landmarks in pixels and σ = ``sigma`` · sqrt(w·h) of the landmark box (the landmark
 noise, 2 % of the face size by default). Coefficients are standard normal for a PCA model, hence
-the unit priors. For a blendshape expression model (``exp_kind == "blendshape"``) the weights are
-kept in [0, 1] by projection after each step, and the prior pulls them towards 0 (neutral).
+the unit priors. Expression coefficients with bounds (``MorphableModel.exp_bounds``: blendshape
+weights in [0, 1], FLAME's jaw opening >= 0) are kept inside them by projection after each step,
+and the prior pulls them towards 0 (neutral, always inside).
 Landmarks are fixed model vertices (``landmarks68``): jaw-line landmarks that follow the
 silhouette in a turned face are only approximately modelled, as in most landmark-fitting baselines.
 
 Solver: Levenberg-Marquardt with Marquardt's diagonal scaling, batched over photos, with the
-analytic Jacobian of the 136 + K + L residuals (the projection is linear in the coefficients;
-rotation derivatives by central differences of R), started from a 2D similarity fit of the mean
-face (scale, roll, translation) at three yaws (−40°, 0°, +40°). After 10 iterations only the start
+analytic Jacobian of the 2N + K + L residuals (N = 68 landmarks, or more points:
+``fit.point_vertices``; the projection is linear in the coefficients, rotation derivatives by
+central differences of R), started from a 2D similarity fit of the mean
+face (scale, roll, translation) at three yaws (−40°, 0°, +40°), and from a detector's pose and
+expression where there is one (``fit.detector_start``). After 10 iterations only the start
 with the lowest cost continues, which keeps turned faces out of the mirrored local minimum at a
 fraction of the cost of finishing all three.
 Why our own: scipy's ``least_squares`` solves one photo at a time in Python (hundreds of photos
@@ -55,6 +58,17 @@ def _initial_pose(mean_lm: np.ndarray, lm: np.ndarray, yaw_deg: float) -> np.nda
     return np.array([0.0, yaw_deg, roll, f, a[0, 2], a[1, 2]])
 
 
+def _pose_given_angles(points: np.ndarray, lm: np.ndarray, angles: np.ndarray) -> np.ndarray:
+    """(6,) pose with the given (3,) angles (degrees) and the least-squares f and shift that
+    project ``points`` (N, 3) mm onto ``lm`` (N, 2) px (linear in them once R is fixed)."""
+    rot = rotation_matrix(torch.deg2rad(torch.as_tensor(angles, dtype=torch.float64))[None])[0].numpy()
+    cam = points @ rot.T
+    flat = np.stack([cam[:, 0], -cam[:, 1]], axis=1)
+    fc, tc = flat - flat.mean(0), lm - lm.mean(0)
+    f = max(float((fc * tc).sum() / max((fc * fc).sum(), 1e-12)), 1e-6)
+    return np.r_[angles, f, lm.mean(0) - f * flat.mean(0)]
+
+
 def fit_landmarks(
     face_model,
     landmarks,
@@ -66,6 +80,8 @@ def fit_landmarks(
     yaw_starts: tuple[float, ...] = (-40.0, 0.0, 40.0),
     n_id: int | None = None,
     n_exp: int | None = None,
+    vertex_ids=None,
+    detector_start=None,
 ) -> LandmarkFitResult:
     """Fit the linear face model and a weak-perspective pose to 68 landmarks (module docstring).
 
@@ -79,6 +95,11 @@ def fit_landmarks(
             the best start of each photo.
         yaw_starts: initial yaws in degrees.
         n_id, n_exp: fit only the first coefficients (default all).
+        vertex_ids: (N,) model vertices of N points when ``landmarks`` is (N_photos, N, 2) with
+            more than the 68 landmarks (the first 68 must be them: ``fit.point_vertices``).
+        detector_start: a further start per photo from a detector (``fit.detector_start``):
+            (angles (N, 3) degrees, expressions (N, L)); its scale and shift are the least-squares
+            ones for the mean face at those angles. It competes with the yaw starts on cost.
 
     Returns:
         :class:`LandmarkFitResult`.
@@ -88,26 +109,29 @@ def fit_landmarks(
     # cost 30x the work in our measurements (as in photoface.data.synth)
     torch.set_num_threads(1)
     try:
-        return _fit(face_model, landmarks, weights, sigma, id_prior, exp_prior, iterations, yaw_starts, n_id, n_exp)
+        return _fit(face_model, landmarks, weights, sigma, id_prior, exp_prior, iterations, yaw_starts, n_id, n_exp,
+                    vertex_ids, detector_start)
     finally:
         torch.set_num_threads(threads)
 
 
-def _fit(face_model, landmarks, weights, sigma, id_prior, exp_prior, iterations, yaw_starts, n_id, n_exp):
-    u = torch.as_tensor(np.asarray(landmarks, np.float64)).reshape(-1, 68, 2)
+def _fit(face_model, landmarks, weights, sigma, id_prior, exp_prior, iterations, yaw_starts, n_id, n_exp,
+         vertex_ids=None, detector_start=None):
+    lm_idx = face_model.landmarks68.cpu().long() if vertex_ids is None else torch.as_tensor(vertex_ids).long()
+    p_n = len(lm_idx)  # points per photo
+    u = torch.as_tensor(np.asarray(landmarks, np.float64)).reshape(-1, p_n, 2)
     n = len(u)
-    lm_idx = face_model.landmarks68.cpu().long()
     k = face_model.n_id if n_id is None else min(int(n_id), face_model.n_id)
     e = face_model.n_exp if n_exp is None else min(int(n_exp), face_model.n_exp)
-    mean = face_model.mean.detach().cpu().double()[lm_idx]  # (68, 3)
-    a_id = face_model.id_basis.detach().cpu().double()[:k, lm_idx]  # (K, 68, 3)
-    a_exp = face_model.exp_basis.detach().cpu().double()[:e, lm_idx]  # (L, 68, 3)
-    blend = getattr(face_model, "exp_kind", "pca") == "blendshape"
-    w = torch.ones(n, 68, dtype=torch.float64) if weights is None else \
-        torch.as_tensor(np.broadcast_to(np.asarray(weights, np.float64), (n, 68)).copy())
-    box = (u.amax(1) - u.amin(1)).clamp_min(1e-6)
-    sig = sigma * torch.sqrt(box[:, 0] * box[:, 1])  # (N,) px
-    sw = torch.sqrt(w) / sig[:, None]  # (N, 68)
+    mean = face_model.mean.detach().cpu().double()[lm_idx]  # (N, 3)
+    a_id = face_model.id_basis.detach().cpu().double()[:k, lm_idx]  # (K, N, 3)
+    a_exp = face_model.exp_basis.detach().cpu().double()[:e, lm_idx]  # (L, N, 3)
+    exp_bounds = torch.as_tensor(np.asarray(face_model.exp_bounds.cpu())[:e], dtype=torch.float64)
+    w = torch.ones(n, p_n, dtype=torch.float64) if weights is None else \
+        torch.as_tensor(np.broadcast_to(np.asarray(weights, np.float64), (n, p_n)).copy())
+    box = (u[:, :68].amax(1) - u[:, :68].amin(1)).clamp_min(1e-6)
+    sig = sigma * torch.sqrt(box[:, 0] * box[:, 1])  # (n,) px, from the 68 landmarks' box
+    sw = torch.sqrt(w) / sig[:, None]  # (n, N)
     sq_id, sq_exp = float(np.sqrt(id_prior)), float(np.sqrt(exp_prior))
 
     def unpack(p):
@@ -117,7 +141,7 @@ def _fit(face_model, landmarks, weights, sigma, id_prior, exp_prior, iterations,
         return coef_id, coef_exp, pts, phys
 
     def residual(p, target, lw):
-        """(B, 136 + K + L) weighted residuals."""
+        """(B, 2N + K + L) weighted residuals."""
         coef_id, coef_exp, pts, phys = unpack(p)
         xy = project(pts, phys)[..., :2]
         return torch.cat([((xy - target) * lw[..., None]).reshape(len(p), -1), sq_id * coef_id,
@@ -130,7 +154,7 @@ def _fit(face_model, landmarks, weights, sigma, id_prior, exp_prior, iterations,
     flip = torch.tensor([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0]], dtype=torch.float64)  # Pr: drop z, y down
 
     def jacobian(p, lw):
-        """(B, 136, P) analytic Jacobian of the landmark rows of ``residual`` (the prior rows are
+        """(B, 2N, P) analytic Jacobian of the landmark rows of ``residual`` (the prior rows are
         ``prior_jac``): the projection is linear in the coefficients, f enters as exp(log f), the
         angles through dR/dθ (central differences of R)."""
         b = len(p)
@@ -139,7 +163,7 @@ def _fit(face_model, landmarks, weights, sigma, id_prior, exp_prior, iterations,
         rot = rotation_matrix(ang)  # (B, 3, 3)
         f = phys[:, 3, None, None]
         m = f * flip @ rot  # (B, 2, 3)
-        j_id = torch.einsum("bij,kvj->bvik", m, a_id)  # (B, 68, 2, K)
+        j_id = torch.einsum("bij,kvj->bvik", m, a_id)  # (B, N, 2, K)
         j_exp = torch.einsum("bij,lvj->bvil", m, a_exp)
         h = 1e-6
         j_ang = []
@@ -149,9 +173,9 @@ def _fit(face_model, landmarks, weights, sigma, id_prior, exp_prior, iterations,
             d_rot = (rotation_matrix(ang + d) - rotation_matrix(ang - d)) / (2 * h)  # per radian
             j_ang.append(torch.einsum("bij,bvj->bvi", f * flip @ d_rot, pts) * (np.pi / 180.0))
         j_f = torch.einsum("bij,bvj->bvi", m, pts)[..., None]  # d/d log f
-        j_t = torch.eye(2, dtype=torch.float64).expand(b, 68, 2, 2)
+        j_t = torch.eye(2, dtype=torch.float64).expand(b, p_n, 2, 2)
         j_lm = torch.cat([j_id, j_exp, torch.stack(j_ang, -1), j_f, j_t], -1) * lw[..., None, None]
-        return j_lm.reshape(b, 136, -1)
+        return j_lm.reshape(b, 2 * p_n, -1)
 
     starts = []
     for yaw in yaw_starts:
@@ -160,12 +184,20 @@ def _fit(face_model, landmarks, weights, sigma, id_prior, exp_prior, iterations,
             pose = _initial_pose(mean.numpy(), u[i].numpy(), yaw)
             p0[i, k + e:] = torch.as_tensor(np.r_[pose[:3], np.log(pose[3]), pose[4:]])
         starts.append(p0)
+    if detector_start is not None:
+        angles, expressions = (torch.as_tensor(np.asarray(a, np.float64)) for a in detector_start)
+        p0 = starts[0].clone()
+        p0[:, k:k + e] = expressions[:, :e]
+        shaped = (mean + torch.einsum("nl,lvc->nvc", p0[:, k:k + e], a_exp)).numpy()
+        for i in range(n):
+            pose = _pose_given_angles(shaped[i], u[i].numpy(), angles[i].numpy())
+            p0[i, k + e:] = torch.as_tensor(np.r_[pose[:3], np.log(pose[3]), pose[4:]])
+        starts.append(p0)
     p = torch.cat(starts)
-    target, lw = u.repeat(len(yaw_starts), 1, 1), sw.repeat(len(yaw_starts), 1)
+    target, lw = u.repeat(len(starts), 1, 1), sw.repeat(len(starts), 1)
     lo = torch.full_like(p, -torch.inf)
     hi = torch.full_like(p, torch.inf)
-    if blend:
-        lo[:, k:k + e], hi[:, k:k + e] = 0.0, 1.0
+    lo[:, k:k + e], hi[:, k:k + e] = exp_bounds[:, 0], exp_bounds[:, 1]
 
     def solve(p, target, lw, steps):
         """``steps`` Levenberg-Marquardt iterations; returns (p, cost)."""
@@ -173,9 +205,9 @@ def _fit(face_model, landmarks, weights, sigma, id_prior, exp_prior, iterations,
         cost = (r**2).sum(1)
         mu = torch.full((len(p),), 1e-3, dtype=torch.float64)
         for _ in range(steps):
-            j = jacobian(p, lw)  # (B, 136, P); the prior rows are the constant diagonal added below
+            j = jacobian(p, lw)  # (B, 2N, P); the prior rows are the constant diagonal added below
             jtj = j.transpose(1, 2) @ j + prior_jtj
-            g = (j.transpose(1, 2) @ r[:, :136, None])[..., 0] + r[:, 136:] @ prior_jac
+            g = (j.transpose(1, 2) @ r[:, :2 * p_n, None])[..., 0] + r[:, 2 * p_n:] @ prior_jac
             diag = torch.diagonal(jtj, dim1=1, dim2=2)
             diag += mu[:, None] * diag.clamp_min(1e-9)  # Marquardt: damping scaled by the diagonal
             chol, info = torch.linalg.cholesky_ex(jtj)
@@ -194,13 +226,14 @@ def _fit(face_model, landmarks, weights, sigma, id_prior, exp_prior, iterations,
     # every start a few iterations, then only the best start of each photo to the end
     first = min(iterations, 10)
     p, cost = solve(p, target, lw, first)
-    best = cost.reshape(len(yaw_starts), n).argmin(0)
-    p = p.reshape(len(yaw_starts), n, -1)[best, torch.arange(n)]
+    best = cost.reshape(len(starts), n).argmin(0)
+    p = p.reshape(len(starts), n, -1)[best, torch.arange(n)]
     p, _ = solve(p, u, sw, iterations - first)
 
     coef_id, coef_exp, pts, phys = unpack(p)
     xy = project(pts, phys)[..., :2]
-    rms = torch.sqrt((((xy - u) ** 2).sum(-1) * w).sum(1) / w.sum(1).clamp_min(1e-9))
+    w68, d68 = w[:, :68], ((xy - u) ** 2).sum(-1)[:, :68]
+    rms = torch.sqrt((d68 * w68).sum(1) / w68.sum(1).clamp_min(1e-9))
     full_id = torch.zeros(n, face_model.n_id, dtype=torch.float64)
     full_exp = torch.zeros(n, face_model.n_exp, dtype=torch.float64)
     full_id[:, :k], full_exp[:, :e] = coef_id, coef_exp

@@ -25,13 +25,17 @@ from photoface.render.camera import project
 @dataclass
 class PhotoBatch:
     """One person's photos: images (B, 3, S, S) in [0, 1], masks (B, 1, S, S) 1 = face pixel,
-    landmarks (B, 68, 2) px, weights (B, 68) ≥ 0 (visibility), sigma_px (B,) landmark noise px."""
+    landmarks (B, N, 2) px, weights (B, N) ≥ 0 (visibility), sigma_px (B,) landmark noise px.
+    N = 68, or the 68 landmarks followed by MediaPipe's points (``fit.point_vertices``).
+    detector_start: MediaPipe's (angles (B, 3) degrees, expressions (B, L)) as a further start of
+    the landmark fit (``fit.detector_start``), or None."""
 
     images: torch.Tensor
     masks: torch.Tensor
     landmarks: torch.Tensor
     weights: torch.Tensor
     sigma_px: torch.Tensor
+    detector_start: tuple | None = None
 
     @property
     def image_size(self) -> int:
@@ -42,7 +46,7 @@ class PhotoBatch:
 
 
 def projected_landmarks(screen_verts: torch.Tensor, vertices: torch.Tensor) -> torch.Tensor:
-    """(B, V, 3) screen vertices, (B, 68) per-photo vertex indices -> (B, 68, 2) px."""
+    """(B, V, 3) screen vertices, (B, N) per-photo vertex indices -> (B, N, 2) px."""
     idx = vertices.to(screen_verts.device)[..., None].expand(-1, -1, 2)
     return torch.gather(screen_verts[..., :2], 1, idx)
 
@@ -53,11 +57,11 @@ def fit_terms(decoded: Decoded, batch: PhotoBatch, renderer, vertices: torch.Ten
 
     Args:
         decoded: the parametrisation's faces. batch: the photos. renderer: ``photoface.render.Renderer``.
-        vertices: (B, 68) landmark vertices per photo. mirror: (V,) the model's mirror map.
+        vertices: (B, N) point vertices per photo. mirror: (V,) the model's mirror map.
         priors: the parametrisation's prior terms. photometric: False skips the render.
 
     Returns:
-        (terms: dict name -> scalar, render output or None, landmarks2d (B, 68, 2) px).
+        (terms: dict name -> scalar, render output or None, points2d (B, N, 2) px).
     """
     b = len(batch)
     out = None

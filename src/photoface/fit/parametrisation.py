@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from photoface.facemodel.model import clamp_to_bounds
 from photoface.render.camera import code_from_pose, pose_from_code
 
 
@@ -77,7 +78,8 @@ class LinearParametrisation(Parametrisation):
     Per person: ``alpha_id`` (1, K) standard-normal identity coefficients; the albedo as ``beta``
     (1, M) texture coefficients, or, for a model without albedo modes (M = 0, e.g. ICT-FaceKit),
     a per-vertex offset ``albedo_offset`` (1, V, 3) to the flat ``tex_mean``. Per photo:
-    ``alpha_exp`` (B, L) (blendshape weights are kept in [0, 1] by ``project_``), ``pose_code``
+    ``alpha_exp`` (B, L) (kept inside the model's ``exp_bounds`` by ``project_``: blendshape
+    weights in [0, 1], FLAME's jaw opening >= 0), ``pose_code``
     (B, 6) the renderer's pose code (``photoface.render.camera.pose_from_code``), ``light`` (B, 27).
 
     Args:
@@ -95,7 +97,8 @@ class LinearParametrisation(Parametrisation):
         dev, f32 = face_model.mean.device, torch.float32
         pose = torch.as_tensor(np.asarray(pose), dtype=f32, device=dev)
         b = len(pose)
-        self.blendshape = face_model.exp_kind == "blendshape"
+        bounds = face_model.exp_bounds
+        self.exp_bounds = bounds if bool(torch.isfinite(bounds).any()) else None
         self.alpha_id = torch.nn.Parameter(torch.as_tensor(np.asarray(alpha_id), dtype=f32, device=dev).reshape(1, -1))
         self.alpha_exp = torch.nn.Parameter(torch.as_tensor(np.asarray(alpha_exp), dtype=f32, device=dev).reshape(b, -1))
         self.pose_code = torch.nn.Parameter(code_from_pose(pose, self.image_size))
@@ -124,7 +127,7 @@ class LinearParametrisation(Parametrisation):
 
     def priors(self) -> dict[str, torch.Tensor]:
         out = {"identity": self.alpha_id.pow(2).sum(), "light": self.light.pow(2).sum(1).mean()}
-        # blendshape weights are >= 0 after project_, so the L2 pull goes towards neutral
+        # bounded coefficients contain 0 and stay inside after project_, so the L2 pull goes towards neutral
         out["expression"] = self.alpha_exp.pow(2).sum(1).mean()
         if self.beta is not None:
             out["albedo"] = self.beta.pow(2).sum()
@@ -144,8 +147,8 @@ class LinearParametrisation(Parametrisation):
 
     @torch.no_grad()
     def project_(self) -> None:
-        if self.blendshape:
-            self.alpha_exp.clamp_(0.0, 1.0)
+        if self.exp_bounds is not None:
+            self.alpha_exp.copy_(clamp_to_bounds(self.alpha_exp, self.exp_bounds))
 
     @torch.no_grad()
     def codes(self) -> dict[str, np.ndarray]:

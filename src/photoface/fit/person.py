@@ -28,7 +28,6 @@ import torch
 
 from photoface import losses
 from photoface.fit.config import FitConfig
-from photoface.fit.contour import landmark_vertices
 from photoface.fit.joint_landmarks import JointLandmarkFit, fit_joint_landmarks
 from photoface.fit.landmark_fit import fit_landmarks
 from photoface.fit.objective import (
@@ -38,6 +37,7 @@ from photoface.fit.objective import (
     weighted_total,
 )
 from photoface.fit.parametrisation import LinearParametrisation, Parametrisation
+from photoface.fit.point_vertices import NUM_IBUG, FitPoints
 from photoface.render.camera import camera_space, project
 
 
@@ -70,19 +70,22 @@ class PersonFit:
     singles: list["PersonFit"] = field(default_factory=list)
 
 
-def landmark_stage(face_model, batch: PhotoBatch, cfg: FitConfig, lines) -> JointLandmarkFit:
-    """Stage 1 (module docstring) on (B, 68, 2) landmarks; float64 throughout."""
+def landmark_stage(face_model, batch: PhotoBatch, cfg: FitConfig, points: FitPoints) -> JointLandmarkFit:
+    """Stage 1 (module docstring) on the batch's (B, N, 2) points; float64 throughout. The per-photo
+    start (pose and expression) uses the 68 landmarks alone: it only has to pick the right basin,
+    and MediaPipe's points would cost it 4× the time; the joint fit then uses all N points."""
     u = batch.landmarks.detach().cpu().double().numpy()
     w = batch.weights.detach().cpu().double().numpy()
-    init = fit_landmarks(face_model, u, weights=w, sigma=cfg.landmark_sigma, id_prior=cfg.id_prior,
-                         exp_prior=cfg.exp_prior, iterations=max(cfg.landmark_init_iterations, 1),
-                         yaw_starts=cfg.yaw_starts)
+    init = fit_landmarks(face_model, u[:, :NUM_IBUG], weights=w[:, :NUM_IBUG], sigma=cfg.landmark_sigma,
+                         id_prior=cfg.id_prior, exp_prior=cfg.exp_prior,
+                         iterations=max(cfg.landmark_init_iterations, 1), yaw_starts=cfg.yaw_starts,
+                         vertex_ids=points.vertices[:NUM_IBUG], detector_start=batch.detector_start)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # many small ops: a second thread costs more than it brings
     try:
         return fit_joint_landmarks(
             face_model, u, w, init.alpha_id.mean(0), init.alpha_exp, init.pose, sigma=cfg.landmark_sigma,
-            id_prior=cfg.id_prior, exp_prior=cfg.exp_prior, iterations=cfg.landmark_iterations, lines=lines,
+            id_prior=cfg.id_prior, exp_prior=cfg.exp_prior, iterations=cfg.landmark_iterations, points=points,
             contour_min_yaw=cfg.contour_min_yaw)
     finally:
         torch.set_num_threads(threads)
@@ -133,7 +136,8 @@ def _adam_stage(params: Parametrisation, batch, renderer, cfg, stage, steps, ver
 
 
 def fit_person(face_model, batch: PhotoBatch, cfg: FitConfig | None = None, *, renderer=None,
-               lines: torch.Tensor | None = None, params: Parametrisation | None = None) -> PersonFit:
+               lines: torch.Tensor | None = None, params: Parametrisation | None = None,
+               points: FitPoints | None = None) -> PersonFit:
     """Fit one person's photos (module docstring).
 
     Args:
@@ -142,31 +146,33 @@ def fit_person(face_model, batch: PhotoBatch, cfg: FitConfig | None = None, *, r
         cfg: ``FitConfig`` (default values when None).
         renderer: a ``photoface.render.Renderer`` for the model's faces at the batch's size (built
             when None). lines: contour lines (``contour.contour_lines``) or None for fixed landmarks.
+        points: the batch's N points and their vertices (``fit.point_vertices``: the 68 landmarks
+            and MediaPipe's points); None = the 68 landmarks with ``lines``.
         params: an already initialised ``Parametrisation`` of the batch's photos (e.g. a trained
             network's codes from its encoder, decoded by its decoders; the mesh must have the face
             model's topology): stage 1 is skipped and stages 2-3 refine it. None: the linear
             model's coefficients, initialised by stage 1.
     """
     cfg = cfg or FitConfig()
+    points = points or FitPoints(face_model.landmarks68.cpu().long(), np.zeros(0, np.int64), lines)
     size = batch.image_size
     notes = []
     if len(batch) == 1:
         notes.append("one photo: identity and expression are separated by the priors alone")
     history = {}
     if params is None:
-        joint = landmark_stage(face_model, batch, cfg, lines)
+        joint = landmark_stage(face_model, batch, cfg, points)
         params = LinearParametrisation(face_model, size, joint.alpha_id, joint.alpha_exp, joint.pose,
                                        lr={"id": cfg.lr_id, "exp": cfg.lr_exp, "pose": cfg.lr_pose,
                                            "light": cfg.lr_light, "albedo": cfg.lr_albedo})
         history["landmarks"] = (float("nan"), joint.cost)
     render_stages = cfg.light_iterations + cfg.photo_iterations > 0
     mirror = face_model.mirror
-    lm68 = face_model.landmarks68
 
     @torch.no_grad()
     def vertices_fn():
         d = params.decode()
-        return landmark_vertices(lm68, lines, camera_space(d.shape, d.pose), d.pose[:, 1], cfg.contour_min_yaw)
+        return points.pick(camera_space(d.shape, d.pose), d.pose[:, 1], cfg.contour_min_yaw)
 
     photo_error = np.full(len(batch), np.nan)
     failures: dict[int, str] = {}
@@ -192,9 +198,10 @@ def fit_person(face_model, batch: PhotoBatch, cfg: FitConfig | None = None, *, r
     with torch.no_grad():
         d = params.decode()
         vertices = vertices_fn()
+        vertices = vertices[:, :NUM_IBUG]  # results and failures are judged on the 68 landmarks
         lm2d = projected_landmarks(project(d.shape, d.pose), vertices).double()
-    u = batch.landmarks.double().cpu()
-    w = batch.weights.double().cpu()
+    u = batch.landmarks[:, :NUM_IBUG].double().cpu()
+    w = batch.weights[:, :NUM_IBUG].double().cpu()
     rms = torch.sqrt((((lm2d.cpu() - u) ** 2).sum(-1) * w).sum(1) / w.sum(1).clamp_min(1e-9)).numpy()
     box = (u.amax(1) - u.amin(1)).clamp_min(1e-6)
     nme = rms / torch.sqrt(box[:, 0] * box[:, 1]).numpy()

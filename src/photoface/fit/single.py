@@ -6,8 +6,9 @@ one) repeats the whole coarse-to-fine fit per photo; measured, that added 1.5 s 
 5-photo person (docs/benchmarks.md). Here the joint fit's per-photo unknowns are reused and only
 what a photo alone must decide is solved again, for all photos of the person in ONE batch:
 
-1. identity and expression from the photo's own 68 landmarks, in closed form: with the joint
-   fit's pose and landmark vertices fixed, the weak-perspective landmarks are linear in the
+1. identity and expression from the photo's own points (the 68 landmarks, and MediaPipe's points
+   when the joint fit used them), in closed form: with the joint fit's pose and the points'
+   vertices fixed, the weak-perspective points are linear in the
    coefficients, so the MAP of ``landmark_energy + id_prior |α_id|² + exp_prior |α_exp|²`` (the
    landmark stage's objective) is one ridge solve per photo. The landmark stage's priors, not the
    render stages' (``w_id``, ``w_exp``): measured on 10 synthetic people × 5 photos (``photoface
@@ -30,10 +31,10 @@ import numpy as np
 import torch
 
 from photoface.fit.config import FitConfig
-from photoface.fit.contour import landmark_vertices
 from photoface.fit.objective import PhotoBatch, projected_landmarks
 from photoface.fit.parametrisation import LinearParametrisation
 from photoface.fit.person import PersonFit, _adam_stage
+from photoface.fit.point_vertices import NUM_IBUG, FitPoints
 from photoface.render.camera import camera_space, project, rotation_matrix
 
 
@@ -75,19 +76,19 @@ def landmark_coefficients(face_model, pose: torch.Tensor, vertices: torch.Tensor
                           cfg: FitConfig) -> tuple[torch.Tensor, torch.Tensor]:
     """Per photo, the MAP identity (B, K) and expression (B, L) of its own landmarks (module
     docstring, step 1) under ``cfg.id_prior`` and ``cfg.exp_prior``, given (B, 6) physical poses
-    and (B, 68) landmark vertices; float64 solve. Blendshape weights are clamped to [0, 1] afterwards."""
+    and the (B, N) vertices of the batch's N points; float64 solve. Blendshape weights are clamped to [0, 1] afterwards."""
     k = face_model.n_id
     basis = torch.cat([face_model.id_basis, face_model.exp_basis]).double()  # (K + L, V, 3)
     pose = pose.double()
     rot = rotation_matrix(torch.deg2rad(pose[:, :3]))  # (B, 3, 3)
-    at = basis[:, vertices.to(basis.device)]  # (K + L, B, 68, 3)
+    at = basis[:, vertices.to(basis.device)]  # (K + L, B, N, 3)
     cam = torch.einsum("nbvj,bij->bnvi", at, rot)
     f = pose[:, 3, None, None]
-    jac = torch.stack([f * cam[..., 0], -f * cam[..., 1]], -1).flatten(2)  # (B, K + L, 136) px per coefficient
+    jac = torch.stack([f * cam[..., 0], -f * cam[..., 1]], -1).flatten(2)  # (B, K + L, 2N) px per coefficient
     mean = face_model.mean.double()[None].expand(len(pose), -1, -1)
-    offset = projected_landmarks(project(mean, pose), vertices)  # landmarks of the mean face (B, 68, 2)
-    target = (batch.landmarks.double() - offset).flatten(1)  # (B, 136)
-    w = (batch.weights.double() / batch.sigma_px.double()[:, None] ** 2).repeat_interleave(2, 1)  # (B, 136)
+    offset = projected_landmarks(project(mean, pose), vertices)  # the mean face's points (B, N, 2)
+    target = (batch.landmarks.double() - offset).flatten(1)  # (B, 2N)
+    w = (batch.weights.double() / batch.sigma_px.double()[:, None] ** 2).repeat_interleave(2, 1)  # (B, 2N)
     prior = torch.cat([torch.full((k,), cfg.id_prior), torch.full((basis.shape[0] - k,), cfg.exp_prior)])
     lhs = torch.einsum("bnx,bx,bmx->bnm", jac, w, jac) + torch.diag_embed(prior.double().expand(len(pose), -1))
     rhs = torch.einsum("bnx,bx,bx->bn", jac, w, target)
@@ -99,7 +100,7 @@ def landmark_coefficients(face_model, pose: torch.Tensor, vertices: torch.Tensor
 
 
 def fit_photo_identities(face_model, batch: PhotoBatch, joint: PersonFit, cfg: FitConfig | None = None, *,
-                         renderer=None, lines: torch.Tensor | None = None) -> list[PersonFit]:
+                         renderer=None, points: FitPoints | None = None) -> list[PersonFit]:
     """Each photo's own identity, from the person's joint fit ``joint`` (module docstring).
 
     Args:
@@ -107,17 +108,18 @@ def fit_photo_identities(face_model, batch: PhotoBatch, joint: PersonFit, cfg: F
         batch: the person's photos, as fitted by ``joint``.
         cfg: ``FitConfig`` (``single_photo_iterations``, the objective's weights).
         renderer: the ``Renderer`` of the joint fit (needed when there are Adam steps).
-        lines: contour lines as in the joint fit, or None.
+        points: the joint fit's ``FitPoints`` (None = the 68 landmarks on fixed vertices).
 
     Returns:
         One ``PersonFit`` of one photo per photo, in order (params: ``LinearParametrisation``).
     """
     cfg = cfg or FitConfig()
+    points = points or FitPoints(face_model.landmarks68.cpu().long(), np.zeros(0, np.int64))
     if not isinstance(joint.params, LinearParametrisation):
         raise TypeError("fit_photo_identities needs a linear-model joint fit (LinearParametrisation)")
     with torch.no_grad():
         d = joint.params.decode()
-    vertices = torch.as_tensor(joint.vertices, device=d.shape.device)
+    vertices = points.pick(camera_space(d.shape, d.pose), d.pose[:, 1], cfg.contour_min_yaw)
     alpha_id, alpha_exp = landmark_coefficients(face_model, d.pose, vertices, batch, cfg)
     params = PhotoIdentities(face_model, batch.image_size, alpha_id.cpu().numpy(), alpha_exp.cpu().numpy(),
                              d.pose.cpu().numpy(), dict(joint.params.lr, id=cfg.single_photo_lr_id))
@@ -132,16 +134,16 @@ def fit_photo_identities(face_model, batch: PhotoBatch, joint: PersonFit, cfg: F
     @torch.no_grad()
     def vertices_fn():
         dd = params.decode()
-        return landmark_vertices(face_model.landmarks68, lines, camera_space(dd.shape, dd.pose), dd.pose[:, 1],
-                                 cfg.contour_min_yaw)
+        return points.pick(camera_space(dd.shape, dd.pose), dd.pose[:, 1], cfg.contour_min_yaw)
 
     history: dict[str, tuple[float, float]] = {}
     steps = cfg.single_photo_iterations if renderer is not None else 0
     vertices = _adam_stage(params, batch, renderer, cfg, "single", steps, vertices_fn, face_model.mirror, history)
+    vertices = vertices[:, :NUM_IBUG]  # results and failures are judged on the 68 landmarks, as the joint fit's
     with torch.no_grad():
         dd = params.decode()
         lm2d = projected_landmarks(project(dd.shape, dd.pose), vertices).double().cpu()
-    u, w = batch.landmarks.double().cpu(), batch.weights.double().cpu()
+    u, w = batch.landmarks[:, :NUM_IBUG].double().cpu(), batch.weights[:, :NUM_IBUG].double().cpu()
     rms = torch.sqrt((((lm2d - u) ** 2).sum(-1) * w).sum(1) / w.sum(1).clamp_min(1e-9)).numpy()
     box = (u.amax(1) - u.amin(1)).clamp_min(1e-6)
     nme = rms / torch.sqrt(box[:, 0] * box[:, 1]).numpy()

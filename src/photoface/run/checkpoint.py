@@ -6,7 +6,8 @@ Where they lie in a run folder: :mod:`photoface.run.layout`. A training checkpoi
 dict), ``face_model`` (name) and ``face_model_hash``, ``dataset`` (per data folder: path, hash of its
 meta.json + index.jsonl, meta), ``identities`` (the recognition head's classes), ``model``,
 ``head``, ``centers``, ``discriminator`` state dicts, ``opt_g`` / ``opt_d`` / ``sched_g`` /
-``sched_d`` state dicts, ``sampler`` ({epoch, position}), ``rng`` (one entry per rank: python,
+``sched_d`` state dicts, ``selection`` (the validations so far and the one selected, see
+``photoface.train.validation``; runs without validation: absent), ``sampler`` ({epoch, position}), ``rng`` (one entry per rank: python,
 numpy, torch, cuda), ``log_window``, ``counters``, ``mesh_hierarchy`` (the digest of the graphs
 the networks ran on, checked by ``check_hierarchy``) and ``compute`` ({threads, device}: what a
 bit-for-bit resume needs again, see ``compute_note``).
@@ -32,7 +33,7 @@ import torch
 from photoface.atomic import write_atomic
 from photoface.errors import InputFileError, PhotofaceError
 from photoface.facemodel import hash_mismatch_advice
-from photoface.run.layout import LAST_CHECKPOINT, checkpoint_dir, last_checkpoint
+from photoface.run.layout import BEST_CHECKPOINT, LAST_CHECKPOINT, checkpoint_dir, last_checkpoint
 
 FORMAT = "photoface-checkpoint"
 VERSION = 1
@@ -65,8 +66,12 @@ def _nonfinite_keys(obj: Any, prefix: str = "") -> list[str]:
     return []
 
 
-def save_checkpoint(run_dir: str | Path, state: dict[str, Any], keep: int = 3) -> Path:
+def save_checkpoint(run_dir: str | Path, state: dict[str, Any], keep: int = 3, best: bool = False) -> Path:
     """Write ``state`` as ``step_XXXXXXX.pt`` and ``last.pt`` atomically; prune old step files.
+
+    ``best``: the run's validation selected these weights; ``best.pt`` becomes a link to the step
+    file too (before ``last.pt`` does, so ``best.pt`` never lags the checkpoint a resume reads),
+    and pruning never removes it.
 
     Raises PhotofaceError (writing nothing) if a tensor in the model or optimiser state is not finite.
     """
@@ -76,6 +81,8 @@ def save_checkpoint(run_dir: str | Path, state: dict[str, Any], keep: int = 3) -
     folder = checkpoint_dir(run_dir)
     path = folder / f"step_{int(state['step']):07d}.pt"
     write_atomic(path, lambda fh: torch.save({"format": FORMAT, "version": VERSION, **state}, fh))
+    if best:
+        _atomic_link(path, folder / BEST_CHECKPOINT)
     _atomic_link(path, folder / LAST_CHECKPOINT)
     steps = sorted(p for p in folder.iterdir() if _STEP_FILE.match(p.name))
     for old in steps[: max(0, len(steps) - max(keep, 1))]:

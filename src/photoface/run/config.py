@@ -8,7 +8,8 @@ Presets:
   ResNet-18 at 128², the ~5k-vertex face model, a bounded number of steps, and three departures
   from the paper that a CPU budget needs: the code heads see the photo's landmarks, the shape
   decoder has a linear path that starts at the face model's basis, and the codes start at a
-  closed-form ridge regression from the landmarks.
+  closed-form ridge regression from the landmarks; and one guard beyond the paper: held-out
+  training people validate the run, which keeps its best checkpoint, the start included.
 
 Every value can be overridden from the CLI as ``section.key=value`` (YAML syntax for the value),
 e.g. ``loss.adversarial=0`` or ``schedule.max_steps=200``. Loss weights that the paper does not
@@ -124,6 +125,11 @@ class ScheduleConfig:
     landmark_start_lambdas: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)  # ridge λ tried (× rows)
     landmark_start_folds: int = 5  # cross-validation folds over training identities that choose λ
     landmark_start_max_photos: int = 4000  # a seeded subset of the labeled photos beyond this
+    # People of the training split held out of training to validate the run at its start and at
+    # every checkpoint (at most an eighth of the training people; none below 2); the run's weights
+    # (RUN/checkpoints/best.pt) are the best validated ones, never worse on them than the start
+    # (photoface.train.validation). 0 = no validation (the paper's: the last weights are the run's).
+    validation_identities: int = 0
     stage1_steps: int = 1200  # GCN albedo decoder
     stage2_steps: int = 400  # CNN albedo decoder with skips
     max_steps: int | None = None  # hard cap on total steps (both stages)
@@ -160,13 +166,15 @@ class FitConfig:
     ``landmark_sigma`` is the assumed landmark noise as a fraction of sqrt(w·h) of the photo's
     landmark box (the same σ as ``photoface.evaluate.baselines.fit_landmarks``); photometric terms are
     squared linear-RGB differences summed over the 3 channels, per masked pixel; coefficients are the
-    face model's (standard normal, blendshape weights in [0, 1]); angles in degrees; learning rates
+    face model's (standard normal, blendshape weights in [0, 1], kept inside its ``exp_bounds``); angles in degrees; learning rates
     are Adam step sizes in the units of each unknown (coefficients, pose code, SH light code).
 
     Stages (coarse to fine):
 
-    1. ``landmark_*``: Levenberg-Marquardt on the 68 landmarks, all photos jointly, one identity,
-       per-photo expression and pose, jaw landmarks on the silhouette (``photoface.fit.contour``);
+    1. ``landmark_*``: Levenberg-Marquardt on the 68 landmarks (and MediaPipe's points where the
+       rows have them, ``dense_*``: ``photoface.fit.point_vertices``), all photos jointly, one
+       identity, per-photo expression and pose, jaw landmarks and face oval on the silhouette
+       (``photoface.fit.contour``);
     2. ``light_iterations``: Adam on light and albedo only (shape and pose fixed), so the photometric
        term does not pull the geometry while the colours are still wrong;
     3. ``photo_iterations``: Adam on everything, landmarks + photometric + priors + symmetry.
@@ -183,6 +191,11 @@ class FitConfig:
     id_prior: float = 1.0  # λ of |α_id|² (standard-normal coefficients: 1 is the Gaussian prior)
     exp_prior: float = 10.0  # λ of |α_exp|²; 10 measured best on the synthetic benchmark (docs/evaluation.md)
     invisible_weight: float = 0.25  # weight of landmarks flagged invisible (guessed by a detector)
+    # MediaPipe's points (rows of format 1.1 carry them): "auto" fits them where a row has them,
+    # "off" fits the 68 landmarks alone (photoface.fit.point_vertices)
+    dense_points: str = "auto"
+    dense_weight: float = 1.0  # total weight of MediaPipe's points, in units of the 68 landmarks' weight
+    detector_start: bool = True  # also start the landmark fit from MediaPipe's pose and blendshapes (fit.detector_start)
     # --- contour (jaw-line) landmarks
     # "auto": on, except for datasets whose landmarks project FIXED vertices (synthetic ones)
     contour: str = "auto"  # auto | on | off: jaw landmarks slide along precomputed lines to the silhouette
@@ -234,6 +247,8 @@ class FitConfig:
                 raise PhotofaceError(f"fit config: {f.name} must be >= 0, got {v}")
         if self.contour not in ("auto", "on", "off"):
             raise PhotofaceError(f"fit config: contour must be auto, on or off, got {self.contour!r}")
+        if self.dense_points not in ("auto", "off"):
+            raise PhotofaceError(f"fit config: dense_points must be auto or off, got {self.dense_points!r}")
         if not self.yaw_starts:
             raise PhotofaceError("fit config: yaw_starts must hold at least one yaw")
         self.yaw_starts = tuple(float(y) for y in self.yaw_starts)
@@ -278,6 +293,11 @@ def _demo() -> TrainConfig:
     # undid the start within one step (landmark NME 3.3 % -> 4.9 %, the first version of the
     # start); at 0 and 1e-6 it holds (120 steps: the same held-out errors within 0.1 %).
     cfg.optim.lr_landmark_linear = 1e-6
+    # The start's identity codes verify new people better than trained ones (EER 0.13 at the
+    # start, 0.17 after 10 minutes, 0.22 after 1,600 steps): 20 of the demo's 160 training people
+    # validate every checkpoint and the start, and the run keeps the best of them
+    # (photoface.train.validation; docs/training.md, "The training guard").
+    cfg.schedule.validation_identities = 20
     return cfg
 
 

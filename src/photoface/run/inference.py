@@ -3,7 +3,8 @@
 ``load_trained(SOURCE)`` is what the apps (reconstruct, fit, transfer, verify, demo) and the
 evaluation call; nothing here trains. ``SOURCE`` is one of
 
-* a run folder (its ``checkpoints/last.pt``);
+* a run folder: the weights its validation selected (``checkpoints/best.pt``), or its newest
+  checkpoint (``checkpoints/last.pt``) for a run trained without validation;
 * a training checkpoint ``RUN/checkpoints/step_*.pt`` (or one copied elsewhere);
 * an inference export written by :func:`photoface.run.export.export_model` (weights, network
   arguments, face-model name and hash, config, calibration; what people share).
@@ -37,7 +38,7 @@ from photoface.nn import FaceNet, FaceNetOutput
 from photoface.run import checkpoint as ckpt
 from photoface.run.build import build_network, network_args
 from photoface.run.config import TrainConfig, from_dict, load_yaml
-from photoface.run.layout import config_path, last_checkpoint, run_of_checkpoint, verification_path
+from photoface.run.layout import config_path, run_of_checkpoint, selected_checkpoint, verification_path
 
 EXPORT_FORMAT = "photoface-model"
 EXPORT_VERSION = 1
@@ -111,10 +112,11 @@ class Trained:
 
 
 def resolve_source(path: str | Path) -> tuple[Path, Path | None]:
-    """(weights file, run folder or None) from a run folder or a file path."""
+    """(weights file, run folder or None) from a run folder (its selected checkpoint, see
+    :func:`photoface.run.layout.selected_checkpoint`) or a file path."""
     path = Path(path)
     if path.is_dir():
-        found = last_checkpoint(path)
+        found = selected_checkpoint(path)
         if found is None:
             raise InputFileError(path, "not a trained run: no checkpoints/last.pt in this folder")
         return found, path

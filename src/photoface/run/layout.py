@@ -4,9 +4,11 @@ A run folder ``RUN/`` holds::
 
     RUN/config.yaml                 the run's full config (written when the run starts or resumes)
     RUN/checkpoints/step_0000200.pt one file per checkpoint (the newest ``keep`` are kept)
-    RUN/checkpoints/last.pt         a copy of the newest checkpoint (what --resume and the apps read)
+    RUN/checkpoints/last.pt         a copy of the newest checkpoint (what --resume reads)
+    RUN/checkpoints/best.pt         the checkpoint validation selected (what the apps and export read)
     RUN/metrics.jsonl               one JSON object per logged step (photoface.train.run_log)
     RUN/tb/                         TensorBoard event files
+    RUN/validation.json             every validation of the run and the step it selected
     RUN/verification.json           the same/different threshold calibrated by the evaluation
     RUN/verification_photos.json    the threshold calibrated on real person folders (verify --calibrate)
 
@@ -23,6 +25,8 @@ from typing import Any
 CONFIG_FILE = "config.yaml"
 CHECKPOINT_DIR = "checkpoints"
 LAST_CHECKPOINT = "last.pt"
+BEST_CHECKPOINT = "best.pt"
+VALIDATION_FILE = "validation.json"
 METRICS_FILE = "metrics.jsonl"
 TENSORBOARD_DIR = "tb"
 VERIFICATION_FILE = "verification.json"
@@ -41,6 +45,21 @@ def last_checkpoint(run_dir: str | Path) -> Path | None:
     """``RUN/checkpoints/last.pt`` if it exists."""
     path = checkpoint_dir(run_dir) / LAST_CHECKPOINT
     return path if path.is_file() else None
+
+
+def best_checkpoint(run_dir: str | Path) -> Path | None:
+    """``RUN/checkpoints/best.pt`` (the weights validation selected) if it exists."""
+    path = checkpoint_dir(run_dir) / BEST_CHECKPOINT
+    return path if path.is_file() else None
+
+
+def selected_checkpoint(run_dir: str | Path) -> Path | None:
+    """The run's weights for use: ``best.pt`` when the run was validated, else ``last.pt``."""
+    return best_checkpoint(run_dir) or last_checkpoint(run_dir)
+
+
+def validation_path(run_dir: str | Path) -> Path:
+    return Path(run_dir) / VALIDATION_FILE
 
 
 def metrics_path(run_dir: str | Path) -> Path:

@@ -3,7 +3,8 @@
 * :func:`load_training_data` opens the prepared datasets (``photoface.data.format``), refuses
   labels that were made with another face model than the configured one, and returns their
   training split as one :class:`~photoface.data.torch_dataset.PhotoDataset` with the fingerprints a
-  checkpoint records.
+  checkpoint records, less the validation people (``schedule.validation_identities``,
+  :mod:`photoface.train.validation`), whose rows it returns apart.
 * :func:`check_data_against_checkpoint` refuses to resume a run on other data or other people.
 * :class:`BatchStream` counts the batches the loop has consumed, which is the sampler's resume
   state (a DataLoader with workers fetches further ahead than that).
@@ -13,6 +14,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -24,12 +26,28 @@ from photoface.errors import PhotofaceError
 from photoface.facemodel import hash_mismatch_advice
 from photoface.run import checkpoint as ckpt
 from photoface.run.config import TrainConfig
+from photoface.train.validation import validation_people
+
+
+@dataclass
+class TrainingData:
+    """What :func:`load_training_data` returns.
+
+    Attributes:
+        dataset: the rows training learns from (the train split, less the validation people).
+        meta: per dataset folder ``{"path", "hash", "meta"}``, what a checkpoint records.
+        validation: the validation people's rows, or None without validation (switched off, or
+            too few training people for it: :func:`photoface.train.validation.validation_people`).
+    """
+
+    dataset: PhotoDataset
+    meta: list[dict]
+    validation: PhotoDataset | None = None
 
 
 def load_training_data(data_dirs: list[Path], cfg: TrainConfig, face_model,
-                       face_model_hash: str) -> tuple[PhotoDataset, list[dict]]:
-    """The training split of the prepared datasets in ``data_dirs``, and per dataset its path,
-    content fingerprint and meta data (``{"path", "hash", "meta"}``, what a checkpoint records).
+                       face_model_hash: str) -> TrainingData:
+    """The training split of the prepared datasets in ``data_dirs`` (:class:`TrainingData`).
 
     Raises PhotofaceError naming the dataset whose labels were made with another face model.
     """
@@ -41,10 +59,14 @@ def load_training_data(data_dirs: list[Path], cfg: TrainConfig, face_model,
                 f"{str(d.meta.face_model_hash)[:12]}), not the configured {cfg.model.face_model!r} "
                 f"(hash {face_model_hash[:12]})." + hash_mismatch_advice(d.meta.face_model, d.meta.face_model_hash)
             )
-    dataset = PhotoDataset(datasets, "train", face_model.n_id, face_model.n_exp, cfg.model.image_size)
+    held_out = set(validation_people(datasets, cfg.schedule.validation_identities, cfg.schedule.seed)
+                   if cfg.schedule.validation_identities else ())
+    args = (datasets, "train", face_model.n_id, face_model.n_exp, cfg.model.image_size)
+    dataset = PhotoDataset(*args, keep_identity=lambda name: name not in held_out)
+    validation = PhotoDataset(*args, keep_identity=held_out.__contains__) if held_out else None
     meta = [{"path": str(d.root.resolve()), "hash": ckpt.dataset_fingerprint(d.root), "meta": d.meta.to_json()}
             for d in datasets]
-    return dataset, meta
+    return TrainingData(dataset, meta, validation)
 
 
 def check_data_against_checkpoint(run_dir: Path, state: dict | None, dataset: PhotoDataset,

@@ -30,6 +30,10 @@ from step n repeats the losses of an uninterrupted run bit for bit (same device 
 with others continues correctly but drifts in the last bits (a RuntimeWarning says so), and they
 record the mesh hierarchy's digest, which must match (``run.checkpoint.check_hierarchy``).
 
+Validation (``schedule.validation_identities``, :mod:`photoface.train.validation`): held-out
+training people are measured at the start and at every checkpoint, and ``checkpoints/best.pt``
+is the best of them, the start included; what the run's users read.
+
 Guards: a step whose loss or gradient norm is not finite (on any rank) is skipped: no optimiser
 step, batch-norm statistics restored, counted in ``skipped_steps``; the checkpoint writer refuses
 non-finite tensors. SIGINT and SIGTERM finish the current step, write a checkpoint and return.
@@ -38,6 +42,7 @@ non-finite tensors. SIGINT and SIGTERM finish the current step, write a checkpoi
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import time
@@ -47,13 +52,14 @@ from pathlib import Path
 import torch
 
 from photoface import losses
+from photoface.atomic import write_atomic
 from photoface.data.sampler import HybridBatchSampler
 from photoface.errors import PhotofaceError
 from photoface.facemodel import load_face_model, model_hash
 from photoface.run import checkpoint as ckpt
 from photoface.run.build import network_args
 from photoface.run.config import PAPER_EPOCHS_PER_STAGE, TrainConfig, from_dict
-from photoface.run.layout import config_path, last_checkpoint
+from photoface.run.layout import best_checkpoint, config_path, last_checkpoint, validation_path
 from photoface.run.resolve import check_resume_config
 from photoface.train import distributed as dist_ops
 from photoface.train.build import (
@@ -70,6 +76,7 @@ from photoface.train.objective import StepInputs, critic_loss, generator_losses,
 from photoface.train.pretrain import pretrain_decoders
 from photoface.train.result import RunSummary
 from photoface.train.run_log import LossWindow, RunLogger
+from photoface.train.validation import Selection, Validator
 from photoface.train.visual import reconstruction_grid
 
 
@@ -109,8 +116,14 @@ class Trainer:
         if state is not None:
             check_resume_config(from_dict(state["config"]), cfg)
 
-        self.dataset, self.data_meta = load_training_data(self.data_dirs, cfg, face_model, face_model_hash)
+        data = load_training_data(self.data_dirs, cfg, face_model, face_model_hash)
+        self.dataset, self.data_meta = data.dataset, data.meta
         check_data_against_checkpoint(self.run_dir, state, self.dataset, self.data_meta)
+        self.validates = data.validation is not None and not read_only
+        # only the process that writes checkpoints validates; every process saves with it
+        self.validator = Validator(data.validation, face_model) if self.validates and self.dist.is_main else None
+        self.selection = Selection()
+        self.fresh = state is None
 
         pairs = cfg.data.labeled_pairs if any(self.dataset.labeled) else 0
         self.sampler = HybridBatchSampler(
@@ -209,6 +222,7 @@ class Trainer:
             "rng": rng,
             "log_window": self.window.state_dict(),
             "counters": {"skipped_steps": self.skipped},
+            "selection": self.selection.state_dict(),
         }
 
     def _load_state(self, state: dict) -> None:
@@ -231,6 +245,7 @@ class Trainer:
         self.sampler.load_state_dict(state["sampler"])
         self.window.load_state_dict(state["log_window"])
         self.skipped = int(state["counters"]["skipped_steps"])
+        self.selection = Selection.from_state(state.get("selection"))
         rng = state["rng"]
         ckpt.restore_rng(rng[self.dist.rank] if self.dist.rank < len(rng) else rng[0])
 
@@ -322,12 +337,18 @@ class Trainer:
         started = time.monotonic()
         if self.step == 0 and self.landmark_start is not None:
             logger.message(self.landmark_start.summary())
-        if self.step == 0 and sched.stage0_steps > 0:
+        if self.fresh and sched.stage0_steps > 0:
             self._stage0(logger)
         first: dict[str, float] | None = None
         last: dict[str, float] = {}
         last_saved: Path | None = None
         saved_step = self.step if self.step > 0 else None
+        if sched.validation_identities and not self.validates and self.fresh:
+            logger.message(f"no validation: {len(self.dataset.identities)} training people are too few to hold "
+                           "2 out (schedule.validation_identities takes at most an eighth of them)")
+        if self.validates and not self.selection.records:
+            last_saved = self._save(logger)  # the start is the first candidate
+            saved_step = self.step
         try:
             while self.step < self.total_steps:
                 if self.stage == 1 and self._stage2_due(time.monotonic() - started):
@@ -350,7 +371,7 @@ class Trainer:
                 if self.dist.is_main and extras and self.step % sched.image_every == 0:
                     logger.images(self.step, reconstruction_grid(self.parts, extras))
                 if self.step % sched.checkpoint_every == 0:
-                    last_saved = self._save()
+                    last_saved = self._save(logger)
                     saved_step = self.step
                 if dist_ops.any_true(bool(received), self.dist):
                     stop_reason = "signal"
@@ -360,7 +381,7 @@ class Trainer:
                     stop_reason = "time_limit"
                     break
             if saved_step != self.step:
-                last_saved = self._save()
+                last_saved = self._save(logger)
         finally:
             logger.close()
             for s, handler in signals.items():
@@ -369,7 +390,8 @@ class Trainer:
             run_dir=self.run_dir, steps=self.step, total_steps=self.total_steps, stage=self.stage,
             skipped_steps=self.skipped, checkpoint=last_saved, stopped_by=stop_reason or "done",
             signal=received[0] if received else None, first_losses=first or {}, last_losses=last,
-            seconds=time.monotonic() - started,
+            seconds=time.monotonic() - started, selected=self.selection.selected,
+            selected_checkpoint=best_checkpoint(self.run_dir) if self.selection.selected else None,
         )
 
     def _stage0(self, logger: RunLogger) -> None:
@@ -407,11 +429,21 @@ class Trainer:
         logger.log(self.step, self.stage, means, extra)
         self.window = LossWindow()
 
-    def _save(self) -> Path | None:
+    def _save(self, logger: RunLogger) -> Path | None:
+        """Validate (where validated), then write the checkpoint; ``best.pt`` too when selected."""
+        selected = False
+        if self.validator is not None:
+            t0 = time.monotonic()
+            selected = self.selection.add(self.step, self.stage, self.validator(self.parts.net))
+            logger.message(f"step {self.step}: {self.selection.describe_last(len(self.validator.people))} "
+                           f"({time.monotonic() - t0:.0f} s)")
         state = self._state()  # every rank: the RNG states are gathered
         path = None
         if self.dist.is_main:
-            path = ckpt.save_checkpoint(self.run_dir, state, keep=self.cfg.schedule.keep_checkpoints)
+            path = ckpt.save_checkpoint(self.run_dir, state, keep=self.cfg.schedule.keep_checkpoints, best=selected)
+            if self.validator is not None:
+                report = self.selection.report(self.validator)
+                write_atomic(validation_path(self.run_dir), json.dumps(report, indent=1) + "\n")
         dist_ops.barrier(self.dist)
         return path
 

@@ -17,9 +17,9 @@ photometric        eq. 5 on M = rendered coverage ∧ dataset face mask, plus
 landmark           eq. 6 on the dataset's visible landmarks, plus ``landmark_gdl`` × the pairwise
                    landmark-distance term
 shape              eq. 7, labeled rows, target = model.shape(alpha_id, alpha_exp) (mirrored for
-                   flipped rows; blendshape weights clamped to [0, 1])
+                   flipped rows; expressions clamped to the model's ``exp_bounds``)
 pairwise_shape     eq. 8, pairs: f_shape([c_id,A, c_exp,B]) against mean + A_id α_id,A + A_exp α_exp,B
-                   (blendshape weights clamped to [0, 1])
+                   (expressions clamped to the model's ``exp_bounds``)
 smooth             eq. 9 against the template (the model's mean), or ``smooth_kind=laplacian``
 albedo_symmetry    eq. 10 through the face model's left/right vertex map
 adversarial        eq. 11, generator side: −D(decoded shape)
@@ -36,6 +36,7 @@ import torch
 
 from photoface import losses
 from photoface.data.augment import apply_augmentation, draw_augmentation, mirror_shape
+from photoface.facemodel.model import clamp_to_bounds
 from photoface.run.config import DataConfig, LossConfig
 
 
@@ -144,15 +145,16 @@ def generator_losses(
             term = term + cfg.landmark_gdl * losses.landmark_gdl_loss(pred, x.landmarks, image_size, visible=x.visible)
         out["landmark"] = term
     mirror = face_model.mirror
-    blend = getattr(face_model, "exp_kind", "pca") == "blendshape"  # labels' weights are only meaningful in [0, 1]
+    # labels' expressions mean something only inside the model's bounds (blendshapes in [0, 1], a jaw >= 0)
+    bounds = face_model.exp_bounds
     if cfg.shape > 0 and bool(x.labeled.any()):
         rows = x.labeled.nonzero().squeeze(1)
         exp = x.alpha_exp[rows]
-        target = face_model.shape(x.alpha_id[rows], exp.clamp(0.0, 1.0) if blend else exp)
+        target = face_model.shape(x.alpha_id[rows], clamp_to_bounds(exp, bounds[:exp.shape[1]]))
         out["shape"] = losses.shape_loss(shape[rows], _mirror_where(target, x.flip[rows], mirror))
     if cfg.pairwise_shape > 0 and len(x.pair_a) > 0:
         target = losses.swap_target_shape(face_model.mean, face_model.id_basis, face_model.exp_basis,
-                                          x.alpha_id[x.pair_a], x.alpha_exp[x.pair_b], blendshape=blend)
+                                          x.alpha_id[x.pair_a], x.alpha_exp[x.pair_b], exp_bounds=bounds)
         out["pairwise_shape"] = losses.pairwise_shape_loss(gen_out.pair_shape, _mirror_where(target, x.flip[x.pair_a], mirror))
     if cfg.smooth > 0:
         if cfg.smooth_kind == "laplacian":
@@ -198,7 +200,9 @@ def weighted_total(cfg: LossConfig, terms: dict[str, torch.Tensor]) -> torch.Ten
 
 def critic_loss(cfg: LossConfig, critic: torch.nn.Module, face_model, fake: torch.Tensor,
                 generator: torch.Generator) -> torch.Tensor:
-    """WGAN-div critic loss: real shapes sampled from the linear model, fake = decoded shapes (detached)."""
+    """WGAN-div critic loss: real shapes sampled from the linear model (``MorphableModel.sample``:
+    expressions inside its ``exp_bounds``, e.g. no jaw closed past neutral), fake = decoded shapes
+    (detached)."""
     coeffs = face_model.sample(fake.shape[0], generator=generator)
     real = face_model.shape(coeffs.alpha_id, coeffs.alpha_exp).to(fake.dtype)
     return losses.wgan_div_critic_loss(critic, real, fake.detach(), cfg.wgan_div_k, cfg.wgan_div_p, generator=generator)

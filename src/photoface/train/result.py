@@ -12,7 +12,9 @@ class RunSummary:
     """The outcome of :func:`photoface.train.train`.
 
     ``stopped_by``: "done" (all steps, or max_steps), "time_limit" or "signal". Losses are the
-    first and last finite steps' unweighted terms of this invocation.
+    first and last finite steps' unweighted terms of this invocation. ``selected``: the validation
+    record of the weights the run selected (``photoface.train.validation``; None without
+    validation), whose file is ``selected_checkpoint``.
     """
 
     run_dir: Path
@@ -26,6 +28,8 @@ class RunSummary:
     first_losses: dict[str, float] = field(default_factory=dict)
     last_losses: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
+    selected: dict | None = None
+    selected_checkpoint: Path | None = None
 
     @property
     def exit_code(self) -> int:
@@ -40,6 +44,9 @@ class RunSummary:
             + f", {self.seconds:.0f} s, {self.skipped_steps} skipped steps",
             f"checkpoint: {self.checkpoint}",
         ]
+        if self.selected is not None:
+            numbers = ", ".join(f"{k} {v:.4g}" for k, v in self.selected.items() if k in ("eer", "shape_mm"))
+            lines.append(f"selected by validation: step {self.selected['step']} ({numbers}): {self.selected_checkpoint}")
         for k in ("photometric", "landmark", "shape", "total"):
             if k in self.first_losses and k in self.last_losses:
                 lines.append(f"{k}: {self.first_losses[k]:.4g} -> {self.last_losses[k]:.4g}")

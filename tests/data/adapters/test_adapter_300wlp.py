@@ -133,6 +133,13 @@ def test_prepare_excludes_flips_groups_views_and_reports_bad_mat(tmp_path):
         np.testing.assert_allclose(lm, row.landmarks, atol=0.05)
 
 
+def test_labels_refuse_a_builtin_model(tmp_path):
+    from photoface.errors import PhotofaceError
+
+    with pytest.raises(PhotofaceError, match="import-bfm"):
+        prepare_300wlp(tmp_path, tmp_path / "out", model="builtin:demo", bfm=tmp_path / "bfm.mat", progress=False)
+
+
 def test_identity_names_and_bad_files(tmp_path):
     assert identity_of("AFW_1051618982_1_0") == "AFW_1051618982_1"
     assert identity_of("LFPW_image_test_0001_12") == "LFPW_image_test_0001"

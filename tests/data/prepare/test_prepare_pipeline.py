@@ -34,7 +34,8 @@ def _report(out):
 def test_astronaut_gives_one_face_with_landmarks_inside_crop(tmp_path, astronaut, astronaut_landmarks):
     (tmp_path / "photos" / "eileen").mkdir(parents=True)
     Image.fromarray(astronaut).save(tmp_path / "photos" / "eileen" / "astronaut.png")
-    ds = prepare_photos(tmp_path / "photos", tmp_path / "out", PrepareOptions(image_size=128), progress=False)
+    ds = prepare_photos(tmp_path / "photos", tmp_path / "out", PrepareOptions(image_size=128, detector="hog"),
+                        progress=False)
     assert len(ds) == 1 and len(load_dataset(tmp_path / "out")) == 1
     row = ds[0]
     assert row.identity == "eileen" and row.split == "train" and not row.labeled

@@ -30,6 +30,7 @@ from photoface.data.synth.scene import (
 from photoface.facemodel.model import MorphableModel
 from photoface.render.camera import project, rotation_matrix
 from photoface.render.sh import default_light, sh_shading
+from support.runs import jaw_like
 
 
 def _random_model(v=60, k=6, l_exp=4, kind="pca", seed=0) -> MorphableModel:
@@ -169,6 +170,31 @@ def test_blendshape_fit_labels_stay_weights_in_the_unit_interval():
     assert fit.alpha_exp[0] == 0.0 and fit.alpha_exp[2] == 1.0
 
 
+def test_one_sided_fit_label_never_closes_the_jaw_and_the_rest_is_refitted():
+    model = _random_model()
+    with torch.no_grad():  # correlated with expression 0, so the others can partly stand in for it
+        model.exp_basis[1] = 0.8 * model.exp_basis[0] + 0.6 * model.exp_basis[1]
+    jaw = jaw_like(model, 1)  # expression 1 is one-sided, as FLAME's jaw_open_1
+    alpha = torch.tensor([[0.5, -1.0, 0.3, 0.0, 0.8, -0.2]])
+    closed_past_neutral = model.shape(alpha, torch.tensor([[0.7, -1.5, 0.4, -0.3]]))[0].double().numpy()
+    free = LinearFitter(model, regularisation=1e-6).fit(closed_past_neutral)
+    assert free.alpha_exp[1] == pytest.approx(-1.5, abs=1e-3)  # an unbounded label closes the jaw
+    fit = LinearFitter(jaw, regularisation=1e-6).fit(closed_past_neutral)
+    assert fit.alpha_exp[1] == 0.0
+    # the identity and the other expressions are re-solved with the jaw held at 0: the fit is as
+    # close as the best least squares with the jaw at 0 (the similarity may only bring it closer)
+    base = torch.cat([model.id_basis, model.exp_basis[[0, 2, 3]]]).reshape(9, -1).double().numpy()
+    r = closed_past_neutral.reshape(-1) - model.mean.double().numpy().reshape(-1)
+    best = np.linalg.norm(base.T @ np.linalg.lstsq(base.T, r, rcond=None)[0] - r)
+    placed = fit.scale * fit.shape.astype(np.float64) @ fit.rotation.T + fit.translation
+    assert np.linalg.norm(placed - closed_past_neutral) <= best * 1.001
+    kept = np.r_[free.alpha_id, 0.0, free.alpha_exp[[0, 2, 3]]]  # clipping alone, nothing re-solved
+    lone = torch.cat([model.id_basis, model.exp_basis[[1, 0, 2, 3]]]).reshape(10, -1).double().numpy()
+    assert np.linalg.norm(lone.T @ kept - r) > 1.5 * best
+    opened = model.shape(alpha, torch.tensor([[0.7, 1.2, 0.4, -0.3]]))[0].double().numpy()
+    assert LinearFitter(jaw, regularisation=1e-6).fit(opened).alpha_exp[1] == pytest.approx(1.2, abs=1e-3)
+
+
 # ------------------------------------------------------------------ identities
 def test_detail_is_outside_the_linear_model_and_pose():
     model = _random_model(v=80)
@@ -227,6 +253,22 @@ def test_expressions_are_sparse():
     assert nonzero.max() <= 3 and (nonzero == 0).mean() > 0.15 and blend.max() <= 1 and blend.min() >= 0
     pca = np.stack([sample_expression(g, 40, "pca", 0.3) for _ in range(200)])
     assert np.all(pca[:, 20:] == 0) and np.abs(pca).max() <= 2.5 + 0.15 * 6
+
+
+def test_expressions_honour_one_sided_bounds_and_keep_their_bytes_without():
+    inf = np.inf
+    flame_like = np.tile(np.array([-inf, inf], np.float32), (52, 1))
+    flame_like[50, 0] = 0.0  # 50 FLAME components + jaw_open_1 (one-sided) + jaw_open_2
+    g = np.random.default_rng(0)
+    e = np.stack([sample_expression(g, 52, "pca", 0.3, flame_like) for _ in range(1000)])
+    assert (e[:, 50] >= 0).all()  # the jaw never closes past neutral
+    assert 0.08 < (e[:, 50] >= 1.0).mean() < 0.25  # it opens, 14-36 deg, in some photos
+    assert (e[:, 51] == 0).all() and (e[:, 20:50] == 0).all()
+    # models without one-sided coefficients draw exactly what they always drew
+    for kind, n, bounds in (("pca", 40, np.tile([-inf, inf], (40, 1))), ("blendshape", 35, np.tile([0.0, 1.0], (35, 1)))):
+        a = [sample_expression(np.random.default_rng(5), n, kind, 0.3) for _ in range(3)]
+        b = [sample_expression(np.random.default_rng(5), n, kind, 0.3, bounds.astype(np.float32)) for _ in range(3)]
+        assert all(x.tobytes() == y.tobytes() for x, y in zip(a, b))
 
 
 def test_detector_noise_grows_on_the_jaw_at_large_yaw():

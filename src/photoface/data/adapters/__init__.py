@@ -32,7 +32,7 @@ def detect_kind(photos: str | Path) -> str:
 
 def prepare_any(
     photos: str | Path, out_dir: str | Path, kind: str = "auto", image_size: int = 128,
-    all_faces: bool = False, masks_dir: str | Path | None = None, detector: str = "auto",
+    all_faces: bool = False, masks_dir: str | Path | None = None, detector: str = "mediapipe",
     workers: int = 1, min_face: float = 40.0, model: str | Path | None = None,
     bfm: str | Path | None = None, progress: bool = True,
 ) -> PreparedDataset:

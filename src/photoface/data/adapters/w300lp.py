@@ -32,8 +32,9 @@ plus the ``01_MorphableModel.mat`` it came from (``--bfm``; only ``shapeEV`` is 
   the bases the importer reads (Guo et al.'s 79-component ``Exp_Pca.bin``, Deep3DFaceRecon's 64),
   so Exp_Para cannot be converted. Instead the model's expression coefficients are fitted,
   with the identity, rotation and scale above held fixed, to the inner landmarks (17–67) by
-  regularised linear least squares (prior weight ``EXP_PRIOR``; weights clipped to [0, 1] for
-  blendshape models). The raw 29 Exp_Para are kept in the row's ``extra["exp_para_300wlp"]``.
+  regularised linear least squares (prior weight ``EXP_PRIOR``; coefficients kept inside the
+  model's ``exp_bounds``: blendshape weights in [0, 1], FLAME's jaw opening >= 0). The raw 29
+  Exp_Para are kept in the row's ``extra["exp_para_300wlp"]``.
 * ``pose``: our camera (``photoface.render.camera``). Both cameras are scaled orthographic with the
   same axes (BFM: x to the subject's left, y up, z out of the face; the importer does not mirror
   it), so ``R = R3`` and our Euler angles are read from it; ``f = 1000 · s`` px/mm (µm → mm).
@@ -186,9 +187,10 @@ def _fit_expression_and_shift(record: W300LPRecord, model, alpha_id: np.ndarray,
     prior = np.zeros((n_exp, n_exp + 2))
     prior[:, :n_exp] = np.eye(n_exp) * EXP_PRIOR * box
     a, b = np.concatenate([a, prior]), np.concatenate([b, np.zeros(n_exp)])
-    if model.exp_kind == "blendshape":
-        lo = np.r_[np.zeros(n_exp), -np.inf, -np.inf]
-        hi = np.r_[np.ones(n_exp), np.inf, np.inf]
+    bounds = model.exp_bounds.detach().cpu().double().numpy()
+    if np.isfinite(bounds).any():  # blendshape weights in [0, 1], a jaw opening >= 0
+        lo = np.r_[bounds[:, 0], -np.inf, -np.inf]
+        hi = np.r_[bounds[:, 1], np.inf, np.inf]
         sol = lsq_linear(a, b, bounds=(lo, hi)).x
     else:
         sol = np.linalg.lstsq(a, b, rcond=None)[0]
@@ -259,6 +261,7 @@ def prepare_300wlp(root: str | Path, out_dir: str | Path, options: PrepareOption
     and ``bfm`` (the ``01_MorphableModel.mat`` it was imported from, for ``shapeEV``) rows are
     labeled; without them they carry landmarks only."""
     from photoface.facemodel import load_model, model_hash
+    from photoface.facemodel.spec import BUILTIN_PREFIX
 
     options = options or PrepareOptions()
     face_model = units = None
@@ -267,6 +270,9 @@ def prepare_300wlp(root: str | Path, out_dir: str | Path, options: PrepareOption
         raise PhotofaceError("300W-LP labels need both --model (the imported BFM .npz) and --bfm "
                              "(its 01_MorphableModel.mat); give both, or neither for unlabeled rows")
     if model is not None:
+        if str(model).startswith(BUILTIN_PREFIX):
+            raise PhotofaceError(f"300W-LP labels are Basel Face Model 2009 coefficients: --model must be the BFM "
+                                 f".npz written by `photoface model import-bfm`, not the built-in {model}")
         face_model = load_model(model)
         units = label_units(bfm)
         meta.face_model, meta.face_model_hash = Path(model).name, model_hash(face_model)

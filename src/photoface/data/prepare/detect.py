@@ -1,5 +1,7 @@
 """Face detection and 68 landmarks with dlib (package ``dlib-bin``) and the model files shipped in
-``face-recognition-models``; everything runs offline.
+``face-recognition-models``; everything runs offline. Since issue 21 MediaPipe is ``prepare``'s
+default detector (:mod:`.faces`, :mod:`.mediapipe_detect`); dlib runs where MediaPipe finds no
+face, and alone with ``--detector dlib`` (or ``auto`` / ``hog`` / ``cnn``).
 
 Detectors
 ---------

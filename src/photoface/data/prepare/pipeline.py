@@ -4,10 +4,12 @@ Per photo (:func:`process_photo`, run in worker processes):
 
 1. load it robustly (``images.load_photo``: EXIF rotation, CMYK/16-bit/alpha/gray → RGB 8-bit,
    huge photos decoded at ≤ ``LOAD_SIDE`` px);
-2. detect faces (``detect.FaceDetector``, HOG first, CNN when HOG finds nothing) unless the task
-   brings landmarks; keep the largest face, or all of them with ``all_faces``; faces smaller than
-   ``min_face`` px (sqrt of box area, in the original photo) are skipped;
-3. place 68 landmarks, align to the training crop (``align``), warp;
+2. detect faces and place their 68 landmarks (``faces.FaceFinder``: MediaPipe by default, dlib
+   where it finds nothing, or dlib alone) unless the task brings landmarks; keep the largest face,
+   or all of them with ``all_faces``; faces smaller than ``min_face`` px (sqrt of box area, in the
+   original photo) are skipped;
+3. align to the training crop (``align``), warp; MediaPipe's 478 points and pose follow the crop
+   transform, its blendshapes are kept as they are;
 4. mask: from ``masks_dir`` when a mask with the same relative name exists (warped with the
    crop), else computed (``mask.face_mask``).
 
@@ -18,8 +20,8 @@ fallback, is listed with its reason in ``DIR/prepare_report.tsv``, rewritten at 
 run from the journal (so it covers earlier runs too). Nothing about one photo can stop the run:
 a failure while processing it — including an unexpected exception — becomes a report line.
 
-Workers use the ``spawn`` start method (safe with threads and on every OS); each loads the dlib
-models once. Output names are ``images/<identity>/<stem>-<hash>_<face>.jpg`` (JPEG quality 95)
+Workers use the ``spawn`` start method (safe with threads and on every OS); each loads the
+detector models once. Output names are ``images/<identity>/<stem>-<hash>_<face>.jpg`` (JPEG quality 95)
 and ``masks/…png``, where the hash of the photo's key keeps equal stems apart.
 """
 
@@ -40,6 +42,7 @@ import numpy as np
 from photoface.atomic import write_atomic
 from photoface.data.format import DatasetMeta, DatasetRow, DatasetWriter, PreparedDataset
 from photoface.data.prepare.align import alignment_transform, apply_transform, transform_pose, warp_image
+from photoface.data.prepare.faces import DEFAULT_DETECTOR, Face
 from photoface.data.prepare.images import IMAGE_SUFFIXES, load_photo
 from photoface.data.prepare.mask import face_mask, valid_region, warp_mask
 from photoface.data.prepare.photo_list import PhotoTask, collect_tasks
@@ -52,13 +55,13 @@ LABEL_KEYS = ("alpha_id", "alpha_exp", "pose")
 
 @dataclass
 class PrepareOptions:
-    """image_size: crop side px (128 demo, 224 paper); detector: auto | hog | cnn;
+    """image_size: crop side px (128 demo, 224 paper); detector: one of ``faces.DETECTORS``;
     masks_dir: folder of precomputed masks (same relative names, any image suffix);
     min_face: smallest face kept, px (sqrt of the box area in the original photo)."""
 
     image_size: int = 128
     all_faces: bool = False
-    detector: str = "auto"
+    detector: str = DEFAULT_DETECTOR
     masks_dir: Path | None = None
     min_face: float = 40.0
     workers: int = 1
@@ -67,7 +70,8 @@ class PrepareOptions:
 @dataclass
 class FaceCrop:
     """One prepared face. image (S, S, 3) uint8; mask (S, S) bool; landmarks (68, 2) crop px;
-    transform (2, 3) original → crop; detector "hog" | "cnn" | "given"."""
+    transform (2, 3) original → crop; detector "mediapipe" | "hog" | "cnn" | "given"; from
+    MediaPipe only: points (478, 2) crop px, pose (6,) in the crop, blendshapes name → score."""
 
     index: int
     image: np.ndarray
@@ -75,6 +79,9 @@ class FaceCrop:
     landmarks: np.ndarray
     transform: np.ndarray
     detector: str
+    points: np.ndarray | None = None
+    pose: np.ndarray | None = None
+    blendshapes: dict[str, float] | None = None
 
 
 @dataclass
@@ -91,9 +98,9 @@ _DETECTOR = None  # one per worker process
 def _detector(kind: str):
     global _DETECTOR
     if _DETECTOR is None or _DETECTOR.kind != kind:
-        from photoface.data.prepare.detect import FaceDetector
+        from photoface.data.prepare.faces import FaceFinder
 
-        _DETECTOR = FaceDetector(kind)
+        _DETECTOR = FaceFinder(kind)
     return _DETECTOR
 
 
@@ -142,29 +149,33 @@ def process_photo(task: PhotoTask, options: PrepareOptions) -> PhotoResult:
                 result.notes.append(f"unusable mask {mpath.name} ({exc.problem}); computed mask used")
     try:
         if task.landmarks is not None:
-            faces = [("given", np.asarray(task.landmarks, np.float64) * photo.scale)]
+            given = np.asarray(task.landmarks, np.float64) * photo.scale
+            faces = [Face(given, np.concatenate([given.min(0), given.max(0)]), "given")]
         else:
-            det = _detector(options.detector)
-            found = det.detect(photo.rgb)
+            found, fallback = _detector(options.detector).find(photo.rgb, None if options.all_faces else 1)
             if not found:
                 result.skipped = "no face found"
                 return result
-            if not options.all_faces:
-                found = found[:1]
+            if fallback:
+                result.notes.append(fallback)
             faces = []
-            for i, d in enumerate(found):
-                size_px = d.size / photo.scale
+            for i, face in enumerate(found):
+                size_px = face.size / photo.scale
                 if size_px < options.min_face:
                     result.notes.append(f"face {i}: too small ({size_px:.0f} px < {options.min_face:.0f} px)")
                     continue
-                faces.append((d.detector, det.landmarks(photo.rgb, d.box)))
+                faces.append(face)
             if not faces:
                 result.skipped = "; ".join(result.notes) or "no usable face"
                 result.notes = []
                 return result
-        for i, (how, lm) in enumerate(faces):
-            transform, crop, lm_crop, mask = _crop_face(photo, lm, options, mask_src)
-            result.faces.append(FaceCrop(i, crop, mask, lm_crop, transform, how))
+        for i, face in enumerate(faces):
+            transform, crop, lm_crop, mask = _crop_face(photo, face.landmarks, options, mask_src)
+            loaded_to_crop = np.concatenate([transform[:, :2] / photo.scale, transform[:, 2:]], axis=1)
+            points = None if face.points is None else apply_transform(loaded_to_crop, face.points)
+            pose = None if face.pose is None else transform_pose(face.pose, loaded_to_crop)
+            result.faces.append(FaceCrop(i, crop, mask, lm_crop, transform, face.detector, points, pose,
+                                         face.blendshapes))
     except Exception as exc:  # one bad photo must not end a long run: report it instead
         result.faces = []
         last = traceback.extract_tb(exc.__traceback__)[-1]
@@ -220,7 +231,9 @@ def _row(task: PhotoTask, face: FaceCrop) -> DatasetRow:
     return DatasetRow(
         image=image, identity=task.identity, split=task.split, landmarks=face.landmarks,
         labeled=all(k in labels for k in LABEL_KEYS), mask=mask, source=str(Path(task.path).resolve()),
-        crop_transform=face.transform,
+        crop_transform=face.transform, detector=face.detector,
+        points=None if face.points is None else np.round(face.points, 3),  # 1/1000 px: a third of the index
+        detector_pose=face.pose, blendshapes=face.blendshapes,
         alpha_id=_opt(labels.get("alpha_id")), alpha_exp=_opt(labels.get("alpha_exp")),
         pose=_opt(labels.get("pose")), extra=extra,
     )

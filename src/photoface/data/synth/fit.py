@@ -18,8 +18,10 @@ fitted pose is the photo's pose composed with the similarity::
 
     R_fit = R · Q,   f_fit = f · s,   t_fit = t + f · Pr · R · τ
 
-For blendshape expression models (weights in [0, 1]) the expression weights are clipped to
-[0, 1] and the identity re-solved with them fixed. Shapes: V vertices, K identity and L
+Expression coefficients with bounds (``MorphableModel.exp_bounds``: blendshape weights in
+[0, 1], FLAME's jaw opening >= 0) are clipped to them and the other coefficients (the identity
+and any unbounded expression) re-solved with them fixed; a model without bounded coefficients
+skips that step. Shapes: V vertices, K identity and L
 expression coefficients; the normal matrix is factorised in float64 (torch), and the per-shape
 products run in float64 through ``photoface.data.synth.exact``, whose bits do not depend on the
 BLAS kernel (a float32 matrix product's did, which broke synth's same-bytes promise).
@@ -73,14 +75,18 @@ class LinearFitter:
 
     def __init__(self, model, regularisation: float = REGULARISATION, iterations: int = 1):
         self.n_id, self.n_exp = model.n_id, model.n_exp
-        self.blendshape = model.exp_kind == "blendshape"
+        self.bounds = model.exp_bounds.detach().cpu().double().numpy()
+        self.bounded = np.flatnonzero(np.isfinite(self.bounds).any(axis=1))  # expression indices
+        free = np.setdiff1d(np.arange(self.n_id + self.n_exp), self.n_id + self.bounded)
         self.mean = model.mean.detach().cpu().double().reshape(-1).numpy()
         a_id = model.id_basis.detach().cpu().double().reshape(self.n_id, -1)
         a_exp = model.exp_basis.detach().cpu().double().reshape(self.n_exp, -1)
         basis = torch.cat([a_id, a_exp])  # (K + L, 3V)
         # factorised once in float64 by torch (LAPACK); the per-shape products below are exact.py's
         self.solve = np.ascontiguousarray(self._prefactor(basis, regularisation).numpy())
-        self.solve_id = np.ascontiguousarray(self._prefactor(basis[: self.n_id], regularisation).numpy())
+        self.free = free
+        self.solve_free = (np.ascontiguousarray(self._prefactor(basis[torch.as_tensor(free)], regularisation).numpy())
+                           if self.bounded.size else None)
         self.basis = np.ascontiguousarray(basis.numpy())
         self.iterations = iterations
 
@@ -96,9 +102,12 @@ class LinearFitter:
         """(K + L,) float64 coefficients of a (V, 3) target shape (mm)."""
         r = np.asarray(target, np.float64).reshape(-1) - self.mean
         c = exact.rows_dot(self.solve, r)
-        if self.blendshape and self.n_exp:
-            exp = np.clip(c[self.n_id:], 0.0, 1.0)
-            c = np.concatenate([exact.rows_dot(self.solve_id, r - exact.combine(exp, self.basis[self.n_id:])), exp])
+        if self.bounded.size:
+            rows = self.n_id + self.bounded
+            fixed = np.clip(c[rows], self.bounds[self.bounded, 0], self.bounds[self.bounded, 1])
+            c = np.empty_like(c)
+            c[rows] = fixed
+            c[self.free] = exact.rows_dot(self.solve_free, r - exact.combine(fixed, self.basis[rows]))
         return c
 
     def _linear(self, c: np.ndarray) -> np.ndarray:

@@ -99,6 +99,7 @@ class IdentityGenerator:
         self.albedo_space = AlbedoSpace(self.model)
         self.fitter = LinearFitter(self.model)
         self.lm_idx = self.model.landmarks68.cpu()
+        self.exp_bounds = self.model.exp_bounds.numpy()
         self.exp_flat = self.model.exp_basis.detach().cpu().double().reshape(self.model.n_exp, -1).numpy()
 
     def identity(self, rng: np.random.Generator, index: int, name: str, split: str) -> Identity:
@@ -114,7 +115,7 @@ class IdentityGenerator:
         for j in range(photos):
             setting = sample_setting(rng, j, test)
             scenes.append(sample_scene(rng, setting, self.model.n_exp, self.model.exp_kind,
-                                       self.size, ident.wears_glasses))
+                                       self.size, ident.wears_glasses, self.exp_bounds))
         labeled = [bool(rng.random() < labeled_fraction) and not test for _ in range(photos)]
         shapes = self._true_shapes(ident, scenes)
         self._frame(ident, scenes, shapes)

@@ -21,6 +21,7 @@ import torch
 
 from photoface.data.format import SETTINGS
 from photoface.data.synth.degrade import Degradation
+from photoface.facemodel.model import fold_into_bounds, one_sided
 from photoface.render.sh import NUM_COEFFS, default_light, directional_light, irradiance_basis
 
 TRAIN_SETTING_WEIGHTS = (0.3, 0.4, 0.3)
@@ -124,13 +125,21 @@ def sample_setting(rng: np.random.Generator, photo_index: int, test: bool) -> st
 
 
 def sample_expression(rng: np.random.Generator, n_exp: int, exp_kind: str,
-                      neutral_prob: float) -> np.ndarray:
+                      neutral_prob: float, bounds: np.ndarray | None = None) -> np.ndarray:
     """A sparse expression: neutral with probability ``neutral_prob``; otherwise one to three
     strong modes plus a faint trace of the others, as people rarely pull pure basis shapes.
 
     PCA bases (standard-normal coefficients): strong modes are drawn among the first ten
-    (the large, natural ones) with |value| about 1 to 2.5. Blendshape bases: one to three
-    shapes at weights 0.3 to 1, all others 0.
+    (the large, natural ones) and the one-sided ones (``bounds``, e.g. FLAME's jaw opening, an
+    articulation rather than a variance-ordered mode, appended after the expression components)
+    with |value| about 1 to 2.5. Blendshape bases: one to three shapes at weights 0.3 to 1, all
+    others 0. The result is folded into ``bounds`` (``facemodel.model.fold_into_bounds``): a
+    one-sided coefficient keeps its magnitude with the allowed sign, so FLAME's jaw opens from
+    14° to 36° when drawn (and stays closed otherwise), never past neutral.
+
+    Args:
+        bounds: (L, 2) [lower, upper] of each coefficient (``MorphableModel.exp_bounds``); None:
+            those of ``exp_kind``.
 
     Returns:
         (n_exp,) float32.
@@ -142,13 +151,16 @@ def sample_expression(rng: np.random.Generator, n_exp: int, exp_kind: str,
     if exp_kind == "blendshape":
         idx = rng.choice(n_exp, size=min(k, n_exp), replace=False)
         e[idx] = rng.uniform(0.3, 1.0, len(idx))
-        return e
+        return e if bounds is None else fold_into_bounds(e, bounds)
     top = min(n_exp, 10)
-    idx = rng.choice(top, size=min(k, top), replace=False)
+    extra = [] if bounds is None else [int(i) for i in np.flatnonzero(one_sided(bounds)) if i >= top]
+    # without one-sided modes the draw is the one synth has always made (same bytes as before)
+    pool = top if not extra else np.concatenate([np.arange(top), extra])
+    idx = rng.choice(pool, size=min(k, top + len(extra)), replace=False)
     e[idx] = rng.choice([-1.0, 1.0], len(idx)) * rng.uniform(1.0, 2.5, len(idx))
     faint = min(n_exp, 20)
     e[:faint] += rng.normal(0.0, 0.15, faint).astype(np.float32)
-    return e
+    return e if bounds is None else fold_into_bounds(e, bounds)
 
 
 def sample_pose(rng: np.random.Generator, spec: SettingSpec, size: int) -> np.ndarray:
@@ -227,12 +239,12 @@ def sample_degradation(rng: np.random.Generator, spec: SettingSpec, size: int) -
 
 
 def sample_scene(rng: np.random.Generator, setting: str, n_exp: int, exp_kind: str, size: int,
-                 wears_glasses: bool) -> PhotoScene:
-    """Everything random about one photo in a given setting."""
+                 wears_glasses: bool, exp_bounds: np.ndarray | None = None) -> PhotoScene:
+    """Everything random about one photo in a given setting (``exp_bounds``: ``sample_expression``)."""
     spec = SETTING_SPECS[setting]
     return PhotoScene(
         setting=setting,
-        alpha_exp=sample_expression(rng, n_exp, exp_kind, spec.neutral),
+        alpha_exp=sample_expression(rng, n_exp, exp_kind, spec.neutral, exp_bounds),
         pose=sample_pose(rng, spec, size),
         light=sample_light(rng, spec),
         occluders=sample_occluders(rng, spec, setting, wears_glasses),

@@ -1,8 +1,10 @@
 """Albedo of the procedural face: per-vertex mean colour and a PCA colour basis.
 
-Linear RGB in [0, 1]. The mean paints skin, lips (vermilion), brows, the eyes (eye white, iris,
-pupil, lash line, caruncle), nostrils and the inside of the mouth (teeth on the first pocket row,
-dark red behind).
+Linear RGB in [0, 1]. The mean is skin with soft features, nothing drawn: a flush on the cheeks
+and nose tip, a shade around the eyes and the mouth, brows as a low-contrast soft shadow, lips
+with soft vermilion borders, the open eyes (a greyish eye white, a soft-edged iris and pupil, a
+faint lash shadow, caruncle), nostrils and the inside of the mouth (teeth on the first pocket
+row, dark red behind). Design and sources: docs/face_model.md.
 
 The basis comes from generators (colour change per vertex for one standard deviation): skin tone
 from very light to very dark skin (the dominant mode: ±3 std spans roughly the range of human
@@ -24,9 +26,9 @@ from photoface.facemodel.procedural.shapes import gauss, pair, smoothstep
 from photoface.facemodel.procedural.surface import MeanSurface, eye_s, lid_margins, lip_outline
 
 SKIN = np.array([0.62, 0.45, 0.37])
-LIPS = np.array([0.56, 0.29, 0.27])
-BROW = np.array([0.22, 0.15, 0.11])
-SCLERA = np.array([0.80, 0.77, 0.73])
+LIPS = np.array([0.55, 0.33, 0.30])
+BROW = np.array([0.30, 0.21, 0.16])
+SCLERA = np.array([0.68, 0.62, 0.58])
 IRIS = np.array([0.30, 0.18, 0.10])
 PUPIL = np.array([0.03, 0.03, 0.03])
 LASH = np.array([0.10, 0.07, 0.06])
@@ -49,13 +51,13 @@ def _masks(grid: FaceGrid, mean: MeanSurface) -> dict[str, np.ndarray]:
     fissure = face & in_span & (y > lo + 1e-3) & (y < up - 1e-3)
     cx = 0.5 * (eye.x_inner + eye.x_outer)
     r = np.hypot(ax - cx, y - 1.6)
-    iris = fissure * smoothstep(6.0, 5.2, r)
-    pupil = fissure * smoothstep(2.6, 2.0, r)
+    iris = fissure * smoothstep(6.2, 4.6, r)
+    pupil = fissure * smoothstep(2.8, 1.8, r)
     lash = face * in_span * np.exp(-0.5 * ((y - up) / 0.7) ** 2) * smoothstep(0.0, 0.25, s)
     lash_lo = face * in_span * np.exp(-0.5 * ((y - lo) / 0.6) ** 2) * smoothstep(0.2, 0.6, s)
     caruncle = fissure * smoothstep(0.12, 0.04, s)
     taper, lip_up, lip_lo = lip_outline(x)
-    lips = face * (taper > 0) * smoothstep(lip_up + 0.7, lip_up - 0.5, y) * smoothstep(lip_lo - 0.7, lip_lo + 0.5, y)
+    lips = face * (taper > 0) * smoothstep(lip_up + 1.4, lip_up - 0.8, y) * smoothstep(lip_lo - 1.6, lip_lo + 0.8, y)
     # Brow hair: an arch through the brow landmarks' design heights, thick at the head (inner
     # end), tapering to the tail; the soft edge imitates sparse hairs.
     t = np.linspace(12.0, 61.0, 90)
@@ -63,10 +65,10 @@ def _masks(grid: FaceGrid, mean: MeanSurface) -> dict[str, np.ndarray]:
     brow_y = layout.BROW_Y - 4.0 + 5.2 * np.sin(np.pi * np.clip(u * 0.85 + 0.08, 0, 1)) - 2.5 * u
     thick = 2.2 + 1.6 * (1 - u) ** 0.7 - 1.0 * u**2
     d = np.min((ax[:, None] - t[None]) ** 2 / 1.5 + (y[:, None] - brow_y[None]) ** 2 / thick[None] ** 2, axis=1)
-    d = d + (np.maximum(ax - 61.0, 0.0) / 2.0) ** 2 + (np.maximum(12.0 - ax, 0.0) / 1.5) ** 2
-    brow = face * smoothstep(1.9, 0.3, d)
-    brow_wide = face * smoothstep(3.2, 1.0, d)
-    nostril = face * pair(gauss, x, y, 6.0, -44.0, 2.2, 1.2)
+    d = d + (np.maximum(ax - 61.0, 0.0) / 5.0) ** 2 + (np.maximum(12.0 - ax, 0.0) / 3.0) ** 2
+    brow = face * smoothstep(3.5, 0.0, d) ** 1.5
+    brow_wide = face * smoothstep(4.5, 0.5, d)
+    nostril = face * pair(gauss, x, y, 6.5, -42.0, 2.2, 1.4)
     pocket = ~face
     frac = grid.depth / grid.pocket_rows
     teeth = pocket & (grid.depth == 1) & (grid.part != POCKET_BACK)
@@ -96,16 +98,20 @@ def albedo_mean(grid: FaceGrid, mean: MeanSurface) -> np.ndarray:
     """(V, 3) mean albedo."""
     m = _masks(grid, mean)
     c = np.tile(SKIN, (grid.num_vertices, 1))
+    # Soft, not drawn: cheek and nose-tip flush, a shade around the eyes, a darker perioral zone.
     c = c + m["cheeks"][:, None] * np.array([0.035, -0.01, -0.008])
+    c = c + m["nose_tip"][:, None] * np.array([0.025, -0.005, -0.005])
+    c = c + m["under_eye"][:, None] * np.array([-0.03, -0.03, -0.015])
+    c = c + m["beard"][:, None] * np.array([-0.015, -0.012, -0.008])
     c = _paint(c, m["lips"], LIPS)
-    c = _paint(c, m["brow"] * 0.8, BROW)
-    c = _paint(c, m["nostril"], NOSTRIL)
+    c = _paint(c, m["brow"] * 0.35, BROW)
+    c = _paint(c, m["nostril"] * 0.45, NOSTRIL)  # the cavity shades itself; paint only its floor
     c = _paint(c, m["fissure"], SCLERA)
     c = _paint(c, m["iris"], IRIS)
     c = _paint(c, m["pupil"], PUPIL)
     c = _paint(c, m["caruncle"], CARUNCLE)
-    c = _paint(c, np.clip(m["lash"] * 0.85, 0, 1), LASH)
-    c = _paint(c, np.clip(m["lash_lo"] * 0.35, 0, 1), LASH)
+    c = _paint(c, np.clip(m["lash"] * 0.6, 0, 1), LASH)
+    c = _paint(c, np.clip(m["lash_lo"] * 0.15, 0, 1), LASH)
     mouth = MOUTH[None] * (1 - m["frac"][:, None]) + THROAT[None] * m["frac"][:, None]
     c = _paint(c, m["pocket"], np.zeros(3)) + m["pocket"][:, None] * mouth
     c = _paint(c, m["teeth"], TEETH)
@@ -126,9 +132,9 @@ def albedo_generators(grid: FaceGrid, mean: MeanSurface, rng: np.random.Generato
         (m["cheeks"] + m["nose_tip"])[:, None] * np.array([0.035, -0.012, -0.008]),  # redness
         m["lips"][:, None] * np.array([0.05, -0.025, -0.005]),  # lip colour
         m["lips"][:, None] * np.array([-0.05, -0.04, -0.035]),  # lip darkness
-        m["brow_wide"][:, None] * np.array([0.07, 0.05, 0.035]),  # brow lightness
+        m["brow_wide"][:, None] * np.array([0.04, 0.03, 0.02]),  # brow lightness
         m["brow_wide"][:, None] * np.array([0.03, 0.008, -0.015]),  # brow hue
-        (m["brow_wide"] - m["brow"])[:, None] * np.array([-0.09, -0.07, -0.06]),  # brow thickness
+        (m["brow_wide"] - m["brow"])[:, None] * np.array([-0.04, -0.03, -0.025]),  # brow thickness
         m["iris"][:, None] * np.array([-0.04, 0.05, 0.12]) * (1 - m["pupil"][:, None]),  # iris colour
         m["iris"][:, None] * np.array([0.05, 0.04, 0.03]) * (1 - m["pupil"][:, None]),  # iris lightness
         m["under_eye"][:, None] * np.array([-0.035, -0.035, -0.02]),  # dark circles

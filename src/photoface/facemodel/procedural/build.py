@@ -11,7 +11,7 @@
 - 35 expression blendshapes with weights in [0, 1] (``expression``);
 - albedo mean and 60 PCA modes (``albedo``).
 
-Resolutions: ``demo`` (about 4,800 vertices) and ``paper`` (about 36,800, like the paper's
+Resolutions: ``demo`` (4,797 vertices) and ``paper`` (37,071, like the paper's
 37,202-vertex BFM crop). The seed drives the random components of the identity and albedo
 bases; the mean face, landmarks, regions and expressions do not depend on it.
 
@@ -42,6 +42,9 @@ tests/facemodel/test_facemodel_procedural_bits.py). What remains machine-depende
 float64 libm (exp, tanh, …) under the generators: a one-ulp difference there survives only if
 it falls within one ulp of a grid or rounding midpoint (≈ 1e-5 per build, see ``pca``); no
 such difference was seen between the instruction sets above.
+
+Builder 3 (issue 20) keeps that machinery and redesigns the face itself: open eyes, a human nose,
+fuller lower face, a rounded hairline, soft albedo (docs/face_model.md, with its sources).
 
 Cost (``build_procedural_model``, one thread, medians of 3, builder 1 and 2 alternated in one
 session on this 2-core box while other jobs loaded it): demo 0.54 / 0.93 s → 2.89 / 3.42 s,

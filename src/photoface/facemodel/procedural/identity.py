@@ -3,10 +3,10 @@
 Each generator is a displacement field (V, 3) in millimetres per unit of its parameter:
 
 - semantic modes, each a smooth field written from the face's own layout (face width and
-  height, face depth, nose length/width/projection/bridge/tip, jaw width, chin projection and
-  height, brow ridge and height, eye spacing/size/depth, mouth width and position, lip thickness
-  and protrusion, cheek fullness, cheekbones, forehead slope, temple width, jaw angle, and a few
-  small asymmetries);
+  height, face depth, nose length/width/projection/bridge/tip, alar width, nasion depth, tip width,
+  jaw width, chin projection and height, brow ridge and height, eye spacing/size/depth, orbit depth,
+  mouth width and position, lip thickness, protrusion and fullness, cheek fullness, cheekbones,
+  forehead slope, temple width, jaw angle, and a few small asymmetries);
 - smooth random components: sums of Gaussian bumps with random 3-D amplitudes, mostly
   left/right symmetric, with amplitudes decaying along the list so that the spectrum has a tail.
 
@@ -50,11 +50,14 @@ def semantic_fields(verts: np.ndarray, base_xy: np.ndarray, normal: np.ndarray, 
         "lower_face_height": (f(dy=(y - layout.NOSE_BASE_Y) * smoothstep(layout.NOSE_BASE_Y + 8, layout.NOSE_BASE_Y - 8, y)), 0.06),
         "face_depth": (f(dz=z + 45.0), 0.06),
         "nose_length": (f(dy=-smoothstep(6.0, -38.0, y) * nose_box), 2.5),
-        "nose_width": (f(dx=x * gauss(x, y, 0.0, -36.0, 16.0, 12.0)), 0.09),
+        "nose_width": (f(dx=x * gauss(x, y, 0.0, layout.NOSE_TIP_Y, 16.0, 12.0)), 0.09),
+        "ala_width": (f(dx=sgn * pair(gauss, x, y, 14.0, -39.5, 6.0, 5.0)), 1.5),
+        "nasion_depth": (f(dz=gauss(x, y, 0.0, layout.NOSE_ROOT_Y, 9.0, 8.0)), 1.5),
+        "tip_width": (f(dx=x * gauss(x, y, 0.0, layout.NOSE_TIP_Y, 8.0, 6.0)), 0.1),
         "nose_projection": (f(dz=nose_h / 23.0 * smoothstep(-50.0, -42.0, y)), 2.5),
         "nose_underside": (f(dz=nose_h / 23.0 * smoothstep(-40.0, -48.0, y)), 1.5),
         "nose_bridge": (f(dz=gauss(x, y, 0.0, -8.0, 6.0, 12.0)), 1.5),
-        "nose_tip_droop": (f(dy=-gauss(x, y, 0.0, -39.0, 9.0, 5.0)), 1.5),
+        "nose_tip_droop": (f(dy=-gauss(x, y, 0.0, layout.NOSE_TIP_Y - 3.0, 9.0, 5.0)), 1.5),
         "jaw_width": (f(dx=x * lower), 0.05),
         "chin_projection": (f(dz=gauss(x, y, 0.0, -100.0, 20.0, 12.0)), 2.5),
         "chin_height": (f(dy=-smoothstep(-80.0, -104.0, y)), 2.0),
@@ -67,6 +70,8 @@ def semantic_fields(verts: np.ndarray, base_xy: np.ndarray, normal: np.ndarray, 
         "mouth_height": (f(dy=mouth_w), 1.5),
         "lip_thickness": (f(dy=(y - layout.STOMION_Y) * gauss(x, y, 0.0, layout.STOMION_Y, 20.0, 10.0)), 0.12),
         "lip_protrusion": (f(dz=gauss(x, y, 0.0, layout.STOMION_Y, 22.0, 11.0)), 1.5),
+        "lip_fullness": (normal * gauss(x, y, 0.0, layout.STOMION_Y, 18.0, 5.0)[:, None], 1.0),
+        "orbit_depth": (normal * pair(gauss, x, y, 31.0, 2.0, 12.0, 9.0)[:, None], 1.5),
         "cheek_fullness": (normal * pair(gauss, x, y, 44.0, -40.0, 16.0, 16.0)[:, None], 2.8),
         "cheekbones": (normal * pair(gauss, x, y, 50.0, -14.0, 14.0, 9.0)[:, None], 1.5),
         "forehead_slope": (f(dz=-np.maximum(y - 20.0, 0.0) / 70.0), 4.0),

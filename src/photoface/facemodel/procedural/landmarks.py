@@ -24,7 +24,7 @@ _JAW = {  # 8 = chin (midline) ... 16 = at ear level
 }
 _BROW = {22: (14.0, 26.2), 23: (26.0, 29.2), 24: (37.0, 30.2), 25: (48.0, 29.2), 26: (layout.BROW_OUTER_X, 25.2)}
 _NOSE = {
-    27: (0.0, layout.NOSE_ROOT_Y), 28: (0.0, -9.5), 29: (0.0, -23.0), 30: (0.0, layout.NOSE_TIP_Y),
+    27: (0.0, layout.NOSE_ROOT_Y), 28: (0.0, -8.0), 29: (0.0, -20.0), 30: (0.0, layout.NOSE_TIP_Y),
     33: (0.0, layout.NOSE_BASE_Y), 34: (6.5, -44.8), 35: (layout.ALA_X, -43.5),
 }
 _LIP_X = {"outer_mid": 5.5, "outer_side": 14.0, "inner": 11.0}
@@ -98,10 +98,12 @@ def select_regions(grid: FaceGrid, mean: MeanSurface) -> dict[str, np.ndarray]:
     lid = upper_lid | lower_lid
     taper, lip_up, lip_lo = lip_outline(x)
     lips = on_face & (taper > 0) & (y <= lip_up + 0.5) & (y >= lip_lo - 0.5)
-    nose = on_face & (ax < 19.0) & (y > -48.0) & (y < 6.0) & ~eye_all
+    # The nose's half-width: ~10 mm at the root, ~20 mm over the alae (docs/face_model.md).
+    nose_half = np.interp(y, [-48.0, -30.0, -10.0, 6.0], [20.0, 20.0, 13.0, 12.0])
+    nose = on_face & (ax < nose_half) & (y > -48.0) & (y < 6.0) & ~eye_all
     cheek_d = ((ax - 42.0) / 22.0) ** 2 + ((y + 33.0) / 24.0) ** 2
     cheeks = on_face & (cheek_d < 1.0) & ~nose & ~lips & ~eye_all
-    brows = on_face & (ax > 10.0) & (ax < 62.0) & (y > 18.0) & (y < 36.0)
+    brows = on_face & (ax > 10.0) & (ax < 62.0) & (y > 21.0) & (y < 34.0)  # the brow hair's band (albedo)
     forehead = on_face & (y > 34.0) & (ax < 60.0)
     chin_d = (x / 22.0) ** 2 + ((y + 100.0) / 14.0) ** 2
     chin = on_face & (chin_d < 1.0)

@@ -4,7 +4,8 @@ Design coordinates (millimetres): x to the subject's left, y up, z out of the fa
 the inner eye corners and z ≈ 0 at the outer eye corners. ``procedural.py`` moves the finished
 mean shape to the canonical origin, so these numbers only matter relative to each other. They
 were chosen from FACE_PROPORTIONS.md (the mean iBUG-68 measurements of a scan-based model) and
-classical anthropometry, then tuned by looking at renders.
+classical anthropometry, then tuned by looking at renders; builder 3's cross-sections (fuller, flatter
+mid and lower face), rounded hairline and nose position follow docs/face_model.md.
 
 The face mask is parametrised by a row parameter running down a midline profile (forehead →
 nose root → mouth → chin → under the chin) and a column angle φ ∈ [−90°, 90°] around an
@@ -29,7 +30,7 @@ EYE_OUTER = (44.6, 1.5)  # outer canthus (iBUG 45)
 EYE_Z_INNER, EYE_Z_OUTER = 6.5, 0.0  # depth of the canthi: the inner corner sits further forward
 LID_UP, LID_LO = 6.1, 3.4  # lid-margin heights above/below the canthal line at mid-eye
 NOSE_ROOT_Y = 4.0  # iBUG 27
-NOSE_TIP_Y = -36.0  # iBUG 30
+NOSE_TIP_Y = -34.0  # iBUG 30: tip ~11 mm above the subnasale, sn-prn ~19 mm (Farkas 1994)
 NOSE_BASE_Y = -45.2  # iBUG 33 (subnasale)
 NOSE_TIP_Z = 44.8  # in front of the outer canthi
 ALA_X = 10.6  # iBUG 31/35 (base position; the alae push it out to ≈ 12.5)
@@ -44,21 +45,31 @@ BROW_OUTER_X = 58.2  # iBUG 26
 # Midline profile of the base surface and its cross-sections: y_c, z_c, A, B, C (mm).
 PROFILE = np.array(
     [
-        (90.0, -6.0, 60.0, 44.0, -8.0),
-        (66.0, 12.0, 67.0, 60.0, -5.0),
-        (42.0, 19.5, 70.0, 72.0, -2.0),
-        (22.0, 21.0, 75.0, 82.0, 0.0),
-        (4.0, 17.5, 77.5, 88.0, 0.0),
-        (-20.0, 19.0, 77.0, 90.0, 0.0),
-        (-45.0, 24.5, 70.0, 86.0, 0.0),
-        (-67.0, 27.5, 61.0, 80.0, 0.0),
-        (-86.0, 22.5, 52.0, 70.0, 2.0),
-        (-98.0, 24.5, 46.0, 58.0, 6.0),
-        (-108.0, 17.5, 38.0, 46.0, 10.0),
-        (-116.0, 7.0, 32.0, 36.0, 14.0),
-        (-120.5, -7.0, 28.0, 28.0, 17.0),
+        (96.0, -12.0, 58.0, 42.0, -26.0),
+        (66.0, 9.5, 67.0, 58.0, -12.0),
+        (42.0, 18.5, 70.0, 62.0, -2.0),
+        (22.0, 21.0, 75.0, 70.0, 0.0),
+        (4.0, 17.5, 77.5, 75.0, 0.0),
+        (-20.0, 19.0, 77.0, 82.0, 0.0),
+        (-45.0, 24.5, 71.0, 76.0, 0.0),
+        (-67.0, 27.5, 64.0, 68.0, 0.0),
+        (-86.0, 22.0, 57.0, 58.0, 2.0),
+        (-98.0, 23.5, 50.0, 53.0, 6.0),
+        (-108.0, 16.5, 40.0, 44.0, 10.0),
+        (-116.0, 4.5, 34.0, 32.0, 14.0),
+        (-120.5, -8.0, 28.0, 26.0, 17.0),
     ]
 )
+
+
+def midline_z(y):
+    """z (mm) of the base surface's midline at height ``y`` (design coordinates)."""
+    tau = np.arange(PROFILE.shape[0], dtype=np.float64)
+    fine = np.linspace(0.0, tau[-1], 4000)
+    yf = PchipInterpolator(tau, PROFILE[:, 0])(fine)
+    zf = PchipInterpolator(tau, PROFILE[:, 1])(fine)
+    return np.interp(y, yf[::-1], zf[::-1])
+
 
 # Resolutions: (rows, columns, pocket rows). Columns odd (midline column).
 RESOLUTIONS = {"demo": (67, 69, 3), "paper": (185, 195, 6)}

@@ -2,8 +2,10 @@
 
 The base surface (``layout``) is an elliptical face mask. Features are heights (mm)
 added along the base surface's normal, written as smooth functions of the base position
-(x, y): forehead, brow ridge, orbits, eyeballs and eyelids, nose (bridge, tip, alae, nostrils),
-cheekbones and cheeks, nasolabial folds, lips, chin. The eyes get a local re-spacing of the rows
+(x, y): forehead, brow ridge, orbits, eyeballs and open eyelids, nose (a straight dorsum, a
+forward-facing tip, alae), cheekbones and cheeks, lips, chin; the nostrils are the one vector
+displacement (``nostril_offset``). The named parameters and their anthropometric sources are in
+docs/face_model.md. The eyes get a local re-spacing of the rows
 so that grid rows follow the upper and lower lid margins exactly: the lid margins are then mesh
 lines, the eye-close expression can slide the upper-lid rows down onto the lower lid, and the
 albedo's eye white stops sharply at the lids.
@@ -101,35 +103,89 @@ def warp_eye_rows(base: np.ndarray, eye: EyeRows) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------ heights
-_NOSE_MID = PchipInterpolator(
-    [-56.0, -51.0, -47.5, -45.2, -43.0, -40.0, -37.5, -35.0, -31.0, -25.0, -15.0, -5.0, 4.0, 8.0, 16.0],
-    [0.0, 0.3, 2.0, 5.4, 12.5, 20.5, 23.3, 23.0, 19.8, 15.8, 10.8, 6.0, 2.3, 1.1, 0.0],
-)
+# The nose's midline profile, from named anthropometric figures (sources in docs/face_model.md):
+NOSE_TIP_Z = 46.0  # pronasale, design z (the tip stands ~44.8 mm in front of the outer canthi)
+NASION_DEPTH = 23.5  # nasion behind the tip (nasal length n-prn ~ 47 mm)
+NASOFACIAL_DEG = 32.0  # dorsum line against the facial plane: 30-40° (Powell & Humphreys 1984)
+SUPRATIP_Y = layout.NOSE_TIP_Y + 5.0  # where the straight dorsum meets the tip lobule
+RHINION_HUMP = 1.5  # the dorsum's slight convexity at the bony-cartilaginous junction (rhinion)
+TIP_BELOW = 15.1  # tip in front of the subnasale (FACE_PROPORTIONS.md, 30 vs 33)
+COLUMELLA_DEG = 22.0  # columella above the horizontal: a nasolabial angle of ~100-105° (90-110°)
+
+
+def _nose_profile() -> PchipInterpolator:
+    """Height (mm above the base surface) of the nose's midline as a function of y.
+
+    A straight dorsum from the nasion to the supratip at the nasofacial angle, a rounded tip
+    lobule whose front faces forward, and a columella rising from the subnasale at
+    ``COLUMELLA_DEG``; written as z (design) and converted to heights over the base midline.
+    """
+    slope = np.tan(np.radians(NASOFACIAL_DEG))
+    y_n, y_t, y_s = layout.NOSE_ROOT_Y, layout.NOSE_TIP_Y, layout.NOSE_BASE_Y
+    z_n = NOSE_TIP_Z - NASION_DEPTH
+    z_st = z_n + slope * (y_n - SUPRATIP_Y)
+    col = np.tan(np.radians(COLUMELLA_DEG))
+    z_s = NOSE_TIP_Z - TIP_BELOW
+    ys = np.array([y_n, 0.5 * (y_n + SUPRATIP_Y), SUPRATIP_Y, y_t + 2.5, y_t, y_t - 3.0, y_t - 6.0, y_s + 1.5, y_s])
+    zs = np.array([
+        z_n, 0.5 * (z_n + z_st) + RHINION_HUMP, z_st, NOSE_TIP_Z - 0.6, NOSE_TIP_Z, NOSE_TIP_Z - 0.4, NOSE_TIP_Z - 3.0,
+        z_s + 1.5 / col, z_s,
+    ])
+    h = zs - layout.midline_z(ys)
+    # Above the nasion the bridge fades into the glabella; below the subnasale into the lip.
+    knots_y = np.concatenate([[y_s - 10.8, y_s - 5.8, y_s - 1.5], ys[::-1], [y_n + 6.0, y_n + 12.0]])
+    knots_h = np.concatenate([[0.0, 0.3, 0.3 * h[-1]], h[::-1], [0.45 * h[0], 0.0]])
+    return PchipInterpolator(knots_y, knots_h)
+
+
+_NOSE_MID = _nose_profile()
+_NOSE_Y0, _NOSE_Y1 = layout.NOSE_BASE_Y - 10.8, layout.NOSE_ROOT_Y + 12.0
+# Half-width (mm) and flatness (super-Gaussian exponent) of the nose's cross-section down its
+# length: nasal root width mf-mf ~18 mm, a dorsum ~12-15 mm wide, a tip lobule ~18 mm wide with
+# its front flat across the tip-defining points, a columella ~7 mm wide (Farkas 1994).
 _NOSE_HALF_WIDTH = PchipInterpolator(
-    [-56.0, -46.0, -40.0, -34.0, -25.0, -10.0, 4.0, 16.0],
-    [8.0, 6.0, 7.8, 7.9, 7.2, 7.0, 8.6, 11.0],
+    [-56.0, -47.0, -44.0, -40.0, -33.0, -26.0, -12.0, 4.0, 16.0],
+    [7.0, 4.0, 5.0, 9.5, 11.0, 9.0, 8.0, 8.5, 11.0],
 )
+_NOSE_POWER = PchipInterpolator([-56.0, -44.0, -35.0, -22.0, 4.0, 16.0], [2.0, 2.4, 3.5, 2.6, 2.0, 2.0])
+ALA = (14.0, -39.5, 8.5, 5.2, 4.2)  # alar lobule: x, y, height, sx, sy (al-al ~33 mm, Farkas 1994)
 
 
 def nose_height(x, y):
     """Nose above the base surface: bridge, tip lobule, alae, alar creases, nostrils (mm)."""
-    yc = np.clip(y, -56.0, 16.0)
-    h = _NOSE_MID(yc) * np.exp(-0.5 * (x / _NOSE_HALF_WIDTH(yc)) ** 2)
-    h = np.where((y < -56.0) | (y > 16.0), 0.0, h)
-    h += 4.2 * pair(gauss, x, y, 10.6, -40.6, 5.0, 4.2)  # alae
-    # Alar crease: a groove hugging each ala on its upper/outer side.
+    yc = np.clip(y, _NOSE_Y0, _NOSE_Y1)
+    r = np.abs(x / _NOSE_HALF_WIDTH(yc))
+    h = _NOSE_MID(yc) * np.exp(-0.5 * r ** _NOSE_POWER(np.clip(yc, -56.0, 16.0)))
+    h = np.where((y < _NOSE_Y0) | (y > _NOSE_Y1), 0.0, h)
+    ax, ay, ah, asx, asy = ALA
+    h += ah * pair(gauss, x, y, ax, ay, asx, asy)
+    # Alar-facial groove: a shallow groove hugging each ala on its upper/outer side.
     for sx in (1.0, -1.0):
-        r = np.hypot((x - sx * 11.8) / 1.0, (y + 40.0) / 0.95)
-        h -= 1.2 * np.exp(-0.5 * ((r - 6.8) / 1.1) ** 2) * smoothstep(-45.0, -40.0, y)
-    h -= 3.0 * pair(gauss, x, y, 6.0, -43.6, 2.6, 1.6)  # nostrils, on the underside
+        r = np.hypot((x - sx * (ax + 0.8)) / 1.0, (y - ay) / 0.95)
+        h -= 1.0 * np.exp(-0.5 * ((r - 6.4) / 1.3) ** 2) * smoothstep(ay - 5.0, ay + 0.5, y)
     return h
+
+
+NOSTRIL = (6.5, -42.0, 3.0, 2.0, 5.0, 16.0)  # x, y, sx, sy (mm), rise and depth of the nares (mm)
+
+
+def nostril_offset(x, y):
+    """(dy, dz) moving the underside of the nose up and back into two nostril cavities (mm).
+
+    The nares are ~10 mm long, ~6 mm wide openings leading up into the nasal vestibule; a height
+    along the face normal cannot make a cavity under the tip, so the underside is moved up too.
+    """
+    nx, ny, sx, sy, rise, depth = NOSTRIL
+    g = pair(gauss, x, y, nx, ny, sx, sy)
+    return rise * g, -depth * g
 
 
 def eye_height(x, y, eye: EyeRows):
     """Orbits, eyeballs, lids and lid creases (mm above the base)."""
-    h = -7.5 * pair(gauss, x, y, 31.0, 4.0, 15.0, 11.0)  # orbital hollow
+    h = -7.0 * pair(gauss, x, y, 31.0, 1.5, 12.5, 9.5)  # orbital hollow
+    h += 2.0 * pair(gauss, x, y, 50.0, 2.0, 6.0, 10.0)  # lateral orbital rim
     h -= 6.5 * pair(gauss, x, y, eye.x_inner + 0.5, 0.5, 4.5, 5.0)  # medial canthus, set back
-    h -= 2.0 * pair(gauss, x, y, 25.0, 11.0, 6.0, 4.0)  # upper inner orbit under the brow
+    h -= 0.8 * pair(gauss, x, y, 25.0, 11.0, 6.0, 4.0)  # upper inner orbit under the brow
     ax = np.abs(x)
     cx = 0.5 * (eye.x_inner + eye.x_outer)
     # Eyeball under the lids: a dome whose rim meets the orbit with zero slope (no groove).
@@ -144,7 +200,10 @@ def eye_height(x, y, eye: EyeRows):
     lid_zone = np.where(
         y > up, smoothstep(up + 8.0, up + 2.0, y), np.where(y < lo, smoothstep(lo - 6.0, lo - 1.5, y), 1.0)
     ) * band(s, -0.05, 1.05, 0.2)
-    h += 1.4 * lid_zone * (1.0 - inside)
+    # Open eyes: the lids stand 2.2 mm proud of the eyeball (lid margin thickness ~2 mm), and
+    # the cornea bulges ~1 mm out of the sclera's curve over the iris (radius ~6 mm).
+    h += 2.2 * lid_zone * (1.0 - inside)
+    h += 1.0 * np.exp(-0.5 * (np.hypot(ax - cx, y - 1.6) / 3.5) ** 2) * inside
     crease_y = up + 3.8 * np.sin(np.pi * np.clip(s, 0, 1)) + 1.2
     h -= 1.1 * np.exp(-0.5 * ((y - crease_y) / 1.0) ** 2) * band(s, 0.0, 1.0, 0.15)
     h -= 0.8 * np.exp(-0.5 * ((y - (lo - 5.0)) / 2.0) ** 2) * band(s, 0.1, 0.9, 0.2)  # lower-lid hollow
@@ -154,11 +213,11 @@ def eye_height(x, y, eye: EyeRows):
 def brow_height(x, y):
     """Brow ridge, glabella, forehead bossing, temples (mm)."""
     t = np.linspace(10.0, 60.0, 80)
-    path_y = layout.BROW_Y - 8.0 - 0.0035 * (t - 34.0) ** 2
-    h = 2.5 * pair(ridge, x, y, t, path_y, 6.5)
+    path_y = layout.BROW_Y - 6.0 - 0.0035 * (t - 34.0) ** 2
+    h = 5.0 * pair(ridge, x, y, t, path_y, 6.5)
     h += 2.4 * gauss(x, y, 0.0, 15.0, 9.0, 7.0)  # glabella
-    h += 2.0 * pair(gauss, x, y, 26.0, 55.0, 20.0, 16.0)  # frontal bossing
-    h -= 3.0 * pair(gauss, x, y, 63.0, 22.0, 7.0, 12.0)  # temples
+    h += 1.0 * pair(gauss, x, y, 26.0, 55.0, 20.0, 16.0)  # frontal bossing
+    h -= 1.5 * pair(gauss, x, y, 63.0, 22.0, 7.0, 12.0)  # temples
     return h
 
 
@@ -167,13 +226,14 @@ def cheek_height(x, y):
     h = 4.5 * pair(gauss, x, y, 50.0, -14.0, 14.0, 9.0)  # zygoma
     h += 4.0 * pair(gauss, x, y, 36.0, -38.0, 13.0, 12.0)  # malar fat
     h -= 1.2 * pair(gauss, x, y, 30.0, -15.0, 9.0, 4.0)  # infraorbital hollow
-    h -= 2.0 * pair(gauss, x, y, 56.0, -52.0, 10.0, 14.0)  # buccal hollow
+    h -= 0.8 * pair(gauss, x, y, 56.0, -52.0, 10.0, 14.0)  # buccal hollow
     t = np.linspace(0.0, 1.0, 60)
     px = 16.0 + 15.5 * t + 2.0 * np.sin(np.pi * t)
     py = -40.0 - 32.0 * t
     fade = smoothstep(-76.0, -58.0, y)  # the fold fades out beside the mouth corner
-    h -= 1.6 * pair(ridge, x, y, px, py, 2.0) * fade  # nasolabial fold
-    h += 1.3 * pair(ridge, x, y, px + 3.0, py + 1.0, 3.5) * fade  # cheek bulge along the fold
+    # No carved nasolabial groove (a neutral average face has none): the cheek's fat pad only
+    # rounds off softly along the fold line.
+    h += 0.8 * pair(ridge, x, y, px + 3.0, py + 1.0, 5.0) * fade
     return h
 
 
@@ -195,16 +255,17 @@ def mouth_height(x, y):
     h = -0.0075 * x**2 * region  # the lips wrap around the teeth
     upper = smoothstep(up + 1.4, up - 1.4, y) * smoothstep(yst, yst + 1.0, y) * (taper > 0)
     lower = smoothstep(lo - 1.6, lo + 1.6, y) * smoothstep(yst, yst - 1.0, y) * (taper > 0)
-    vu = 3.0 * np.sin(np.pi * np.clip((y - yst) / np.maximum(up - yst, 1e-3), 0, 1) ** 0.8) ** 0.7
+    vu = 3.6 * np.sin(np.pi * np.clip((y - yst) / np.maximum(up - yst, 1e-3), 0, 1) ** 0.8) ** 0.7
     vl = 3.6 * np.sin(np.pi * np.clip((yst - y) / np.maximum(yst - lo, 1e-3), 0, 1) ** 0.9) ** 0.7
     h += (upper * vu + lower * vl) * np.sqrt(taper)
     h += 0.25 * np.exp(-0.5 * ((y - up) / 1.2) ** 2) * smoothstep(xc + 2, xc - 6, np.abs(x))  # white roll
     h -= 1.8 * np.exp(-0.5 * ((y - yst) / 1.2) ** 2) * smoothstep(xc + 1, xc - 4, np.abs(x))  # lips meet
     h -= 1.4 * pair(gauss, x, y, xc, yst, 2.5, 2.5)  # commissures
+    h += 5.0 * gauss(x, y, 0.0, -58.0, 18.0, 8.0)  # upper lip leans forward over the incisors
     h -= 0.9 * gauss(x, y, 0.0, -52.0, 2.4, 5.5)  # philtrum groove
     h += 0.5 * pair(gauss, x, y, 4.5, -52.0, 1.6, 5.0)  # philtral columns
-    h -= 2.6 * gauss(x, y, 0.0, -86.5, 16.0, 3.5)  # labiomental fold
-    h += 3.5 * gauss(x, y, 0.0, -99.0, 15.0, 8.0)  # chin
+    h -= 0.5 * gauss(x, y, 0.0, -86.5, 16.0, 3.5)  # labiomental fold
+    h += 5.0 * gauss(x, y, 0.0, -93.0, 16.0, 9.0)  # chin
     return h
 
 
@@ -242,6 +303,9 @@ def build_mean(grid: FaceGrid, place: layout.Placement) -> MeanSurface:
     x, y = base[..., 0], base[..., 1]
     h = feature_height(x, y, eye)
     surf = base + h[..., None] * normals
+    dy, dz = nostril_offset(x, y)
+    surf[..., 1] += dy
+    surf[..., 2] += dz
 
     v = grid.num_vertices
     verts = np.zeros((v, 3))

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from photoface.evaluate import verification
+from photoface.run import verification
 
 
 def test_cosine_similarity_and_pair_scores():

@@ -4,6 +4,10 @@ A pair is "genuine" (label 1) when both photos show the same person, else "impos
 Scores are cosine similarities of identity codes: higher means more alike. A pair is accepted when
 its score is >= the threshold. FAR = accepted impostors / impostors; TAR = accepted genuine /
 genuine; FRR = 1 - TAR. Numbers are fractions in [0, 1].
+
+It lies in ``run`` because two layers that must not import each other use it: training's
+validation, which selects a run's weights by the EER of held-out training people
+(``photoface.train.validation``), and the evaluation.
 """
 
 from __future__ import annotations
