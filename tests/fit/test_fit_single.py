@@ -55,3 +55,31 @@ def test_each_photo_gets_its_own_identity_closer_to_its_truth(tiny_model):
         true_neutral = tiny_model.shape(true_id[None])[0].numpy()
         assert rms(single.params.neutral_shape()[0].numpy(), true_neutral) < rms(shared, true_neutral)
         assert not single.failures and single.history["single"][1] < single.history["single"][0]
+
+
+def test_the_landmark_solve_uses_every_point_of_the_joint_fit(tiny_model, known_person):
+    """With extra (MediaPipe-like) points in the batch, the per-photo solve fits all of them and
+    the results are judged on the 68 landmarks, as the joint fit's."""
+    from photoface.fit.point_vertices import FitPoints
+    from photoface.render.camera import project
+
+    alpha_id, photos = known_person
+    extra = torch.tensor([40, 200, 420, 610, 800])
+    points = FitPoints(torch.cat([tiny_model.landmarks68.cpu().long(), extra]), np.arange(1, 6))
+    pts = []
+    for b in range(len(photos["pose"])):
+        full = np.zeros((478, 2))
+        full[points.mediapipe_ids] = project(photos["verts"][b:b + 1, extra], photos["pose"][b:b + 1])[0, :, :2]
+        pts.append(full)
+    cfg = FitConfig(light_iterations=0, photo_iterations=0, landmark_iterations=10, single_photo_iterations=0,
+                    contour="off")
+    batch = make_batch(photos["images"], photos["masks"], photos["landmarks"], None, cfg, points=pts,
+                       fit_points=points)
+    assert batch.landmarks.shape[1] == 68 + len(extra)
+    joint = fit_person(tiny_model, batch, cfg, points=points)
+    singles = fit_photo_identities(tiny_model, batch, joint, cfg, points=points)
+    true_neutral = tiny_model.shape(alpha_id)[0].numpy()
+    mean = tiny_model.mean.numpy()
+    for single in singles:
+        assert single.landmarks2d.shape == (1, 68, 2) and single.nme[0] < 0.02 and not single.failures
+        assert rms(single.params.neutral_shape()[0].numpy(), true_neutral) < rms(mean, true_neutral)
