@@ -8,15 +8,16 @@ what a photo alone must decide is solved again, for all photos of the person in 
 
 1. identity and expression from the photo's own points (the 68 landmarks, and MediaPipe's points
    when the joint fit used them), in closed form: with the joint fit's pose and the points'
-   vertices fixed, the weak-perspective points are linear in the
-   coefficients, so the MAP of ``landmark_energy + id_prior |α_id|² + exp_prior |α_exp|²`` (the
-   landmark stage's objective) is one ridge solve per photo. The landmark stage's priors, not the
-   render stages' (``w_id``, ``w_exp``): measured on 10 synthetic people × 5 photos (``photoface
-   synth`` of builtin:demo), with ``w_exp`` = 1 the expression took up part of the identity and
-   the per-photo identity meshes were 3.47 mm from the truth, with ``exp_prior`` = 10 3.28 mm
-   (first 10 photos; docs/evaluation.md, "Fitting"). The shared identity
-   is NOT the start: the solve does not depend on it, so the photo's identity owes nothing to the
-   other photos' identity (its pose, expression start, light and the albedo are the joint fit's);
+   vertices fixed, the weak-perspective points are linear in the coefficients, so the MAP of
+   ``landmark_energy + id_prior |α_id|² + exp_prior |α_exp|²`` (the landmark stage's objective)
+   is one ridge solve per photo. The landmark stage's priors, not the render stages' (``w_id``,
+   ``w_exp``): measured on 10 synthetic people × 5 photos (``photoface synth`` of builtin:demo,
+   the built-in model before issue 20's redesign), with ``w_exp`` = 1 the expression took up part
+   of the identity and the per-photo identity meshes were 3.47 mm from the truth, with
+   ``exp_prior`` = 10 3.28 mm (first 10 photos; docs/evaluation.md, "Fitting"). The shared
+   identity is NOT the start: the solve does not depend on it, so the photo's identity owes
+   nothing to the other photos' identity (its pose, expression start, light and the albedo are
+   the joint fit's);
 2. ``single_photo_iterations`` Adam steps through the renderer on the per-photo identity,
    expression, pose and light (albedo fixed at the person's), landmarks + photometric + priors,
    every photo's identity with its own prior (``PhotoIdentities``), the identity's step
