@@ -9,7 +9,7 @@ TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 DEMO_OUT ?= demo_out
 DEMO_MINUTES ?= 10
 
-.PHONY: install install-dev lint demo test test-fast bench docs clean fit-example
+.PHONY: install install-dev lint demo test test-fast bench docs clean fit-example fit-sheet
 
 $(VENV)/.torch:
 	$(PYTHON) -m venv $(VENV)
@@ -57,8 +57,13 @@ bench: install-dev
 fit-example: install-dev
 	OMP_WAIT_POLICY=PASSIVE $(PY) -m photoface.apps.fit_example fit_example
 
+# a contact sheet of photoface fit on any folder of person folders -> fit_sheet.png (apps/fit_sheet.py)
+fit-sheet: install
+	@test -n "$(PHOTOS)" || { echo "usage: make fit-sheet PHOTOS=FOLDER_OF_PERSON_FOLDERS"; exit 2; }
+	OMP_WAIT_POLICY=PASSIVE $(PY) -m photoface.apps.fit_sheet fit_sheet.png --photos "$(PHOTOS)"
+
 docs: install
 	$(PY) -m photoface.apps.docs_figures docs
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) fit_example .pytest_cache
+	rm -rf $(VENV) $(DEMO_OUT) fit_example fit_sheet.png .pytest_cache

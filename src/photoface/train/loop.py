@@ -42,7 +42,6 @@ non-finite tensors. SIGINT and SIGTERM finish the current step, write a checkpoi
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import time
@@ -52,10 +51,10 @@ from pathlib import Path
 import torch
 
 from photoface import losses
-from photoface.atomic import write_atomic
 from photoface.data.sampler import HybridBatchSampler
 from photoface.errors import PhotofaceError
 from photoface.facemodel import load_face_model, model_hash
+from photoface.jsonfile import write_json
 from photoface.run import checkpoint as ckpt
 from photoface.run.build import network_args
 from photoface.run.config import PAPER_EPOCHS_PER_STAGE, TrainConfig, from_dict
@@ -443,7 +442,7 @@ class Trainer:
             path = ckpt.save_checkpoint(self.run_dir, state, keep=self.cfg.schedule.keep_checkpoints, best=selected)
             if self.validator is not None:
                 report = self.selection.report(self.validator)
-                write_atomic(validation_path(self.run_dir), json.dumps(report, indent=1) + "\n")
+                write_json(validation_path(self.run_dir), report)
         dist_ops.barrier(self.dist)
         return path
 
