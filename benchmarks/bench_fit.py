@@ -32,22 +32,22 @@ from timing import interleaved_medians, machine_summary, set_threads  # noqa: E4
 PHOTOS = 8
 
 
-def person_photos(model, size: int, seed: int = 0):
-    """8 photos of one random person: images, masks, noisy landmarks (px), true poses."""
+def person_photos(model, size: int, seed: int = 0, photos: int = PHOTOS):
+    """``photos`` photos (8) of one random person: images, masks, noisy landmarks (px), true poses."""
     g = torch.Generator().manual_seed(seed)
-    coeffs = model.sample(PHOTOS, generator=g)
-    alpha_id = coeffs.alpha_id[:1].expand(PHOTOS, -1)
-    pose = torch.zeros(PHOTOS, 6)
-    pose[:, 1] = torch.linspace(-45.0, 45.0, PHOTOS)
-    pose[:, 0] = 8.0 * torch.randn(PHOTOS, generator=g)
+    coeffs = model.sample(photos, generator=g)
+    alpha_id = coeffs.alpha_id[:1].expand(photos, -1)
+    pose = torch.zeros(photos, 6)
+    pose[:, 1] = torch.linspace(-45.0, 45.0, photos)
+    pose[:, 0] = 8.0 * torch.randn(photos, generator=g)
     pose[:, 3] = focal_at_code_zero(size) * 1.2
     pose[:, 4:] = size / 2
-    light = 0.2 * torch.randn(PHOTOS, 27, generator=g)
-    albedo = model.albedo(coeffs.beta[:1]).expand(PHOTOS, -1, -1)
+    light = 0.2 * torch.randn(photos, 27, generator=g)
+    albedo = model.albedo(coeffs.beta[:1]).expand(photos, -1, -1)
     with torch.no_grad():
         out = Renderer(model.faces, size).render(model.shape(alpha_id, coeffs.alpha_exp), albedo, pose, light,
                                                  background=0.4, landmarks=model.landmarks68)
-    lm = out.landmarks2d + (size / 128.0) * torch.randn(PHOTOS, 68, 2, generator=g)
+    lm = out.landmarks2d + (size / 128.0) * torch.randn(photos, 68, 2, generator=g)
     return out.image.clamp(0, 1), out.mask, lm.double().numpy(), pose
 
 

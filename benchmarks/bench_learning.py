@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -40,6 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 
+from photoface.jsonfile import write_json  # noqa: E402
 from timing import machine_summary, set_threads  # noqa: E402
 
 OVERFIT_TARGET_MM = 0.3
@@ -120,7 +120,7 @@ def train_and_score(name: str, out: Path, data: Path, minutes: float, overrides,
     else:
         log(f"  {name}: scoring the existing run in {run}")
     ev = evaluate_synthetic(run, data, baselines=baselines, write_verification=False)
-    (run / "eval_synthetic.json").write_text(json.dumps(ev, indent=1))
+    write_json(run / "eval_synthetic.json", ev)
     return ev
 
 
@@ -179,9 +179,7 @@ def merge_results(path: Path, results: dict) -> dict:
             merged.setdefault("rung4", {}).update(value)
         else:
             merged[key] = value
-    tmp = path.with_suffix(f".json.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(merged, indent=1))
-    tmp.replace(path)
+    write_json(path, merged)
     return merged
 
 

@@ -38,6 +38,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from photoface.facemodel import builtin_model  # noqa: E402
+from photoface.jsonfile import json_text  # noqa: E402
 from photoface.mesh.hierarchy import MeshHierarchy, load_or_build  # noqa: E402
 from photoface.nn.decoders import GraphDecoder  # noqa: E402
 from photoface.nn.facenet import build_facenet  # noqa: E402
@@ -248,7 +249,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     set_threads(2)
     if args.child_facenet:
-        print(json.dumps(facenet_child(args.child_facenet, args.repeats)))
+        print(json_text(facenet_child(args.child_facenet, args.repeats)))
         return 0
     print(f"machine: {machine_summary()}")
     if "hierarchy" in args.only:

@@ -30,6 +30,8 @@ import gpu_results as R
 from gpu_budget import Budget
 from gpu_summary import write_summary
 
+from photoface.jsonfile import json_text, write_json  # standard library and numpy only: no torch
+
 LOG_TAIL_LINES = 150  # per phase, in OUT/logs.txt
 KILL_GRACE_S = 10.0  # SIGTERM first (training checkpoints on it), SIGKILL after this
 
@@ -60,12 +62,6 @@ def probe() -> dict:
         info["device"] = {"name": p.name, "capability": f"{p.major}.{p.minor}", "memory_gib": p.total_memory / 2**30,
                           "multiprocessors": p.multi_processor_count, "count": torch.cuda.device_count()}
     return info
-
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
-    tmp.replace(path)
 
 
 def _command_output(cmd: list[str], cwd: Path | None = None) -> str | None:
@@ -145,7 +141,7 @@ class Bench:
     # ----------------------------------------------------------------------------- records
     def save(self) -> None:
         self.results["meta"]["used_s"] = time.monotonic() - self.budget.start
-        _write_json(self.paths.out / "results.json", self.results)
+        write_json(self.paths.out / "results.json", self.results, indent=2)
         write_summary(self.results, self.paths.out)
 
     def record(self, name: str, **fields) -> None:
@@ -383,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--out", required=True)
     s.set_defaults(handler=cmd_summarize)
     p = sub.add_parser("probe", help="print this interpreter's torch/CUDA facts as JSON")
-    p.set_defaults(handler=lambda a: print(json.dumps(probe())) or 0)
+    p.set_defaults(handler=lambda a: print(json_text(probe())) or 0)
     args = parser.parse_args(argv)
     return args.handler(args)
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import statistics
 import sys
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from photoface.jsonfile import write_json
 from photoface.run.config import apply_overrides, preset
 from photoface.train.loop import Trainer
 
@@ -141,9 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             r["trainer_seconds"] = time.perf_counter() - t0
         results += rows
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.json.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"preset": args.preset, "cases": results}, indent=2))
-        tmp.replace(args.json)
+        write_json(args.json, {"preset": args.preset, "cases": results}, indent=2)
     for r in results:
         print(f"amp={r['amp']!s:5} channels_last={r['channels_last']!s:5} stage={r['stage']} "
               f"batch={r['batch']} {r['images_per_s']:.1f} images/s (compute {r['compute_images_per_s']:.1f}), "

@@ -25,7 +25,7 @@ def test_cli_reconstruct_and_verify_end_to_end(tiny_run, tmp_path, capsys):
     img = tiny_run["data"] / "img"
     rc = main(["reconstruct", str(img / "006_0.png"), "--checkpoint", str(tiny_run["run"]), "--out",
                str(tmp_path), "--aligned", "--quiet"])
-    assert rc == 0 and "reconstructed 1 photos" in capsys.readouterr().out
+    assert rc == 0 and "reconstructed 1 face from 1 photo into" in capsys.readouterr().out
     assert len(json.loads((tmp_path / "006_0.json").read_text())["codes"]["identity"]) == 16
 
     run = str(tiny_run["run"])

@@ -241,6 +241,7 @@ def test_every_face_of_a_group_photo_is_reconstructed_and_empty_folders_are_skip
     res = reconstruct([tmp_path / "group.png", tmp_path / "nobody", tmp_path / "solo.png"], tiny_run["run"],
                       tmp_path / "out", progress=False, log=messages.append)
     assert [p.name for p in res.written] == ["group_face0.json", "group_face1.json", "solo.json"]
+    assert res.photos == 2  # three faces from two photos
     assert [s.path for s in res.skipped] == [tmp_path / "nobody"] and "no image files" in messages[0]
     for name, transform in (("group_face0", big), ("group_face1", small), ("solo", big)):
         assert np.allclose(json.loads((tmp_path / "out" / f"{name}.json").read_text())["crop_transform"], transform)

@@ -72,10 +72,10 @@ def test_fit_identities_separate_distinct_people_in_shape_and_codes(person_folde
     res = evaluate_identity(person_folders["root"], methods=["fit", "pixels"], face_model=str(person_folders["model"]),
                             image_size=64, fit_config=None, progress=False)
     assert res["meta"]["people"] == 3 and res["meta"]["photos"] == 9 and res["meta"]["benchmark"] == "identity"
-    fit, pixels = res["fit_single"], res["pixels"]
+    fit, pixels = res["fit_own"], res["pixels"]
     assert fit["verification"]["pairs"] == 36 and fit["verification"]["genuine_pairs"] == 9
     assert set(fit["verification"]["tar_at_far"]) == {"0.1", "0.01"}
-    # exact landmarks of three distinct tiny-model people: each photo alone finds its person
+    # exact landmarks of three distinct tiny-model people: each photo's own identity finds its person
     assert fit["shape"]["intra_mm"] < fit["shape"]["inter_mm"] and fit["verification"]["eer"] < 0.25
     assert pixels["shape"] is None and 0.0 <= pixels["verification"]["eer"] <= 1.0
 

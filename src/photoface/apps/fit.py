@@ -15,8 +15,9 @@ Output folder::
                                        vertex order
     OUT/<person>/NAME.json             codes (identity vector, expression, pose code, light, albedo),
                                        physical pose, landmarks (crop and photo px), residuals, failure;
-                                       ``codes.identity_single``: the identity of this photo fitted
-                                       alone (``FitConfig.single_photo_fits``), next to the shared one
+                                       ``codes.identity_single``: this photo's own identity, from its
+                                       landmarks and pixels (``FitConfig.single_photo_fits``,
+                                       ``photoface.fit.single``), next to the shared one
     OUT/<person>/NAME_overlay.png      the render over the original photo (over the crop when the row
                                        has no source photo, e.g. synthetic data)
     OUT/<person>/identity.obj, .ply, .glb  the shared identity, neutral expression

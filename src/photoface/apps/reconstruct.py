@@ -105,11 +105,12 @@ def codes_record(trained, face: FaceInput, out, i: int) -> dict:
 
 @dataclass
 class ReconstructResult:
-    """What ``reconstruct`` did: one JSON path per reconstructed face, the skipped photos and folders,
-    the viewer's page (None when no face was usable)."""
+    """What ``reconstruct`` did: one JSON path per reconstructed face, the number of photos these
+    faces came from, the skipped photos and folders, the viewer's page (None when no face was usable)."""
 
     out_dir: Path
     written: list[Path] = field(default_factory=list)
+    photos: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     view: Path | None = None
 
@@ -218,9 +219,10 @@ def reconstruct(
         result.skipped.append(item)
         log(item.message())
     bar = tqdm(desc="reconstruct", unit="face", disable=not progress)
+    photos: set[Path] = set()
     try:
         faces = load_faces(paths, trained.image_size, aligned, detector, trained.uses_landmarks, all_faces=True)
-        usable = _usable(faces, result, log)
+        usable = _usable(faces, result, log, photos)
         if not refine:
             for batch in batches(usable, batch_size):
                 result.written += write_batch(trained, batch, out_dir, view, truths)
@@ -238,8 +240,9 @@ def reconstruct(
                 bar.update(len(group))
     finally:
         bar.close()
+    result.photos = len(photos)
     if len(view):
-        view.title = f"photoface reconstruct: {len(view)} photo(s)"
+        view.title = f"photoface reconstruct: {len(view)} face(s) from {result.photos} photo(s)"
         result.view = view.write(out_dir / VIEW_FILE)
     return result
 
@@ -251,11 +254,13 @@ def refine_config(trained, overrides: Sequence[str] = ()):
     return apply_overrides(trained.config.fit, list(overrides))
 
 
-def _usable(items, result: ReconstructResult, log):
+def _usable(items, result: ReconstructResult, log, photos: set[Path]):
+    """The faces of ``items``; skipped inputs go to ``result``, each face's photo into ``photos``."""
     for item in items:
         if isinstance(item, Skipped):
             result.skipped.append(item)
             log(item.message())
         else:
             log_notes(item, log)
+            photos.add(item.path)
             yield item

@@ -107,7 +107,9 @@ def run_reconstruct(args: argparse.Namespace) -> int:
     res = reconstruct(args.images, args.checkpoint, args.out, batch_size=args.batch_size, aligned=args.aligned,
                       device=args.device, detector=args.detector, progress=not args.quiet, refine=args.refine,
                       same_person=args.same_person, overrides=args.overrides)
-    print(f"reconstructed {len(res.written)} photos into {res.out_dir}"
+    faces = f"{len(res.written)} face{'' if len(res.written) == 1 else 's'}"
+    photos = f"{res.photos} photo{'' if res.photos == 1 else 's'}"
+    print(f"reconstructed {faces} from {photos} into {res.out_dir}"
           + (f"; skipped {len(res.skipped)}" if res.skipped else ""))
     return 0 if res.written else 1
 

@@ -1,14 +1,16 @@
 """``photoface evaluate identity``: how consistently a method sees one real person across photos.
 
 No 3D truth is needed: the input is a folder of person folders (``photoface prepare``'s layout;
-each photo's largest face is used). Every photo gets an identity vector on its own, and all pairs of
+each photo's largest face is used). Every photo gets its own identity vector, and all pairs of
 photos are scored by the cosine similarity of their vectors (``photoface.run.verification``,
 ``runner.verification_summary``): EER, TAR at FAR 10 % and 1 %, and the balanced-accuracy threshold
 (Youden's J) with its identity-disjoint cross-calibrated accuracy. Methods:
 
-* ``fit`` (results key ``fit_single``): the linear face model fitted to each photo alone
-  (``photoface.fit.collection.fit_singles``, what ``photoface fit`` writes as
-  ``codes.identity_single``); vector = identity coefficients;
+* ``fit`` (results key ``fit_own``; not the synthetic benchmark's ``fit_single``, which fits each
+  photo from scratch): each photo's own identity coefficients, exactly what ``photoface fit``
+  writes as ``codes.identity_single`` (``photoface.fit.collection.fit_singles``: from the photo's
+  own landmarks and pixels, its pose, light and albedo started from its person's joint fit,
+  ``photoface.fit.single``);
 * ``network``: a trained run's identity code (``--checkpoint``);
 * ``pixels``: the baseline any identity method must beat: the aligned crop as 24×24 grey pixels,
   mean removed (a photo's brightness says nothing about who it is).
@@ -60,11 +62,13 @@ def shape_distances(meshes: np.ndarray, identities: Sequence[str]) -> dict:
 
 
 def fit_vectors(ds, face_model, cfg, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Each photo of ``ds`` fitted alone: (N, K) identity coefficients, (N, V, 3) mm identity meshes."""
+    """Each photo's own identity (``fit_singles`` after its person's joint fit): (N, K) identity
+    coefficients, (N, V, 3) mm identity meshes."""
     from tqdm import tqdm
 
     from photoface.fit.collection import fit_points_for, fit_singles, load_person, person_rows
     from photoface.fit.detector_start import detector_start
+    from photoface.fit.person import fit_person
     from photoface.render.renderer import Renderer
 
     points = fit_points_for(face_model, cfg, ds, any(r.points is not None for r in ds.rows))
@@ -76,7 +80,8 @@ def fit_vectors(ds, face_model, cfg, progress: bool = False) -> tuple[np.ndarray
             batch = load_person(ds, rows, cfg, fit_points=points)
             if cfg.detector_start:
                 batch.detector_start = detector_start(face_model, rows)
-            for row, single in zip(rows, fit_singles(face_model, batch, cfg, renderer, points)):
+            joint = fit_person(face_model, batch, cfg, renderer=renderer, points=points)
+            for row, single in zip(rows, fit_singles(face_model, batch, joint, cfg, renderer, points)):
                 vectors[order[id(row)]] = single.params.identity_vector()
                 meshes[order[id(row)]] = single.params.neutral_shape()[0].cpu().numpy()
                 bar.update(1)
@@ -156,7 +161,7 @@ def evaluate_identity(photos: str | Path, checkpoint: str | Path | None = None, 
                 else:
                     model = load_face_model(face_model or "builtin:demo")
                 vectors, meshes = fit_vectors(ds, model, fit_config or FitConfig(), progress)
-            results["fit_single" if method == "fit" else method] = {"verification": verification_summary(vectors, ids, fars=FARS),
+            results["fit_own" if method == "fit" else method] = {"verification": verification_summary(vectors, ids, fars=FARS),
                                "shape": None if meshes is None else shape_distances(meshes, ids),
                                "seconds": round(time.perf_counter() - t, 1)}
     people = sorted(set(ids))
@@ -169,6 +174,6 @@ def evaluate_identity(photos: str | Path, checkpoint: str | Path | None = None, 
         if "fit" in methods else None, "image_size": image_size, "detector": detector,
         "people": len(people), "photos": len(ids), "photos_per_person": {p: ids.count(p) for p in people},
         "skipped": skipped, "seconds": round(time.perf_counter() - t0, 1),
-        "protocol": "all pairs of photos, cosine of per-photo identity vectors; each photo on its own",
+        "protocol": "all pairs of photos, cosine of per-photo identity vectors (fit: codes.identity_single)",
     }
     return results

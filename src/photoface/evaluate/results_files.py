@@ -16,7 +16,7 @@ from photoface.atomic import write_atomic
 from photoface.evaluate import tables
 from photoface.jsonfile import json_text
 
-METHOD_ORDER = ("model", "refine", "shape_supervised", "network", "fit", "fit_single", "landmark_fit", "mean_face",
+METHOD_ORDER = ("model", "refine", "shape_supervised", "network", "fit", "fit_single", "fit_own", "landmark_fit", "mean_face",
                 "pixels")
 
 

@@ -32,6 +32,7 @@ METHOD_LABELS = {
     "shape_supervised": "Shape supervision only",
     "fit": "Collection fit (photoface.fit)",
     "fit_single": "Collection fit, each photo alone",
+    "fit_own": "Collection fit, each photo's own identity",
     "network": "Network identity code",
     "pixels": "24×24 grey pixels",
 }

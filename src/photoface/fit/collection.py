@@ -4,9 +4,11 @@ Only one person's photos are in memory at once: ``person_batches`` loads the ima
 of one identity, ``fit_collection`` fits them and yields the result before the next identity is
 read, so a 2,000-photo collection needs the memory of its largest person's batch, not more.
 
-With ``FitConfig.single_photo_fits`` every photo is also fitted alone (:func:`fit_singles`, the
-``fit_single`` method of the benchmarks): what one photo says about the person's identity, next to
-what the whole collection says. ``PersonFit.singles`` holds those fits.
+With ``FitConfig.single_photo_fits`` every photo also gets its own identity (:func:`fit_singles`):
+what one photo says about the person's identity, next to what the whole collection says.
+``PersonFit.singles`` holds those fits. For a linear-model fit they start from the joint fit
+(``photoface.fit.single``, one batch for all photos); a trained network's refinement
+(``make_params``) fits every photo alone from its encoder's codes (``fit_alone``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from photoface.fit.joint_landmarks import landmark_sigma_px
 from photoface.fit.objective import PhotoBatch
 from photoface.fit.person import PersonFit, fit_person
 from photoface.fit.point_vertices import FitPoints, landmark_points, mediapipe_points, with_mediapipe_points
+from photoface.fit.single import fit_photo_identities
 
 
 def landmarks_are_fixed_vertices(dataset: PreparedDataset) -> bool:
@@ -92,9 +95,9 @@ def photo_batch(batch: PhotoBatch, i: int) -> PhotoBatch:
                                               batch.sigma_px)), detector_start=start)
 
 
-def fit_singles(face_model, batch: PhotoBatch, cfg: FitConfig, renderer=None, points=None,
-                make_params=None) -> list[PersonFit]:
-    """Every photo of ``batch`` fitted alone (its own identity), in order."""
+def fit_alone(face_model, batch: PhotoBatch, cfg: FitConfig, renderer=None, points=None,
+              make_params=None) -> list[PersonFit]:
+    """Every photo of ``batch`` fitted alone from scratch (``fit_person`` on a batch of one), in order."""
     singles = []
     for i in range(len(batch)):
         one = photo_batch(batch, i)
@@ -103,13 +106,23 @@ def fit_singles(face_model, batch: PhotoBatch, cfg: FitConfig, renderer=None, po
     return singles
 
 
+def fit_singles(face_model, batch: PhotoBatch, joint: PersonFit, cfg: FitConfig, renderer=None, points=None,
+                make_params=None) -> list[PersonFit]:
+    """Every photo's own identity, in order: from the person's joint fit ``joint`` for a linear
+    model (``photoface.fit.single.fit_photo_identities``), else (``make_params``) ``fit_alone``.
+    ``points``: the joint fit's ``FitPoints`` (None = the 68 landmarks, fixed vertices)."""
+    if make_params is not None:
+        return fit_alone(face_model, batch, cfg, renderer, points, make_params)
+    return fit_photo_identities(face_model, batch, joint, cfg, renderer=renderer, points=points)
+
+
 def fit_collection(dataset: PreparedDataset, face_model, cfg: FitConfig | None = None, renderer=None,
                    make_params=None) -> Iterator[tuple[str, list[DatasetRow], PersonFit]]:
     """Fit every person of ``dataset`` in turn; yields (identity, rows, PersonFit) per person.
 
     ``make_params(batch) -> Parametrisation`` gives each person's initial unknowns (e.g.
     ``NetworkParametrisation.from_encoder``); None = the linear model, from the landmark stage.
-    With ``cfg.single_photo_fits`` each PersonFit's ``singles`` holds every photo fitted alone."""
+    With ``cfg.single_photo_fits`` each PersonFit's ``singles`` holds every photo's own identity."""
     cfg = cfg or FitConfig()
     # a trained network's encoder takes the 68 landmarks: its refinement fits those alone
     has_points = make_params is None and any(r.points is not None for r in dataset.rows)
@@ -126,5 +139,5 @@ def fit_collection(dataset: PreparedDataset, face_model, cfg: FitConfig | None =
         params = None if make_params is None else make_params(batch)
         fit = fit_person(face_model, batch, cfg, renderer=renderer, params=params, points=points)
         if cfg.single_photo_fits:
-            fit.singles = fit_singles(face_model, batch, cfg, renderer, points, make_params)
+            fit.singles = fit_singles(face_model, batch, fit, cfg, renderer, points, make_params)
         yield identity, rows, fit

@@ -55,7 +55,7 @@ class PersonFit:
         failures: {photo index: reason}. notes: person-level remarks (e.g. a single photo).
         history: per stage, the weighted objective at its start and end (NaN where not known,
             e.g. the landmark stage's start).
-        singles: each photo fitted alone (``photoface.fit.collection.fit_singles``), or empty.
+        singles: each photo's own identity (``photoface.fit.collection.fit_singles``), or empty.
     """
 
     params: Parametrisation

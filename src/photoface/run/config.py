@@ -233,9 +233,12 @@ class FitConfig:
     fail_landmark_nme: float = 0.05  # final landmark RMS / sqrt(w·h) of the landmark box
     fail_photo_increase: float = 1.5  # photometric error grew by this factor in stage 3: diverged ...
     fail_photo_min_increase: float = 0.005  # ... and by at least this much (MSE; small errors may wobble)
-    # --- per-photo identity (photoface fit): each photo also fitted alone, its own identity next to the
-    # shared one (NAME.json codes.identity_single); about doubles the time of `photoface fit`
+    # --- per-photo identity (photoface fit): each photo's own identity next to the shared one
+    # (NAME.json codes.identity_single), from the joint fit (photoface.fit.single): a landmark solve,
+    # then single_photo_iterations Adam steps of all photos in one batch, each with its own identity
     single_photo_fits: bool = True
+    single_photo_iterations: int = 20
+    single_photo_lr_id: float = 0.03  # Adam step of the per-photo identities (3 × lr_id: few steps)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
