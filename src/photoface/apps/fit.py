@@ -99,7 +99,7 @@ def _slug(text: str) -> str:
 
 
 def _face_input(ds: PreparedDataset, row, name: str) -> FaceInput:
-    """The row as a ``FaceInput`` (crop + original photo) for ``figures.overlay``."""
+    """The row as a ``FaceInput`` (crop + original photo) for ``figures.photo_overlay``."""
     from photoface.data.prepare.images import load_photo
 
     crop = ds.load_image(row)
