@@ -14,6 +14,13 @@ The panel of one photo is ``input | render | albedo | shading | mesh (three view
 * mesh: the decoded shape in grey, canonical pose, turned by MESH_YAWS (−50°, 0°, +50°; positive
   yaw turns the face to the subject's left, showing the right cheek), rendered with
   ``photoface.apps.preview.render_faces`` and framed on the model's mean shape.
+
+The overlay on the user's photo (``photo_overlay``; ``fit``, ``reconstruct`` and the viewer) is
+rendered at about the photo's resolution on a canvas reaching OVERLAY_MARGIN beyond the crop, so
+the whole mesh is drawn and not cut at the crop's edge, and its alpha is the coverage times a
+per-vertex weight that rises from 0 on the mesh's open border to 1 at FEATHER_MM inside
+(``border_alpha``): the face fades into the photo instead of ending in a line. Silhouettes that
+are not the border (a cheek turned away) keep their hard edge: there the face does end.
 """
 
 from __future__ import annotations
@@ -25,7 +32,9 @@ import torch
 from PIL import Image, ImageDraw
 
 from photoface.apps.preview import render_faces
+from photoface.mesh.border import border_distance
 from photoface.pixels import to_uint8
+from photoface.render.rasterize import interpolate
 from photoface.render.renderer import Renderer
 from photoface.render.sh import light_preset
 
@@ -36,6 +45,12 @@ LABEL_H = 14
 PANEL_LABELS = ("input", "render", "albedo", "shading",
                 *(f"mesh yaw {y:+.0f}" if y else "mesh front" for y in MESH_YAWS))
 MAX_OVERLAY_SIDE = 1024  # px: overlays of large photos are scaled down to this longer side
+OVERLAY_MARGIN = 0.5
+"""Extra render canvas around the crop, as a fraction of its side, for overlays on the photo: the
+crop ends at mid-forehead on most photos, and a render cut there drew a straight edge across it."""
+FEATHER_MM = 10.0
+"""mm: the overlay fades from the render to the photo over this much of the mesh's open border
+(forehead top, sides, under the chin), so the face ends softly rather than in a drawn line."""
 
 
 def mesh_views(face_model, verts: torch.Tensor, size: int, yaws: Sequence[float] = MESH_YAWS) -> np.ndarray:
@@ -117,20 +132,40 @@ def panels(trained, crops: torch.Tensor, out, labels: bool = True) -> list[np.nd
 
 
 @torch.no_grad()
-def render_hires(trained, verts, albedo, pose, light, scale: int):
+def render_hires(face_model, size: int, verts, albedo, pose, light, scale: int, margin: float = 0.0):
     """Render at ``scale`` × the crop size: the same camera with f, tx, ty scaled.
 
     Args:
+        face_model: the ``MorphableModel`` (its triangles). size: S, the crop side in px.
         verts: (B, V, 3) mm; albedo: (B, V, 3) per vertex; pose: (B, 6) physical; light: (B, 27).
+        margin: extra canvas on every side, as a fraction of S: with ``margin`` > 0 the render
+            also covers the mesh beyond the crop (a forehead above it) instead of ending at its edge.
 
     Returns:
-        rgb (B, 3, S·scale, S·scale) clamped to [0, 1], mask (B, 1, S·scale, S·scale).
+        rgb (B, 3, N, N) clamped to [0, 1] and alpha (B, 1, N, N) in [0, 1], N = S·scale + 2·pad
+        with pad = round(margin·S·scale) px; crop px (x, y) are canvas px (scale·x + pad,
+        scale·y + pad). alpha is the coverage times the border feather (``border_alpha``).
     """
+    pad = int(round(margin * size * scale))
     pose = pose.clone()
     pose[:, 3:] = pose[:, 3:] * scale
-    renderer = Renderer(trained.face_model.faces, trained.image_size * scale).to(verts.device)
+    pose[:, 4:] = pose[:, 4:] + pad
+    renderer = Renderer(face_model.faces, size * scale + 2 * pad).to(verts.device)
     r = renderer.render(verts, albedo, pose, light)
-    return r.image.clamp(0.0, 1.0), r.mask
+    feather = border_alpha(verts, face_model.faces)
+    alpha = interpolate(feather, renderer.faces, r.fragments, dense=True).permute(0, 3, 1, 2)
+    return r.image.clamp(0.0, 1.0), (r.mask * alpha).clamp(0.0, 1.0)
+
+
+def border_alpha(verts: torch.Tensor, faces, feather_mm: float = FEATHER_MM) -> torch.Tensor:
+    """(B, V, 1) per-vertex opacity: 0 on the mesh's open border, rising smoothly (smoothstep of
+    the distance along the surface, ``photoface.mesh.border``) to 1 at ``feather_mm`` mm inside."""
+    tri = torch.as_tensor(faces).cpu().numpy()
+    out = []
+    for v in verts.detach().cpu().double().numpy():
+        t = np.clip(border_distance(v, tri) / feather_mm, 0.0, 1.0)
+        out.append(t * t * (3.0 - 2.0 * t))
+    return torch.as_tensor(np.stack(out)[..., None], dtype=verts.dtype, device=verts.device)
 
 
 def overlay_scale(face) -> int:
@@ -142,11 +177,12 @@ def overlay_scale(face) -> int:
     return int(np.clip(np.ceil(1.0 / max(crop_per_loaded, 1e-6)), 1, 4))
 
 
-def overlay(face, rgb: torch.Tensor, mask: torch.Tensor, scale: int) -> np.ndarray:
-    """Composite a render (3, S·scale, S·scale) with coverage (1, ...) over the ORIGINAL photo.
+def overlay(face, rgb: torch.Tensor, mask: torch.Tensor, scale: int, pad: int = 0) -> np.ndarray:
+    """Composite a render (3, N, N) with alpha (1, N, N) in [0, 1] over the ORIGINAL photo.
 
-    The render is warped back through the inverse crop transform; for aligned inputs (no
-    transform) it is composited over the crop. Photos larger than MAX_OVERLAY_SIDE are scaled down.
+    The render is ``render_hires``'s: crop px (x, y) at render px (scale·x + pad, scale·y + pad).
+    It is warped back through the inverse crop transform; for aligned inputs (no transform) it is
+    composited over the crop. Photos larger than MAX_OVERLAY_SIDE are scaled down.
     """
     t = face.loaded_to_crop()
     render = Image.fromarray(to_uint8(rgb))
@@ -160,9 +196,20 @@ def overlay(face, rgb: torch.Tensor, mask: torch.Tensor, scale: int) -> np.ndarr
         photo = photo.resize((max(1, round(photo.width * shrink)), max(1, round(photo.height * shrink))),
                              Image.Resampling.LANCZOS)
         t = np.concatenate([t[:, :2] / shrink, t[:, 2:]], axis=1)
-    if scale != 1 or photo.size != render.size:
+    if scale != 1 or pad or photo.size != render.size:
         # PIL's AFFINE data maps output pixels (the photo) to input pixels (the hi-res render)
-        data = tuple((scale * t).ravel())
+        data = tuple((scale * t + np.array([[0.0, 0.0, pad], [0.0, 0.0, pad]])).ravel())
         render = render.transform(photo.size, Image.Transform.AFFINE, data, resample=Image.Resampling.BILINEAR)
         alpha = alpha.transform(photo.size, Image.Transform.AFFINE, data, resample=Image.Resampling.BILINEAR)
     return np.asarray(Image.composite(render, photo, alpha))
+
+
+def photo_overlay(face, face_model, size: int, verts, albedo, pose, light) -> np.ndarray:
+    """(h, w, 3) uint8: one fitted face (verts (1, V, 3) mm, albedo (1, V, 3), pose (1, 6), light
+    (1, 27)) rendered at the photo's resolution on a canvas OVERLAY_MARGIN beyond the crop,
+    faded out over FEATHER_MM of the mesh border, and composited over the original photo. The
+    overlay of ``fit``, ``reconstruct`` and the viewer."""
+    scale = overlay_scale(face)
+    rgb, alpha = render_hires(face_model, size, verts, albedo, pose, light, scale, margin=OVERLAY_MARGIN)
+    pad = int(round(OVERLAY_MARGIN * size * scale))
+    return overlay(face, rgb[0], alpha[0], scale, pad)

@@ -66,7 +66,6 @@ from photoface.fit.collection import fit_collection, person_rows
 from photoface.fit.config import FitConfig, apply_overrides
 from photoface.fit.labels import LabelWriter
 from photoface.jsonfile import write_json
-from photoface.render.renderer import Renderer
 
 REPORT_FILE = "fit_report.tsv"
 LABELS_DIR = "labels"
@@ -100,7 +99,7 @@ def _slug(text: str) -> str:
 
 
 def _face_input(ds: PreparedDataset, row, name: str) -> FaceInput:
-    """The row as a ``FaceInput`` (crop + original photo) for ``figures.overlay``."""
+    """The row as a ``FaceInput`` (crop + original photo) for ``figures.photo_overlay``."""
     from photoface.data.prepare.images import load_photo
 
     crop = ds.load_image(row)
@@ -112,15 +111,6 @@ def _face_input(ds: PreparedDataset, row, name: str) -> FaceInput:
         except InputFileError:
             pass  # the original moved or broke since prepare: overlay on the crop instead
     return FaceInput(ds.root / row.image, name, crop, crop_u8, 1.0, None)
-
-
-@torch.no_grad()
-def _render(face_model, decoded, i: int, size: int, scale: int):
-    pose = decoded.pose[i:i + 1].clone()
-    pose[:, 3:] = pose[:, 3:] * scale
-    r = Renderer(face_model.faces, size * scale).render(decoded.shape[i:i + 1], decoded.albedo[i:i + 1], pose,
-                                                         decoded.light[i:i + 1])
-    return r.image.clamp(0.0, 1.0)[0], r.mask[0]
 
 
 def _r(x, digits: int = 6):
@@ -177,9 +167,8 @@ def write_person(ds: PreparedDataset, face_model, model_name: str, rows, fit, fo
         for suffix in MESH_SUFFIXES:
             write_mesh(folder / f"{name}{suffix}", verts, tri, colours)
         face = _face_input(ds, row, name)
-        scale = figures.overlay_scale(face)
-        rgb, mask = _render(face_model, d, i, ds.meta.image_size, scale)
-        over = figures.overlay(face, rgb, mask, scale)
+        over = figures.photo_overlay(face, face_model, ds.meta.image_size, d.shape[i:i + 1], d.albedo[i:i + 1],
+                                     d.pose[i:i + 1], d.light[i:i + 1])
         overlay = Image.fromarray(over)
         write_atomic(folder / f"{name}_overlay.png", lambda f, im=overlay: im.save(f, format="PNG"))
         record = photo_record(row, name, codes, i, fit, model_name)

@@ -140,10 +140,8 @@ def write_outputs(trained, faces: list[FaceInput], crops: torch.Tensor, out, out
         write_mesh(out_dir / f"{face.name}.obj", verts, tri, colours)
         write_mesh(out_dir / f"{face.name}.ply", verts, tri, colours)
         write_mesh(out_dir / f"{face.name}.glb", verts, tri, colours)
-        scale = figures.overlay_scale(face)
-        rgb, mask = figures.render_hires(trained, out.shape[i:i + 1], albedo_v[i:i + 1], out.pose[i:i + 1],
-                                         out.light[i:i + 1], scale)
-        over = figures.overlay(face, rgb[0], mask[0], scale)
+        over = figures.photo_overlay(face, trained.face_model, trained.image_size, out.shape[i:i + 1],
+                                     albedo_v[i:i + 1], out.pose[i:i + 1], out.light[i:i + 1])
         Image.fromarray(over).save(out_dir / f"{face.name}_overlay.png")
         Image.fromarray(panel_images[i]).save(out_dir / f"{face.name}_panel.png")
         record = codes_record(trained, face, out, i)

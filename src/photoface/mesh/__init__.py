@@ -3,7 +3,8 @@
 normals: face/vertex normals; graph: adjacency, Laplacians, neighbour means; decimate: COMA's
 vertex-keeping quadric edge collapse; sampling: down/up-sampling matrices; hierarchy: the cached
 multi-level MeshHierarchy used by the graph decoders; similarity: similarity transforms of point
-sets and their least-squares fit (Umeyama), in 2-D and 3-D.
+sets and their least-squares fit (Umeyama), in 2-D and 3-D; border: the open border of a mesh
+and each vertex's distance to it.
 """
 
 from photoface.mesh.graph import (

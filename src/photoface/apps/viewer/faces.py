@@ -16,7 +16,7 @@ def face_window(face, overlay: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Args:
         face: a :class:`photoface.apps.inputs.FaceInput`.
-        overlay: (H, W, 3) uint8 from :func:`photoface.apps.figures.overlay`: the loaded photo,
+        overlay: (H, W, 3) uint8 from :func:`photoface.apps.figures.photo_overlay`: the loaded photo,
             maybe scaled down, with the render over it.
 
     Returns:
