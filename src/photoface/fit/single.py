@@ -139,7 +139,8 @@ def fit_photo_identities(face_model, batch: PhotoBatch, joint: PersonFit, cfg: F
 
     history: dict[str, tuple[float, float]] = {}
     steps = cfg.single_photo_iterations if renderer is not None else 0
-    vertices = _adam_stage(params, batch, renderer, cfg, "single", steps, vertices_fn, face_model.mirror, history)
+    vertices = _adam_stage(params, batch, renderer, cfg, "single", steps, vertices_fn, face_model.mirror, history,
+                           cfg.coarse_single_iterations)
     vertices = vertices[:, :NUM_IBUG]  # results and failures are judged on the 68 landmarks, as the joint fit's
     with torch.no_grad():
         dd = params.decode()

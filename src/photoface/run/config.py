@@ -209,6 +209,11 @@ class FitConfig:
     lr_exp: float = 0.01
     lr_pose: float = 0.002
     contour_every: int = 10  # re-pick silhouette vertices every N Adam steps
+    # coarse to fine in image space (photoface.fit.resolution): the first Adam steps of stage 3 and
+    # of the per-photo identities render at coarse_size px (0, or a size that does not divide the
+    # photos' size: never), the rest at the photos' size
+    coarse_size: int = 64
+    coarse_photo_iterations: int = 30  # of photo_iterations
     # --- weights of the Adam objective (per photo, means; see module docstring)
     w_landmark: float = 1.0  # × Σ_k w_k ‖r_k‖²/σ² (losses.landmark_energy): 1 = the MAP of stage 1
     w_photo: float = 10000.0
@@ -238,6 +243,7 @@ class FitConfig:
     # then single_photo_iterations Adam steps of all photos in one batch, each with its own identity
     single_photo_fits: bool = True
     single_photo_iterations: int = 20
+    coarse_single_iterations: int = 10  # of single_photo_iterations, at coarse_size
     single_photo_lr_id: float = 0.03  # Adam step of the per-photo identities (3 × lr_id: few steps)
 
     def __post_init__(self) -> None:
