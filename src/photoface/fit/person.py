@@ -3,8 +3,11 @@
 1. landmarks and pose: a per-photo landmark fit from three yaw starts gives each photo its pose
    and expression (``photoface.fit.landmark_fit``), then all photos are fitted jointly with one
    identity (``photoface.fit.joint_landmarks``), jaw landmarks on the silhouette;
-2. light and albedo: Adam through the renderer on the photometric terms, geometry fixed;
-3. everything: Adam on landmarks + photometric + priors + albedo symmetry.
+2. light and albedo: Adam through the renderer on the photometric terms, geometry fixed, so the
+   mesh is rasterised once (``Renderer.geometry``) and only shaded at every step;
+3. everything: Adam on landmarks + photometric + priors + albedo symmetry, the first
+   ``coarse_photo_iterations`` steps on renders of ``coarse_size`` px (``photoface.fit.resolution``),
+   the rest at the photos' size.
 
 Adam rather than L-BFGS for stage 3, measured: at the same budget of 60 objective evaluations
 (renders) after the same stages 1-2, on two synthetic test people of ``/tmp/fitdata``

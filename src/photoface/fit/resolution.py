@@ -3,8 +3,10 @@
 The first Adam steps of a render stage move the face a long way and need no fine detail, so the
 fitter runs them on renders of ``FitConfig.coarse_size`` px (``photoface.fit.person``), then the
 rest at the photos' size from where the coarse steps stopped, with the same optimiser state. A
-render step at 64² costs about half of one at 128² (the rasteriser's per-pixel work and the
-photometric terms scale with the pixels; its per-triangle set-up and the mesh do not).
+render step (forward + backward) of 5 photos of builtin:demo costs about 0.4× at 64² what it costs
+at 128² (measured 2026-12-05: moving 40 of 80 steps to 64² saved 1.45 s CPU of 7.0 s, one thread):
+the rasteriser's per-pixel work and the photometric terms scale with the pixels, its per-triangle
+set-up and the mesh do not.
 
 Image and pixel coordinates follow ``photoface.render.camera``: a pixel's centre is at (j + 0.5,
 i + 0.5), so averaging blocks of k × k pixels maps a point x px of the photo to x / k px of the
