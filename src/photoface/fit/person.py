@@ -59,7 +59,8 @@ class PersonFit:
             render stages are off).
         failures: {photo index: reason}. notes: person-level remarks (e.g. a single photo).
         history: per stage, the weighted objective at its start and end (NaN where not known,
-            e.g. the landmark stage's start).
+            e.g. the landmark stage's start; a stage's start is on the coarse renders when its
+            first steps are coarse, ``photoface.fit.resolution``).
         singles: each photo's own identity (``photoface.fit.collection.fit_singles``), or empty.
     """
 

@@ -3,9 +3,9 @@
 The first Adam steps of a render stage move the face a long way and need no fine detail, so the
 fitter runs them on renders of ``FitConfig.coarse_size`` px (``photoface.fit.person``), then the
 rest at the photos' size from where the coarse steps stopped, with the same optimiser state. A
-render step (forward + backward) of 5 photos of builtin:demo costs about 0.4× at 64² what it costs
-at 128² (measured 2026-12-05: moving 40 of 80 steps to 64² saved 1.45 s CPU of 7.0 s, one thread):
-the rasteriser's per-pixel work and the photometric terms scale with the pixels, its per-triangle
+render step (forward + backward) of 5 photos of builtin:demo costs about half at 64² what it costs
+at 128² (measured 2026-12-05, one thread: 31 ms against 59 ms; docs/benchmarks.md): the
+rasteriser's per-pixel work and the photometric terms scale with the pixels, its per-triangle
 set-up and the mesh do not.
 
 Image and pixel coordinates follow ``photoface.render.camera``: a pixel's centre is at (j + 0.5,

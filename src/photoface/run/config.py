@@ -179,7 +179,7 @@ class FitConfig:
        term does not pull the geometry while the colours are still wrong;
     3. ``photo_iterations``: Adam on everything, landmarks + photometric + priors + symmetry, the
        first ``coarse_photo_iterations`` of them on renders of ``coarse_size`` px
-       (``photoface.fit.resolution``: measured, as accurate and about a fifth cheaper; docs/evaluation.md).
+       (``photoface.fit.resolution``; measured as accurate, docs/evaluation.md "Fitting").
 
     Override any field from the CLI as ``--set key=value`` or ``--set fit.key=value``
     (``photoface.fit.config.apply_overrides``).
