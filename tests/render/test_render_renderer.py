@@ -150,3 +150,22 @@ def test_gradients_reach_pose_and_light():
     out.image.sum().backward()
     assert code.grad[0, :4].abs().sum() > 0  # rotation and scale move shading and depth
     assert light.grad.abs().sum() > 0
+
+
+def test_a_geometry_kept_from_a_no_grad_pass_shades_like_a_full_render():
+    verts, faces = sphere()
+    r = Renderer(faces, SIZE)
+    albedo = torch.rand_like(verts)
+    grads = []
+    for keep in (False, True):
+        light = light_preset("left", verts.dtype)[None].clone().requires_grad_(True)
+        if keep:  # what the fitter's light stage does: rasterise once without autograd
+            with torch.no_grad():
+                geometry = r.geometry(verts, frontal())
+            out = r.shade(geometry, albedo, light)
+        else:
+            out = r.render(verts, albedo, frontal(), light)
+        out.image.pow(2).sum().backward()
+        grads.append((out.image.detach(), light.grad))
+    assert torch.allclose(grads[0][0], grads[1][0], atol=1e-9)
+    assert torch.allclose(grads[0][1], grads[1][1], atol=1e-9) and grads[0][1].abs().sum() > 0

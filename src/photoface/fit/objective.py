@@ -52,13 +52,15 @@ def projected_landmarks(screen_verts: torch.Tensor, vertices: torch.Tensor) -> t
 
 
 def fit_terms(decoded: Decoded, batch: PhotoBatch, renderer, vertices: torch.Tensor, mirror: torch.Tensor,
-              priors: dict[str, torch.Tensor], photometric: bool = True):
+              priors: dict[str, torch.Tensor], photometric: bool = True, geometry=None):
     """Unweighted terms of the objective (module docstring) and the render.
 
     Args:
         decoded: the parametrisation's faces. batch: the photos. renderer: ``photoface.render.Renderer``.
         vertices: (B, N) point vertices per photo. mirror: (V,) the model's mirror map.
         priors: the parametrisation's prior terms. photometric: False skips the render.
+        geometry: ``renderer.geometry`` of ``decoded``'s shape and pose, computed once where they
+            stay fixed (only albedo and light are shaded then); None renders from scratch.
 
     Returns:
         (terms: dict name -> scalar, render output or None, points2d (B, N, 2) px).
@@ -67,7 +69,9 @@ def fit_terms(decoded: Decoded, batch: PhotoBatch, renderer, vertices: torch.Ten
     out = None
     terms = {}
     if photometric:
-        out = renderer.render(decoded.shape, decoded.albedo, decoded.pose, decoded.light)
+        if geometry is None:
+            geometry = renderer.geometry(decoded.shape, decoded.pose)
+        out = renderer.shade(geometry, decoded.albedo, decoded.light)
         screen = out.screen_verts
         terms["photo"] = losses.photometric_loss(out.image, batch.images, out.mask, batch.masks)
         terms["gdl"] = losses.gradient_difference_loss(out.image, batch.images, out.mask, batch.masks)

@@ -3,8 +3,11 @@
 1. landmarks and pose: a per-photo landmark fit from three yaw starts gives each photo its pose
    and expression (``photoface.fit.landmark_fit``), then all photos are fitted jointly with one
    identity (``photoface.fit.joint_landmarks``), jaw landmarks on the silhouette;
-2. light and albedo: Adam through the renderer on the photometric terms, geometry fixed;
-3. everything: Adam on landmarks + photometric + priors + albedo symmetry.
+2. light and albedo: Adam through the renderer on the photometric terms, geometry fixed, so the
+   mesh is rasterised once (``Renderer.geometry``) and only shaded at every step;
+3. everything: Adam on landmarks + photometric + priors + albedo symmetry, the first
+   ``coarse_photo_iterations`` steps on renders of ``coarse_size`` px (``photoface.fit.resolution``),
+   the rest at the photos' size.
 
 Adam rather than L-BFGS for stage 3, measured: at the same budget of 60 objective evaluations
 (renders) after the same stages 1-2, on two synthetic test people of ``/tmp/fitdata``
@@ -36,9 +39,11 @@ from photoface.fit.objective import (
     projected_landmarks,
     weighted_total,
 )
-from photoface.fit.parametrisation import LinearParametrisation, Parametrisation
+from photoface.fit.parametrisation import Decoded, LinearParametrisation, Parametrisation
 from photoface.fit.point_vertices import NUM_IBUG, FitPoints
+from photoface.fit.resolution import coarse_batch, coarse_factor, coarse_pose, objective_weights
 from photoface.render.camera import camera_space, project
+from photoface.render.renderer import Renderer
 
 
 @dataclass
@@ -54,7 +59,8 @@ class PersonFit:
             render stages are off).
         failures: {photo index: reason}. notes: person-level remarks (e.g. a single photo).
         history: per stage, the weighted objective at its start and end (NaN where not known,
-            e.g. the landmark stage's start).
+            e.g. the landmark stage's start; a stage's start is on the coarse renders when its
+            first steps are coarse, ``photoface.fit.resolution``).
         singles: each photo's own identity (``photoface.fit.collection.fit_singles``), or empty.
     """
 
@@ -107,30 +113,52 @@ def _restore(params: Parametrisation, snapshot: dict[str, torch.Tensor]) -> None
         v.copy_(snapshot[k])
 
 
-def _adam_stage(params: Parametrisation, batch, renderer, cfg, stage, steps, vertices_fn, mirror, history):
-    """``steps`` Adam steps on the ``stage`` groups; returns the landmark vertices used last."""
+def _adam_stage(params: Parametrisation, batch, renderer, cfg, stage, steps, vertices_fn, mirror, history,
+                coarse_steps: int = 0):
+    """``steps`` Adam steps on the ``stage`` groups, the first ``coarse_steps`` of them on renders of
+    ``cfg.coarse_size`` px (``photoface.fit.resolution``; one optimiser throughout, so the fine
+    steps go on from the coarse ones' state); returns the landmark vertices used last."""
     vertices = vertices_fn()
     if steps <= 0:
         return vertices
     opt = torch.optim.Adam(params.groups(stage))
     good = _snapshot(params)
     first = last = None
-    for step in range(steps):
-        if step and cfg.contour_every and step % cfg.contour_every == 0:
-            vertices = vertices_fn()
-        terms, _, _ = fit_terms(params.decode(), batch, renderer, vertices, mirror, params.priors())
-        total = weighted_total(terms, cfg)
-        if not torch.isfinite(total):
-            _restore(params, good)  # a non-finite step: keep the last finite state
-            break
-        value = float(total.detach())
-        first = value if first is None else first
-        last = value
-        good = _snapshot(params)
-        opt.zero_grad(set_to_none=True)
-        total.backward()
-        opt.step()
-        params.project_()
+    k = coarse_factor(batch.image_size, cfg.coarse_size)
+    levels = [(min(coarse_steps, steps), k), (steps - min(coarse_steps, steps), 1)] if k > 1 else [(steps, 1)]
+    step = 0
+    for level_steps, k in levels:
+        if level_steps <= 0:
+            continue
+        level_batch, level_cfg = coarse_batch(batch, k), objective_weights(cfg, k)
+        level_renderer = renderer if k == 1 else Renderer(renderer.faces, batch.image_size // k, renderer.cull_backfaces,
+                                                          renderer.candidate_budget).to(renderer.faces.device)
+        geometry = None
+        if stage == "light":  # shape and pose stay fixed: rasterise once, shade every step
+            with torch.no_grad():
+                d = params.decode()
+                geometry = level_renderer.geometry(d.shape, coarse_pose(d.pose, k))
+        for _ in range(level_steps):
+            if geometry is None and step and cfg.contour_every and step % cfg.contour_every == 0:
+                vertices = vertices_fn()
+            step += 1
+            d = params.decode()
+            d = Decoded(d.shape, d.albedo, coarse_pose(d.pose, k), d.light)
+            terms, _, _ = fit_terms(d, level_batch, level_renderer, vertices, mirror, params.priors(),
+                                    geometry=geometry)
+            total = weighted_total(terms, level_cfg)
+            if not torch.isfinite(total):
+                _restore(params, good)  # a non-finite step: keep the last finite state
+                history[stage] = (first, last)
+                return vertices
+            value = float(total.detach())
+            first = value if first is None else first
+            last = value
+            good = _snapshot(params)
+            opt.zero_grad(set_to_none=True)
+            total.backward()
+            opt.step()
+            params.project_()
     history[stage] = (first, last)
     return vertices
 
@@ -178,15 +206,14 @@ def fit_person(face_model, batch: PhotoBatch, cfg: FitConfig | None = None, *, r
     failures: dict[int, str] = {}
     if render_stages:
         if renderer is None:
-            from photoface.render.renderer import Renderer
-
             renderer = Renderer(face_model.faces, size).to(face_model.mean.device)
         _adam_stage(params, batch, renderer, cfg, "light", cfg.light_iterations, vertices_fn, mirror, history)
         with torch.no_grad():
             d = params.decode()
             out = renderer.render(d.shape, d.albedo, d.pose, d.light)
             before = _per_photo_error(out.image, batch.images, out.mask, batch.masks)
-        _adam_stage(params, batch, renderer, cfg, "all", cfg.photo_iterations, vertices_fn, mirror, history)
+        _adam_stage(params, batch, renderer, cfg, "all", cfg.photo_iterations, vertices_fn, mirror, history,
+                    cfg.coarse_photo_iterations)
         with torch.no_grad():
             d = params.decode()
             out = renderer.render(d.shape, d.albedo, d.pose, d.light)

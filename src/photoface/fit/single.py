@@ -18,7 +18,9 @@ what a photo alone must decide is solved again, for all photos of the person in 
    identity is NOT the start: the solve does not depend on it, so the photo's identity owes
    nothing to the other photos' identity (its pose, expression start, light and the albedo are
    the joint fit's);
-2. ``single_photo_iterations`` Adam steps through the renderer on the per-photo identity,
+2. ``single_photo_iterations`` Adam steps through the renderer (the first
+   ``coarse_single_iterations``, by default all, on renders of ``coarse_size`` px:
+   ``photoface.fit.resolution``) on the per-photo identity,
    expression, pose and light (albedo fixed at the person's), landmarks + photometric + priors,
    every photo's identity with its own prior (``PhotoIdentities``), the identity's step
    ``single_photo_lr_id``: three times the joint fit's ``lr_id``, for so few steps (measured on
@@ -139,7 +141,8 @@ def fit_photo_identities(face_model, batch: PhotoBatch, joint: PersonFit, cfg: F
 
     history: dict[str, tuple[float, float]] = {}
     steps = cfg.single_photo_iterations if renderer is not None else 0
-    vertices = _adam_stage(params, batch, renderer, cfg, "single", steps, vertices_fn, face_model.mirror, history)
+    vertices = _adam_stage(params, batch, renderer, cfg, "single", steps, vertices_fn, face_model.mirror, history,
+                           cfg.coarse_single_iterations)
     vertices = vertices[:, :NUM_IBUG]  # results and failures are judged on the 68 landmarks, as the joint fit's
     with torch.no_grad():
         dd = params.decode()

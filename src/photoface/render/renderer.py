@@ -52,6 +52,21 @@ class RenderOutput:
     fragments: Fragments
 
 
+@dataclass
+class Geometry:
+    """What a render needs of the mesh and pose (``Renderer.geometry``).
+
+    Attributes:
+        screen_verts: (B, V, 3) projected vertices: x, y pixels, z_screen pixels.
+        fragments: the rasteriser's output.
+        pixel_normals: (N, 3) unit camera-space normals of the N covered pixels (``fragments`` order).
+    """
+
+    screen_verts: torch.Tensor
+    fragments: Fragments
+    pixel_normals: torch.Tensor
+
+
 class Renderer(torch.nn.Module):
     """Renders meshes sharing one triangle list.
 
@@ -101,30 +116,39 @@ class Renderer(torch.nn.Module):
         Returns:
             ``RenderOutput``.
         """
-        b, v, _ = verts.shape
+        return self.shade(self.geometry(verts, pose), albedo, light, background, landmarks)
+
+    def geometry(self, verts: torch.Tensor, pose: torch.Tensor) -> Geometry:
+        """The part of ``render`` that depends on the mesh and pose alone: (B, V, 3) mm model-space
+        ``verts``, (B, 6) physical ``pose`` -> ``Geometry``. Compute it once and ``shade`` it many
+        times where only albedo and light change (the fitter's light stage)."""
+        faces = self.faces.to(verts.device)
+        rot = rotation_matrix(torch.deg2rad(pose[:, :3]))
+        cam = verts @ rot.transpose(1, 2)
+        screen = to_screen(cam, pose)
+        frags = rasterize(screen, faces, self.image_size, self.cull_backfaces, self.candidate_budget)
+        normals = interpolate(vertex_normals(cam, faces), faces, frags, dense=False)  # (N, 3)
+        pix_normal = torch.nn.functional.normalize(normals, dim=-1, eps=1e-12)
+        return Geometry(screen, frags, pix_normal)
+
+    def shade(self, geometry: Geometry, albedo: torch.Tensor, light: torch.Tensor | None = None,
+              background: torch.Tensor | float | None = None,
+              landmarks: torch.Tensor | None = None) -> RenderOutput:
+        """Albedo and light on a ``Geometry``: arguments and result as ``render``."""
+        screen, frags = geometry.screen_verts, geometry.fragments
+        b, v, _ = screen.shape
         h, w = self.image_size
-        dtype, device = verts.dtype, verts.device
+        dtype, device = screen.dtype, screen.device
         image_albedo = albedo.dim() == 4
         if image_albedo and tuple(albedo.shape) != (b, 3, h, w):
             raise ValueError(f"image-space albedo must be {(b, 3, h, w)}, got {tuple(albedo.shape)}")
         if not image_albedo and tuple(albedo.shape) != (b, v, 3):
             raise ValueError(f"per-vertex albedo must be {(b, v, 3)}, got {tuple(albedo.shape)}")
-        faces = self.faces.to(device)
-
-        rot = rotation_matrix(torch.deg2rad(pose[:, :3]))
-        cam = verts @ rot.transpose(1, 2)
-        screen = to_screen(cam, pose)
-        frags = rasterize(screen, faces, (h, w), self.cull_backfaces, self.candidate_budget)
-
-        normals = vertex_normals(cam, faces)
-        attr = normals if image_albedo else torch.cat([normals, albedo.to(dtype)], dim=-1)
-        vals = interpolate(attr, faces, frags, dense=False)  # (N, 3 or 6)
-        pix_normal = torch.nn.functional.normalize(vals[:, :3], dim=-1, eps=1e-12)
         total_light = self.default_light.to(device=device, dtype=dtype).expand(b, LIGHT_DIM)
         if light is not None:
             total_light = total_light + light.to(dtype)
         counts = torch.bincount(frags.pix_batch, minlength=b).tolist()
-        pix_shading = sh_shading_grouped(pix_normal, total_light, counts)
+        pix_shading = sh_shading_grouped(geometry.pixel_normals, total_light, counts)
 
         shading = frags.scatter(pix_shading).permute(0, 3, 1, 2)
         tri_id = frags.tri_id
@@ -132,7 +156,8 @@ class Renderer(torch.nn.Module):
         if image_albedo:
             colour = albedo.to(dtype) * shading
         else:
-            colour = frags.scatter(vals[:, 3:] * pix_shading).permute(0, 3, 1, 2)
+            pix_albedo = interpolate(albedo.to(dtype), self.faces.to(device), frags, dense=False)
+            colour = frags.scatter(pix_albedo * pix_shading).permute(0, 3, 1, 2)
         image = colour if background is None else colour + (1.0 - mask) * _background(background, b, h, w, dtype, device)
 
         landmarks2d = None

@@ -177,7 +177,9 @@ class FitConfig:
        (``photoface.fit.contour``);
     2. ``light_iterations``: Adam on light and albedo only (shape and pose fixed), so the photometric
        term does not pull the geometry while the colours are still wrong;
-    3. ``photo_iterations``: Adam on everything, landmarks + photometric + priors + symmetry.
+    3. ``photo_iterations``: Adam on everything, landmarks + photometric + priors + symmetry, the
+       first ``coarse_photo_iterations`` of them on renders of ``coarse_size`` px
+       (``photoface.fit.resolution``; measured as accurate, docs/evaluation.md "Fitting").
 
     Override any field from the CLI as ``--set key=value`` or ``--set fit.key=value``
     (``photoface.fit.config.apply_overrides``).
@@ -209,6 +211,11 @@ class FitConfig:
     lr_exp: float = 0.01
     lr_pose: float = 0.002
     contour_every: int = 10  # re-pick silhouette vertices every N Adam steps
+    # coarse to fine in image space (photoface.fit.resolution): the first Adam steps of stage 3 and
+    # of the per-photo identities render at coarse_size px (0, or a size that does not divide the
+    # photos' size: never), the rest at the photos' size
+    coarse_size: int = 64
+    coarse_photo_iterations: int = 45  # of photo_iterations
     # --- weights of the Adam objective (per photo, means; see module docstring)
     w_landmark: float = 1.0  # × Σ_k w_k ‖r_k‖²/σ² (losses.landmark_energy): 1 = the MAP of stage 1
     w_photo: float = 10000.0
@@ -238,6 +245,7 @@ class FitConfig:
     # then single_photo_iterations Adam steps of all photos in one batch, each with its own identity
     single_photo_fits: bool = True
     single_photo_iterations: int = 20
+    coarse_single_iterations: int = 20  # of single_photo_iterations, at coarse_size (all of them)
     single_photo_lr_id: float = 0.03  # Adam step of the per-photo identities (3 × lr_id: few steps)
 
     def __post_init__(self) -> None:
