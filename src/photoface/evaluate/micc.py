@@ -135,14 +135,20 @@ def load_scan(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         raise InputFileError(path, "scan must be an .obj or .wrl file")
     if not path.is_file():
         raise InputFileError(path, "scan file does not exist")
+    return read_with_trimesh(path)
+
+
+def read_with_trimesh(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices (V, 3) float64 and triangles (F, 3) int64 of a mesh file trimesh reads (.obj, .ply),
+    without merging or reordering vertices; InputFileError naming ``path`` when it cannot."""
     import trimesh
 
     try:
         mesh = trimesh.load(path, process=False, force="mesh", skip_materials=True)
     except Exception as exc:  # trimesh raises many different types on bad files
-        raise InputFileError(path, f"cannot read OBJ: {exc}") from exc
+        raise InputFileError(path, f"cannot read the mesh: {exc}") from exc
     if len(mesh.vertices) == 0 or len(mesh.faces) == 0:
-        raise InputFileError(path, "OBJ has no triangles")
+        raise InputFileError(path, "the mesh has no triangles")
     return np.asarray(mesh.vertices, dtype=np.float64), np.asarray(mesh.faces, dtype=np.int64)
 
 

@@ -127,15 +127,9 @@ def read_mesh(path) -> tuple[np.ndarray, np.ndarray]:
         from photoface.facemodel.ict import read_obj
 
         return read_obj(path, with_faces=True)
-    import trimesh
+    from photoface.evaluate.micc import read_with_trimesh
 
-    try:
-        mesh = trimesh.load(path, process=False, force="mesh", skip_materials=True)
-    except Exception as exc:  # trimesh raises many different types on bad files
-        raise InputFileError(path, f"cannot read the mesh: {exc}") from exc
-    if len(mesh.vertices) == 0 or len(mesh.faces) == 0:
-        raise InputFileError(path, "the mesh has no triangles")
-    return np.asarray(mesh.vertices, dtype=np.float64), np.asarray(mesh.faces, dtype=np.int64)
+    return read_with_trimesh(path)
 
 
 def first_file(folder: Path, suffix: str) -> Path | None:
