@@ -9,7 +9,7 @@ from PIL import Image
 from photoface.apps.fit import LABELS_DIR, REPORT_FILE, fit_photos
 from photoface.cli import main
 from photoface.data.format import load_dataset
-from photoface.errors import InputFileError
+from photoface.errors import InputFileError, PhotofaceError
 from photoface.facemodel.io import model_hash, save_model
 from photoface.fit.labels import LABEL_SOURCE
 from support.runs import tiny_config, tiny_face_model, write_tiny_dataset
@@ -213,3 +213,34 @@ def test_empty_folders_faceless_photos_and_other_faces_are_named_on_screen_and_i
     again = fit_photos(tmp_path / "out" / "prepared", tmp_path / "again", model=str(model_path),
                        overrides=QUICK + ["single_photo_fits=false"], progress=False, log=lines.append)
     assert {"ann/wall.png", "ann/group.png#0"} <= again.skipped.keys() and len(again.written) == 4
+
+
+def test_meshes_and_overlays_carry_the_albedo_read_off_the_photos(fitted, tmp_path):
+    """The default texture ("photos") draws each person as their photos show them: its overlays are
+    closer to the photos than those of the fitted model albedo, and the meshes carry it."""
+    import trimesh
+
+    model_out = tmp_path / "model_albedo"
+    fit_photos(fitted["data"], model_out, model=str(fitted["model_path"]), overrides=[*QUICK, "texture=model"],
+               progress=False, log=lambda _: None)
+    out = fitted["root"] / "out"
+    ds = load_dataset(fitted["data"])
+    errors = {"photos": [], "model": []}
+    for row in ds.rows:
+        stem = row.image.rsplit("/", 1)[1].rsplit(".", 1)[0]
+        crop = np.asarray(Image.open(ds.root / row.image).convert("RGB"), np.float64)
+        face = np.asarray(Image.open(ds.root / row.mask)) > 0
+        for kind, root in (("photos", out), ("model", model_out)):
+            over = np.asarray(Image.open(root / row.identity / f"{stem}_overlay.png").convert("RGB"), np.float64)
+            errors[kind].append(np.abs(over - crop)[face].mean())
+    # (a wrong pose, scale or shading in the reading would make them worse, not better)
+    assert np.mean(errors["photos"]) < 0.9 * np.mean(errors["model"]), errors
+    a = np.asarray(trimesh.load(out / "p0" / "identity.ply", process=False).visual.vertex_colors)[:, :3]
+    b = np.asarray(trimesh.load(model_out / "p0" / "identity.ply", process=False).visual.vertex_colors)[:, :3]
+    assert np.abs(a.astype(int) - b.astype(int)).mean() > 2
+
+
+def test_an_unknown_texture_kind_is_refused_before_fitting(fitted, tmp_path):
+    with pytest.raises(PhotofaceError, match="texture must be photos or model"):
+        fit_photos(fitted["data"], tmp_path / "o", model=str(fitted["model_path"]), overrides=["texture=scan"],
+                   progress=False)

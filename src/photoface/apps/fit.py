@@ -10,7 +10,9 @@ stays at one person's batch.
 
 Output folder::
 
-    OUT/<person>/NAME.obj, .ply, .glb  the photo's fitted shape (with its expression), albedo colours,
+    OUT/<person>/NAME.obj, .ply, .glb  the photo's fitted shape (with its expression), the person's albedo
+                                       as colours (read off their photos, ``photoface.fit.texture``;
+                                       ``--set texture=model``: the fitted model albedo),
                                        mm (the .glb in metres), the face model's canonical frame and
                                        vertex order
     OUT/<person>/NAME.json             codes (identity vector, expression, pose code, light, albedo),
@@ -65,6 +67,7 @@ from photoface.facemodel.export import write_mesh
 from photoface.fit.collection import fit_collection, person_rows
 from photoface.fit.config import FitConfig, apply_overrides
 from photoface.fit.labels import LabelWriter
+from photoface.fit.texture import photo_texture
 from photoface.jsonfile import write_json
 
 REPORT_FILE = "fit_report.tsv"
@@ -148,26 +151,41 @@ def photo_record(row, name: str, codes: dict, i: int, fit, model_name: str) -> d
     return rec
 
 
+def person_albedo(face_model, fit, faces: list[FaceInput], size: int, cfg: FitConfig) -> torch.Tensor:
+    """(V, 3) the albedo written on the person's meshes and overlays: read off the photos
+    (``FitConfig.texture = "photos"``, ``photoface.fit.texture``) or the fitted model albedo ("model")."""
+    prior = fit.params.albedo()[0]
+    if cfg.texture == "model":
+        return prior
+    with torch.no_grad():
+        d = fit.params.decode()
+    pad = int(round(figures.OVERLAY_MARGIN * size * cfg.texture_scale))  # the overlay's canvas: all it shows
+    images = torch.stack([f.sharp_crop(cfg.texture_scale, pad) for f in faces]).to(d.shape.device)
+    return photo_texture(d.shape, d.pose, d.light, images, face_model.faces, face_model.mirror, prior,
+                         cfg.texture_scale, pad, cfg).albedo
+
+
 def write_person(ds: PreparedDataset, face_model, model_name: str, rows, fit, folder: Path,
-                 view: ViewBuilder | None = None) -> list[Path]:
+                 view: ViewBuilder | None = None, cfg: FitConfig | None = None) -> list[Path]:
     """Every output file of one person (module docstring); returns the photo JSON paths. Each photo
-    is added to the viewer's page ``view`` when given."""
+    is added to the viewer's page ``view`` when given. ``cfg.texture`` chooses the meshes' colours."""
     folder.mkdir(parents=True, exist_ok=True)
     tri = face_model.faces.cpu().numpy()
     codes = fit.params.codes()
     with torch.no_grad():
         d = fit.params.decode()
     names = unique_names([Path(r.source or r.image) for r in rows])
+    faces = [_face_input(ds, row, name) for row, name in zip(rows, names)]
     neutral = fit.params.neutral_shape()[0].cpu().numpy()
-    albedo = fit.params.albedo()[0].cpu().numpy()
+    albedo_t = person_albedo(face_model, fit, faces, ds.meta.image_size, cfg or FitConfig())
+    albedo = albedo_t.cpu().numpy()
     identity = ViewMesh("identity (neutral)", neutral, albedo, key=folder.name)
     written = []
-    for i, (row, name) in enumerate(zip(rows, names)):
-        verts, colours = d.shape[i].cpu().numpy(), d.albedo[i].cpu().numpy()
+    for i, (row, name, face) in enumerate(zip(rows, names, faces)):
+        verts = d.shape[i].cpu().numpy()
         for suffix in MESH_SUFFIXES:
-            write_mesh(folder / f"{name}{suffix}", verts, tri, colours)
-        face = _face_input(ds, row, name)
-        over = figures.photo_overlay(face, face_model, ds.meta.image_size, d.shape[i:i + 1], d.albedo[i:i + 1],
+            write_mesh(folder / f"{name}{suffix}", verts, tri, albedo)
+        over = figures.photo_overlay(face, face_model, ds.meta.image_size, d.shape[i:i + 1], albedo_t[None],
                                      d.pose[i:i + 1], d.light[i:i + 1])
         overlay = Image.fromarray(over)
         write_atomic(folder / f"{name}_overlay.png", lambda f, im=overlay: im.save(f, format="PNG"))
@@ -178,7 +196,7 @@ def write_person(ds: PreparedDataset, face_model, model_name: str, rows, fit, fo
             error = None if row.true_mesh is None else vertex_error(verts, ds.load_true_mesh(row).numpy())
             photo, over_window = face_window(face, over)
             view.add(ViewFace(name, folder.name, photo, over_window,
-                              [ViewMesh("this photo", verts, colours, error), identity], codes_view(record)))
+                              [ViewMesh("this photo", verts, albedo, error), identity], codes_view(record)))
     for suffix in MESH_SUFFIXES:
         write_mesh(folder / f"identity{suffix}", neutral, tri, albedo)
     person = {"identity": rows[0].identity, "face_model": model_name,
@@ -265,7 +283,7 @@ def fit_photos(inputs: str | Path, out_dir: str | Path, model: str = "builtin:de
     try:
         for identity, rows, fit in fit_collection(ds, face_model, cfg, renderer=renderer, make_params=make_params):
             folder = out_dir / _slug(identity)
-            result.written += write_person(ds, face_model, model_name, rows, fit, folder, view)
+            result.written += write_person(ds, face_model, model_name, rows, fit, folder, view, cfg)
             if labels is not None:
                 labels.add_person(rows, fit)
             names = unique_names([Path(r.source or r.image) for r in rows])

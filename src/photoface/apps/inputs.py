@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from photoface.data.prepare.align import warp_image
 from photoface.data.prepare.images import is_image_name, load_photo
 from photoface.errors import InputFileError, PhotofaceError
 from photoface.pixels import from_uint8
@@ -74,6 +75,21 @@ class FaceInput:
             return None
         t = np.asarray(self.crop_transform, np.float64)
         return np.concatenate([t[:, :2] / self.photo_scale, t[:, 2:]], axis=1)
+
+    def sharp_crop(self, scale: int, pad: int = 0) -> torch.Tensor:
+        """(3, N, N) in [0, 1], N = scale·S + 2·pad: the crop at ``scale`` times its resolution with
+        ``pad`` px more on every side, warped from the loaded photo (crop px (x, y) at
+        (scale·x + pad, scale·y + pad)); aligned inputs, which have no photo beyond the crop, give
+        the crop itself resized, with black padding."""
+        s = int(self.crop.shape[-1])
+        t = self.loaded_to_crop()
+        if t is None:
+            up = torch.nn.functional.interpolate(self.crop[None], size=(s * scale, s * scale), mode="bilinear",
+                                                 align_corners=False)[0].clamp(0.0, 1.0)
+            return torch.nn.functional.pad(up, (pad, pad, pad, pad))
+        t = float(scale) * t
+        t[:, 2] += pad
+        return from_uint8(warp_image(self.photo, t, s * scale + 2 * pad))
 
 
 @dataclass

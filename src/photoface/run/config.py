@@ -247,6 +247,16 @@ class FitConfig:
     single_photo_iterations: int = 20
     coarse_single_iterations: int = 20  # of single_photo_iterations, at coarse_size (all of them)
     single_photo_lr_id: float = 0.03  # Adam step of the per-photo identities (3 × lr_id: few steps)
+    # --- the albedo written on meshes and overlays (photoface.fit.texture): "photos" reads it off the
+    # person's photos (de-lit by the fitted light, fused over the photos), "model" is the fitted model
+    # albedo (always in the codes)
+    texture: str = "photos"
+    texture_scale: int = 2  # photos are sampled at this multiple of the crop's resolution
+    texture_depth_tolerance_mm: float = 2.0  # a vertex this far behind the visible surface still counts as seen
+    texture_min_shading: float = 0.05  # irradiance below which a photo gives a vertex no estimate
+    texture_outlier_scale: float = 0.15  # Cauchy scale (albedo units) of the robust average over photos
+    texture_mirror_weight: float = 0.5  # an unseen vertex takes its mirror partner's colour at this weight
+    texture_prior_weight: float = 0.05  # weight of the model albedo, in frontal views of a vertex
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -257,6 +267,10 @@ class FitConfig:
             raise PhotofaceError(f"fit config: contour must be auto, on or off, got {self.contour!r}")
         if self.dense_points not in ("auto", "off"):
             raise PhotofaceError(f"fit config: dense_points must be auto or off, got {self.dense_points!r}")
+        if self.texture not in ("photos", "model"):
+            raise PhotofaceError(f"fit config: texture must be photos or model, got {self.texture!r}")
+        if self.texture_scale < 1:
+            raise PhotofaceError(f"fit config: texture_scale must be >= 1, got {self.texture_scale}")
         if not self.yaw_starts:
             raise PhotofaceError("fit config: yaw_starts must hold at least one yaw")
         self.yaw_starts = tuple(float(y) for y in self.yaw_starts)

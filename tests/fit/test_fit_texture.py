@@ -1,0 +1,109 @@
+"""photoface.fit.texture: the albedo read off the photos, de-lit, fused, occlusion-aware."""
+
+import torch
+
+from photoface.fit.texture import fuse, photo_texture, vertex_samples
+from photoface.render.camera import focal_at_code_zero
+from photoface.render.renderer import Renderer
+from photoface.render.sh import default_light, directional_light
+from photoface.run.config import FitConfig
+from support.runs import tiny_face_model
+
+SIZE = 64
+
+
+def _photos(model, albedo, yaws, light=None, scale=1, pad=0):
+    """Renders of the mean face with a per-vertex ``albedo`` (V, 3) at ``yaws``, at ``scale`` × SIZE
+    plus ``pad``; returns (images, pose in SIZE px, light)."""
+    b = len(yaws)
+    pose = torch.zeros(b, 6)
+    pose[:, 1] = torch.tensor(yaws)
+    pose[:, 3] = focal_at_code_zero(SIZE)
+    pose[:, 4:] = SIZE / 2
+    light = torch.zeros(b, 27) if light is None else light
+    big = pose.clone()
+    big[:, 3:] *= scale
+    big[:, 4:] += pad
+    verts = model.mean[None].expand(b, -1, -1)
+    out = Renderer(model.faces, SIZE * scale + 2 * pad).render(verts, albedo[None].expand(b, -1, -1), big, light)
+    return out.image.clamp(0, 1), pose, light, verts
+
+
+def _model_and_albedo():
+    """The tiny model and a smooth, asymmetric albedo (V, 3) varying across the face in every channel."""
+    model = tiny_face_model(seed=1)
+    p = model.mean / model.mean.abs().amax(0)
+    albedo = torch.stack([0.5 + 0.3 * torch.sin(3 * p[:, 0]), 0.45 + 0.25 * p[:, 1], 0.4 + 0.2 * torch.cos(4 * p[:, 0] * p[:, 1])], 1)
+    return model, albedo
+
+
+def test_recovers_a_known_albedo_under_a_coloured_light_and_takes_the_light_out():
+    model, albedo = _model_and_albedo()
+    warm = directional_light([0.5, 0.3, 1.0], 0.6, ambient=0.5, color=(1.0, 0.8, 0.6))  # total light, not white
+    light = (warm - default_light())[None].expand(2, -1).clone()  # the renderer adds the default light
+    images, pose, light, verts = _photos(model, albedo, [0.0, 25.0], light, scale=4, pad=8)
+    prior = torch.full_like(albedo, 0.5)
+    tex = photo_texture(verts, pose, light, images, model.faces, model.mirror, prior, 4, 8, FitConfig())
+    seen = tex.seen > 0.5
+    assert seen.float().mean() > 0.5
+    err = (tex.albedo - albedo).abs()[seen].mean()
+    assert err < 0.05, err  # the render of 64² × 4 is read back per vertex
+    assert err < 0.3 * (prior - albedo).abs()[seen].mean()
+    # the warm light's cast (blue 0.6 of red) is taken out: the blue/red ratio is the albedo's
+    cast = (tex.albedo[seen, 2] / tex.albedo[seen, 0]).mean() / (albedo[seen, 2] / albedo[seen, 0]).mean()
+    assert abs(float(cast) - 1.0) < 0.05
+
+
+def test_a_vertex_hidden_behind_the_surface_gets_no_weight():
+    # two squares facing the camera, a small one 20 mm behind a large one: the large one hides it
+    quad = torch.tensor([[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]])
+    front = torch.cat([40.0 * quad, torch.full((4, 1), 20.0)], 1)
+    back = torch.cat([10.0 * quad, torch.zeros(4, 1)], 1)
+    shape = torch.cat([front, back])[None]
+    faces = torch.tensor([[0, 1, 2], [0, 2, 3], [4, 5, 6], [4, 6, 7]])
+    pose = torch.tensor([[0.0, 0.0, 0.0, 0.5, 32.0, 32.0]])
+    images = torch.full((1, 3, 64, 64), 0.6)
+    _, weight = vertex_samples(shape, pose, torch.zeros(1, 27), images, faces, 1.0, 0.0, 2.0, 0.05)
+    assert (weight[0, :4] > 0.9).all() and (weight[0, 4:] == 0).all()
+    # without the front square the back one is seen
+    _, weight = vertex_samples(back[None], pose, torch.zeros(1, 27), images, faces[:2], 1.0, 0.0, 2.0, 0.05)
+    assert (weight[0] > 0.9).all()
+
+
+def test_an_occluder_in_one_photo_of_three_does_not_paint_the_texture():
+    v = 200
+    g = torch.Generator().manual_seed(1)
+    truth = 0.3 + 0.4 * torch.rand(v, 3, generator=g)
+    estimates = truth[None].repeat(3, 1, 1) + 0.02 * torch.randn(3, v, 3, generator=g)
+    estimates[1, :50] = torch.tensor([0.05, 0.05, 0.05])  # a dark hand over a quarter of photo 1
+    weight = torch.ones(3, v)
+    mirror = torch.arange(v)
+    tex = fuse(estimates, weight, mirror, torch.zeros(v, 3), outlier_scale=0.15, mirror_weight=0.5, prior_weight=0.0)
+    plain = estimates.mean(0)
+    robust_err = (tex.albedo[:50] - truth[:50]).abs().mean()
+    assert robust_err < 0.5 * (plain[:50] - truth[:50]).abs().mean()
+    assert robust_err < 0.05
+
+
+def test_unseen_vertices_take_their_mirror_partner_then_the_model_albedo():
+    v = 4
+    estimates = torch.tensor([[[0.8, 0.2, 0.2], [0.0, 0.0, 0.0], [0.1, 0.9, 0.1], [0.0, 0.0, 0.0]]])
+    weight = torch.tensor([[1.0, 0.0, 1.0, 0.0]])
+    mirror = torch.tensor([1, 0, 2, 3])  # 0 <-> 1 a pair, 2 and 3 on the midline
+    prior = torch.full((v, 3), 0.5)
+    tex = fuse(estimates, weight, mirror, prior, outlier_scale=0.15, mirror_weight=0.5, prior_weight=0.05)
+    assert torch.allclose(tex.albedo[1], torch.tensor([0.8, 0.2, 0.2]), atol=0.06)  # the partner's colour
+    assert torch.allclose(tex.albedo[3], prior[3])  # nobody saw it: the model's albedo
+    assert torch.allclose(tex.albedo[0], torch.tensor([0.8, 0.2, 0.2]), atol=0.03)
+    assert tex.seen.tolist() == [1.0, 0.0, 1.0, 0.0]
+
+
+def test_the_far_side_of_a_profile_is_filled_from_the_near_side():
+    model, albedo = _model_and_albedo()
+    symmetric = 0.5 * (albedo + albedo[model.mirror])
+    images, pose, light, verts = _photos(model, symmetric, [60.0], scale=2)
+    prior = torch.full_like(albedo, 0.9)  # far from every colour of the face
+    tex = photo_texture(verts, pose, light, images, model.faces, model.mirror, prior, 2, 0, FitConfig())
+    far = (tex.seen == 0) & (tex.seen[model.mirror] > 0.3)
+    assert far.sum() > 5
+    assert (tex.albedo[far] - symmetric[far]).abs().mean() < 0.4 * (prior[far] - symmetric[far]).abs().mean()
