@@ -36,7 +36,7 @@ import torch
 from PIL import Image
 
 from photoface.data.prepare.align import warp_image
-from photoface.data.prepare.images import is_image_name, load_photo
+from photoface.data.prepare.images import image_files, load_photo
 from photoface.errors import InputFileError, PhotofaceError
 from photoface.pixels import from_uint8
 
@@ -113,8 +113,7 @@ def collect_images(paths: Iterable[str | Path], skipped: list["Skipped"] | None 
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.is_file() and is_image_name(f)
-                           and not any(part.startswith(".") for part in f.relative_to(p).parts))
+            found = image_files(p)
             if not found:
                 if skipped is None:
                     raise InputFileError(p, "folder contains no image files")

@@ -72,3 +72,21 @@ def test_huge_jpeg_decoded_small_with_scale(tmp_path):
     ys, xs = np.nonzero(photo.rgb[..., 0] > 100)
     assert xs.min() / photo.scale == pytest.approx(2000, abs=8)
     assert ys.max() / photo.scale == pytest.approx(2000, abs=8)
+
+
+def test_image_files_follows_symlinked_person_folders_once_and_skips_hidden_ones(tmp_path):
+    from photoface.data.prepare.images import image_files
+
+    store = tmp_path / "store"
+    (store / "ann").mkdir(parents=True)
+    (store / "ann" / "a.jpg").write_bytes(b"x")
+    (store / "ann" / ".hidden.jpg").write_bytes(b"x")
+    (store / "ann" / "notes.txt").write_text("x")
+    people = tmp_path / "people"
+    (people / "bob" / ".cache").mkdir(parents=True)
+    (people / "bob" / "b.PNG").write_bytes(b"x")
+    (people / "bob" / ".cache" / "c.jpg").write_bytes(b"x")
+    (people / "ann").symlink_to(store / "ann", target_is_directory=True)
+    (people / "bob" / "loop").symlink_to(people / "bob", target_is_directory=True)  # a cycle
+    found = [p.relative_to(people).as_posix() for p in image_files(people)]
+    assert found == ["ann/a.jpg", "bob/b.PNG"]

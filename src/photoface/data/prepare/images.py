@@ -18,6 +18,7 @@ Everything a photo collection throws at us becomes either an (H, W, 3) uint8 RGB
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,3 +113,22 @@ def load_photo(path: str | Path, max_side: int | None = None) -> LoadedPhoto:
 def is_image_name(path: str | Path) -> bool:
     """True for file names with a common image suffix (the loader decides whether it really is one)."""
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def image_files(root: str | Path) -> list[Path]:
+    """Every image file under the folder ``root``, sorted, skipping hidden files and folders (a
+    name starting with "."). Symlinked folders are followed, as a collection assembled from links to
+    person folders is common (``Path.rglob`` does not follow them before Python 3.13); a folder
+    reached twice (a link cycle) is read once."""
+    root = Path(root)
+    found, seen = [], set()
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [Path(folder) / f for f in files if not f.startswith(".") and is_image_name(f)
+                  and (Path(folder) / f).is_file()]
+    return sorted(found)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from photoface.data.format import SPLITS
-from photoface.data.prepare.images import is_image_name
+from photoface.data.prepare.images import image_files
 from photoface.errors import InputFileError
 
 
@@ -48,10 +48,8 @@ class PhotoTask:
 def tasks_from_folder(root: str | Path) -> list[PhotoTask]:
     root = Path(root)
     tasks = []
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and is_image_name(p)):
+    for path in image_files(root):
         rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts):
-            continue
         identity = rel.parts[0] if len(rel.parts) > 1 else path.stem
         tasks.append(PhotoTask(key=rel.as_posix(), path=path, identity=identity))
     return tasks
@@ -62,9 +60,7 @@ def empty_folders(root: str | Path) -> list[Path]:
     root = Path(root)
     if not root.is_dir():
         return []
-    return [d for d in sorted(root.iterdir()) if d.is_dir() and not d.name.startswith(".")
-            and not any(p.is_file() and is_image_name(p) and not any(s.startswith(".") for s in p.relative_to(d).parts)
-                        for p in d.rglob("*"))]
+    return [d for d in sorted(root.iterdir()) if d.is_dir() and not d.name.startswith(".") and not image_files(d)]
 
 
 def _split_line(line: str) -> list[str]:
