@@ -17,6 +17,7 @@ from photoface.evaluate.aflw2000_runner import box_transform, evaluate_aflw2000,
 from photoface.evaluate.micc_runner import evaluate_micc
 from photoface.pixels import to_uint8
 from photoface.render.renderer import Renderer
+from support.mediapipe_marks import needs_mediapipe
 from support.runs import build_benchmark_run, tiny_overrides
 
 FAST_ICP = {"max_iterations": 10}
@@ -174,3 +175,17 @@ def test_ablation_trains_and_scores_every_variant(tiny, tmp_path):
     again = run_ablation(tiny["data"], tmp_path / "abl", variants=["no_adv"], overrides=overrides, progress=False,
                          protocol_options=FAST_ICP)
     assert again["no_adv"]["training"]["reused"] is True
+
+
+@needs_mediapipe
+def test_micc_frames_find_faces_as_prepare_does():
+    """The runner's default landmarker is prepare's face finder (MediaPipe, dlib where it finds
+    none): on a real photo it gives MediaPipe's 68 points, on an empty frame nothing."""
+    from skimage import data
+
+    from photoface.data.prepare.mediapipe_detect import MediaPipeDetector
+    from photoface.evaluate.micc_runner import face_landmarker
+
+    photo = data.astronaut()
+    np.testing.assert_allclose(face_landmarker()(photo), MediaPipeDetector().detect(photo)[0].landmarks)
+    assert face_landmarker()(np.zeros((64, 64, 3), np.uint8)) is None

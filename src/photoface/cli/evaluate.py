@@ -36,7 +36,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="frames sampled evenly from each video (default 30)")
     p.add_argument("--modes", default="identity,three_views", metavar="LIST",
                    help="identity and/or three_views (default both)")
-    p.add_argument("--detector", choices=("auto", "hog", "cnn"), default="hog", help="face detector (default hog)")
+    p.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR,
+                   help="face detector: mediapipe (default; dlib where it finds no face), dlib, auto, hog, cnn")
     p.add_argument("--max-subjects", type=int, metavar="K", help="only the first K subjects")
     p.set_defaults(handler=micc)
 

@@ -5,8 +5,8 @@ Per subject (``micc.find_subjects``) and per video setting (cooperative, indoor,
 1. frames: at most ``max_frames`` per video, spread evenly over it (the frame count of a frame
    folder, or of a Motion-JPEG file by splitting it without decoding; other video files: every
    ``DEFAULT_STEP``-th frame);
-2. face crops exactly as ``photoface prepare`` makes them (``photoface.data``): dlib detection
-   (largest face), 68 landmarks, similarity alignment to the training crop
+2. face crops exactly as ``photoface prepare`` makes them (``photoface.data``): its face detector
+   (MediaPipe, dlib where MediaPipe finds no face; ``detector``), the largest face's 68 landmarks, similarity alignment to the training crop
    (``align.alignment_transform``), ``align.warp_image``; frames without a face are skipped;
 3. every method on the video's crops (``runner``: the model, the baselines, a shape-supervised
    run); the ``landmark_fit`` baseline uses the detected landmarks;
@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from photoface.data.prepare.align import alignment_transform, apply_transform, warp_image
+from photoface.data.prepare.faces import DEFAULT_DETECTOR
 from photoface.errors import InputFileError, PhotofaceError
 from photoface.evaluate.baselines import fit_landmarks
 from photoface.evaluate.benchmark import (
@@ -66,15 +67,17 @@ def frame_step(source: Path, max_frames: int) -> int:
     return max(1, -(-total // max_frames))
 
 
-def dlib_landmarker(detector: str = "hog") -> Callable[[np.ndarray], np.ndarray | None]:
-    """frame (H, W, 3) uint8 → (68, 2) px landmarks of the largest face, or None (``photoface.data.prepare.detect``)."""
-    from photoface.data.prepare.detect import FaceDetector
+def face_landmarker(detector: str = DEFAULT_DETECTOR) -> Callable[[np.ndarray], np.ndarray | None]:
+    """frame (H, W, 3) uint8 → (68, 2) px landmarks of the largest face, or None, found as
+    ``photoface prepare`` finds faces (``photoface.data.prepare.faces.FaceFinder``: MediaPipe, dlib
+    where it finds none; or a dlib detector by name)."""
+    from photoface.data.prepare.faces import FaceFinder  # loads MediaPipe or dlib only when used
 
-    det = FaceDetector(detector)
+    finder = FaceFinder(detector)
 
     def run(frame: np.ndarray):
-        found = det.detect(frame)
-        return det.landmarks(frame, found[0].box) if found else None
+        found, _ = finder.find(frame, max_faces=1)
+        return found[0].landmarks if found else None
 
     return run
 
@@ -111,7 +114,7 @@ def evaluate_micc(
     shape_supervised: str | Path | None = None,
     max_frames: int = 30,
     modes: Sequence[str] = MODES,
-    detector: str = "hog",
+    detector: str = DEFAULT_DETECTOR,
     max_subjects: int | None = None,
     device: str = "cpu",
     batch_size: int = 32,
@@ -126,7 +129,8 @@ def evaluate_micc(
         baselines, shape_supervised: as for :func:`photoface.evaluate.synthetic.evaluate_synthetic`.
         max_frames: frames per video.
         modes: "identity" and/or "three_views".
-        detector: dlib detector kind ("hog", "cnn", "auto"), unless ``landmarker`` is given.
+        detector: face detector (``photoface.data.prepare.faces.DETECTORS``; default MediaPipe, dlib
+            where it finds no face), unless ``landmarker`` is given.
         max_subjects: only the first subjects.
         landmarker: frame → 68 landmarks (px) or None; replaces dlib (tests, other detectors).
         protocol_options: keyword arguments for ``protocol.evaluate_mesh``.
@@ -141,8 +145,8 @@ def evaluate_micc(
     size = trained.image_size
     methods = benchmark_methods(trained, batch_size=batch_size, baselines=baselines,
                                 shape_supervised=shape_supervised, device=device)
-    detector_used = "given landmarker" if landmarker is not None else f"dlib {detector}"
-    landmarker = landmarker or dlib_landmarker(detector)
+    detector_used = "given landmarker" if landmarker is not None else detector
+    landmarker = landmarker or face_landmarker(detector)
     fm = trained.face_model
     scorer = mesh_scorer(fm, protocol_options)
     records = {m.name: [] for m in methods}
