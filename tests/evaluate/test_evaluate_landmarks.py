@@ -119,6 +119,16 @@ def test_known_answers_on_a_300w_folder(tmp_path, fake_detectors):
     assert any(line.startswith("3.png\tmediapipe\t\t0\tmissed\t") for line in tsv)
 
 
+def test_a_face_found_elsewhere_in_the_photo_is_a_miss(tmp_path, fake_detectors):
+    lm = _model_landmarks()
+    _photo(tmp_path / "0.png", 0)
+    write_pts(tmp_path / "0.pts", lm)
+    fake_detectors({0: [_model_landmarks(centre=(400.0, 100.0))]}, {})
+    r = evaluate_landmarks(tmp_path, ["mediapipe"])["mediapipe"]
+    assert r["missed"] == 1 and r["fallbacks"] == 0 and r["records"][0]["faces_found"] == 1
+    assert r["records"][0]["note"] == "1 face(s) found, none overlapping the annotated face"
+
+
 def test_yaw_bins_on_an_aflw2000_folder(tmp_path, fake_detectors):
     lm = _model_landmarks()
     box = lm.max(0) - lm.min(0)

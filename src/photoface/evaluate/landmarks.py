@@ -102,7 +102,7 @@ def method_summary(records: list[dict]) -> dict:
 def _record(photo, run) -> dict:
     rec = {"photo": photo.name, "yaw_deg": photo.yaw_deg, "faces_found": len(run.faces), "ms": round(run.ms, 3),
            "fit_ms": None if run.fit_ms is None else round(run.fit_ms, 3), "detector": None, "iou": None,
-           "nme68": None, "nme51": None, "fallback": None, "fit_failure": None, "landmarks": None}
+           "nme68": None, "nme51": None, "fallback": None, "fit_failure": None, "note": None, "landmarks": None}
     if run.chosen is not None:
         face = run.faces[run.chosen]
         rec["nme68"], rec["nme51"] = photo_nme(face.landmarks, photo.landmarks)
@@ -110,7 +110,7 @@ def _record(photo, run) -> dict:
                    iou=round(box_iou(box_of(face.landmarks), box_of(photo.landmarks)), 4),
                    landmarks=np.round(face.landmarks, 3).tolist())
     elif run.faces:
-        rec["fallback"] = f"{len(run.faces)} face(s) found, none overlapping the annotated face"
+        rec["note"] = f"{len(run.faces)} face(s) found, none overlapping the annotated face"
     return rec
 
 
@@ -190,7 +190,7 @@ def tsv_text(results: dict) -> str:
     lines = ["\t".join(TSV_COLUMNS)]
     for m in results["meta"]["methods"]:
         for r in results[m]["records"]:
-            note = "; ".join(n for n in (r["fallback"], r["fit_failure"]) if n)
+            note = "; ".join(n for n in (r["fallback"], r["fit_failure"], r["note"]) if n)
             row = {**r, "method": m, "scored": "yes" if r["nme68"] is not None else "missed", "note": note}
             lines.append("\t".join(_cell(row.get(c)) for c in TSV_COLUMNS))
     return "\n".join(lines) + "\n"
