@@ -1,4 +1,4 @@
-"""``photoface evaluate synthetic|micc|aflw2000|now|meshes|identity|ablation|face-space|crossmodel``: benchmarks → JSON + Markdown.
+"""``photoface evaluate synthetic|micc|aflw2000|landmarks|now|meshes|identity|ablation|face-space|crossmodel``: benchmarks → JSON + Markdown.
 
 Each handler imports its runner lazily so that ``photoface --help`` stays fast.
 """
@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 
 from photoface.cli.data import DEFAULT_DETECTOR, DETECTORS
+
+LANDMARK_METHODS = ("default", "mediapipe", "dlib", "fit")  # photoface.evaluate.landmark_methods.METHODS
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -47,6 +49,26 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--crop", choices=("box", "landmarks", "detector"), default="box",
                    help="how images are cropped for the network (default box; see docs/evaluation.md)")
     p.set_defaults(handler=aflw2000)
+
+    p = esub.add_parser("landmarks", help="photoface's detectors and fit against true 68 landmarks (AFLW2000-3D, "
+                        "300-W .pts): NME per yaw bin, faces missed, ms per photo",
+                        description="DATA: an AFLW2000-3D folder (imageNNNNN.jpg + .mat) or a 300-W style folder "
+                        "(images + iBUG .pts files). Writes FILE.json, FILE.md and FILE.tsv (per photo); "
+                        "protocol, face choice and 'missed' in docs/evaluation.md.")
+    p.add_argument("data", metavar="DATA")
+    p.add_argument("--method", default=",".join(LANDMARK_METHODS), metavar="LIST",
+                   help="comma-separated: default (prepare's: MediaPipe, dlib where it finds no face), mediapipe, "
+                   "dlib, fit (the single-photo fit's projected 3-D landmarks); default all four")
+    p.add_argument("--max-photos", type=int, metavar="N", help="only the first N photos (sorted by name)")
+    p.add_argument("--model", default="builtin:demo", metavar="MODEL", help="face model of --method fit "
+                   "(default builtin:demo)")
+    p.add_argument("--size", type=int, default=128, metavar="PX", help="crop size of --method fit (default 128, "
+                   "as photoface fit)")
+    p.add_argument("--set", dest="fit_overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="FitConfig override for --method fit; repeatable")
+    p.add_argument("--out", metavar="FILE.json", help="results file (default DATA/eval_landmarks.json)")
+    p.add_argument("--quiet", action="store_true", help="no line per photo")
+    p.set_defaults(handler=landmarks)
 
     p = esub.add_parser("now", help="NoW: scan-to-mesh error of predicted meshes (the challenge's protocol)",
                         description="PRED_DIR holds <subject>/<challenge>/<image>.obj (or .ply) with <image>.npy or "
@@ -269,6 +291,22 @@ def aflw2000(args: argparse.Namespace) -> int:
                             max_images=args.max_photos, crop=args.crop, device=args.device,
                             batch_size=args.batch_size)
     return _finish(args, res, "aflw2000")
+
+
+def landmarks(args: argparse.Namespace) -> int:
+    """``evaluate landmarks``: detectors and fit against true 68 landmarks."""
+    from pathlib import Path
+
+    from photoface.evaluate.landmarks import evaluate_landmarks, write_landmark_results
+    from photoface.fit.config import FitConfig, apply_overrides
+
+    methods = [m.strip() for m in args.method.split(",") if m.strip()]
+    res = evaluate_landmarks(args.data, methods, max_photos=args.max_photos, fit_model=args.model,
+                             image_size=args.size, fit_config=apply_overrides(FitConfig(), args.fit_overrides),
+                             log=_log(args))
+    paths = write_landmark_results(res, args.out or Path(args.data) / "eval_landmarks.json")
+    print(f"wrote {paths[0]}, {paths[1]} and {paths[2]} ({res['meta']['seconds']:.0f} s)")
+    return 0
 
 
 def identity(args: argparse.Namespace) -> int:

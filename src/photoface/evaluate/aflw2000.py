@@ -71,8 +71,8 @@ def read_aflw2000_mat(path: str | Path, image: str | Path | None = None,
     path = Path(path)
     try:
         data = scipy.io.loadmat(path)
-    except (OSError, ValueError, NotImplementedError) as exc:
-        raise InputFileError(path, f"cannot read .mat: {exc}") from exc
+    except Exception as exc:  # scipy's reader fails on foreign bytes with IndexError, TypeError, ...
+        raise InputFileError(path, f"cannot read .mat: {type(exc).__name__}: {exc}") from exc
     pts = _field(data, "pt3d_68", path, (3, 68))
     pose = _field(data, "Pose_Para", path, (7,))
     shape_para = _field(data, "Shape_Para", path, required=False)

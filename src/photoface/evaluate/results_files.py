@@ -3,7 +3,8 @@
 ``write_results(results, FILE.json)`` writes FILE.json and FILE.md next to it. JSON is strict:
 NaN and infinities become ``null``, numpy scalars and arrays plain numbers and lists. The Markdown
 uses ``photoface.evaluate.tables``: Table 1 (3D error per setting and mode), the per-photo
-metrics of the synthetic benchmark, verification, AFLW2000-3D NME per yaw bin, Table 2 (ablation).
+metrics of the synthetic benchmark, verification, AFLW2000-3D NME per yaw bin, Table 2 (ablation),
+the landmark scorer's table (``evaluate landmarks``).
 """
 
 from __future__ import annotations
@@ -100,6 +101,32 @@ def aflw2000_markdown(results: dict) -> str:
     return (_header(results, "AFLW2000-3D")
             + "## 68-landmark NME (%), normalised by sqrt(w·h) of the ground-truth box\n\n"
             + tables.aflw2000_table(nme) + "\n")
+
+
+def landmarks_markdown(results: dict) -> str:
+    """``evaluate landmarks``: the landmark table, the common-photo NME, the missed and unpaired files."""
+    meta = results.get("meta", {})
+    methods = [m for m in meta.get("methods", []) if m in results]
+    lines = ["# Landmarks on annotated photos", ""]
+    for key in ("dataset", "layout", "photos", "fit_model", "image_size", "face_choice", "missed", "protocol",
+                "seconds"):
+        if meta.get(key) is not None:
+            lines.append(f"- {key}: {meta[key]}")
+    text = ("\n".join(lines) + "\n\n## NME (%), normalised by sqrt(w·h) of the ground-truth 68-point box\n\n"
+            + "NME over the photos each method found; yaw bins by |ground-truth yaw|, all 68 points.\n\n"
+            + tables.landmark_table({m: results[m] for m in methods}) + "\n")
+    common = [(m, results[m]["nme68_common"]) for m in methods if results[m].get("nme68_common")]
+    if common:
+        text += (f"On the {common[0][1]['photos']} photos every method found, NME 68: "
+                 + ", ".join(f"{m} {100 * c['overall']:.2f} %" for m, c in common if c["photos"]) + ".\n\n")
+    missed = [(m, results[m]["missed_photos"]) for m in methods if results[m]["missed_photos"]]
+    if missed:
+        text += "## Missed (no face found on the annotated one)\n\n" + "".join(
+            f"- {m}: {', '.join(names)}\n" for m, names in missed) + "\n"
+    if meta.get("unpaired"):
+        text += "## Not scored (no partner file)\n\n" + "".join(
+            f"- {name}: {why}\n" for name, why in meta["unpaired"].items()) + "\n"
+    return text
 
 
 def ablation_markdown(results: dict) -> str:
@@ -207,6 +234,7 @@ def crossmodel_markdown(results: dict) -> str:
 
 
 MARKDOWN = {"identity": identity_markdown, "synthetic": synthetic_markdown, "micc": micc_markdown, "aflw2000": aflw2000_markdown,
+            "landmarks": landmarks_markdown,
             "ablation": ablation_markdown, "face_space": face_space_markdown, "crossmodel": crossmodel_markdown}
 
 

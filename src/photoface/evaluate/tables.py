@@ -12,6 +12,8 @@ and "std" (``photoface.evaluate.micc.summarize_errors``) or a (mean, std) pair, 
   order: full model, w/o L_recog, w/o L_adv, conventional smoothing.
 * ``aflw2000_table`` — NME (%) per yaw bin and their mean, the 3DDFA layout.
 * ``verification_table`` — EER, TAR@FAR and accuracy per method.
+* ``landmark_table`` — ``evaluate landmarks``: NME (%) over 68 and inner 51 points, per yaw bin,
+  faces missed and time per photo, one row per landmark method.
 """
 
 from __future__ import annotations
@@ -138,6 +140,35 @@ def aflw2000_table(results: Mapping[str, Mapping], digits: int = 2) -> str:
         vals = [r["bins"].get(k, np.nan) for k in ("0-30", "30-60", "60-90")] + [r["mean_of_bins"]]
         rows.append([METHOD_LABELS.get(method, method)]
                     + ["–" if not np.isfinite(v) else f"{100 * v:.{digits}f}" for v in vals])
+    return _table(header, rows)
+
+
+LANDMARK_LABELS = {"default": "default (MediaPipe, dlib fallback)", "mediapipe": "MediaPipe", "dlib": "dlib",
+                   "fit": "fit (projected 3-D landmarks)"}
+
+
+def _pct_cell(v, digits: int = 2) -> str:
+    return "–" if v is None or not np.isfinite(v) else f"{100 * v:.{digits}f}"
+
+
+def landmark_table(results: Mapping[str, Mapping], digits: int = 2) -> str:
+    """{method: ``photoface.evaluate.landmarks.method_summary`` output} → Markdown; a bin cell
+    carries its missed photos in brackets."""
+    header = ["Method", "found", "NME 68", "NME inner 51", "[0°, 30°]", "(30°, 60°]", "(60°, 90°]",
+              "Mean of bins", "ms / photo", "fit ms / photo"]
+    rows = []
+    for method, r in results.items():
+        n68 = r["nme68"]
+        bins = []
+        for k in ("0-30", "30-60", "60-90"):
+            cell = _pct_cell(n68["bins"].get(k), digits)
+            missed = n68.get("missed_per_bin", {}).get(k, 0)
+            bins.append(cell + (f" ({missed} missed)" if missed else ""))
+        ms, fit_ms = r.get("median_ms"), r.get("median_fit_ms")
+        rows.append([LANDMARK_LABELS.get(method, method), f"{r['found']}/{r['photos']}",
+                     _pct_cell(n68["overall"], digits), _pct_cell(r["nme51"]["overall"], digits), *bins,
+                     _pct_cell(n68["mean_of_bins"], digits), "–" if ms is None else f"{ms:.1f}",
+                     "–" if fit_ms is None else f"{fit_ms:.0f}"])
     return _table(header, rows)
 
 
