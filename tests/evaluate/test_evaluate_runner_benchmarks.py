@@ -116,6 +116,36 @@ def test_aflw2000_runner_bins_and_crops(tiny, tmp_path):
         evaluate_aflw2000(tiny["run"], root, crop="tight")
 
 
+def test_aflw2000_detector_crop_takes_the_annotated_face_of_the_finders(tiny, tmp_path, monkeypatch):
+    """--crop detector: prepare's face finder; of two faces the one on the annotation, and a photo
+    where nothing is found on it falls back to the box crop and is counted."""
+    import photoface.data.prepare.faces as faces
+    from photoface.data.prepare.faces import Face
+    from photoface.evaluate.aflw2000 import list_aflw2000
+
+    root = _aflw(tmp_path / "aflw", tiny["model"], [10.0, -45.0])
+    first = list_aflw2000(root)[0].landmarks
+    elsewhere = Face(np.full((68, 2), 1.0) + np.arange(68)[:, None] * 0.01, np.zeros(4), "mediapipe")
+    kinds, finds = [], []
+
+    class Finder:  # photo 0: a face away from the annotation, then the annotated one; photo 1: only the other
+        def __init__(self, kind):
+            kinds.append(kind)
+
+        def find(self, rgb, max_faces=None):
+            finds.append(1)
+            return ([elsewhere, Face(first, np.zeros(4), "mediapipe")] if len(finds) == 1 else [elsewhere]), None
+
+    monkeypatch.setattr(faces, "FaceFinder", Finder)
+    res = evaluate_aflw2000(tiny["run"], root, crop="detector")
+    assert kinds == ["mediapipe"] and len(finds) == 2 and res["meta"]["detector_fallbacks"] == 1
+    # photo 0 (0-30°): the chosen face is the annotation, so its crop is the landmarks crop;
+    # photo 1 (30-60°): nothing on the annotation, the box crop
+    nme = res["model"]["nme"]["bins"]
+    assert nme["0-30"] == pytest.approx(evaluate_aflw2000(tiny["run"], root, crop="landmarks")["model"]["nme"]["bins"]["0-30"])
+    assert nme["30-60"] == pytest.approx(evaluate_aflw2000(tiny["run"], root, crop="box")["model"]["nme"]["bins"]["30-60"])
+
+
 def test_aflw2000_crop_transforms(tiny):
     model = tiny["model"]
     box = template_box(model, 32)

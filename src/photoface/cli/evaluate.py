@@ -48,6 +48,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-photos", type=int, metavar="N", help="only the first N images")
     p.add_argument("--crop", choices=("box", "landmarks", "detector"), default="box",
                    help="how images are cropped for the network (default box; see docs/evaluation.md)")
+    p.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR,
+                   help="face detector of --crop detector: mediapipe (default; dlib where it finds no face), "
+                        "dlib, auto, hog, cnn")
     p.set_defaults(handler=aflw2000)
 
     p = esub.add_parser("landmarks", help="photoface's detectors and fit against true 68 landmarks (AFLW2000-3D, "
@@ -289,7 +292,7 @@ def aflw2000(args: argparse.Namespace) -> int:
 
     res = evaluate_aflw2000(args.checkpoint, args.data, shape_supervised=args.shape_supervised,
                             max_images=args.max_photos, crop=args.crop, device=args.device,
-                            batch_size=args.batch_size)
+                            batch_size=args.batch_size, detector=args.detector)
     return _finish(args, res, "aflw2000")
 
 

@@ -16,9 +16,9 @@ Crops (``crop``), all warped with ``photoface.data.prepare.align.warp_image``:
 * ``landmarks``: the five-point similarity of ``photoface prepare`` (``align.alignment_transform``)
   on the ground-truth landmarks, i.e. the real-photo pipeline with a perfect landmark detector.
   The eyes, nose and mouth then sit exactly where the network expects them, which favours it.
-* ``detector``: the real-photo pipeline itself, dlib detection and landmarks then the five-point
-  alignment; images where dlib finds no face (mostly large yaws) fall back to ``box`` and are
-  counted in ``detector_fallbacks``.
+* ``detector``: the real-photo pipeline itself, ``prepare``'s face finder (MediaPipe, dlib where it
+  finds no face) and landmarks then the five-point alignment; images where it finds no face on the
+  annotated one fall back to ``box`` and are counted in ``detector_fallbacks``.
 """
 
 from __future__ import annotations
@@ -30,10 +30,12 @@ import numpy as np
 import torch
 
 from photoface.data.prepare.align import alignment_transform, apply_transform, invert_transform, warp_image
+from photoface.data.prepare.faces import DEFAULT_DETECTOR
 from photoface.data.prepare.images import load_photo
 from photoface.errors import PhotofaceError
 from photoface.evaluate.aflw2000 import list_aflw2000
 from photoface.evaluate.benchmark import benchmark_methods, load_run, results_meta
+from photoface.evaluate.landmark_methods import choose_face
 from photoface.evaluate.nme import aflw2000_nme
 from photoface.pixels import from_uint8
 from photoface.render.camera import frontal_pose, project
@@ -66,7 +68,7 @@ def evaluate_aflw2000(
     crop: str = "box",
     device: str = "cpu",
     batch_size: int = 32,
-    detector: str = "hog",
+    detector: str = DEFAULT_DETECTOR,
 ) -> dict:
     """Run the AFLW2000-3D benchmark (module docstring); returns JSON-ready results.
 
@@ -75,7 +77,9 @@ def evaluate_aflw2000(
         data: the AFLW2000-3D folder.
         max_images: only the first images (sorted by name).
         crop: "box", "landmarks" or "detector".
-        detector: dlib detector kind for ``crop="detector"``.
+        detector: face detector for ``crop="detector"`` (``photoface.data.prepare.faces.DETECTORS``;
+            default MediaPipe, dlib where it finds no face); of several faces, the one whose 68
+            points overlap the annotated face most (``landmark_methods.choose_face``).
     """
     t0 = time.perf_counter()
     if crop not in CROPS:
@@ -89,9 +93,9 @@ def evaluate_aflw2000(
     box = template_box(trained.face_model, size)
     det = None
     if crop == "detector":
-        from photoface.data.prepare.detect import FaceDetector
+        from photoface.data.prepare.faces import FaceFinder  # loads MediaPipe or dlib only when used
 
-        det = FaceDetector(detector)
+        det = FaceFinder(detector)
     preds = {m.name: np.zeros((len(samples), 68, 2)) for m in methods}
     fallbacks = 0
     for start in range(0, len(samples), batch_size):
@@ -103,9 +107,10 @@ def evaluate_aflw2000(
             if crop == "landmarks":
                 t = alignment_transform(s.landmarks, size)
             elif crop == "detector":
-                found = det.detect(rgb)
-                if found:
-                    source_lm = det.landmarks(rgb, found[0].box)
+                found, _ = det.find(rgb)
+                k = choose_face([f.landmarks for f in found], s.landmarks)
+                if k is not None:
+                    source_lm = found[k].landmarks
                     t = alignment_transform(source_lm, size)
                 else:
                     fallbacks += 1
