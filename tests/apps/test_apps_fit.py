@@ -215,29 +215,43 @@ def test_empty_folders_faceless_photos_and_other_faces_are_named_on_screen_and_i
     assert {"ann/wall.png", "ann/group.png#0"} <= again.skipped.keys() and len(again.written) == 4
 
 
-def test_meshes_and_overlays_carry_the_albedo_read_off_the_photos(fitted, tmp_path):
-    """The default texture ("photos") draws each person as their photos show them: its overlays are
-    closer to the photos than those of the fitted model albedo, and the meshes carry it."""
+def test_meshes_carry_the_albedo_read_off_the_photos_and_each_overlay_that_of_the_others(fitted, tmp_path,
+                                                                                         monkeypatch):
+    """The default texture ("photos"): the meshes carry the albedo fused from all the person's
+    photos; each photo's overlay is drawn with the one fused from the OTHER photos
+    (``texture.leave_one_out``, stood in for here by one pure colour per photo)."""
+    import torch
     import trimesh
+
+    import photoface.apps.fit as fit_app
 
     model_out = tmp_path / "model_albedo"
     fit_photos(fitted["data"], model_out, model=str(fitted["model_path"]), overrides=[*QUICK, "texture=model"],
                progress=False, log=lambda _: None)
     out = fitted["root"] / "out"
-    ds = load_dataset(fitted["data"])
-    errors = {"photos": [], "model": []}
-    for row in ds.rows:
-        stem = row.image.rsplit("/", 1)[1].rsplit(".", 1)[0]
-        crop = np.asarray(Image.open(ds.root / row.image).convert("RGB"), np.float64)
-        face = np.asarray(Image.open(ds.root / row.mask)) > 0
-        for kind, root in (("photos", out), ("model", model_out)):
-            over = np.asarray(Image.open(root / row.identity / f"{stem}_overlay.png").convert("RGB"), np.float64)
-            errors[kind].append(np.abs(over - crop)[face].mean())
-    # (a wrong pose, scale or shading in the reading would make them worse, not better)
-    assert np.mean(errors["photos"]) < 0.9 * np.mean(errors["model"]), errors
     a = np.asarray(trimesh.load(out / "p0" / "identity.ply", process=False).visual.vertex_colors)[:, :3]
     b = np.asarray(trimesh.load(model_out / "p0" / "identity.ply", process=False).visual.vertex_colors)[:, :3]
     assert np.abs(a.astype(int) - b.astype(int)).mean() > 2
+    ds = load_dataset(fitted["data"])
+    rows = [r for r in ds.rows if r.identity == "p0"]
+    stems = [r.image.rsplit("/", 1)[1].rsplit(".", 1)[0] for r in rows]
+    photo_mesh = np.asarray(trimesh.load(out / "p0" / f"{stems[0]}.ply", process=False).visual.vertex_colors)
+    np.testing.assert_array_equal(photo_mesh, np.asarray(trimesh.load(out / "p0" / "identity.ply",
+                                                                        process=False).visual.vertex_colors))
+
+    pure = torch.eye(3)
+
+    def stand_in(albedo, weight, mirror, prior, cfg):
+        return [pure[i].expand(albedo.shape[1], 3) for i in range(albedo.shape[0])]
+
+    monkeypatch.setattr(fit_app, "leave_one_out", stand_in)
+    pure_out = tmp_path / "pure"
+    fit_photos(fitted["data"], pure_out, model=str(fitted["model_path"]), overrides=QUICK, progress=False,
+               log=lambda _: None)
+    for i, (row, stem) in enumerate(zip(rows, stems)):
+        over = np.asarray(Image.open(pure_out / "p0" / f"{stem}_overlay.png").convert("RGB"), np.float64)
+        face = np.asarray(Image.open(ds.root / row.mask)) > 0
+        assert over[face].mean(0).argmax() == i  # photo i drawn in colour i
 
 
 def test_an_unknown_texture_kind_is_refused_before_fitting(fitted, tmp_path):

@@ -78,6 +78,10 @@ def test_face_choice_picks_the_face_on_the_truth():
     far = _model_landmarks(centre=(300.0, 100.0), scale=1.5)  # larger, and found first
     assert choose_face([far, truth + 3.0], truth) == 1
     assert choose_face([far], truth) is None and choose_face([], truth) is None
+    # a neighbour overlapping the annotated face by a sliver is not it
+    w = np.ptp(truth[:, 0])
+    assert choose_face([truth + [0.8 * w, 0.0]], truth) is None
+    assert choose_face([truth + [0.1 * w, 0.0]], truth) == 0
     assert box_iou(np.array([0, 0, 2, 2.0]), np.array([1, 1, 3, 3.0])) == pytest.approx(1 / 7)
 
 

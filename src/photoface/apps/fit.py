@@ -67,7 +67,7 @@ from photoface.facemodel.export import write_mesh
 from photoface.fit.collection import fit_collection, person_rows
 from photoface.fit.config import FitConfig, apply_overrides
 from photoface.fit.labels import LabelWriter
-from photoface.fit.texture import photo_texture
+from photoface.fit.texture import fuse_config, leave_one_out, vertex_samples
 from photoface.jsonfile import write_json
 
 REPORT_FILE = "fit_report.tsv"
@@ -151,22 +151,38 @@ def photo_record(row, name: str, codes: dict, i: int, fit, model_name: str) -> d
     return rec
 
 
-def person_albedo(face_model, fit, faces: list[FaceInput], size: int, cfg: FitConfig) -> torch.Tensor:
-    """(V, 3) the albedo written on the person's meshes and overlays: read off the photos
-    (``FitConfig.texture = "photos"``, ``photoface.fit.texture``) or the fitted model albedo ("model")."""
+def person_albedo(face_model, fit, load_input: Callable[[int], FaceInput], size: int,
+                  cfg: FitConfig) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """The (V, 3) albedo written on the person's meshes, and per photo the one its overlay is drawn
+    with: read off the photos (``FitConfig.texture = "photos"``, ``photoface.fit.texture``; each
+    overlay with the albedo of the OTHER photos when there are several) or the fitted model albedo
+    ("model"). ``load_input(i)`` gives photo i; photos are read one at a time, so memory stays at
+    one photo beside the fit."""
     prior = fit.params.albedo()[0]
-    if cfg.texture == "model":
-        return prior
     with torch.no_grad():
         d = fit.params.decode()
+    n = d.shape.shape[0]
+    if cfg.texture == "model":
+        return prior, [prior] * n
     pad = int(round(figures.OVERLAY_MARGIN * size * cfg.texture_scale))  # the overlay's canvas: all it shows
-    images = torch.stack([f.sharp_crop(cfg.texture_scale, pad) for f in faces]).to(d.shape.device)
-    return photo_texture(d.shape, d.pose, d.light, images, face_model.faces, face_model.mirror, prior,
-                         cfg.texture_scale, pad, cfg).albedo
+    estimates, weights = [], []
+    for i in range(n):
+        image, valid = load_input(i).sharp_crop(cfg.texture_scale, pad)
+        albedo, weight = vertex_samples(d.shape[i:i + 1], d.pose[i:i + 1], d.light[i:i + 1],
+                                        image[None].to(d.shape.device), valid[None].to(d.shape.device),
+                                        face_model.faces, cfg.texture_scale, pad, cfg.texture_depth_tolerance_mm,
+                                        cfg.texture_min_shading)
+        estimates.append(albedo)
+        weights.append(weight)
+    albedo, weight = torch.cat(estimates), torch.cat(weights)
+    whole = fuse_config(albedo, weight, face_model.mirror, prior, cfg).albedo
+    if n == 1:
+        return whole, [whole]
+    return whole, leave_one_out(albedo, weight, face_model.mirror, prior, cfg)
 
 
 def write_person(ds: PreparedDataset, face_model, model_name: str, rows, fit, folder: Path,
-                 view: ViewBuilder | None = None, cfg: FitConfig | None = None) -> list[Path]:
+                 view: ViewBuilder | None, cfg: FitConfig) -> list[Path]:
     """Every output file of one person (module docstring); returns the photo JSON paths. Each photo
     is added to the viewer's page ``view`` when given. ``cfg.texture`` chooses the meshes' colours."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -175,17 +191,18 @@ def write_person(ds: PreparedDataset, face_model, model_name: str, rows, fit, fo
     with torch.no_grad():
         d = fit.params.decode()
     names = unique_names([Path(r.source or r.image) for r in rows])
-    faces = [_face_input(ds, row, name) for row, name in zip(rows, names)]
     neutral = fit.params.neutral_shape()[0].cpu().numpy()
-    albedo_t = person_albedo(face_model, fit, faces, ds.meta.image_size, cfg or FitConfig())
+    albedo_t, overlay_albedo = person_albedo(face_model, fit, lambda i: _face_input(ds, rows[i], names[i]),
+                                             ds.meta.image_size, cfg)
     albedo = albedo_t.cpu().numpy()
     identity = ViewMesh("identity (neutral)", neutral, albedo, key=folder.name)
     written = []
-    for i, (row, name, face) in enumerate(zip(rows, names, faces)):
+    for i, (row, name) in enumerate(zip(rows, names)):
         verts = d.shape[i].cpu().numpy()
         for suffix in MESH_SUFFIXES:
             write_mesh(folder / f"{name}{suffix}", verts, tri, albedo)
-        over = figures.photo_overlay(face, face_model, ds.meta.image_size, d.shape[i:i + 1], albedo_t[None],
+        face = _face_input(ds, row, name)
+        over = figures.photo_overlay(face, face_model, ds.meta.image_size, d.shape[i:i + 1], overlay_albedo[i][None],
                                      d.pose[i:i + 1], d.light[i:i + 1])
         overlay = Image.fromarray(over)
         write_atomic(folder / f"{name}_overlay.png", lambda f, im=overlay: im.save(f, format="PNG"))

@@ -146,8 +146,7 @@ def write_photos_sheet(photos: str | Path, path: str | Path, model: str = "built
     with tempfile.TemporaryDirectory() as tmp:
         photos, tmp = Path(photos), Path(tmp)
         if max_people is not None and photos.is_dir() and not (photos / META_FILE).is_file():
-            # fit only the people shown: a copy of the first person folders (pathlib's rglob, which
-            # prepare lists photos with, does not follow symlinked folders)
+            # fit only the people shown: a copy of the first person folders
             for folder in sorted(d for d in photos.iterdir() if d.is_dir() and not d.name.startswith("."))[:max_people]:
                 shutil.copytree(folder, tmp / "photos" / folder.name)
             photos = tmp / "photos"

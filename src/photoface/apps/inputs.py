@@ -76,20 +76,24 @@ class FaceInput:
         t = np.asarray(self.crop_transform, np.float64)
         return np.concatenate([t[:, :2] / self.photo_scale, t[:, 2:]], axis=1)
 
-    def sharp_crop(self, scale: int, pad: int = 0) -> torch.Tensor:
-        """(3, N, N) in [0, 1], N = scale·S + 2·pad: the crop at ``scale`` times its resolution with
-        ``pad`` px more on every side, warped from the loaded photo (crop px (x, y) at
-        (scale·x + pad, scale·y + pad)); aligned inputs, which have no photo beyond the crop, give
-        the crop itself resized, with black padding."""
+    def sharp_crop(self, scale: int, pad: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """The crop at ``scale`` times its resolution with ``pad`` px more on every side, warped from
+        the loaded photo (crop px (x, y) at (scale·x + pad, scale·y + pad)), and where it holds
+        photo pixels: (3, N, N) in [0, 1] and (1, N, N) in {0, 1}, N = scale·S + 2·pad. Aligned
+        inputs, which have no photo beyond the crop, give the crop itself resized, valid inside it."""
         s = int(self.crop.shape[-1])
+        n = s * scale + 2 * pad
         t = self.loaded_to_crop()
         if t is None:
             up = torch.nn.functional.interpolate(self.crop[None], size=(s * scale, s * scale), mode="bilinear",
                                                  align_corners=False)[0].clamp(0.0, 1.0)
-            return torch.nn.functional.pad(up, (pad, pad, pad, pad))
+            valid = torch.zeros(1, n, n)
+            valid[:, pad:pad + s * scale, pad:pad + s * scale] = 1.0
+            return torch.nn.functional.pad(up, (pad, pad, pad, pad)), valid
         t = float(scale) * t
         t[:, 2] += pad
-        return from_uint8(warp_image(self.photo, t, s * scale + 2 * pad))
+        inside = warp_image(np.full(self.photo.shape[:2], 255, np.uint8), t, n, resample="nearest")
+        return from_uint8(warp_image(self.photo, t, n)), torch.from_numpy(inside > 0).float()[None]
 
 
 @dataclass

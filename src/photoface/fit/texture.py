@@ -10,29 +10,39 @@ decoder with skips, with the collection's extra views fused:
 1. per photo b, render the fitted mesh (shape, pose) once for the depth buffer; a vertex is seen
    when it faces the camera and lies within ``depth_tolerance_mm`` of the visible surface at its
    pixel (``texture_depth_tolerance_mm``);
-2. its colour ``c`` is read from the photo (bilinear, at its projected position), and its albedo
+2. its colour ``c`` is read from the photo (bilinear, at its projected position, after a Gaussian
+   blur to the mesh's projected vertex spacing, so each vertex reads its footprint's mean colour
+   rather than one aliased pixel; never beyond the photo's edge), and its albedo
    estimate is ``c / E`` with ``E`` the SH irradiance of the fitted light at its normal
    (``photoface.render.sh``), so the fitted light is taken out, not baked in;
 3. the estimates are averaged with weights ``n_z²`` (foreshortened views count less), robustly:
    from the weighted median, a few Cauchy reweightings (scale ``texture_outlier_scale``), so that a
    hand, a microphone or a highlight in one photo of several does not paint the texture;
-4. vertices that the photos see less than their mirror partner (the face model's left/right map)
-   take in the partner's estimate by that difference (``texture_mirror_weight``: the far side of a
-   profile), and everything is blended towards the fitted model albedo with
+4. vertices seen less than one frontal view take in their mirror partner's estimate (the face
+   model's left/right map) by what they fall short of it or of the partner's own views
+   (``texture_mirror_weight``: the far side of a profile; a well-seen vertex keeps its own colour,
+   so moles and parted hair are not mirrored), and everything is blended towards the fitted model albedo with
    ``texture_prior_weight`` (in units of one frontal view), so unseen parts (under the chin, the far side
    of a profile) fade into the model's albedo instead of ending at an edge.
 
 The photos are read at k × the crops' resolution with a margin around them (``images`` of side
 k·S + 2·pad, crop px (x, y) at image px (k·x + pad, k·y + pad), the layout of
-``apps.figures.render_hires``), so detail finer than the fit's crops and the mesh beyond the crop
-(a high forehead) are read too.
+``apps.figures.render_hires``), so the mesh beyond the crop (a high forehead) is read too, and a
+dense mesh (``builtin:paper``: 1.5 mm edges, finer than the 1.8 mm of a 128² crop's pixel) gets
+detail finer than the fit's crops; ``builtin:demo`` (4 mm edges) gets its footprint's mean either way.
+
+An overlay drawn with the albedo read off the same photo would copy that photo back onto itself
+wherever the mesh lands; ``leave_one_out`` gives each photo of a collection the albedo of the
+others instead, so the overlay still shows whether the fit is right.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
+from torchvision.transforms.functional import gaussian_blur
 
 from photoface.fit.config import FitConfig
 from photoface.mesh.normals import vertex_normals
@@ -54,8 +64,20 @@ class PhotoTexture:
     seen: torch.Tensor
 
 
+def _blur_to_footprint(image, screen, faces):
+    """(1, 3, H, H) photo → the same blurred to the mesh's vertex spacing there (Gaussian, σ half
+    the median projected edge length in px), so a vertex reads the mean colour of its footprint,
+    not one aliased pixel."""
+    edges = screen[0, faces[:, [0, 1, 2]], :2] - screen[0, faces[:, [1, 2, 0]], :2]
+    sigma = 0.5 * float(edges.norm(dim=-1).median())
+    if sigma < 0.5:
+        return image
+    kernel = 2 * int(math.ceil(2.0 * sigma)) + 1
+    return gaussian_blur(image, [kernel, kernel], [sigma, sigma])
+
+
 @torch.no_grad()
-def vertex_samples(shape, pose, light, images, faces, scale: float, pad: float, depth_tolerance_mm: float,
+def vertex_samples(shape, pose, light, images, valid, faces, scale: float, pad: float, depth_tolerance_mm: float,
                    min_shading: float):
     """Per-photo albedo estimates of every vertex and their weights (module docstring, steps 1-2).
 
@@ -63,6 +85,7 @@ def vertex_samples(shape, pose, light, images, faces, scale: float, pad: float, 
         shape: (B, V, 3) mm, model space. pose: (B, 6) physical pose in CROP px.
         light: (B, 27) SH light codes (added to the default light, as the renderer does).
         images: (B, 3, H, H) in [0, 1]: crop px (x, y) at image px (scale·x + pad, scale·y + pad).
+        valid: (B, 1, H, H) 1 where ``images`` holds photo pixels, 0 beyond the photo's edge.
         faces: (F, 3) triangles.
 
     Returns:
@@ -77,25 +100,29 @@ def vertex_samples(shape, pose, light, images, faces, scale: float, pad: float, 
     faces = torch.as_tensor(faces).long().to(shape.device)
     cam = shape @ rotation_matrix(torch.deg2rad(pose[:, :3])).transpose(1, 2)
     screen = to_screen(cam, pose)
-    depth = Renderer(faces, h).to(shape.device).geometry(shape, pose).fragments.depth  # (B, H, H)
+    frags = Renderer(faces, h).to(shape.device).geometry(shape, pose).fragments
     normals = vertex_normals(cam, faces)
     x, y = screen[..., 0], screen[..., 1]
     inside = (x >= 0) & (x < h) & (y >= 0) & (y < h)
     col = x.long().clamp(0, h - 1)
     row = y.long().clamp(0, h - 1)
-    surface = depth[torch.arange(b, device=shape.device)[:, None], row, col]  # z_screen of the visible surface
+    at = (torch.arange(b, device=shape.device)[:, None], row, col)
+    covered, surface = frags.tri_id[at] >= 0, frags.depth[at]  # z_screen of the visible surface there
     tolerance = depth_tolerance_mm * pose[:, 3:4]  # mm → px
     facing = normals[..., 2].clamp_min(0.0)
-    # an uncovered pixel (depth 0) has nothing in front: a vertex on the silhouette, seen
-    seen = inside & ((surface <= 0) | (screen[..., 2] >= surface - tolerance)) & (facing > 0)
+    # an uncovered pixel has nothing in front: a vertex on the silhouette, seen
+    seen = inside & (~covered | (screen[..., 2] >= surface - tolerance)) & (facing > 0)
     grid = torch.stack([2.0 * x / h - 1.0, 2.0 * y / h - 1.0], dim=-1)[:, :, None].to(images.dtype)
-    colour = torch.nn.functional.grid_sample(images, grid, mode="bilinear", padding_mode="border",
+    blurred = torch.cat([_blur_to_footprint(images[i:i + 1], screen[i:i + 1], faces) for i in range(b)])
+    colour = torch.nn.functional.grid_sample(blurred, grid, mode="bilinear", padding_mode="border",
                                              align_corners=False)[..., 0].transpose(1, 2).double()  # (B, V, 3)
+    in_photo = torch.nn.functional.grid_sample(valid.to(images.dtype), grid, mode="bilinear", padding_mode="zeros",
+                                               align_corners=False)[:, 0, :, 0] > 0.999  # no black beyond the photo
     total = default_light(torch.float64, shape.device) + light.double()
     irradiance = sh_shading(normals, total[:, None, :])  # (B, V, 3)
     lit = irradiance.min(-1).values >= min_shading
     albedo = colour / irradiance.clamp_min(min_shading)
-    weight = torch.where(seen & lit, facing ** 2, torch.zeros_like(facing))
+    weight = torch.where(seen & lit & in_photo, facing ** 2, torch.zeros_like(facing))
     return albedo, weight
 
 
@@ -135,25 +162,46 @@ def fuse(albedo, weight, mirror, prior, outlier_scale: float, mirror_weight: flo
     # the reweighting chooses among the photos; how much the vertex was seen stays the views' weight
     mean, seen = robust_mean(albedo, weight, outlier_scale), weight.sum(0)
     mirror = torch.as_tensor(mirror).long().to(albedo.device)
-    # the partner stands in only as far as it was seen better, so a face's own asymmetries stay
-    w_mirror = mirror_weight * (seen[mirror] - seen).clamp_min(0.0)
+    # the partner fills only what falls short of one view, so a well-seen face keeps its asymmetries
+    w_mirror = mirror_weight * (seen[mirror].clamp_max(1.0) - seen).clamp_min(0.0)
     w_total = seen + w_mirror + prior_weight
     prior = prior.to(albedo)
     fused = (seen[:, None] * mean + w_mirror[:, None] * mean[mirror] + prior_weight * prior) / w_total[:, None]
     return PhotoTexture(fused.clamp(0.0, 1.0).float(), seen.float())
 
 
-def photo_texture(shape, pose, light, images, faces, mirror, prior, scale: float, pad: float,
+def fuse_config(albedo, weight, mirror, prior, cfg: FitConfig) -> PhotoTexture:
+    """``fuse`` with ``cfg``'s ``texture_*`` fields."""
+    return fuse(albedo, weight, mirror, prior, cfg.texture_outlier_scale, cfg.texture_mirror_weight,
+                cfg.texture_prior_weight)
+
+
+def leave_one_out(albedo, weight, mirror, prior, cfg: FitConfig) -> list[torch.Tensor]:
+    """For each of B ≥ 2 photos, the (V, 3) albedo fused from the OTHER photos: what an overlay of
+    that photo is drawn with, so that it shows whether the fit puts the collection's face where
+    the photo has it instead of copying the photo back onto itself."""
+    b = albedo.shape[0]
+    if b < 2:
+        raise ValueError("leave_one_out needs at least 2 photos")
+    keep = torch.ones(b, dtype=torch.bool)
+    out = []
+    for i in range(b):
+        keep[i] = False
+        out.append(fuse_config(albedo[keep], weight[keep], mirror, prior, cfg).albedo)
+        keep[i] = True
+    return out
+
+
+def photo_texture(shape, pose, light, images, valid, faces, mirror, prior, scale: float, pad: float,
                   cfg: FitConfig) -> PhotoTexture:
     """One person's albedo from B photos (module docstring), with ``cfg``'s ``texture_*`` fields.
 
     Args:
         shape: (B, V, 3) mm, the fitted shapes (with each photo's expression). pose: (B, 6)
             physical, crop px. light: (B, 27). images: (B, 3, H, H) in [0, 1], crop px (x, y) at
-            image px (scale·x + pad, scale·y + pad).
+            image px (scale·x + pad, scale·y + pad); valid: (B, 1, H, H), 1 on photo pixels.
         faces: (F, 3). mirror: (V,) left/right map. prior: (V, 3) the fitted model albedo.
     """
-    albedo, weight = vertex_samples(shape, pose, light, images, faces, scale, pad, cfg.texture_depth_tolerance_mm,
-                                    cfg.texture_min_shading)
-    return fuse(albedo, weight, mirror, prior, cfg.texture_outlier_scale, cfg.texture_mirror_weight,
-                cfg.texture_prior_weight)
+    albedo, weight = vertex_samples(shape, pose, light, images, valid, faces, scale, pad,
+                                    cfg.texture_depth_tolerance_mm, cfg.texture_min_shading)
+    return fuse_config(albedo, weight, mirror, prior, cfg)

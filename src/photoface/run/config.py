@@ -271,6 +271,9 @@ class FitConfig:
             raise PhotofaceError(f"fit config: texture must be photos or model, got {self.texture!r}")
         if self.texture_scale < 1:
             raise PhotofaceError(f"fit config: texture_scale must be >= 1, got {self.texture_scale}")
+        for name in ("texture_min_shading", "texture_outlier_scale", "texture_prior_weight"):
+            if not getattr(self, name) > 0:  # divisors of the texture's estimate, average and blend
+                raise PhotofaceError(f"fit config: {name} must be > 0, got {getattr(self, name)}")
         if not self.yaw_starts:
             raise PhotofaceError("fit config: yaw_starts must hold at least one yaw")
         self.yaw_starts = tuple(float(y) for y in self.yaw_starts)

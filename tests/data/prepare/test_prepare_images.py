@@ -90,3 +90,15 @@ def test_image_files_follows_symlinked_person_folders_once_and_skips_hidden_ones
     (people / "bob" / "loop").symlink_to(people / "bob", target_is_directory=True)  # a cycle
     found = [p.relative_to(people).as_posix() for p in image_files(people)]
     assert found == ["ann/a.jpg", "bob/b.PNG"]
+
+
+def test_image_files_reads_two_links_to_one_folder_as_two_folders(tmp_path):
+    from photoface.data.prepare.images import image_files
+
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "a.jpg").write_bytes(b"x")
+    people = tmp_path / "people"
+    people.mkdir()
+    for name in ("ann", "ann_again"):
+        (people / name).symlink_to(tmp_path / "store", target_is_directory=True)
+    assert [p.relative_to(people).as_posix() for p in image_files(people)] == ["ann/a.jpg", "ann_again/a.jpg"]

@@ -118,17 +118,15 @@ def is_image_name(path: str | Path) -> bool:
 def image_files(root: str | Path) -> list[Path]:
     """Every image file under the folder ``root``, sorted, skipping hidden files and folders (a
     name starting with "."). Symlinked folders are followed, as a collection assembled from links to
-    person folders is common (``Path.rglob`` does not follow them before Python 3.13); a folder
-    reached twice (a link cycle) is read once."""
+    person folders is common (``Path.rglob`` does not follow them before Python 3.13); a link back
+    to a folder it is in (a cycle) is not entered. Two links to one folder are two people's folders:
+    both are read."""
     root = Path(root)
-    found, seen = [], set()
+    found = []
     for folder, dirs, files in os.walk(root, followlinks=True):
-        real = os.path.realpath(folder)
-        if real in seen:
-            dirs[:] = []
-            continue
-        seen.add(real)
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        here = Path(folder)
+        above = {os.path.realpath(p) for p in [here, *here.parents][:len(here.relative_to(root).parts) + 1]}
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and os.path.realpath(here / d) not in above)
         found += [Path(folder) / f for f in files if not f.startswith(".") and is_image_name(f)
                   and (Path(folder) / f).is_file()]
     return sorted(found)
