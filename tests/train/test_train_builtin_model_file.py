@@ -43,7 +43,8 @@ def test_the_model_file_and_builtin_demo_are_interchangeable(tmp_path, capsys):
                      "--no-progress", *_sets(face_model)]) == 0, capsys.readouterr().err
         assert (run / "checkpoints" / "last.pt").is_file()
 
-    # The same data, as if made by builder 2 (before issue 20): refused, saying what changed and what to do.
+    # The same data, as if made by builder 3 (the first PREVIOUS_HASHES entry): refused, saying what changed
+    # and what to do.
     meta_path = tmp_path / "from_builtin" / "meta.json"
     meta = json.loads(meta_path.read_text())
     old = next(h for h, (spec, _) in PREVIOUS_HASHES.items() if spec == "builtin:demo")

@@ -23,7 +23,7 @@ from photoface.facemodel.procedural import layout
 from photoface.facemodel.procedural.mesh import GRID, POCKET_BACK, SLIT_LOWER, FaceGrid
 from photoface.facemodel.procedural.pca import pca_modes
 from photoface.facemodel.procedural.shapes import gauss, pair, smoothstep
-from photoface.facemodel.procedural.surface import MeanSurface, eye_s, lid_margins, lip_outline
+from photoface.facemodel.procedural.surface import MeanSurface, eye_s, lid_margins, lip_outline, nostril_depth
 
 SKIN = np.array([0.62, 0.45, 0.37])
 LIPS = np.array([0.55, 0.33, 0.30])
@@ -68,7 +68,7 @@ def _masks(grid: FaceGrid, mean: MeanSurface) -> dict[str, np.ndarray]:
     d = d + (np.maximum(ax - 61.0, 0.0) / 5.0) ** 2 + (np.maximum(12.0 - ax, 0.0) / 3.0) ** 2
     brow = face * smoothstep(3.5, 0.0, d) ** 1.5
     brow_wide = face * smoothstep(4.5, 0.5, d)
-    nostril = face * pair(gauss, x, y, 6.5, -42.0, 2.2, 1.4)
+    nostril = face * np.sqrt(nostril_depth(x, y))
     pocket = ~face
     frac = grid.depth / grid.pocket_rows
     teeth = pocket & (grid.depth == 1) & (grid.part != POCKET_BACK)
@@ -105,7 +105,9 @@ def albedo_mean(grid: FaceGrid, mean: MeanSurface) -> np.ndarray:
     c = c + m["beard"][:, None] * np.array([-0.015, -0.012, -0.008])
     c = _paint(c, m["lips"], LIPS)
     c = _paint(c, m["brow"] * 0.35, BROW)
-    c = _paint(c, m["nostril"] * 0.45, NOSTRIL)  # the cavity shades itself; paint only its floor
+    # The renderer casts no shadows, so the vestibule's own shade is painted in, darkening with
+    # depth; the skin inside stays skin, not black (its deepest point at 0.3 skin + 0.7 shade).
+    c = _paint(c, m["nostril"] * 0.7, NOSTRIL)
     c = _paint(c, m["fissure"], SCLERA)
     c = _paint(c, m["iris"], IRIS)
     c = _paint(c, m["pupil"], PUPIL)

@@ -45,6 +45,9 @@ such difference was seen between the instruction sets above.
 
 Builder 3 (issue 20) keeps that machinery and redesigns the face itself: open eyes, a human nose,
 fuller lower face, a rounded hairline, soft albedo (docs/face_model.md, with its sources).
+Builder 4 makes the nostrils nasal vestibules that rise inside the nose behind the alae and the
+tip (``surface.nostril_offset``), shaded in the albedo by depth, and brings the soft-tissue chin
+within the facial-convexity norm (``surface.CHIN_PROMINENCE``).
 
 Cost (``build_procedural_model``, one thread, medians of 3, builder 1 and 2 alternated in one
 session on this 2-core box while other jobs loaded it): demo 0.54 / 0.93 s → 2.89 / 3.42 s,

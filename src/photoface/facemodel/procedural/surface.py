@@ -166,18 +166,37 @@ def nose_height(x, y):
     return h
 
 
-NOSTRIL = (6.5, -42.0, 3.0, 2.0, 5.0, 16.0)  # x, y, sx, sy (mm), rise and depth of the nares (mm)
+# The nostrils and nasal vestibules. Each naris, the opening under the nose between the columella
+# and the alar rim, leads into a vestibule bounded by the ala laterally, the columella and septum
+# medially and the limen above, which reaches forward as a recess behind the nasal tip (Cottle
+# 1955, docs/face_model.md). The naris, in base coordinates, spans the underside of the nose from
+# the infratip lobule (its front rim) to the nostril sill, and x from the columella (~7 mm wide,
+# Farkas 1994) to the alar rim.
+NARIS = (7.2, -43.0, 3.9, 2.6)  # centre x, y and half-axes across and along (mm)
+# The roof reaches the tip's height (the tip stands ~11 mm above the subnasale, ``layout``); the
+# back wall lies on the skin over the maxilla: behind the naris's rim by the tip's projection over
+# the subnasale (~15 mm, FACE_PROPORTIONS.md) plus ~5 mm (chosen, not measured) behind the sill.
+VESTIBULE_RISE = 12.0  # how far the vestibule's roof lies above the naris (mm)
+VESTIBULE_DEPTH = 20.0  # how far its back wall lies behind the naris's rim (mm)
+
+
+def nostril_depth(x, y):
+    """How deep inside a nostril each base point lies: 0 on and outside the naris's rim, 1 at the
+    vestibule's roof (same shape as ``x``)."""
+    cx, cy, ax, ay = NARIS
+    r2 = np.minimum(((np.abs(x) - cx) / ax) ** 2 + ((y - cy) / ay) ** 2, 1.0)
+    return np.sqrt(1.0 - r2)
 
 
 def nostril_offset(x, y):
     """(dy, dz) moving the underside of the nose up and back into two nostril cavities (mm).
 
-    The nares are ~10 mm long, ~6 mm wide openings leading up into the nasal vestibule; a height
-    along the face normal cannot make a cavity under the tip, so the underside is moved up too.
+    A height along the face normal cannot make a cavity under the tip, so the vertices inside each
+    naris are carried up and back: the rim stays, the points inside rise to the vestibule's roof
+    and recede to its back wall.
     """
-    nx, ny, sx, sy, rise, depth = NOSTRIL
-    g = pair(gauss, x, y, nx, ny, sx, sy)
-    return rise * g, -depth * g
+    d = nostril_depth(x, y)
+    return VESTIBULE_RISE * d**0.8, -VESTIBULE_DEPTH * d**0.6
 
 
 def eye_height(x, y, eye: EyeRows):
@@ -237,6 +256,13 @@ def cheek_height(x, y):
     return h
 
 
+# Soft-tissue chin (mm over the base surface at pogonion). Builder 3's 5 mm made the profile nearly
+# straight: facial convexity G-Sn-Pog' 174.7°, against 168 ± 4° (12 ± 4° convex; Legan & Burstone
+# 1980). 2.5 mm gives 172.2°, soft-tissue pogonion 0.1 mm in front of glabella (G-Pog' 0 ± 4 mm,
+# ibid.) and a nasomental angle of 130° (120-132°, Powell & Humphreys 1984).
+CHIN_PROMINENCE = 2.5
+
+
 def lip_outline(x):
     """(taper, upper vermilion border, lower vermilion border) as functions of x (mm)."""
     xc = layout.MOUTH_CORNER_X
@@ -265,7 +291,7 @@ def mouth_height(x, y):
     h -= 0.9 * gauss(x, y, 0.0, -52.0, 2.4, 5.5)  # philtrum groove
     h += 0.5 * pair(gauss, x, y, 4.5, -52.0, 1.6, 5.0)  # philtral columns
     h -= 0.5 * gauss(x, y, 0.0, -86.5, 16.0, 3.5)  # labiomental fold
-    h += 5.0 * gauss(x, y, 0.0, -93.0, 16.0, 9.0)  # chin
+    h += CHIN_PROMINENCE * gauss(x, y, 0.0, -93.0, 16.0, 9.0)  # chin
     return h
 
 
