@@ -2,8 +2,8 @@
 
 Pictures from a trained run (the demo report, evaluation error maps of a model) are written by
 ``photoface demo`` (``python -m photoface.apps.demo DEMO_OUT docs``) and ``photoface evaluate``;
-this module covers the face model, the renderer, synthetic collections, real-photo preparation
-the evaluation protocol's example error map and the 3D viewer (a screenshot in headless Chromium,
+this module covers the face model, the renderer, synthetic collections, real-photo preparation,
+``photoface fit``'s contact sheet, the evaluation protocol's example error map and the 3D viewer (a screenshot in headless Chromium,
 skipped with a note where none is installed).
 Each figure's own function stays with the package that owns it; this only calls them in turn.
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 
 def write_static_figures(out_dir: str | Path = "docs") -> list[Path]:
     """Write all data-independent docs figures into ``out_dir``; returns the paths written."""
+    from photoface.apps.fit_sheet import write_sheet
     from photoface.apps.preview import write_model_figures
     from photoface.apps.render_face import write_render_figures
     from photoface.apps.viewer.screenshot import write_viewer_figure
@@ -34,6 +35,7 @@ def write_static_figures(out_dir: str | Path = "docs") -> list[Path]:
                    test_fraction=0.25, progress=False)
         written.append(write_contact_sheet(Path(tmp) / "synth", out / "synth_contact_sheet.png"))
     written.append(astronaut_contact_sheet(out / "prepare_contact_sheet.png"))
+    written.append(write_sheet(out / "fit_contact_sheet.png"))
     write_example_error_map(out / "evaluate_error_map.png")
     written.append(out / "evaluate_error_map.png")
     viewer = write_viewer_figure(out / "viewer.png")
