@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from photoface.apps.preview import render_faces
+from photoface.apps.preview import grey_albedo, render_faces
 from photoface.mesh.border import border_distance
 from photoface.pixels import to_uint8
 from photoface.render.rasterize import interpolate
@@ -40,7 +40,6 @@ from photoface.render.sh import light_preset
 
 MESH_YAWS = (-50.0, 0.0, 50.0)
 """Degrees: the three mesh views."""
-GREY = 0.7
 LABEL_H = 14
 PANEL_LABELS = ("input", "render", "albedo", "shading",
                 *(f"mesh yaw {y:+.0f}" if y else "mesh front" for y in MESH_YAWS))
@@ -55,7 +54,7 @@ FEATHER_MM = 10.0
 
 def mesh_views(face_model, verts: torch.Tensor, size: int, yaws: Sequence[float] = MESH_YAWS) -> np.ndarray:
     """(B, len(yaws), size, size, 3) uint8 grey renders of (B, V, 3) mm shapes, canonical pose."""
-    grey = torch.full_like(verts, GREY)
+    grey = grey_albedo(face_model, verts)
     views = [render_faces(face_model, verts, grey, float(y), size) for y in yaws]
     return np.stack(views, axis=1)
 

@@ -25,6 +25,7 @@ from PIL import Image, ImageDraw
 from photoface.facemodel.model import MorphableModel
 from photoface.pixels import to_uint8
 from photoface.render.framing import key_light, render_framed
+from photoface.render.occlusion import vertex_occlusion
 
 BACKGROUND = 0.16
 GREY = 0.7
@@ -43,6 +44,20 @@ def render_faces(model: MorphableModel, verts: torch.Tensor, albedo: torch.Tenso
     points = model.mean if frame == "mask" else model.mean[model.landmarks68]
     return render_framed(verts, model.faces, albedo, size, yaw_deg, pitch_deg, fill=FILL[frame], fit="model",
                          frame_points=points, light=key_light(), background=BACKGROUND)
+
+
+def occluded(model: MorphableModel, verts: torch.Tensor, albedo: torch.Tensor) -> torch.Tensor:
+    """(B, V, 3) ``albedo`` of (B, V, 3) shapes darkened by each shape's own ambient occlusion
+    (``photoface.render.occlusion``), so that in a picture the cavities (nostrils, mouth corners,
+    eye sockets) read as cavities, not as lit flaps. For model albedos and grey geometry; an albedo
+    read off photos already holds the photo's own shading of its cavities."""
+    occlusion = torch.stack([vertex_occlusion(v, model.faces) for v in verts])
+    return albedo * occlusion[..., None].to(albedo.dtype)
+
+
+def grey_albedo(model: MorphableModel, verts: torch.Tensor) -> torch.Tensor:
+    """(B, V, 3) the albedo of grey geometry views of (B, V, 3) shapes: ``GREY``, ``occluded``."""
+    return occluded(model, verts, torch.full_like(verts, GREY))
 
 
 def _label(img: np.ndarray, text: str) -> np.ndarray:
@@ -66,8 +81,8 @@ def views_image(model: MorphableModel, size: int = 256) -> np.ndarray:
     """Front, three-quarter and side views; top row with albedo, bottom row grey geometry."""
     yaws = [0.0, 35.0, 90.0]
     verts = model.mean.unsqueeze(0).expand(3, -1, -1)
-    albedo = model.tex_mean.unsqueeze(0).expand(3, -1, -1)
-    grey = torch.full_like(albedo, GREY)
+    albedo = occluded(model, verts[:1], model.tex_mean[None]).expand(3, -1, -1)
+    grey = grey_albedo(model, verts[:1]).expand(3, -1, -1)
     top = render_faces(model, verts, albedo, torch.tensor(yaws), size)
     bottom = render_faces(model, verts, grey, torch.tensor(yaws), size)
     return _grid(list(top) + list(bottom), 3)
@@ -77,7 +92,7 @@ def identities_image(model: MorphableModel, n: int = 10, size: int = 160, seed: 
     """``n`` random identities (neutral expression, random albedo), alternating front and 25°."""
     coeffs = model.sample(n, torch.Generator().manual_seed(seed), exp_std=0.0)
     verts = model.shape(coeffs.alpha_id)
-    albedo = model.albedo(coeffs.beta)
+    albedo = occluded(model, verts, model.albedo(coeffs.beta))
     yaws = torch.tensor([0.0 if i % 2 == 0 else 25.0 for i in range(n)])
     return _grid(list(render_faces(model, verts, albedo, yaws, size)), min(n, 5))
 
