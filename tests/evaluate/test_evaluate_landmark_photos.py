@@ -71,6 +71,15 @@ def test_300w_folder_pairs_images_and_pts_below_it(tmp_path):
     assert folder.unpaired == {"unannotated.jpg": "no .pts annotation", "lonely.pts": "no image of the same name"}
 
 
+def test_300w_folder_follows_a_symlinked_subset(tmp_path):
+    (tmp_path / "store" / "lfpw").mkdir(parents=True)
+    _image(tmp_path / "store" / "lfpw" / "a.jpg")
+    write_pts(tmp_path / "store" / "lfpw" / "a.pts", np.full((68, 2), 10.0))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "lfpw").symlink_to(tmp_path / "store" / "lfpw", target_is_directory=True)
+    assert [p.name for p in list_annotated(tmp_path / "data").photos] == ["lfpw/a.jpg"]
+
+
 def test_aflw2000_folder_reads_truth_and_yaw_and_lists_a_missing_mat(tmp_path):
     lm = np.random.default_rng(1).uniform(100, 300, (68, 2))
     for name, yaw in (("image00002", -40.0), ("image00004", 70.0)):

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from photoface.data.prepare.images import visible_files
 from photoface.errors import InputFileError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
@@ -130,8 +131,7 @@ def list_annotated(root: str | Path, pixel_offset: float = 0.5) -> AnnotatedFold
         layout, files, suffix = "aflw2000", flat, ".mat"
     else:
         layout, suffix = "300w", ".pts"
-        files = sorted(p for p in root.rglob("*") if p.is_file() and not any(
-            part.startswith(".") for part in p.relative_to(root).parts))
+        files = visible_files(root)
     images = _images(files)
     notes = {p.with_suffix(""): p for p in files if p.suffix.lower() == suffix}
     if not images:

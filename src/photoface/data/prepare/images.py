@@ -115,9 +115,9 @@ def is_image_name(path: str | Path) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
-def image_files(root: str | Path) -> list[Path]:
-    """Every image file under the folder ``root``, sorted, skipping hidden files and folders (a
-    name starting with "."). Symlinked folders are followed, as a collection assembled from links to
+def visible_files(root: str | Path) -> list[Path]:
+    """Every file under the folder ``root``, sorted, skipping hidden files and folders (a name
+    starting with "."). Symlinked folders are followed, as a collection assembled from links to
     person folders is common (``Path.rglob`` does not follow them before Python 3.13); a link back
     to a folder it is in (a cycle) is not entered. Two links to one folder are two people's folders:
     both are read."""
@@ -127,6 +127,10 @@ def image_files(root: str | Path) -> list[Path]:
         here = Path(folder)
         above = {os.path.realpath(p) for p in [here, *here.parents][:len(here.relative_to(root).parts) + 1]}
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and os.path.realpath(here / d) not in above)
-        found += [Path(folder) / f for f in files if not f.startswith(".") and is_image_name(f)
-                  and (Path(folder) / f).is_file()]
+        found += [here / f for f in files if not f.startswith(".") and (here / f).is_file()]
     return sorted(found)
+
+
+def image_files(root: str | Path) -> list[Path]:
+    """The image files (``is_image_name``) of ``visible_files(root)``."""
+    return [p for p in visible_files(root) if is_image_name(p)]
