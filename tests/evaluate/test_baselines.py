@@ -83,3 +83,25 @@ def test_mean_face_is_the_template_at_the_frontal_pose(model):
     expected = project(model.mean[None, model.landmarks68].double(), frontal_pose(1, 64).double())[0, :, :2]
     assert np.allclose(out.landmarks2d[1], expected.numpy())
     assert np.allclose(out.pose, frontal_pose(3, 64).numpy())
+
+
+@pytest.mark.parametrize("contour, fixed, slides", [("auto", True, False), ("auto", False, True),
+                                                     ("on", True, True), ("off", False, False)])
+def test_collection_fit_reads_the_contour_setting_as_fit_does(model, monkeypatch, contour, fixed, slides):
+    """``--set contour=on`` reaches the benchmark's fit also on synthetic (fixed-vertex) data."""
+    import photoface.fit.person as person
+    from photoface.evaluate.baselines import CollectionFit
+    from photoface.fit.config import FitConfig
+
+    seen = []
+
+    def stop(face_model, batch, cfg, renderer=None, lines=None, **kw):
+        seen.append(lines is not None)
+        raise RuntimeError("enough")
+
+    monkeypatch.setattr(person, "fit_person", stop)
+    method = CollectionFit(model, 32, FitConfig(contour=contour), fixed_landmarks=fixed)
+    lm = project(model.landmarks(model.mean[None]), frontal_pose(1, 32))[..., :2].numpy()
+    with pytest.raises(RuntimeError, match="enough"):
+        method.predict(torch.zeros(1, 3, 32, 32), lm, identities=["a"])
+    assert seen == [slides]

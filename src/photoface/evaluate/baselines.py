@@ -104,7 +104,9 @@ class CollectionFit(_LinearMethod):
     every photo alone instead: what one photo gives, against the whole collection.
 
     :meth:`predict` needs the photos' identities, masks and landmark visibility besides the
-    images and landmarks.
+    images and landmarks. ``fixed_landmarks``: the rows' landmarks are projections of fixed
+    vertices (synthetic photos), so with ``FitConfig.contour = "auto"`` the jaw landmarks stay on
+    their vertices instead of sliding to the silhouette; "on" and "off" override it, as in ``fit``.
     """
 
     needs_collection = True
@@ -133,7 +135,10 @@ class CollectionFit(_LinearMethod):
         for i, ident in enumerate(identities):
             groups.setdefault(i if self.single else ident, []).append(i)
         cfg = self.config
-        lines = None if self.fixed_landmarks or cfg.contour == "off" else contour_lines(self.face_model)
+        # FitConfig.contour as `photoface fit` reads it: "auto" follows the data (fixed landmark
+        # vertices on synthetic photos), "on" and "off" are the user's word
+        on = cfg.contour == "on" or (cfg.contour == "auto" and not self.fixed_landmarks)
+        lines = contour_lines(self.face_model) if on else None
         renderer = Renderer(self.face_model.faces, images.shape[-1])
         k, e = self.face_model.n_id, self.face_model.n_exp
         alpha_id, alpha_exp = np.zeros((n, k)), np.zeros((n, e))
