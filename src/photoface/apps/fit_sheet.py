@@ -2,10 +2,12 @@
 
 Each row is one person, captioned with the person's folder name: for each photo (up to
 ``max_photos``), the photo and the fitted face rendered over it (``NAME_overlay.png`` as ``fit``
-writes it: per-vertex albedo × the photo's fitted SH shading, with the photo's fitted expression
+writes it: the albedo read off the person's other photos × the photo's fitted SH shading, with the
+photo's fitted expression
 and pose, the whole mesh, faded out over its last ``figures.FEATHER_MM`` of open border), cut to a
 square around the face; then the person's ONE shared identity mesh (neutral, ``identity.ply``) in grey
-from three sides, and once more from the front in its fitted albedo under a key light, so the face can be judged without the photo's lighting.
+from three sides (with ambient occlusion), and once more from the front in the albedo read off all
+its photos under a key light, so the face can be judged without the photo's lighting.
 
 Every row goes through ``photoface fit``'s library function (``photoface.apps.fit.fit_photos``,
 MediaPipe detector, its default settings; empty folders, faceless photos and the other faces of
