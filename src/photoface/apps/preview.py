@@ -16,6 +16,7 @@ in photoface.
 from __future__ import annotations
 
 import sys
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -46,18 +47,30 @@ def render_faces(model: MorphableModel, verts: torch.Tensor, albedo: torch.Tenso
                          frame_points=points, light=key_light(), background=BACKGROUND)
 
 
-def occluded(model: MorphableModel, verts: torch.Tensor, albedo: torch.Tensor) -> torch.Tensor:
-    """(B, V, 3) ``albedo`` of (B, V, 3) shapes darkened by each shape's own ambient occlusion
-    (``photoface.render.occlusion``), so that in a picture the cavities (nostrils, mouth corners,
-    eye sockets) read as cavities, not as lit flaps. For model albedos and grey geometry; an albedo
-    read off photos already holds the photo's own shading of its cavities."""
-    occlusion = torch.stack([vertex_occlusion(v, model.faces) for v in verts])
-    return albedo * occlusion[..., None].to(albedo.dtype)
+_OCCLUSION: "weakref.WeakKeyDictionary[MorphableModel, torch.Tensor]" = weakref.WeakKeyDictionary()
+
+
+def model_occlusion(model: MorphableModel) -> torch.Tensor:
+    """(V,) the ambient occlusion of the model's mean shape (``photoface.render.occlusion``),
+    computed once per model object: it costs 20-30 renders of the same mesh
+    (``benchmarks/bench_occlusion.py``, docs/benchmarks.md), too much for every panel of
+    ``reconstruct``. The cavities (nostrils, mouth corners, eye sockets) sit where the mean shape
+    has them in every identity, so one map serves all the model's faces in a picture."""
+    if model not in _OCCLUSION:
+        _OCCLUSION[model] = vertex_occlusion(model.mean, model.faces)
+    return _OCCLUSION[model]
+
+
+def occluded(model: MorphableModel, albedo: torch.Tensor) -> torch.Tensor:
+    """(B, V, 3) ``albedo`` darkened by ``model_occlusion``, so that in a picture the cavities read
+    as cavities, not as lit flaps. For model albedos and grey geometry; an albedo read off photos
+    already holds the photo's own shading of its cavities."""
+    return albedo * model_occlusion(model).to(albedo)[None, :, None]
 
 
 def grey_albedo(model: MorphableModel, verts: torch.Tensor) -> torch.Tensor:
     """(B, V, 3) the albedo of grey geometry views of (B, V, 3) shapes: ``GREY``, ``occluded``."""
-    return occluded(model, verts, torch.full_like(verts, GREY))
+    return occluded(model, torch.full_like(verts, GREY))
 
 
 def _label(img: np.ndarray, text: str) -> np.ndarray:
@@ -81,7 +94,7 @@ def views_image(model: MorphableModel, size: int = 256) -> np.ndarray:
     """Front, three-quarter and side views; top row with albedo, bottom row grey geometry."""
     yaws = [0.0, 35.0, 90.0]
     verts = model.mean.unsqueeze(0).expand(3, -1, -1)
-    albedo = occluded(model, verts[:1], model.tex_mean[None]).expand(3, -1, -1)
+    albedo = occluded(model, model.tex_mean[None]).expand(3, -1, -1)
     grey = grey_albedo(model, verts[:1]).expand(3, -1, -1)
     top = render_faces(model, verts, albedo, torch.tensor(yaws), size)
     bottom = render_faces(model, verts, grey, torch.tensor(yaws), size)
@@ -92,7 +105,7 @@ def identities_image(model: MorphableModel, n: int = 10, size: int = 160, seed: 
     """``n`` random identities (neutral expression, random albedo), alternating front and 25°."""
     coeffs = model.sample(n, torch.Generator().manual_seed(seed), exp_std=0.0)
     verts = model.shape(coeffs.alpha_id)
-    albedo = occluded(model, verts, model.albedo(coeffs.beta))
+    albedo = occluded(model, model.albedo(coeffs.beta))
     yaws = torch.tensor([0.0 if i % 2 == 0 else 25.0 for i in range(n)])
     return _grid(list(render_faces(model, verts, albedo, yaws, size)), min(n, 5))
 
