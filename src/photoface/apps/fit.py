@@ -67,7 +67,7 @@ from photoface.facemodel.export import write_mesh
 from photoface.fit.collection import fit_collection, person_rows
 from photoface.fit.config import FitConfig, apply_overrides
 from photoface.fit.labels import LabelWriter
-from photoface.fit.texture import fuse_config, leave_one_out, vertex_samples
+from photoface.fit.texture import fuse, leave_one_out, vertex_samples
 from photoface.jsonfile import write_json
 
 REPORT_FILE = "fit_report.tsv"
@@ -151,16 +151,15 @@ def photo_record(row, name: str, codes: dict, i: int, fit, model_name: str) -> d
     return rec
 
 
-def person_albedo(face_model, fit, load_input: Callable[[int], FaceInput], size: int,
+def person_albedo(face_model, fit, decoded, load_input: Callable[[int], FaceInput], size: int,
                   cfg: FitConfig) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """The (V, 3) albedo written on the person's meshes, and per photo the one its overlay is drawn
     with: read off the photos (``FitConfig.texture = "photos"``, ``photoface.fit.texture``; each
     overlay with the albedo of the OTHER photos when there are several) or the fitted model albedo
     ("model"). ``load_input(i)`` gives photo i; photos are read one at a time, so memory stays at
-    one photo beside the fit."""
-    prior = fit.params.albedo()[0]
-    with torch.no_grad():
-        d = fit.params.decode()
+    one photo beside the fit (and each photo is decoded again for its overlay). ``decoded``: the
+    fit's ``params.decode()``."""
+    prior, d = fit.params.albedo()[0], decoded
     n = d.shape.shape[0]
     if cfg.texture == "model":
         return prior, [prior] * n
@@ -170,12 +169,11 @@ def person_albedo(face_model, fit, load_input: Callable[[int], FaceInput], size:
         image, valid = load_input(i).sharp_crop(cfg.texture_scale, pad)
         albedo, weight = vertex_samples(d.shape[i:i + 1], d.pose[i:i + 1], d.light[i:i + 1],
                                         image[None].to(d.shape.device), valid[None].to(d.shape.device),
-                                        face_model.faces, cfg.texture_scale, pad, cfg.texture_depth_tolerance_mm,
-                                        cfg.texture_min_shading)
+                                        face_model.faces, cfg.texture_scale, pad, cfg)
         estimates.append(albedo)
         weights.append(weight)
     albedo, weight = torch.cat(estimates), torch.cat(weights)
-    whole = fuse_config(albedo, weight, face_model.mirror, prior, cfg).albedo
+    whole = fuse(albedo, weight, face_model.mirror, prior, cfg).albedo
     if n == 1:
         return whole, [whole]
     return whole, leave_one_out(albedo, weight, face_model.mirror, prior, cfg)
@@ -192,7 +190,7 @@ def write_person(ds: PreparedDataset, face_model, model_name: str, rows, fit, fo
         d = fit.params.decode()
     names = unique_names([Path(r.source or r.image) for r in rows])
     neutral = fit.params.neutral_shape()[0].cpu().numpy()
-    albedo_t, overlay_albedo = person_albedo(face_model, fit, lambda i: _face_input(ds, rows[i], names[i]),
+    albedo_t, overlay_albedo = person_albedo(face_model, fit, d, lambda i: _face_input(ds, rows[i], names[i]),
                                              ds.meta.image_size, cfg)
     albedo = albedo_t.cpu().numpy()
     identity = ViewMesh("identity (neutral)", neutral, albedo, key=folder.name)

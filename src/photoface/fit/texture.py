@@ -28,8 +28,8 @@ decoder with skips, with the collection's extra views fused:
 The photos are read at k × the crops' resolution with a margin around them (``images`` of side
 k·S + 2·pad, crop px (x, y) at image px (k·x + pad, k·y + pad), the layout of
 ``apps.figures.render_hires``), so the mesh beyond the crop (a high forehead) is read too, and a
-dense mesh (``builtin:paper``: 1.5 mm edges, finer than the 1.8 mm of a 128² crop's pixel) gets
-detail finer than the fit's crops; ``builtin:demo`` (4 mm edges) gets its footprint's mean either way.
+mesh whose edges project smaller than the crops' pixels (``builtin:paper``) gets detail finer
+than the fit saw; a coarser one gets its footprint's mean either way.
 
 An overlay drawn with the albedo read off the same photo would copy that photo back onto itself
 wherever the mesh lands; ``leave_one_out`` gives each photo of a collection the albedo of the
@@ -51,8 +51,8 @@ from photoface.render.renderer import Renderer
 from photoface.render.sh import default_light, sh_shading
 
 ROBUST_STEPS = 3
-"""Cauchy reweightings after the median start (the estimate moves < 1e-3 after the third on the
-tests' occluded photos)."""
+"""Cauchy reweightings after the median start (a fourth moves no colour by 1e-3 on the occluded
+photos of tests/fit/test_fit_texture.py)."""
 
 
 @dataclass
@@ -77,9 +77,9 @@ def _blur_to_footprint(image, screen, faces):
 
 
 @torch.no_grad()
-def vertex_samples(shape, pose, light, images, valid, faces, scale: float, pad: float, depth_tolerance_mm: float,
-                   min_shading: float):
-    """Per-photo albedo estimates of every vertex and their weights (module docstring, steps 1-2).
+def vertex_samples(shape, pose, light, images, valid, faces, scale: float, pad: float, cfg: FitConfig):
+    """Per-photo albedo estimates of every vertex and their weights (module docstring, steps 1-2),
+    with ``cfg``'s ``texture_depth_tolerance_mm`` and ``texture_min_shading``.
 
     Args:
         shape: (B, V, 3) mm, model space. pose: (B, 6) physical pose in CROP px.
@@ -108,7 +108,7 @@ def vertex_samples(shape, pose, light, images, valid, faces, scale: float, pad: 
     row = y.long().clamp(0, h - 1)
     at = (torch.arange(b, device=shape.device)[:, None], row, col)
     covered, surface = frags.tri_id[at] >= 0, frags.depth[at]  # z_screen of the visible surface there
-    tolerance = depth_tolerance_mm * pose[:, 3:4]  # mm → px
+    tolerance = cfg.texture_depth_tolerance_mm * pose[:, 3:4]  # mm → px
     facing = normals[..., 2].clamp_min(0.0)
     # an uncovered pixel has nothing in front: a vertex on the silhouette, seen
     seen = inside & (~covered | (screen[..., 2] >= surface - tolerance)) & (facing > 0)
@@ -120,8 +120,8 @@ def vertex_samples(shape, pose, light, images, valid, faces, scale: float, pad: 
                                                align_corners=False)[:, 0, :, 0] > 0.999  # no black beyond the photo
     total = default_light(torch.float64, shape.device) + light.double()
     irradiance = sh_shading(normals, total[:, None, :])  # (B, V, 3)
-    lit = irradiance.min(-1).values >= min_shading
-    albedo = colour / irradiance.clamp_min(min_shading)
+    lit = irradiance.min(-1).values >= cfg.texture_min_shading
+    albedo = colour / irradiance.clamp_min(cfg.texture_min_shading)
     weight = torch.where(seen & lit & in_photo, facing ** 2, torch.zeros_like(facing))
     return albedo, weight
 
@@ -151,29 +151,23 @@ def robust_mean(values, weight, scale: float, steps: int = ROBUST_STEPS):
 
 
 @torch.no_grad()
-def fuse(albedo, weight, mirror, prior, outlier_scale: float, mirror_weight: float,
-         prior_weight: float) -> PhotoTexture:
-    """Per-photo estimates → one albedo (module docstring, steps 3-4).
+def fuse(albedo, weight, mirror, prior, cfg: FitConfig) -> PhotoTexture:
+    """Per-photo estimates → one albedo (module docstring, steps 3-4), with ``cfg``'s
+    ``texture_outlier_scale``, ``texture_mirror_weight`` and ``texture_prior_weight``.
 
     Args:
         albedo: (B, V, 3) estimates; weight: (B, V) ≥ 0. mirror: (V,) the left/right partner map.
-        prior: (V, 3) the fitted model albedo. The rest: ``FitConfig.texture_*``.
+        prior: (V, 3) the fitted model albedo.
     """
     # the reweighting chooses among the photos; how much the vertex was seen stays the views' weight
-    mean, seen = robust_mean(albedo, weight, outlier_scale), weight.sum(0)
+    mean, seen = robust_mean(albedo, weight, cfg.texture_outlier_scale), weight.sum(0)
     mirror = torch.as_tensor(mirror).long().to(albedo.device)
     # the partner fills only what falls short of one view, so a well-seen face keeps its asymmetries
-    w_mirror = mirror_weight * (seen[mirror].clamp_max(1.0) - seen).clamp_min(0.0)
-    w_total = seen + w_mirror + prior_weight
-    prior = prior.to(albedo)
-    fused = (seen[:, None] * mean + w_mirror[:, None] * mean[mirror] + prior_weight * prior) / w_total[:, None]
+    w_mirror = cfg.texture_mirror_weight * (seen[mirror].clamp_max(1.0) - seen).clamp_min(0.0)
+    w_prior = cfg.texture_prior_weight
+    fused = (seen[:, None] * mean + w_mirror[:, None] * mean[mirror] + w_prior * prior.to(albedo)) \
+        / (seen + w_mirror + w_prior)[:, None]
     return PhotoTexture(fused.clamp(0.0, 1.0).float(), seen.float())
-
-
-def fuse_config(albedo, weight, mirror, prior, cfg: FitConfig) -> PhotoTexture:
-    """``fuse`` with ``cfg``'s ``texture_*`` fields."""
-    return fuse(albedo, weight, mirror, prior, cfg.texture_outlier_scale, cfg.texture_mirror_weight,
-                cfg.texture_prior_weight)
 
 
 def leave_one_out(albedo, weight, mirror, prior, cfg: FitConfig) -> list[torch.Tensor]:
@@ -187,21 +181,6 @@ def leave_one_out(albedo, weight, mirror, prior, cfg: FitConfig) -> list[torch.T
     out = []
     for i in range(b):
         keep[i] = False
-        out.append(fuse_config(albedo[keep], weight[keep], mirror, prior, cfg).albedo)
+        out.append(fuse(albedo[keep], weight[keep], mirror, prior, cfg).albedo)
         keep[i] = True
     return out
-
-
-def photo_texture(shape, pose, light, images, valid, faces, mirror, prior, scale: float, pad: float,
-                  cfg: FitConfig) -> PhotoTexture:
-    """One person's albedo from B photos (module docstring), with ``cfg``'s ``texture_*`` fields.
-
-    Args:
-        shape: (B, V, 3) mm, the fitted shapes (with each photo's expression). pose: (B, 6)
-            physical, crop px. light: (B, 27). images: (B, 3, H, H) in [0, 1], crop px (x, y) at
-            image px (scale·x + pad, scale·y + pad); valid: (B, 1, H, H), 1 on photo pixels.
-        faces: (F, 3). mirror: (V,) left/right map. prior: (V, 3) the fitted model albedo.
-    """
-    albedo, weight = vertex_samples(shape, pose, light, images, valid, faces, scale, pad,
-                                    cfg.texture_depth_tolerance_mm, cfg.texture_min_shading)
-    return fuse_config(albedo, weight, mirror, prior, cfg)
