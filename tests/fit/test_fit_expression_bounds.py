@@ -63,3 +63,20 @@ def test_render_fit_projection_honours_the_bounds():
     q = LinearParametrisation(model, 64, np.zeros(model.n_id), start, pose, lr)
     q.project_()
     assert (q.alpha_exp == -1.5).all()
+
+
+def test_the_per_photo_landmark_solve_honours_the_bounds():
+    from photoface.fit.collection import make_batch
+    from photoface.fit.config import FitConfig
+    from photoface.fit.single import landmark_coefficients
+
+    model = tiny_face_model(seed=1)
+    jaw = jaw_like(model, JAW)
+    lm, pose = _closed_past_neutral(model)
+    cfg = FitConfig(id_prior=1e-6, exp_prior=1e-6)
+    batch = make_batch(torch.zeros(len(lm), 3, 8, 8), torch.ones(len(lm), 1, 8, 8), lm, None, cfg)
+    vertices = jaw.landmarks68[None].expand(len(lm), -1)
+    _, free = landmark_coefficients(model, torch.as_tensor(pose), vertices, batch, cfg)
+    assert (free[:, JAW] < -1.0).all()  # the landmarks ask for a jaw closed past neutral
+    _, bounded = landmark_coefficients(jaw, torch.as_tensor(pose), vertices, batch, cfg)
+    assert (bounded[:, JAW] >= 0).all()

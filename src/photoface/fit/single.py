@@ -33,6 +33,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from photoface.facemodel.model import clamp_to_bounds
 from photoface.fit.config import FitConfig
 from photoface.fit.objective import PhotoBatch, projected_landmarks
 from photoface.fit.parametrisation import LinearParametrisation
@@ -79,7 +80,8 @@ def landmark_coefficients(face_model, pose: torch.Tensor, vertices: torch.Tensor
                           cfg: FitConfig) -> tuple[torch.Tensor, torch.Tensor]:
     """Per photo, the MAP identity (B, K) and expression (B, L) of its own landmarks (module
     docstring, step 1) under ``cfg.id_prior`` and ``cfg.exp_prior``, given (B, 6) physical poses
-    and the (B, N) vertices of the batch's N points; float64 solve. Blendshape weights are clamped to [0, 1] afterwards."""
+    and the (B, N) vertices of the batch's N points; float64 solve. The expression is clamped to the
+    model's ``exp_bounds`` afterwards (blendshape weights in [0, 1], FLAME's jaw opening ≥ 0)."""
     k = face_model.n_id
     basis = torch.cat([face_model.id_basis, face_model.exp_basis]).double()  # (K + L, V, 3)
     pose = pose.double()
@@ -97,9 +99,7 @@ def landmark_coefficients(face_model, pose: torch.Tensor, vertices: torch.Tensor
     rhs = torch.einsum("bnx,bx,bx->bn", jac, w, target)
     coeffs = torch.linalg.solve(lhs, rhs).float()
     alpha_id, alpha_exp = coeffs[:, :k], coeffs[:, k:]
-    if face_model.exp_kind == "blendshape":
-        alpha_exp = alpha_exp.clamp(0.0, 1.0)
-    return alpha_id, alpha_exp
+    return alpha_id, clamp_to_bounds(alpha_exp, face_model.exp_bounds)
 
 
 def fit_photo_identities(face_model, batch: PhotoBatch, joint: PersonFit, cfg: FitConfig | None = None, *,
