@@ -1,13 +1,18 @@
 """Overlays on the user's photo: the render reaches past the crop and fades out at the mesh border."""
 
-from types import SimpleNamespace
-
 import numpy as np
 import torch
 
 from photoface.apps import figures
 from photoface.apps.inputs import FaceInput
 from support.flat_grid import grid
+
+
+class _Mesh:
+    """What an overlay needs of a face model: its triangles and mean shape (the border's feather)."""
+
+    def __init__(self, faces, mean):
+        self.faces, self.mean = faces, mean
 
 S = 32  # crop px
 MM = 80.0  # side of the flat square "face", 1 mm between vertices
@@ -18,7 +23,7 @@ def _overlay():
     """Overlay of a flat square facing the camera, white-ish, on a black 200² photo; its top
     border is 16 photo px (20 mm) above the crop's top edge at photo y = 80."""
     verts, faces = grid(81, MM)
-    model = SimpleNamespace(faces=torch.as_tensor(faces))
+    model = _Mesh(torch.as_tensor(faces), torch.as_tensor(verts, dtype=torch.float32))
     face = FaceInput(path=None, name="x", crop=torch.zeros(3, S, S), photo=np.zeros((200, 200, 3), np.uint8),
                      photo_scale=1.0, crop_transform=np.array([[0.5, 0.0, -25.0], [0.0, 0.5, -40.0]]))
     v = torch.as_tensor(verts, dtype=torch.float32)[None]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from photoface.apps.verify import collection_code, read_threshold, verify
+from photoface.apps.verify import collection_code, read_calibrations, verify
 from photoface.errors import InputFileError, PhotofaceError
 from photoface.run.inference import load_trained, read_calibration
 
@@ -43,7 +43,7 @@ def test_calibrated_threshold_comes_from_the_run_folder(tiny_run, trained, tmp_p
     (tmp_path / "verification.json").write_text("{}")
     trained_copy.calibration, trained_copy.calibration_source = read_calibration(tmp_path, {})
     with pytest.raises(InputFileError, match="verification.json"):
-        read_threshold(trained_copy)
+        read_calibrations(trained_copy)
     (tmp_path / "verification.json").write_text("{torn")
     with pytest.raises(InputFileError, match="verification.json"):
         read_calibration(tmp_path, {})

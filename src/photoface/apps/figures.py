@@ -25,6 +25,7 @@ are not the border (a cheek turned away) keep their hard edge: there the face do
 
 from __future__ import annotations
 
+import weakref
 from typing import Sequence
 
 import numpy as np
@@ -151,20 +152,27 @@ def render_hires(face_model, size: int, verts, albedo, pose, light, scale: int, 
     pose[:, 4:] = pose[:, 4:] + pad
     renderer = Renderer(face_model.faces, size * scale + 2 * pad).to(verts.device)
     r = renderer.render(verts, albedo, pose, light)
-    feather = border_alpha(verts, face_model.faces)
+    feather = border_alpha(face_model).to(verts)[None].expand(len(verts), -1, -1)
     alpha = interpolate(feather, renderer.faces, r.fragments, dense=True).permute(0, 3, 1, 2)
     return r.image.clamp(0.0, 1.0), (r.mask * alpha).clamp(0.0, 1.0)
 
 
-def border_alpha(verts: torch.Tensor, faces, feather_mm: float = FEATHER_MM) -> torch.Tensor:
-    """(B, V, 1) per-vertex opacity: 0 on the mesh's open border, rising smoothly (smoothstep of
-    the distance along the surface, ``photoface.mesh.border``) to 1 at ``feather_mm`` mm inside."""
-    tri = torch.as_tensor(faces).cpu().numpy()
-    out = []
-    for v in verts.detach().cpu().double().numpy():
-        t = np.clip(border_distance(v, tri) / feather_mm, 0.0, 1.0)
-        out.append(t * t * (3.0 - 2.0 * t))
-    return torch.as_tensor(np.stack(out)[..., None], dtype=verts.dtype, device=verts.device)
+_FEATHER: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def border_alpha(face_model, feather_mm: float = FEATHER_MM) -> torch.Tensor:
+    """(V, 1) per-vertex opacity: 0 on the mesh's open border, rising smoothly (smoothstep of the
+    distance along the surface of the model's mean shape, ``photoface.mesh.border``) to 1 at
+    ``feather_mm`` mm inside. Computed once per face model object (a Dijkstra over the mesh,
+    every overlay of ``fit`` and ``reconstruct`` needs it); a face's own shape moves the border by
+    far less than the feather's width."""
+    key = (float(feather_mm),)
+    cached = _FEATHER.setdefault(face_model, {})
+    if key not in cached:
+        v = face_model.mean.detach().cpu().double().numpy()
+        t = np.clip(border_distance(v, face_model.faces.cpu().numpy()) / feather_mm, 0.0, 1.0)
+        cached[key] = torch.as_tensor((t * t * (3.0 - 2.0 * t))[:, None], dtype=torch.float32)
+    return cached[key]
 
 
 def overlay_scale(face) -> int:

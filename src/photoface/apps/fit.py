@@ -63,7 +63,7 @@ from photoface.atomic import write_atomic
 from photoface.data.format import PreparedDataset
 from photoface.data.prepare.align import apply_transform, invert_transform
 from photoface.errors import InputFileError, PhotofaceError
-from photoface.facemodel.export import write_mesh
+from photoface.facemodel.export import FORMATS, write_mesh
 from photoface.fit.collection import fit_collection, person_rows
 from photoface.fit.config import FitConfig, apply_overrides
 from photoface.fit.labels import LabelWriter
@@ -72,7 +72,6 @@ from photoface.jsonfile import write_json
 
 REPORT_FILE = "fit_report.tsv"
 LABELS_DIR = "labels"
-MESH_SUFFIXES = (".obj", ".ply", ".glb")
 
 
 def _stderr(message: str) -> None:
@@ -138,7 +137,7 @@ def photo_record(row, name: str, codes: dict, i: int, fit, model_name: str) -> d
         "residuals": {"landmark_rms_px": float(fit.rms_px[i]), "landmark_nme": float(fit.nme[i]),
                       "photometric_mse": None if not np.isfinite(fit.photo_error[i]) else float(fit.photo_error[i])},
         "failure": fit.failures.get(i),
-        "mesh": {"obj": f"{name}.obj", "ply": f"{name}.ply", "glb": f"{name}.glb",
+        "mesh": {**{suffix[1:]: f"{name}{suffix}" for suffix in FORMATS},
                  "units": "millimetres, face-model canonical frame and pose; colours = albedo"},
     }
     if "beta" in codes:
@@ -197,7 +196,7 @@ def write_person(ds: PreparedDataset, face_model, model_name: str, rows, fit, fo
     written = []
     for i, (row, name) in enumerate(zip(rows, names)):
         verts = d.shape[i].cpu().numpy()
-        for suffix in MESH_SUFFIXES:
+        for suffix in FORMATS:
             write_mesh(folder / f"{name}{suffix}", verts, tri, albedo)
         face = _face_input(ds, row, name)
         over = figures.photo_overlay(face, face_model, ds.meta.image_size, d.shape[i:i + 1], overlay_albedo[i][None],
@@ -212,7 +211,7 @@ def write_person(ds: PreparedDataset, face_model, model_name: str, rows, fit, fo
             photo, over_window = face_window(face, over)
             view.add(ViewFace(name, folder.name, photo, over_window,
                               [ViewMesh("this photo", verts, albedo, error), identity], codes_view(record)))
-    for suffix in MESH_SUFFIXES:
+    for suffix in FORMATS:
         write_mesh(folder / f"identity{suffix}", neutral, tri, albedo)
     person = {"identity": rows[0].identity, "face_model": model_name,
               "identity_vector": _r(fit.params.identity_vector()),

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -148,9 +147,10 @@ def write_photos_sheet(photos: str | Path, path: str | Path, model: str = "built
     with tempfile.TemporaryDirectory() as tmp:
         photos, tmp = Path(photos), Path(tmp)
         if max_people is not None and photos.is_dir() and not (photos / META_FILE).is_file():
-            # fit only the people shown: a copy of the first person folders
+            # fit only the people shown: links to the first person folders (prepare follows them)
+            (tmp / "photos").mkdir()
             for folder in sorted(d for d in photos.iterdir() if d.is_dir() and not d.name.startswith("."))[:max_people]:
-                shutil.copytree(folder, tmp / "photos" / folder.name)
+                (tmp / "photos" / folder.name).symlink_to(folder.resolve(), target_is_directory=True)
             photos = tmp / "photos"
         rows = fitted_rows(photos, tmp / "fit", model, max_people, max_photos, overrides, progress)
     return write_rows(rows, path)

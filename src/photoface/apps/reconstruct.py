@@ -52,7 +52,7 @@ from photoface.apps.inputs import (
 )
 from photoface.apps.viewer import VIEW_FILE, ViewBuilder, ViewFace, ViewMesh, codes_view, face_window, vertex_error
 from photoface.data.prepare.align import apply_transform, invert_transform
-from photoface.facemodel.export import write_mesh
+from photoface.facemodel.export import FORMATS, write_mesh
 from photoface.jsonfile import write_json
 
 
@@ -97,7 +97,7 @@ def codes_record(trained, face: FaceInput, out, i: int) -> dict:
         "crop_transform": None if face.crop_transform is None else _rounded(face.crop_transform),
         "landmarks_crop_px": _rounded(lm, 3),
         "landmarks_photo_px": photo_lm,
-        "mesh": {"obj": f"{face.name}.obj", "ply": f"{face.name}.ply", "glb": f"{face.name}.glb",
+        "mesh": {**{suffix[1:]: f"{face.name}{suffix}" for suffix in FORMATS},
                  "vertices": int(out.shape.shape[1]),
                  "units": "millimetres, face-model canonical frame and pose; colours = albedo"},
     }
@@ -137,9 +137,8 @@ def write_outputs(trained, faces: list[FaceInput], crops: torch.Tensor, out, out
     for i, face in enumerate(faces):
         verts = out.shape[i].cpu().numpy()
         colours = albedo_v[i].cpu().numpy()
-        write_mesh(out_dir / f"{face.name}.obj", verts, tri, colours)
-        write_mesh(out_dir / f"{face.name}.ply", verts, tri, colours)
-        write_mesh(out_dir / f"{face.name}.glb", verts, tri, colours)
+        for suffix in FORMATS:
+            write_mesh(out_dir / f"{face.name}{suffix}", verts, tri, colours)
         over = figures.photo_overlay(face, trained.face_model, trained.image_size, out.shape[i:i + 1],
                                      albedo_v[i:i + 1], out.pose[i:i + 1], out.light[i:i + 1])
         Image.fromarray(over).save(out_dir / f"{face.name}_overlay.png")

@@ -36,7 +36,7 @@ from photoface.apps.inputs import FaceInput, Skipped, collect_images, load_faces
 from photoface.apps.reconstruct import pose_dict
 from photoface.apps.viewer import VIEW_FILE, ViewFace, ViewMesh, write_view
 from photoface.errors import PhotofaceError
-from photoface.facemodel.export import write_mesh
+from photoface.facemodel.export import FORMATS, write_mesh
 from photoface.pixels import to_uint8
 
 
@@ -151,7 +151,7 @@ def transfer(
     colours = res["albedo"].cpu().numpy()
     if meshes:
         for t, shape in zip(tgts, res["shapes"]):
-            for suffix in (".obj", ".ply", ".glb"):
+            for suffix in FORMATS:
                 written.append(write_mesh(out_dir / f"{src.name}_to_{t.name}{suffix}", shape.cpu().numpy(), tri,
                                           colours))
     view = write_view(out_dir / VIEW_FILE, view_faces(src, tgts, res), tri,

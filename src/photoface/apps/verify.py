@@ -128,15 +128,6 @@ def read_calibrations(trained) -> list[Calibration]:
     return found
 
 
-def read_threshold(trained) -> tuple[float, str] | None:
-    """(threshold, source) of a loaded run's evaluation calibration (``RUN/verification.json`` or
-    the one embedded in an exported model), or None when there is none."""
-    data = trained.calibration
-    if data is None:
-        return None
-    return _threshold(data, trained.calibration_source or trained.checkpoint)
-
-
 def _threshold(data: dict, where) -> tuple[float, str]:
     try:
         thr = float(data["threshold"])
@@ -178,7 +169,7 @@ def calibrate(trained, person_folders: str | Path, detector: str = DEFAULT_DETEC
         raise PhotofaceError(f"{person_folders}: calibration needs at least two people and one person with two or "
                              f"more photos with a face (found {len(ids)} photos of {len(set(ids))} people)")
     path = photo_calibration_path(trained)
-    write_json(path, {
+    record = {
         "threshold": summary["threshold"], "metric": "cosine", "eer": summary["eer"],
         "far_at_threshold": summary["far_at_threshold"], "tar_at_threshold": summary["tar_at_threshold"],
         "tar_at_far": summary["tar_at_far"], "threshold_rule": "maximises TAR - FAR (balanced accuracy) over all pairs",
@@ -186,8 +177,9 @@ def calibrate(trained, person_folders: str | Path, detector: str = DEFAULT_DETEC
                          f"({Path(person_folders).resolve()})",
         "checkpoint": str(Path(trained.checkpoint).resolve()), "step": trained.step,
         "domain": {"kind": PHOTOS, "detector": detector},
-    })
-    return _calibration(json.loads(path.read_text(encoding="utf-8")), path)
+    }
+    write_json(path, record)
+    return _calibration(record, path)
 
 
 def _side(path, trained, aligned, detector, log) -> tuple[np.ndarray, int]:
