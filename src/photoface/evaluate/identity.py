@@ -62,26 +62,20 @@ def shape_distances(meshes: np.ndarray, identities: Sequence[str]) -> dict:
 
 
 def fit_vectors(ds, face_model, cfg, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Each photo's own identity (``fit_singles`` after its person's joint fit): (N, K) identity
-    coefficients, (N, V, 3) mm identity meshes."""
+    """Each photo's own identity (``fit_singles`` after its person's joint fit), exactly as
+    ``photoface fit`` makes it (``fit.collection.fit_collection``): (N, K) identity coefficients,
+    (N, V, 3) mm identity meshes."""
+    from dataclasses import replace
+
     from tqdm import tqdm
 
-    from photoface.fit.collection import fit_points_for, fit_singles, load_person, person_rows
-    from photoface.fit.detector_start import detector_start
-    from photoface.fit.person import fit_person
-    from photoface.render.renderer import Renderer
+    from photoface.fit.collection import fit_collection
 
-    points = fit_points_for(face_model, cfg, ds, any(r.points is not None for r in ds.rows))
-    renderer = Renderer(face_model.faces, ds.meta.image_size)
     order = {id(r): i for i, r in enumerate(ds.rows)}
     vectors, meshes = [None] * len(ds), [None] * len(ds)
     with tqdm(total=len(ds), desc="fit each photo", unit="photo", disable=not progress) as bar:
-        for _, rows in person_rows(ds):
-            batch = load_person(ds, rows, cfg, fit_points=points)
-            if cfg.detector_start:
-                batch.detector_start = detector_start(face_model, rows)
-            joint = fit_person(face_model, batch, cfg, renderer=renderer, points=points)
-            for row, single in zip(rows, fit_singles(face_model, batch, joint, cfg, renderer, points)):
+        for _, rows, joint in fit_collection(ds, face_model, replace(cfg, single_photo_fits=True)):
+            for row, single in zip(rows, joint.singles):
                 vectors[order[id(row)]] = single.params.identity_vector()
                 meshes[order[id(row)]] = single.params.neutral_shape()[0].cpu().numpy()
                 bar.update(1)
