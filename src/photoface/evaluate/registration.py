@@ -27,14 +27,13 @@ ICP, similarity ICP; ``photoface.evaluate.protocol``). Then, ``iterations`` time
 The result is the iterate (the mean included) with the lowest symmetric error: the floor is the
 best the identity space does under the protocol, and any iterate is an upper bound of it.
 Re-aligning from the landmarks each round, not carrying the previous similarity along, matters:
-carried along, the similarity's scale and the model's size modes drifted together on some
-ICT-FaceKit faces (scale 1.12 → 1.15 over 8 rounds while the protocol's own alignment of the
-same shape stayed at 1.01), and the floor of those faces rose from 2.1 to 2.3–2.5 mm; re-aligned,
-the same faces reached 1.41 and 1.42 mm.
+carried along, the similarity's scale and the model's size modes can drift together (a larger
+face scaled down), a registration the protocol itself would never align that way (an earlier
+version did this on some ICT-FaceKit faces; docs/evaluation.md, "Against the issue's numbers").
 
-λ = 1e-2 by default, as in issue 20: on 20 ICT-FaceKit faces the built-in demo model's fits
-reached |c| ≤ 4.2 (floor 1.40 mm); at λ = 1e-3, |c| up to 8.2 (floor 1.21 mm), faces the model
-itself would essentially never draw. The maximum |c| is reported so a reader sees when the fit
+λ = 1e-2 by default, as in issue 20 (docs/evaluation.md has the floor and the largest |c| at
+1e-2 and 1e-3, with the commands: at 1e-3 the fits reach faces the model itself would
+essentially never draw). The maximum |c| is reported so a reader sees when the fit
 left the face space.
 """
 
@@ -119,12 +118,12 @@ def register_identity(
         target_verts: (Vt, 3) mm; target_faces: (Ft, 3); target_landmarks: (68, 3) mm, the
             target's 68 landmarks (row 30, the nose tip, is the crop centre).
         ridge: λ of the module docstring (mm² per squared standard deviation).
-        iterations: correspondence / ridge / alignment rounds (on two ICT-FaceKit faces the symmetric
-            error after 5 rounds was within 0.01 mm of that after 8).
+        iterations: correspondence / ridge / alignment rounds (``Registration.scores`` records the
+            error after each, so whether more rounds would help can be read off a result).
         crop_radius: mm around the target's nose tip.
         icp_iterations: iteration limit of each ICP; icp_points: the fixed random subset of the
-            cropped target's vertices the ICPs use (2,000 of ICT-FaceKit's ~5,400 changed the
-            floor by at most 0.02 mm on 4 faces and halved the time; the final score uses all).
+            cropped target's vertices the ICPs use (a subset speeds the rounds; the final score
+            uses all).
     """
     mean = np.asarray(mean, np.float64)
     basis = np.asarray(id_basis, np.float64)
@@ -145,33 +144,35 @@ def register_identity(
                     max_points=icp_points).transform
         return t
 
-    def symmetric(verts: np.ndarray, transform: Similarity) -> float:
+    def measure(verts: np.ndarray, transform: Similarity):
         """The protocol's symmetric error (mm) of a shape at an alignment, from the first candidate
-        triangles (``certify=False``: an upper bound, exact on these meshes in our checks, and a
-        fifth of the benchmark's time when certified); the final score is the protocol's, exact."""
+        triangles (``certify=False``: an upper bound, exact on these meshes in our checks; the final
+        score is the protocol's, exact), and the closest points both ways that it found, which the
+        next round's correspondences are: (score, (world, inside, q1, tri1, q2, tri2)), or
+        (inf, None) when no vertex of the shape lies in the crop."""
         world = transform.apply(verts)
-        inside = np.linalg.norm(world - nose, axis=1) <= crop_radius
-        if not inside.any():
-            return np.inf
-        to_pred = TriangleMeshDistance(world, faces).query(crop_v, certify=False)[0].mean()
-        return 0.5 * (to_pred + target.query(world[inside], certify=False)[0].mean())
+        inside = np.flatnonzero(np.linalg.norm(world - nose, axis=1) <= crop_radius)
+        if not len(inside):
+            return np.inf, None
+        d1, q1, tri1 = target.query(world[inside], certify=False)  # model vertex → target surface
+        d2, q2, tri2 = TriangleMeshDistance(world, faces).query(crop_v, certify=False)  # target → model
+        return 0.5 * (d2.mean() + d1.mean()), (world, inside, q1, tri1, q2, tri2)
 
     flat = basis.reshape(k, -1).T  # (3V, K)
     alpha = np.zeros(k)
     verts = mean.copy()
     transform = protocol_alignment(verts)
-    best = (symmetric(verts, transform), alpha, verts, transform)
-    energies, scores = [], [best[0]]
+    score, found = measure(verts, transform)
+    best = (score, alpha, verts, transform)
+    energies, scores = [], [score]
     for _ in range(iterations):
+        if found is None:
+            break
+        world, inside, q, tri1, q2, tri2 = found
         to_model = transform.inverse()
-        world = transform.apply(verts)
-        inside = np.flatnonzero(np.linalg.norm(world - nose, axis=1) <= crop_radius)
-        # model vertex → target surface
-        _, q, tri1 = target.query(world[inside], certify=False)
         a1 = basis[:, inside].transpose(1, 2, 0)  # (N1, 3, K)
         b1 = to_model.apply(q) - mean[inside]
         # target vertex → model surface (barycentric in the model's triangles)
-        _, q2, tri2 = TriangleMeshDistance(world, faces).query(crop_v, certify=False)
         corners = faces[tri2]  # (N2, 3)
         w = barycentric(q2, world[corners])
         a2 = np.einsum("nc,kncd->ndk", w, basis[:, corners])
@@ -190,7 +191,8 @@ def register_identity(
                               + ridge * alpha @ alpha))
         verts = mean + (flat @ alpha).reshape(-1, 3)
         transform = protocol_alignment(verts)
-        scores.append(symmetric(verts, transform))
+        score, found = measure(verts, transform)
+        scores.append(score)
         if scores[-1] < best[0]:
             best = (scores[-1], alpha, verts, transform)
     _, alpha, verts, transform = best
