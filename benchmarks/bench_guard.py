@@ -76,7 +76,9 @@ def main() -> None:
         print(f"{r['run']:<12} {r['step']:>5} {r['stage']:>5} {r['test_eer']:>9.3f} {r['test_shape_mm']:>8.3f} {val} "
               f"{marks}")
     if args.out:
-        args.out.write_text(json.dumps(rows, indent=1) + "\n")
+        from photoface.jsonfile import write_json
+
+        write_json(args.out, rows)
 
 
 if __name__ == "__main__":
