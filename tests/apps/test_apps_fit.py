@@ -184,7 +184,7 @@ def test_empty_folders_faceless_photos_and_other_faces_are_named_on_screen_and_i
     faces = {"a.png": [crop(ann, 0)], "b.png": [crop(ann, 1)], "group.png": [crop(other, 0), crop(ann, 2)],
              "b1.png": [crop(other, 0)]}
 
-    def fake_process_photo(task, options):
+    def fake_process_photo(task, options, photo=None):
         if task.path.name not in faces:
             return PhotoResult(task.key, skipped="no face found")
         found = faces[task.path.name] if options.all_faces else faces[task.path.name][:1]

@@ -108,7 +108,7 @@ def test_raw_photos_go_through_detection_and_map_back_to_the_photo(tiny_run, tmp
     landmarks = np.random.default_rng(0).uniform(4, 28, size=(68, 2))
     calls = []
 
-    def fake_process_photo(task, options):
+    def fake_process_photo(task, options, photo=None):
         calls.append((task.path.name, options.image_size))
         if task.path.name == "empty.png":
             return PhotoResult(task.key, skipped="no face found")
@@ -228,7 +228,7 @@ def test_every_face_of_a_group_photo_is_reconstructed_and_empty_folders_are_skip
     small = np.array([[1.0, 0.0, -60.0], [0.0, 1.0, -40.0]])
     lm = np.random.default_rng(0).uniform(4, 28, size=(68, 2))
 
-    def fake_process_photo(task, options):
+    def fake_process_photo(task, options, photo=None):
         assert options.all_faces, "multi-face photos need every face from prepare"
         crop = np.zeros((S, S, 3), np.uint8)
         faces = [FaceCrop(0, crop, np.ones((S, S), bool), lm, big, "hog")]

@@ -77,7 +77,7 @@ def test_a_synthetic_threshold_does_not_decide_on_real_photos_until_calibrated_o
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes((img / f"{ident}_{k}.png").read_bytes())
 
-    def fake_process_photo(task, options):
+    def fake_process_photo(task, options, photo=None):
         crop = img / f"{Path(task.path).parent.name[1:]}_{Path(task.path).stem}.png"  # people/p006/0.png
         rgb = np.asarray(Image.open(crop).convert("RGB"))
         return PhotoResult(task.key, faces=[FaceCrop(0, rgb, np.ones(rgb.shape[:2], bool), dataset_landmarks(crop),

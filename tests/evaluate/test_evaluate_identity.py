@@ -56,7 +56,7 @@ def person_folders(tmp_path, monkeypatch):
             crops[f"person{p}/{k}.png"] = (shots["images"][k], shots["masks"][k, 0], shots["landmarks"][k])
     (root / "nobody").mkdir()
 
-    def fake_process_photo(task, options):
+    def fake_process_photo(task, options, photo=None):
         image, mask, lm = crops[task.key]
         s = options.image_size
         image = F.interpolate(image[None], size=(s, s), mode="bilinear", align_corners=False)[0]

@@ -40,8 +40,6 @@ from photoface.data.prepare.images import image_files, load_photo
 from photoface.errors import InputFileError, PhotofaceError
 from photoface.pixels import from_uint8
 
-LOAD_SIDE = 2048  # px: photos are decoded at about this longer side at most (as in prepare)
-
 
 @dataclass
 class FaceInput:
@@ -220,13 +218,16 @@ def _aligned(path: Path, name: str, image_size: int, with_landmarks: bool = Fals
 
 def _detected(path: Path, name: str, image_size: int, detector: str, all_faces: bool) -> list[FaceInput] | Skipped:
     from photoface.data.prepare.photo_list import PhotoTask
-    from photoface.data.prepare.pipeline import PrepareOptions, process_photo
+    from photoface.data.prepare.pipeline import LOAD_SIDE, PrepareOptions, process_photo
 
+    try:
+        photo = load_photo(path, max_side=LOAD_SIDE)  # kept for drawing results back onto it
+    except InputFileError as exc:
+        return Skipped(path, exc.problem)
     options = PrepareOptions(image_size=image_size, detector=detector, all_faces=True)
-    result = process_photo(PhotoTask(key=str(path), path=path, identity=name), options)
+    result = process_photo(PhotoTask(key=str(path), path=path, identity=name), options, photo)
     if result.skipped or not result.faces:
         return Skipped(path, result.skipped or "no face found")
-    photo = load_photo(path, max_side=LOAD_SIDE)
     faces = result.faces if all_faces else result.faces[:1]  # largest first (FaceDetector.detect)
     notes = list(result.notes)
     if not all_faces and len(result.faces) > 1:

@@ -244,3 +244,21 @@ def test_all_faces_keeps_every_face_largest_only_by_default(tmp_path, astronaut)
     nose = apply_transform(invert_transform(row.crop_transform), row.landmarks[30:31])[0]
     assert nose[0] < 512
     assert len({r.image for r in every}) == 4  # the suit badges HOG also fires on were not confirmed
+
+
+def test_a_photo_already_loaded_is_not_decoded_again(tmp_path, astronaut, astronaut_landmarks, monkeypatch):
+    from photoface.data.prepare.images import load_photo
+
+    path = tmp_path / "a.png"
+    Image.fromarray(astronaut).save(path)
+    photo = load_photo(path, max_side=prep.LOAD_SIDE)
+    task = PhotoTask(key="a.png", path=path, identity="a", landmarks=astronaut_landmarks)
+    expected = prep.process_photo(task, PrepareOptions(image_size=64))
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded again")
+
+    monkeypatch.setattr(prep, "load_photo", no_decoding)
+    result = prep.process_photo(task, PrepareOptions(image_size=64), photo)
+    assert len(result.faces) == 1 and not result.skipped
+    np.testing.assert_array_equal(result.faces[0].image, expected.faces[0].image)

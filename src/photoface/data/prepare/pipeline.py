@@ -43,7 +43,7 @@ from photoface.atomic import write_atomic
 from photoface.data.format import DatasetMeta, DatasetRow, DatasetWriter, PreparedDataset
 from photoface.data.prepare.align import alignment_transform, apply_transform, transform_pose, warp_image
 from photoface.data.prepare.faces import DEFAULT_DETECTOR, Face
-from photoface.data.prepare.images import IMAGE_SUFFIXES, load_photo
+from photoface.data.prepare.images import IMAGE_SUFFIXES, LoadedPhoto, load_photo
 from photoface.data.prepare.mask import face_mask, valid_region, warp_mask
 from photoface.data.prepare.photo_list import PhotoTask, collect_tasks
 from photoface.errors import InputFileError, PhotofaceError
@@ -126,14 +126,17 @@ def _crop_face(photo, lm_loaded: np.ndarray, options: PrepareOptions, mask_src: 
     return transform, crop, lm_crop, mask
 
 
-def process_photo(task: PhotoTask, options: PrepareOptions) -> PhotoResult:
-    """Everything for one photo; never raises for a problem with the photo itself."""
+def process_photo(task: PhotoTask, options: PrepareOptions, photo: LoadedPhoto | None = None) -> PhotoResult:
+    """Everything for one photo; never raises for a problem with the photo itself. ``photo``: the
+    photo already loaded as this loads it (``load_photo(task.path, max_side=LOAD_SIDE)``), so a
+    caller that keeps it does not decode it twice."""
     result = PhotoResult(task.key)
-    try:
-        photo = load_photo(task.path, max_side=LOAD_SIDE)
-    except InputFileError as exc:
-        result.skipped = exc.problem
-        return result
+    if photo is None:
+        try:
+            photo = load_photo(task.path, max_side=LOAD_SIDE)
+        except InputFileError as exc:
+            result.skipped = exc.problem
+            return result
     mask_src = None
     if options.masks_dir is not None:
         mpath = _find_mask(Path(options.masks_dir), task.key)
