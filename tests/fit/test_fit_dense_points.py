@@ -8,7 +8,7 @@ import torch
 from photoface.errors import PhotofaceError
 from photoface.fit.collection import make_batch
 from photoface.fit.config import FitConfig
-from photoface.fit.dense_points import boundary_loop, build_correspondence, correspondence
+from photoface.fit.dense_points import build_correspondence, correspondence
 from photoface.fit.person import fit_person
 from photoface.fit.point_vertices import FitPoints, landmark_points, mediapipe_points, with_mediapipe_points
 from photoface.render.camera import project
@@ -22,16 +22,6 @@ def demo_model():
     from photoface.facemodel.spec import load_face_model
 
     return load_face_model("builtin:demo")
-
-
-def test_boundary_loop_is_the_outer_ring_of_a_grid():
-    n = 5  # 5×5 vertices, 16 on the border
-    idx = np.arange(n * n).reshape(n, n)
-    tris = [(idx[i, j], idx[i + 1, j], idx[i, j + 1]) for i in range(n - 1) for j in range(n - 1)]
-    tris += [(idx[i + 1, j], idx[i + 1, j + 1], idx[i, j + 1]) for i in range(n - 1) for j in range(n - 1)]
-    loop = boundary_loop(np.array(tris))
-    border = set(idx[0]) | set(idx[-1]) | set(idx[:, 0]) | set(idx[:, -1])
-    assert len(loop) == 16 and set(loop.tolist()) == border
 
 
 @needs_model

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from photoface.mesh.border import border_distance, border_vertices
+from photoface.mesh.border import border_distance, border_vertices, longest_border_loop
 from support.flat_grid import grid
 
 
@@ -10,6 +10,15 @@ def test_border_is_the_outer_ring_of_a_grid():
     verts, faces = grid(5, 40.0)
     ring = set(range(5)) | set(range(20, 25)) | {5, 10, 15, 9, 14, 19}
     assert set(border_vertices(faces, len(verts)).tolist()) == ring
+
+
+def test_the_longest_border_loop_walks_the_outer_ring_in_order():
+    verts, faces = grid(5, 40.0)
+    loop = longest_border_loop(faces)
+    ring = set(range(5)) | set(range(20, 25)) | {5, 10, 15, 9, 14, 19}
+    assert len(loop) == 16 and set(loop.tolist()) == ring
+    steps = np.abs(np.diff(verts[np.r_[loop, loop[:1]]], axis=0)).sum(1)
+    assert np.allclose(steps, 10.0)  # neighbours along the ring, back to the start
 
 
 def test_distance_is_zero_on_the_border_and_grows_inward_in_mm():

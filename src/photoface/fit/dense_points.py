@@ -34,6 +34,7 @@ from scipy.spatial import cKDTree
 from photoface.atomic import write_atomic
 from photoface.data.prepare.canonical_mesh import NUM_LANDMARKS, CanonicalMesh, canonical_mesh
 from photoface.data.prepare.ibug68 import to_ibug68
+from photoface.mesh.border import longest_border_loop
 from photoface.mesh.hierarchy import default_cache_dir
 from photoface.mesh.similarity import umeyama
 
@@ -61,33 +62,6 @@ class DenseCorrespondence:
         return buf.getvalue()
 
 
-def boundary_loop(triangles: np.ndarray) -> np.ndarray:
-    """Vertices of the longest boundary loop of a triangle mesh (edges used by one triangle)."""
-    edges = np.sort(np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]]), axis=1)
-    uniq, count = np.unique(edges, axis=0, return_counts=True)
-    boundary = uniq[count == 1]
-    neighbours: dict[int, list[int]] = {}
-    for a, b in boundary:
-        neighbours.setdefault(int(a), []).append(int(b))
-        neighbours.setdefault(int(b), []).append(int(a))
-    seen: set[int] = set()
-    best: list[int] = []
-    for start in neighbours:
-        if start in seen:
-            continue
-        loop, prev, cur = [start], None, start
-        seen.add(start)
-        while True:
-            nxt = [v for v in neighbours[cur] if v != prev and v not in seen]
-            if not nxt:
-                break
-            prev, cur = cur, nxt[0]
-            seen.add(cur)
-            loop.append(cur)
-        best = loop if len(loop) > len(best) else best
-    return np.asarray(best, np.int64)
-
-
 def build_correspondence(face_model, mesh: CanonicalMesh | None = None,
                          max_distance_mm: float = MAX_DISTANCE_MM) -> DenseCorrespondence:
     """The correspondence of ``face_model`` (module docstring), without the cache."""
@@ -110,7 +84,7 @@ def build_correspondence(face_model, mesh: CanonicalMesh | None = None,
     vertices[:len(registered)] = candidates[nearest]
     distance[:len(registered)] = dist
     silhouette = np.zeros(NUM_LANDMARKS, bool)
-    silhouette[boundary_loop(mesh.triangles)] = True
+    silhouette[longest_border_loop(mesh.triangles)] = True
     return DenseCorrespondence(vertices, distance <= max_distance_mm, silhouette, distance)
 
 

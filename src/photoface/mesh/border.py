@@ -16,13 +16,42 @@ from scipy.sparse.csgraph import dijkstra
 from photoface.mesh.graph import edges
 
 
-def border_vertices(faces: np.ndarray, n_vertices: int) -> np.ndarray:
-    """(K,) sorted indices of the vertices on a border edge (see the module docstring)."""
+def border_edges(faces: np.ndarray) -> np.ndarray:
+    """(E, 2) the border edges (see the module docstring), each as (smaller, larger) vertex index."""
     faces = np.asarray(faces, dtype=np.int64)
     tri_edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
     unique, counts = np.unique(tri_edges, axis=0, return_counts=True)
-    border = np.unique(unique[counts == 1].ravel())
+    return unique[counts == 1]
+
+
+def border_vertices(faces: np.ndarray, n_vertices: int) -> np.ndarray:
+    """(K,) sorted indices of the vertices on a border edge (see the module docstring)."""
+    border = np.unique(border_edges(faces).ravel())
     return border[border < n_vertices]
+
+
+def longest_border_loop(faces: np.ndarray) -> np.ndarray:
+    """(K,) the vertices of the longest border loop, in order along it (a face mesh's outline)."""
+    neighbours: dict[int, list[int]] = {}
+    for a, b in border_edges(faces):
+        neighbours.setdefault(int(a), []).append(int(b))
+        neighbours.setdefault(int(b), []).append(int(a))
+    seen: set[int] = set()
+    best: list[int] = []
+    for start in neighbours:
+        if start in seen:
+            continue
+        loop, prev, cur = [start], None, start
+        seen.add(start)
+        while True:
+            nxt = [v for v in neighbours[cur] if v != prev and v not in seen]
+            if not nxt:
+                break
+            prev, cur = cur, nxt[0]
+            seen.add(cur)
+            loop.append(cur)
+        best = loop if len(loop) > len(best) else best
+    return np.asarray(best, np.int64)
 
 
 def border_distance(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
