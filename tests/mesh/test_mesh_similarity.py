@@ -60,3 +60,19 @@ def test_composition_and_inverse():
     pts = np.random.default_rng(3).normal(size=(6, 3))
     assert np.allclose(a.then(b).apply(pts), b.apply(a.apply(pts)))
     assert np.allclose(a.then(a.inverse()).apply(pts), pts)
+
+
+def test_aligned_distances_ignore_a_similarity_and_measure_the_shape():
+    import numpy as np
+
+    from photoface.mesh.similarity import aligned_distances
+
+    rng = np.random.default_rng(0)
+    true = rng.normal(size=(50, 3)) * 30.0
+    c, s_ = np.cos(0.4), np.sin(0.4)
+    moved = 1.3 * true @ np.array([[c, -s_, 0], [s_, c, 0], [0, 0, 1]]).T + [5.0, -2.0, 9.0]
+    assert aligned_distances(moved, true).max() < 1e-9
+    bumped = moved.copy()
+    bumped[7] += [0.0, 0.0, 13.0]  # 13 mm in the moved frame: 10 mm in the true one, less the fit's share
+    d = aligned_distances(bumped, true)
+    assert d.argmax() == 7 and 8.0 < d[7] < 10.0 and np.median(d) < 0.5

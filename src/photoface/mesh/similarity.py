@@ -69,3 +69,11 @@ def umeyama(src: np.ndarray, dst: np.ndarray, with_scale: bool = True,
     var_s = float(w @ (xs**2).sum(axis=1))
     s = float((sig * d).sum() / var_s) if with_scale and var_s > 0 else 1.0
     return Similarity(s, rot, mu_d - s * rot @ mu_s)
+
+
+def aligned_distances(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """(V,) distance of each vertex of ``pred`` (V, 3) to the same vertex of ``true`` (V, 3), in
+    their unit, after the least-squares similarity that maps ``pred`` onto ``true`` (scale,
+    rotation and position are not the shape's)."""
+    pred, true = np.asarray(pred, np.float64), np.asarray(true, np.float64)
+    return np.linalg.norm(umeyama(pred, true).apply(pred) - true, axis=1)

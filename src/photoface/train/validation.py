@@ -40,7 +40,7 @@ import torch
 from photoface.data.format import PreparedDataset
 from photoface.data.torch_dataset import PhotoDataset, identity_name
 from photoface.errors import PhotofaceError
-from photoface.mesh.similarity import umeyama
+from photoface.mesh.similarity import aligned_distances
 from photoface.nn import FaceNet
 from photoface.run.verification import equal_error_rate
 
@@ -142,7 +142,7 @@ class Validator:
         values = {"eer": verification_eer(torch.cat(codes).numpy(), self.labels)}
         if "shape_mm" in self.metrics:
             pred = torch.cat(shapes).numpy()
-            errors = [aligned_vertex_error(p, t) for p, t in zip(pred, self.truth) if t is not None]
+            errors = [float(aligned_distances(p, t).mean()) for p, t in zip(pred, self.truth) if t is not None]
             values["shape_mm"] = float(np.mean(errors))
         return values
 
@@ -153,13 +153,6 @@ def verification_eer(codes: np.ndarray, labels: np.ndarray) -> float:
     x = codes / np.maximum(norms, 1e-12)
     i, j = np.triu_indices(len(x), k=1)
     return equal_error_rate((x[i] * x[j]).sum(axis=1), labels[i] == labels[j])
-
-
-def aligned_vertex_error(pred: np.ndarray, true: np.ndarray) -> float:
-    """Mean distance (mm) between (V, 3) ``pred`` and ``true`` after the least-squares similarity
-    that maps ``pred`` onto ``true`` (scale, rotation and position are not the shape's)."""
-    aligned = umeyama(pred, true).apply(pred)
-    return float(np.linalg.norm(aligned - true, axis=1).mean())
 
 
 class Selection:

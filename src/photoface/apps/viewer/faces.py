@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from photoface.mesh.similarity import umeyama
+from photoface.mesh.similarity import aligned_distances
 
 WINDOW_MARGIN = 1.3
 """The photo window's side over the crop's side: the face with some context around it."""
@@ -44,11 +44,9 @@ def vertex_error(verts: np.ndarray, true_verts: np.ndarray) -> np.ndarray | None
     """(V,) mm: each vertex's distance to the true mesh's same vertex after the least-squares
     similarity alignment of ``verts`` (V, 3) mm onto ``true_verts`` (V, 3) mm; None when the two
     have different vertex counts (another topology)."""
-    verts, true_verts = np.asarray(verts, np.float64), np.asarray(true_verts, np.float64)
-    if verts.shape != true_verts.shape:
+    if np.shape(verts) != np.shape(true_verts):
         return None
-    aligned = umeyama(verts, true_verts).apply(verts)
-    return np.linalg.norm(aligned - true_verts, axis=1)
+    return aligned_distances(verts, true_verts)
 
 
 def codes_view(record: dict) -> dict:
