@@ -95,8 +95,8 @@ def test_collection_fit_reads_the_contour_setting_as_fit_does(model, monkeypatch
 
     seen = []
 
-    def stop(face_model, batch, cfg, renderer=None, lines=None, **kw):
-        seen.append(lines is not None)
+    def stop(face_model, batch, cfg, renderer=None, points=None, **kw):
+        seen.append(points.lines is not None)
         raise RuntimeError("enough")
 
     monkeypatch.setattr(person, "fit_person", stop)

@@ -30,9 +30,9 @@ import torch
 from photoface.apps.inputs import FaceInput, stacked_landmarks
 from photoface.data.prepare.mask import face_mask
 from photoface.fit.collection import make_batch
-from photoface.fit.contour import contour_lines
 from photoface.fit.network import NetworkParametrisation
 from photoface.fit.person import fit_person
+from photoface.fit.point_vertices import landmark_points
 
 
 def target_landmarks(faces: list[FaceInput], predicted: torch.Tensor) -> tuple[np.ndarray, bool]:
@@ -72,10 +72,10 @@ def refine_group(trained, faces: list[FaceInput], cfg):
     first = trained.predict(crops, render=False, landmarks=encoder_landmarks)
     landmarks, detected = target_landmarks(faces, first.landmarks2d)
     batch = make_batch(crops, masks_of(crops, landmarks), landmarks, None, cfg, trained.device)
-    lines = contour_lines(trained.face_model) if detected and cfg.contour != "off" else None
+    points = landmark_points(trained.face_model, contour=detected and cfg.contour != "off")
     params = NetworkParametrisation.from_encoder(trained, crops, cfg, landmarks=encoder_landmarks)
     with torch.enable_grad():
-        fit = fit_person(trained.face_model, batch, cfg, renderer=trained.net.renderer, lines=lines, params=params)
+        fit = fit_person(trained.face_model, batch, cfg, renderer=trained.net.renderer, points=points, params=params)
     with torch.no_grad():
         d = fit.params.decode()
         b = len(faces)

@@ -123,8 +123,8 @@ class CollectionFit(_LinearMethod):
     def predict(self, images, landmarks, identities=None, masks=None, visible=None):
         from photoface.evaluate.runner import MethodOutput
         from photoface.fit.collection import make_batch
-        from photoface.fit.contour import contour_lines
         from photoface.fit.person import fit_person
+        from photoface.fit.point_vertices import landmark_points
         from photoface.render.renderer import Renderer
 
         n = len(images)
@@ -138,7 +138,7 @@ class CollectionFit(_LinearMethod):
         # FitConfig.contour as `photoface fit` reads it: "auto" follows the data (fixed landmark
         # vertices on synthetic photos), "on" and "off" are the user's word
         on = cfg.contour == "on" or (cfg.contour == "auto" and not self.fixed_landmarks)
-        lines = contour_lines(self.face_model) if on else None
+        points = landmark_points(self.face_model, contour=on)
         renderer = Renderer(self.face_model.faces, images.shape[-1])
         k, e = self.face_model.n_id, self.face_model.n_exp
         alpha_id, alpha_exp = np.zeros((n, k)), np.zeros((n, e))
@@ -148,7 +148,7 @@ class CollectionFit(_LinearMethod):
             vis = None if visible is None else np.asarray(visible)[ix]
             batch = make_batch(images[ix], masks[ix], np.asarray(landmarks)[ix], vis, cfg)
             with torch.enable_grad():
-                res = fit_person(self.face_model, batch, cfg, renderer=renderer, lines=lines)
+                res = fit_person(self.face_model, batch, cfg, renderer=renderer, points=points)
             codes = res.params.codes()
             alpha_id[ix], alpha_exp[ix], pose[ix] = codes["alpha_id"], codes["alpha_exp"], codes["pose"]
             lm2d[ix], rms[ix] = res.landmarks2d, res.rms_px

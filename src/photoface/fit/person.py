@@ -40,7 +40,7 @@ from photoface.fit.objective import (
     weighted_total,
 )
 from photoface.fit.parametrisation import Decoded, LinearParametrisation, Parametrisation
-from photoface.fit.point_vertices import NUM_IBUG, FitPoints
+from photoface.fit.point_vertices import NUM_IBUG, FitPoints, landmark_points
 from photoface.fit.resolution import coarse_batch, coarse_factor, coarse_pose, objective_weights
 from photoface.render.camera import camera_space, project
 from photoface.render.renderer import Renderer
@@ -164,8 +164,7 @@ def _adam_stage(params: Parametrisation, batch, renderer, cfg, stage, steps, ver
 
 
 def fit_person(face_model, batch: PhotoBatch, cfg: FitConfig | None = None, *, renderer=None,
-               lines: torch.Tensor | None = None, params: Parametrisation | None = None,
-               points: FitPoints | None = None) -> PersonFit:
+               params: Parametrisation | None = None, points: FitPoints | None = None) -> PersonFit:
     """Fit one person's photos (module docstring).
 
     Args:
@@ -173,16 +172,17 @@ def fit_person(face_model, batch: PhotoBatch, cfg: FitConfig | None = None, *, r
         batch: the person's photos, all in one batch.
         cfg: ``FitConfig`` (default values when None).
         renderer: a ``photoface.render.Renderer`` for the model's faces at the batch's size (built
-            when None). lines: contour lines (``contour.contour_lines``) or None for fixed landmarks.
-        points: the batch's N points and their vertices (``fit.point_vertices``: the 68 landmarks
-            and MediaPipe's points); None = the 68 landmarks with ``lines``.
+            when None).
+        points: the batch's N points and their vertices (``fit.point_vertices``: the 68 landmarks,
+            with the jaw on the silhouette or not, and MediaPipe's points); None = the 68
+            landmarks on fixed vertices (``landmark_points(face_model, contour=False)``).
         params: an already initialised ``Parametrisation`` of the batch's photos (e.g. a trained
             network's codes from its encoder, decoded by its decoders; the mesh must have the face
             model's topology): stage 1 is skipped and stages 2-3 refine it. None: the linear
             model's coefficients, initialised by stage 1.
     """
     cfg = cfg or FitConfig()
-    points = points or FitPoints(face_model.landmarks68.cpu().long(), np.zeros(0, np.int64), lines)
+    points = points or landmark_points(face_model, contour=False)
     size = batch.image_size
     notes = []
     if len(batch) == 1:

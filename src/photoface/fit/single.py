@@ -38,7 +38,7 @@ from photoface.fit.config import FitConfig
 from photoface.fit.objective import PhotoBatch, projected_landmarks
 from photoface.fit.parametrisation import LinearParametrisation
 from photoface.fit.person import PersonFit, _adam_stage
-from photoface.fit.point_vertices import NUM_IBUG, FitPoints
+from photoface.fit.point_vertices import NUM_IBUG, FitPoints, landmark_points
 from photoface.render.camera import camera_space, project, rotation_matrix
 
 
@@ -117,7 +117,7 @@ def fit_photo_identities(face_model, batch: PhotoBatch, joint: PersonFit, cfg: F
         One ``PersonFit`` of one photo per photo, in order (params: ``LinearParametrisation``).
     """
     cfg = cfg or FitConfig()
-    points = points or FitPoints(face_model.landmarks68.cpu().long(), np.zeros(0, np.int64))
+    points = points or landmark_points(face_model, contour=False)
     if not isinstance(joint.params, LinearParametrisation):
         raise TypeError("fit_photo_identities needs a linear-model joint fit (LinearParametrisation)")
     with torch.no_grad():
