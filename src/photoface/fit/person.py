@@ -163,6 +163,27 @@ def _adam_stage(params: Parametrisation, batch, renderer, cfg, stage, steps, ver
     return vertices
 
 
+def landmark_outcome(lm2d: torch.Tensor, batch: PhotoBatch, shape: torch.Tensor, cfg: FitConfig):
+    """How each photo's fit meets its 68 landmarks: (B,) weighted RMS px, (B,) NME (the RMS over
+    sqrt(w·h) of the landmark box), and {photo: failure} for a non-finite result or an NME above
+    ``cfg.fail_landmark_nme`` (module docstring). ``lm2d``: (B, 68, 2) px of the fitted face;
+    ``shape``: (B, V, 3) its meshes."""
+    u = batch.landmarks[:, :NUM_IBUG].double().cpu()
+    w = batch.weights[:, :NUM_IBUG].double().cpu()
+    rms = torch.sqrt((((lm2d.double().cpu() - u) ** 2).sum(-1) * w).sum(1) / w.sum(1).clamp_min(1e-9)).numpy()
+    box = (u.amax(1) - u.amin(1)).clamp_min(1e-6)
+    nme = rms / torch.sqrt(box[:, 0] * box[:, 1]).numpy()
+    finite = torch.isfinite(shape).flatten(1).all(1).cpu().numpy() & np.isfinite(rms)
+    failures = {}
+    for i in range(len(rms)):
+        if not finite[i]:
+            failures[i] = "diverged: non-finite result"
+        elif nme[i] > cfg.fail_landmark_nme:
+            failures[i] = (f"landmarks far off: RMS {rms[i]:.1f} px = {100 * nme[i]:.1f} % of the face size "
+                           f"(limit {100 * cfg.fail_landmark_nme:.0f} %)")
+    return rms, nme, failures
+
+
 def fit_person(face_model, batch: PhotoBatch, cfg: FitConfig | None = None, *, renderer=None,
                params: Parametrisation | None = None, points: FitPoints | None = None) -> PersonFit:
     """Fit one person's photos (module docstring).
@@ -227,16 +248,8 @@ def fit_person(face_model, batch: PhotoBatch, cfg: FitConfig | None = None, *, r
         vertices = vertices_fn()
         vertices = vertices[:, :NUM_IBUG]  # results and failures are judged on the 68 landmarks
         lm2d = projected_landmarks(project(d.shape, d.pose), vertices).double()
-    u = batch.landmarks[:, :NUM_IBUG].double().cpu()
-    w = batch.weights[:, :NUM_IBUG].double().cpu()
-    rms = torch.sqrt((((lm2d.cpu() - u) ** 2).sum(-1) * w).sum(1) / w.sum(1).clamp_min(1e-9)).numpy()
-    box = (u.amax(1) - u.amin(1)).clamp_min(1e-6)
-    nme = rms / torch.sqrt(box[:, 0] * box[:, 1]).numpy()
-    finite = torch.isfinite(d.shape).flatten(1).all(1).cpu().numpy() & np.isfinite(rms)
-    for i in range(len(batch)):
-        if not finite[i]:
-            failures[i] = "diverged: non-finite result"
-        elif nme[i] > cfg.fail_landmark_nme:
-            failures.setdefault(i, f"landmarks far off: RMS {rms[i]:.1f} px = {100 * nme[i]:.1f} % of the face size "
-                                   f"(limit {100 * cfg.fail_landmark_nme:.0f} %)")
+    rms, nme, judged = landmark_outcome(lm2d, batch, d.shape, cfg)
+    for i, why in judged.items():
+        if why.startswith("diverged") or i not in failures:  # a non-finite result outranks the rest
+            failures[i] = why
     return PersonFit(params, lm2d.numpy(), vertices.cpu().numpy(), rms, nme, photo_error, failures, notes, history)

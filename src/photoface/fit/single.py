@@ -37,7 +37,7 @@ from photoface.facemodel.model import clamp_to_bounds
 from photoface.fit.config import FitConfig
 from photoface.fit.objective import PhotoBatch, projected_landmarks
 from photoface.fit.parametrisation import LinearParametrisation
-from photoface.fit.person import PersonFit, _adam_stage
+from photoface.fit.person import PersonFit, _adam_stage, landmark_outcome
 from photoface.fit.point_vertices import NUM_IBUG, FitPoints, landmark_points
 from photoface.render.camera import camera_space, project, rotation_matrix
 
@@ -147,21 +147,12 @@ def fit_photo_identities(face_model, batch: PhotoBatch, joint: PersonFit, cfg: F
     with torch.no_grad():
         dd = params.decode()
         lm2d = projected_landmarks(project(dd.shape, dd.pose), vertices).double().cpu()
-    u, w = batch.landmarks[:, :NUM_IBUG].double().cpu(), batch.weights[:, :NUM_IBUG].double().cpu()
-    rms = torch.sqrt((((lm2d - u) ** 2).sum(-1) * w).sum(1) / w.sum(1).clamp_min(1e-9)).numpy()
-    box = (u.amax(1) - u.amin(1)).clamp_min(1e-6)
-    nme = rms / torch.sqrt(box[:, 0] * box[:, 1]).numpy()
-    finite = torch.isfinite(dd.shape).flatten(1).all(1).cpu().numpy() & np.isfinite(rms)
+    rms, nme, failures = landmark_outcome(lm2d, batch, dd.shape, cfg)
     fits = []
     for i in range(len(batch)):
-        failures = {}
-        if not finite[i]:
-            failures[0] = "diverged: non-finite result"
-        elif nme[i] > cfg.fail_landmark_nme:
-            failures[0] = (f"landmarks far off: RMS {rms[i]:.1f} px = {100 * nme[i]:.1f} % of the face size "
-                           f"(limit {100 * cfg.fail_landmark_nme:.0f} %)")
         fits.append(PersonFit(params.photo(i), lm2d[i:i + 1].numpy(), vertices[i:i + 1].cpu().numpy(),
-                              rms[i:i + 1], nme[i:i + 1], np.full(1, np.nan), failures,
+                              rms[i:i + 1], nme[i:i + 1], np.full(1, np.nan),
+                              {0: failures[i]} if i in failures else {},
                               ["one photo: identity from this photo, started from the person's joint fit"],
                               {k: v for k, v in history.items()}))
     return fits
