@@ -28,7 +28,7 @@ from photoface.data.format import INDEX_FILE, META_FILE, DatasetRow, PreparedDat
 from photoface.data.prepare.faces import DEFAULT_DETECTOR
 from photoface.errors import InputFileError
 from photoface.fit.config import FitConfig
-from photoface.fit.face_choice import choose_face
+from photoface.fit.face_choice import choose_face, reference_identity
 
 PREPARED_DIR = "prepared"
 
@@ -67,13 +67,15 @@ def one_face_per_photo(ds: PreparedDataset, face_model, cfg: FitConfig, root: Pa
     dropped: set[int] = set()
     left_out: dict[str, str] = {}
     for photos in by_person.values():
-        references = [rows[0].landmarks for rows in photos.values() if len(rows) == 1]
+        if all(len(rows) < 2 for rows in photos.values()):
+            continue
+        singles = [rows[0].landmarks for rows in photos.values() if len(rows) == 1]
+        reference = reference_identity(face_model, np.stack(singles) if singles else None, cfg)
         for rows in photos.values():
             if len(rows) < 2:
                 continue
             rows = sorted(rows, key=_face_number)
-            choice = choose_face(face_model, np.stack([r.landmarks for r in rows]),
-                                 np.stack(references) if references else None, cfg)
+            choice = choose_face(face_model, np.stack([r.landmarks for r in rows]), reference, cfg)
             key = _photo_key(rows[0], root)
             kept = _face_number(rows[choice.index])
             for k, r in enumerate(rows):

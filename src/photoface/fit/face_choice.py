@@ -40,25 +40,36 @@ class FaceChoice:
         return f"face {self.index} kept: identity closest to the person's single-face photos (distances {d})"
 
 
-def choose_face(face_model, candidates: np.ndarray, references: np.ndarray | None,
+def landmark_identities(face_model, landmarks: np.ndarray, cfg: FitConfig) -> np.ndarray:
+    """(N, K) the identity coefficients of N faces, each fitted alone to its (68, 2) px landmarks."""
+    fit = fit_landmarks(face_model, np.ascontiguousarray(landmarks, np.float64), sigma=cfg.landmark_sigma,
+                        id_prior=cfg.id_prior, exp_prior=cfg.exp_prior,
+                        iterations=max(cfg.landmark_init_iterations, 1) + cfg.landmark_iterations,
+                        yaw_starts=cfg.yaw_starts)
+    return np.asarray(fit.alpha_id, np.float64)
+
+
+def reference_identity(face_model, references: np.ndarray | None, cfg: FitConfig | None = None) -> np.ndarray | None:
+    """(K,) the mean identity of a person's single-face photos, from their (R, 68, 2) px landmarks;
+    None without any. Computed once per person, for all of their multi-face photos."""
+    if references is None or len(references) == 0:
+        return None
+    return landmark_identities(face_model, references, cfg or FitConfig()).mean(0)
+
+
+def choose_face(face_model, candidates: np.ndarray, reference: np.ndarray | None,
                 cfg: FitConfig | None = None) -> FaceChoice:
     """The candidate face most like the references (module docstring).
 
     Args:
         face_model: the linear ``MorphableModel`` fitted.
         candidates: (C, 68, 2) px landmarks of the photo's faces, largest first.
-        references: (R, 68, 2) px landmarks of the person's single-face photos, or None / empty.
+        reference: (K,) ``reference_identity`` of the person's single-face photos, or None.
         cfg: ``FitConfig`` (landmark sigma, priors, yaw starts); default values when None.
     """
-    cfg = cfg or FitConfig()
     candidates = np.asarray(candidates, np.float64)
-    if references is None or len(references) == 0 or len(candidates) == 1:
+    if reference is None or len(candidates) == 1:
         return FaceChoice(0, "largest face")
-    both = np.concatenate([candidates, np.asarray(references, np.float64)])
-    fit = fit_landmarks(face_model, both, sigma=cfg.landmark_sigma, id_prior=cfg.id_prior, exp_prior=cfg.exp_prior,
-                        iterations=max(cfg.landmark_init_iterations, 1) + cfg.landmark_iterations,
-                        yaw_starts=cfg.yaw_starts)
-    ids = np.asarray(fit.alpha_id, np.float64)
-    reference = ids[len(candidates):].mean(0)
-    distances = np.linalg.norm(ids[:len(candidates)] - reference, axis=1)
+    ids = landmark_identities(face_model, candidates, cfg or FitConfig())
+    distances = np.linalg.norm(ids - reference, axis=1)
     return FaceChoice(int(np.argmin(distances)), "closest identity", distances)
