@@ -34,7 +34,8 @@ import torch
 
 from photoface.data.prepare.faces import DEFAULT_DETECTOR
 from photoface.errors import PhotofaceError
-from photoface.evaluate.runner import all_pairs, verification_summary
+from photoface.evaluate.runner import verification_summary
+from photoface.run.verification import all_pairs
 
 METHODS = ("fit", "network", "pixels")
 FARS = (1e-1, 1e-2)

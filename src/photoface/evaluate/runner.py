@@ -250,12 +250,6 @@ def by_group(values, groups: Sequence[str], order: Sequence[str] | None = None) 
     return {g: summarize_errors(values[groups == g]) for g in names}
 
 
-def all_pairs(n: int) -> np.ndarray:
-    """(n(n-1)/2, 2) index pairs i < j."""
-    i, j = np.triu_indices(n, k=1)
-    return np.stack([i, j], axis=1)
-
-
 def balanced_threshold(scores, same) -> float:
     """The threshold maximising TAR − FAR (Youden's J, i.e. the balanced accuracy), placed midway
     between the two distinct scores on either side of the best cut.
@@ -291,7 +285,7 @@ def verification_summary(codes, identities: Sequence[str], fars=verification.DEF
     identities or no genuine pair.
     """
     ids = np.asarray(list(identities))
-    pairs = all_pairs(len(ids))
+    pairs = verification.all_pairs(len(ids))
     if len(pairs) == 0:
         return None
     same = (ids[pairs[:, 0]] == ids[pairs[:, 1]]).astype(int)

@@ -60,6 +60,12 @@ def sample_pairs(labels: Sequence, num_pairs: int, seed: int = 0) -> tuple[np.nd
     return np.asarray(pairs, dtype=np.int64).reshape(-1, 2), np.asarray(same, dtype=np.int64)
 
 
+def all_pairs(n: int) -> np.ndarray:
+    """(n(n-1)/2, 2) index pairs i < j."""
+    i, j = np.triu_indices(n, k=1)
+    return np.stack([i, j], axis=1)
+
+
 def pair_scores(codes, pairs) -> np.ndarray:
     """Cosine similarity of each pair of (N, D) codes: pairs (P, 2) → (P,)."""
     codes = np.asarray(codes, dtype=np.float64)

@@ -42,7 +42,7 @@ from photoface.data.torch_dataset import PhotoDataset, identity_name
 from photoface.errors import PhotofaceError
 from photoface.mesh.similarity import aligned_distances
 from photoface.nn import FaceNet
-from photoface.run.verification import equal_error_rate
+from photoface.run.verification import all_pairs, equal_error_rate, pair_scores
 
 METRICS = ("eer", "shape_mm")
 """What a validation measures, in the order reported: the identity codes' verification EER
@@ -149,10 +149,8 @@ class Validator:
 
 def verification_eer(codes: np.ndarray, labels: np.ndarray) -> float:
     """EER of the cosine similarity over every pair of (N, D) ``codes`` with (N,) identity labels."""
-    norms = np.linalg.norm(codes, axis=1, keepdims=True)
-    x = codes / np.maximum(norms, 1e-12)
-    i, j = np.triu_indices(len(x), k=1)
-    return equal_error_rate((x[i] * x[j]).sum(axis=1), labels[i] == labels[j])
+    pairs = all_pairs(len(codes))
+    return equal_error_rate(pair_scores(codes, pairs), labels[pairs[:, 0]] == labels[pairs[:, 1]])
 
 
 class Selection:
