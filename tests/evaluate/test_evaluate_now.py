@@ -10,8 +10,9 @@ import torch
 from scipy.spatial.transform import Rotation
 
 from photoface.errors import InputFileError
-from photoface.evaluate.now import evaluate_now, face_region, score_now, write_now_results
+from photoface.evaluate.now import evaluate_now, face_region, score_now
 from photoface.evaluate.now_files import LANDMARKS7_FROM_68, read_landmarks7, read_pp, write_pp
+from photoface.evaluate.results_files import write_results
 from photoface.mesh.normals import vertex_normals
 from support.model_files import write_obj
 from support.runs import tiny_face_model
@@ -104,7 +105,7 @@ def test_evaluate_now_reads_the_challenge_layout(tmp_path, face):
     assert med[0] < 1e-3 and med[2] < 1e-3 and res["images"][1]["mean"] > 0.05  # the bump shows
     assert res["pooled"]["n"] == sum(r["n"] for r in res["images"])
     assert set(res["by_challenge"]) == {"multiview_neutral", "selfie"}
-    json_path, md_path = write_now_results(res, tmp_path / "now.json")
+    json_path, md_path = write_results(res, tmp_path / "now.json")
     assert json.loads(json_path.read_text())["meta"]["mode"] == "single-image"
     assert "| all |" in md_path.read_text()
 

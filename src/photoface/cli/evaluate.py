@@ -252,12 +252,13 @@ def now(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
-    from photoface.evaluate.now import evaluate_now, write_now_results
+    from photoface.evaluate.now import evaluate_now
+    from photoface.evaluate.results_files import write_results
 
     res = evaluate_now(args.predictions, args.data, image_list=args.image_list, image_set=args.image_set,
                        scans=args.scans, scan_landmarks=args.scan_landmarks, challenge=args.challenge,
                        mode=args.mode, log=None if args.quiet else lambda m: print(m, file=sys.stderr))
-    paths = write_now_results(res, args.out or Path(args.predictions) / "eval_now.json")
+    paths = write_results(res, args.out or Path(args.predictions) / "eval_now.json")
     p = res["pooled"]
     print(f"NoW ({res['meta']['mode']}): median {p['median']:.3f} mm, mean {p['mean']:.3f} mm, std {p['std']:.3f} mm "
           f"over {res['meta']['n_scored']} images ({res['meta']['n_missing']} missing); wrote {paths[0]} and {paths[1]}")
@@ -269,13 +270,13 @@ def meshes(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
-    from photoface.evaluate.meshes import evaluate_meshes, meshes_markdown
-    from photoface.evaluate.now import now_markdown, write_now_results
+    from photoface.evaluate.meshes import evaluate_meshes
+    from photoface.evaluate.results_files import write_results
 
     res = evaluate_meshes(args.predictions, args.truth, args.protocol, args.topology, image_set=args.image_set,
                           mode=args.mode, log=None if args.quiet else lambda m: print(m, file=sys.stderr))
     out = args.out or Path(args.predictions) / f"eval_meshes_{args.protocol}.json"
-    paths = write_now_results(res, out, now_markdown if args.protocol == "now" else meshes_markdown)
+    paths = write_results(res, out)
     if args.protocol == "now":
         p = res["pooled"]
         line = f"median {p['median']:.3f} mm, mean {p['mean']:.3f} mm, std {p['std']:.3f} mm"

@@ -37,7 +37,6 @@ from pathlib import Path
 
 import numpy as np
 
-from photoface.atomic import write_atomic
 from photoface.errors import InputFileError
 from photoface.evaluate.now_files import (
     CHALLENGES,
@@ -50,7 +49,6 @@ from photoface.evaluate.now_files import (
     read_pp,
 )
 from photoface.evaluate.protocol import ProtocolResult, evaluate_mesh
-from photoface.jsonfile import write_json
 
 MODES = ("single-image", "multi-image")
 
@@ -96,7 +94,7 @@ def score_now(pred_verts, pred_faces, pred_landmarks7, scan_verts, scan_faces, s
 def evaluate_now(pred_dir, data=None, *, image_list=None, image_set: str = "val", scans=None,
                  scan_landmarks=None, challenge: str = "", mode: str = "single-image",
                  landmarks7=None, log=None) -> dict:
-    """Score a folder of NoW predictions (``now_files`` layout); the results dict (``write_now_results``).
+    """Score a folder of NoW predictions (``now_files`` layout); the results dict (``results_files.write_results`` writes it).
 
     Args:
         pred_dir: predictions, ``<subject>/<challenge>/<name>.obj`` + ``.npy``/``.txt``.
@@ -195,13 +193,3 @@ def now_markdown(results: dict) -> str:
         lines += ["", "Multi-image: one identity mesh per subject, fitted to all of its images, submitted for "
                       "each image. Not comparable with single-image NoW numbers."]
     return "\n".join(lines) + "\n"
-
-
-def write_now_results(results: dict, path, markdown=now_markdown) -> tuple[Path, Path]:
-    """Write the JSON and the Markdown report ``markdown(results)`` (same stem, ``.md``), atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json(path, results)
-    md = path.with_suffix(".md")
-    write_atomic(md, markdown(results))
-    return path, md

@@ -15,7 +15,9 @@ import numpy as np
 
 from photoface.atomic import write_atomic
 from photoface.evaluate import tables
-from photoface.jsonfile import json_text
+from photoface.evaluate.meshes import meshes_markdown
+from photoface.evaluate.now import now_markdown
+from photoface.jsonfile import write_json
 
 METHOD_ORDER = ("model", "refine", "shape_supervised", "network", "fit", "fit_single", "fit_own", "landmark_fit", "mean_face",
                 "pixels")
@@ -235,7 +237,8 @@ def crossmodel_markdown(results: dict) -> str:
 
 MARKDOWN = {"identity": identity_markdown, "synthetic": synthetic_markdown, "micc": micc_markdown, "aflw2000": aflw2000_markdown,
             "landmarks": landmarks_markdown,
-            "ablation": ablation_markdown, "face_space": face_space_markdown, "crossmodel": crossmodel_markdown}
+            "ablation": ablation_markdown, "face_space": face_space_markdown, "crossmodel": crossmodel_markdown,
+            "now": now_markdown, "meshes-micc": meshes_markdown, "meshes-synthetic": meshes_markdown}
 
 
 def write_results(results: dict, path: str | Path) -> tuple[Path, Path]:
@@ -247,7 +250,6 @@ def write_results(results: dict, path: str | Path) -> tuple[Path, Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     md_path = path.with_suffix(".md")
     kind = results.get("meta", {}).get("benchmark", "synthetic")
-    for target, text in ((path, json_text(results, indent=1) + "\n"),
-                         (md_path, MARKDOWN[kind](results))):
-        write_atomic(target, text)
+    write_json(path, results)
+    write_atomic(md_path, MARKDOWN[kind](results))
     return path, md_path
