@@ -354,11 +354,9 @@ def face_space(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from photoface.evaluate.face_space import RESULTS_FILE, evaluate_face_space
-    from photoface.evaluate.registration import DEFAULT_RIDGE
 
     res = evaluate_face_space(args.reference, args.model, identities=args.identities, seed=args.seed,
-                              ridge=DEFAULT_RIDGE if args.ridge is None else args.ridge, out_dir=args.out,
-                              log=_log(args))
+                              ridge=args.ridge, out_dir=args.out, log=_log(args))
     path = Path(args.out) / RESULTS_FILE
     print(f"wrote {path}, {path.with_suffix('.md')} and {res['meta']['figure']} ({res['meta']['seconds']:.0f} s)")
     return 0

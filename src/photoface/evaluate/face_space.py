@@ -115,7 +115,7 @@ def evaluate_face_space(
     *,
     identities: int = 20,
     seed: int = 0,
-    ridge: float = DEFAULT_RIDGE,
+    ridge: float | None = None,
     iterations: int = 5,
     out_dir: str | Path | None = None,
     log: Callable[[str], None] | None = None,
@@ -127,7 +127,8 @@ def evaluate_face_space(
         reference, model: face-model specs (``.npz`` or ``builtin:demo`` / ``builtin:paper``) or
             ``MorphableModel`` objects.
         identities: N reference identities; seed: their random draw.
-        ridge: λ of the registration (``registration``); iterations: its rounds.
+        ridge: λ of the registration (``registration``; None: its ``DEFAULT_RIDGE``); iterations: its
+            rounds.
         out_dir: when given, writes ``face_space.json`` and ``.md`` (``results_files``) and the
             error-map PNG ``face_space_errors.png`` there.
         log: called with one line per identity (progress).
@@ -138,6 +139,7 @@ def evaluate_face_space(
         "identities": per-identity numbers}; each method has ``symmetric_mm``, ``scan_to_pred_mm``,
         ``pred_to_scan_mm`` (summaries: mean, std, sem, n) and ``regions``.
     """
+    ridge = DEFAULT_RIDGE if ridge is None else ridge
     t0 = time.perf_counter()
     ref, ref_info = load_model_info(reference)
     test, test_info = load_model_info(model)
