@@ -266,7 +266,7 @@ def run_prepare(
     if options.image_size < 32:
         raise PhotofaceError(f"--size must be at least 32 px, got {options.image_size}")
     writer = DatasetWriter(out_dir, meta)
-    notes: dict[str, list[str]] = _old_notes(out_dir)
+    notes: dict[str, list[str]] = read_report(out_dir)[1]
     todo = [t for t in tasks if not writer.is_done(t.key)]
     by_key = {t.key: t for t in todo}
     executor = None
@@ -312,10 +312,6 @@ def read_report(out_dir: str | Path) -> tuple[dict[str, str], dict[str, list[str
             elif note:
                 notes.setdefault(key, []).append(note)
     return skipped, notes
-
-
-def _old_notes(out_dir: Path) -> dict[str, list[str]]:
-    return read_report(out_dir)[1]
 
 
 def prepare_photos(photos: str | Path, out_dir: str | Path, options: PrepareOptions | None = None,
