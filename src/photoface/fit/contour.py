@@ -23,6 +23,12 @@ JAW = 17
 CHIN = 8
 
 
+def jaw_sides(dtype=torch.float64) -> torch.Tensor:
+    """(17,) the side each jaw landmark's silhouette lies on: −1 (the subject's right, iBUG 0–7),
+    0 (the chin), +1 (left, 9–16); a landmark slides to the extreme x of its line on that side."""
+    return torch.sign(torch.arange(JAW, dtype=dtype) - CHIN)
+
+
 def contour_lines(face_model, points: int = 16, band_mm: float = 4.0) -> torch.Tensor:
     """Candidate vertex lines of the 17 jaw landmarks, from the face model's mean shape.
 
@@ -108,8 +114,7 @@ def landmark_vertices(landmarks68: torch.Tensor, lines: torch.Tensor | None, cam
     x = cam_verts[..., 0].detach()  # (B, V)
     cand_x = x[:, lines]  # (B, C, P)
     if slots is None:
-        slots = torch.arange(JAW)
-        sides = torch.sign(torch.arange(JAW, dtype=x.dtype) - CHIN)
+        slots, sides = torch.arange(JAW), jaw_sides(x.dtype)
     slots = slots.to(x.device)
     side = sides.to(device=x.device, dtype=x.dtype).reshape(1, -1, 1)
     pick = (side * cand_x).argmax(dim=2)  # (B, C); one-vertex lines have one entry

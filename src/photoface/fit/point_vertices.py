@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from photoface.fit.contour import JAW, contour_lines, landmark_vertices, silhouette_lines
+from photoface.fit.contour import JAW, contour_lines, jaw_sides, landmark_vertices, silhouette_lines
 
 NUM_IBUG = 68
 
@@ -68,7 +68,7 @@ def mediapipe_points(face_model, contour: bool) -> FitPoints:
     oval = np.flatnonzero(corr.silhouette[ids])
     oval_vertices = corr.vertices[ids[oval]]
     x = face_model.mean.detach().cpu().double()[torch.as_tensor(oval_vertices), 0]
-    sides = torch.cat([torch.sign(torch.arange(JAW, dtype=torch.float64) - 8), torch.sign(x)])
+    sides = torch.cat([jaw_sides(torch.float64), torch.sign(x)])
     slots = torch.cat([torch.arange(JAW), torch.as_tensor(NUM_IBUG + oval)])
     lines = _pad([contour_lines(face_model), silhouette_lines(face_model, oval_vertices)])
     return FitPoints(vertices, ids, lines, slots, sides)
