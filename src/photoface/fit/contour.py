@@ -23,6 +23,20 @@ JAW = 17
 CHIN = 8
 
 
+INNER_REGIONS = ("mouth_interior", "eyes")
+"""Regions behind the skin's outer surface: never a silhouette, a face oval or a skin point."""
+
+
+def outer_skin(face_model) -> np.ndarray:
+    """(V,) bool: the vertices not in the model's ``INNER_REGIONS`` (where it has them)."""
+    keep = np.ones(face_model.num_vertices, bool)
+    for name in INNER_REGIONS:
+        idx = face_model.regions.get(name)
+        if idx is not None:
+            keep[idx.cpu().numpy()] = False
+    return keep
+
+
 def jaw_sides(dtype=torch.float64) -> torch.Tensor:
     """(17,) the side each jaw landmark's silhouette lies on: −1 (the subject's right, iBUG 0–7),
     0 (the chin), +1 (left, 9–16); a landmark slides to the extreme x of its line on that side."""
@@ -55,11 +69,7 @@ def silhouette_lines(face_model, vertex_ids, points: int = 16, band_mm: float = 
     """
     mean = face_model.mean.detach().cpu().double().numpy()
     normals = face_model.vertex_normals(face_model.mean.detach().cpu()[None])[0].double().numpy()
-    excluded = np.zeros(len(mean), bool)
-    for name in ("mouth_interior", "eyes"):
-        idx = face_model.regions.get(name)
-        if idx is not None:
-            excluded[idx.cpu().numpy()] = True
+    excluded = ~outer_skin(face_model)
     lines = []
     for k, v0 in enumerate(np.asarray(vertex_ids, np.int64)):
         v0 = int(v0)

@@ -9,7 +9,7 @@ MediaPipe face model both have, and nothing tuned to photos:
    ``data.prepare.ibug68``) and the model's 68 landmark vertices;
 2. each registered canonical vertex takes the closest model vertex among those that face the
    camera (normal z > −0.1 at the mean) and are not inside the mouth or the eyeballs (the model's
-   ``mouth_interior`` and ``eyes`` regions).
+   ``mouth_interior`` and ``eyes`` regions, ``contour.outer_skin``).
 
 A point is *reliable* when that closest vertex lies within ``max_distance_mm`` of it: the two
 faces then agree there, up to their shapes. The 10 iris points (468–477) have no vertex. The
@@ -34,6 +34,7 @@ from scipy.spatial import cKDTree
 from photoface.atomic import write_atomic
 from photoface.data.prepare.canonical_mesh import NUM_LANDMARKS, CanonicalMesh, canonical_mesh
 from photoface.data.prepare.ibug68 import to_ibug68
+from photoface.fit.contour import outer_skin
 from photoface.mesh.border import longest_border_loop
 from photoface.mesh.hierarchy import default_cache_dir
 from photoface.mesh.similarity import umeyama
@@ -41,7 +42,6 @@ from photoface.mesh.similarity import umeyama
 VERSION = 1
 """Bump when the construction changes, so that old cache files are not reused."""
 MAX_DISTANCE_MM = 6.0
-EXCLUDED_REGIONS = ("mouth_interior", "eyes")
 
 
 @dataclass(frozen=True)
@@ -72,11 +72,7 @@ def build_correspondence(face_model, mesh: CanonicalMesh | None = None,
     sim = umeyama(to_ibug68(padded), mean[lm])
     registered = sim.apply(mesh.vertices)
     normals = face_model.vertex_normals(face_model.mean.detach().cpu()[None])[0].double().numpy()
-    allowed = normals[:, 2] > -0.1
-    for name in EXCLUDED_REGIONS:
-        idx = face_model.regions.get(name)
-        if idx is not None:
-            allowed[idx.cpu().numpy()] = False
+    allowed = (normals[:, 2] > -0.1) & outer_skin(face_model)
     candidates = np.flatnonzero(allowed)
     dist, nearest = cKDTree(mean[candidates]).query(registered)
     vertices = np.full(NUM_LANDMARKS, -1, np.int64)
