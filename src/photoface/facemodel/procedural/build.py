@@ -48,6 +48,8 @@ fuller lower face, a rounded hairline, soft albedo (docs/face_model.md, with its
 Builder 4 makes the nostrils nasal vestibules that rise inside the nose behind the alae and the
 tip (``surface.nostril_offset``), shaded in the albedo by depth, and brings the soft-tissue chin
 within the facial-convexity norm (``surface.CHIN_PROMINENCE``).
+Builder 5 takes the nose's landmarks on the outer skin only: builder 4's iBUG 31/32/34/35 lay
+inside the vestibules (``landmarks``).
 
 Cost (``build_procedural_model``, one thread, medians of 3, builder 1 and 2 alternated in one
 session on this 2-core box while other jobs loaded it): demo 0.54 / 0.93 s → 2.89 / 3.42 s,

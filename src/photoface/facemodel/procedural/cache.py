@@ -23,7 +23,7 @@ from photoface.errors import PhotofaceError
 from photoface.facemodel.model import MorphableModel
 from photoface.facemodel.procedural import build
 
-BUILDER_VERSION = 4
+BUILDER_VERSION = 5
 _PACKAGE = Path(__file__).parent
 _FORMAT_SOURCES = ("model.py", "io.py")  # in photoface/facemodel/
 
@@ -31,13 +31,16 @@ _FORMAT_SOURCES = ("model.py", "io.py")  # in photoface/facemodel/
 # unintended change of the bits fails instead of silently invalidating datasets and checkpoints.
 # Changing the bits on purpose: bump BUILDER_VERSION, move these into PREVIOUS_HASHES.
 EXPECTED_HASHES = {
-    "builtin:demo": "783e441cd93ca0f841a75c876c30de6c7c3bb39ba8b2314941da551d04f52ad0",
-    "builtin:paper": "898f1e64b4832333c89140a747502d7f0806f92a0d6b7e63dbb8809b422d7702",
+    "builtin:demo": "2f0570da0984401f96a87d9be8955368d9aefb877148482d3f85631ac08bedd0",
+    "builtin:paper": "59801beb68a81c3ef6f8629ffab23d3ece0e14611bcafae30d526a54c94078c0",
 }
 
 # hash -> (spec, builder) of models built before. Builder 1 depended on the machine and thread
 # count, so it had more than one hash per model; these are the ones seen on the project's machines.
 PREVIOUS_HASHES = {
+    # Builder 4: nostril vestibules, with iBUG 31/32/34/35 inside them (``landmarks``).
+    "783e441cd93ca0f841a75c876c30de6c7c3bb39ba8b2314941da551d04f52ad0": ("builtin:demo", 4),
+    "898f1e64b4832333c89140a747502d7f0806f92a0d6b7e63dbb8809b422d7702": ("builtin:paper", 4),
     # Builder 3: issue 20's first human face, with shallow nostril cavities and a fuller chin.
     "775277dfe363617fe80a6eaed0841673e1ca7e988ee63235d9e4dc3acd213660": ("builtin:demo", 3),
     "761528ecf08f31208f1f962e6500f863e25ce40071112358da99625c5f4c492f": ("builtin:paper", 3),

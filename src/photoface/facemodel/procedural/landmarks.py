@@ -5,7 +5,12 @@ ones are their mirror vertices, so ``mirror[landmarks68[i]] == landmarks68[IBUG_
 holds by construction. Points with a structural meaning are exact mesh vertices: eye corners and
 lid points lie on the lid-margin rows, mouth corners are the ends of the mouth slit, the inner-lip
 points are the upper/lower copies of slit vertices. The others are the grid vertex nearest (in
-the base surface's x, y) to a design position in design coordinates (``layout``).
+the base surface's x, y) to a design position in design coordinates (``layout``); the nose's
+are taken only on the outer skin, never inside a naris (``surface.nostril_depth`` = 0): iBUG
+31-35 trace the lower outline of the nose seen from the front (the alar bases, the nostril sills,
+the subnasale), and a vertex inside the vestibule lies up to 20 mm behind that outline (builder
+4 placed 31/32/34/35 there: 10-20 mm from MediaPipe's points for them, which made every
+landmark fit pull the nose back).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import numpy as np
 from photoface.facemodel.model import IBUG_MIRROR
 from photoface.facemodel.procedural import layout
 from photoface.facemodel.procedural.mesh import GRID, SLIT_LOWER, FaceGrid
-from photoface.facemodel.procedural.surface import MeanSurface, eye_s, lid_margins, lip_outline
+from photoface.facemodel.procedural.surface import MeanSurface, eye_s, lid_margins, lip_outline, nostril_depth
 
 # Left-side / midline design positions (x, y), mm, for landmarks placed by nearest vertex.
 _JAW = {  # 8 = chin (midline) ... 16 = at ear level
@@ -42,9 +47,10 @@ def select_landmarks(grid: FaceGrid, mean: MeanSurface) -> np.ndarray:
         idx = np.nonzero(candidates)[0]
         return int(idx[np.argmin(((xy[idx] - np.asarray(p)) ** 2).sum(1))])
 
+    skin = nostril_depth(xy[:, 0], xy[:, 1]) == 0.0
     for table in (_JAW, _BROW, _NOSE):
         for k, p in table.items():
-            lm[k] = nearest(p, midline if p[0] == 0.0 else left)
+            lm[k] = nearest(p, (midline if p[0] == 0.0 else left) & skin)
 
     eye = mean.eye
     lm[42] = grid.index[eye.centre, eye.col_inner]
