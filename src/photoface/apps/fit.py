@@ -58,6 +58,7 @@ from PIL import Image
 from photoface.apps import figures
 from photoface.apps.fit_inputs import PREPARED_DIR, fit_inputs
 from photoface.apps.inputs import FaceInput, unique_names
+from photoface.apps.preview import model_occlusion
 from photoface.apps.viewer import VIEW_FILE, ViewBuilder, ViewFace, ViewMesh, codes_view, face_window, vertex_error
 from photoface.atomic import write_atomic
 from photoface.data.format import PreparedDataset
@@ -292,7 +293,8 @@ def fit_photos(inputs: str | Path, out_dir: str | Path, model: str = "builtin:de
     labels = None if trained is not None else LabelWriter(out_dir / LABELS_DIR, ds, model_name,
                                                            model_hash(face_model))
     view = ViewBuilder(face_model.faces.cpu().numpy(), "photoface fit", f"face model {model_name}"
-                       + ("" if trained is None else f", refining {trained.checkpoint}"))
+                       + ("" if trained is None else f", refining {trained.checkpoint}"),
+                       occlusion=model_occlusion(face_model).cpu().numpy())
     bar = tqdm(total=len(ds), desc="fit", unit="photo", disable=not progress)
     try:
         for identity, rows, fit in fit_collection(ds, face_model, cfg, renderer=renderer, make_params=make_params):

@@ -50,6 +50,7 @@ from photoface.apps.inputs import (
     log_notes,
     stacked_landmarks,
 )
+from photoface.apps.preview import model_occlusion
 from photoface.apps.viewer import VIEW_FILE, ViewBuilder, ViewFace, ViewMesh, codes_view, face_window, vertex_error
 from photoface.data.prepare.align import apply_transform, invert_transform
 from photoface.facemodel.export import FORMATS, write_mesh
@@ -210,7 +211,8 @@ def reconstruct(
     out_dir.mkdir(parents=True, exist_ok=True)
     result = ReconstructResult(out_dir)
     view = ViewBuilder(trained.face_model.faces.cpu().numpy(), "photoface reconstruct",
-                       f"checkpoint {trained.checkpoint}, step {trained.step}")
+                       f"checkpoint {trained.checkpoint}, step {trained.step}",
+                       occlusion=model_occlusion(trained.face_model).cpu().numpy())
     truths = {Path(k).resolve(): v for k, v in (truths or {}).items()}
     for item in empty:
         result.skipped.append(item)

@@ -33,6 +33,7 @@ from PIL import Image
 
 from photoface.apps import figures
 from photoface.apps.inputs import FaceInput, Skipped, collect_images, load_faces, log_notes, stacked_landmarks
+from photoface.apps.preview import model_occlusion
 from photoface.apps.reconstruct import pose_dict
 from photoface.apps.viewer import VIEW_FILE, ViewFace, ViewMesh, write_view
 from photoface.errors import PhotofaceError
@@ -155,7 +156,8 @@ def transfer(
                 written.append(write_mesh(out_dir / f"{src.name}_to_{t.name}{suffix}", shape.cpu().numpy(), tri,
                                           colours))
     view = write_view(out_dir / VIEW_FILE, view_faces(src, tgts, res), tri,
-                      f"photoface transfer: {src.name} with the expressions of {len(tgts)} photo(s)")
+                      f"photoface transfer: {src.name} with the expressions of {len(tgts)} photo(s)",
+                      occlusion=model_occlusion(trained.face_model).cpu().numpy())
     return TransferResult(grid_path, grid, written, skipped, view)
 
 

@@ -123,3 +123,34 @@ def test_fit_view_draws_the_photo_mesh_beside_the_identity(tmp_path):
         # offline: the page asks for nothing but itself and its inlined data: images
         urls = [e["params"]["request"]["url"] for e in b.events if e.get("method") == "Network.requestWillBeSent"]
         assert urls[0] == file_url(page) and all(u.startswith("data:") for u in urls[1:])
+
+
+def test_the_shaded_mode_darkens_what_the_occlusion_darkens_and_the_albedo_mode_does_not(tmp_path):
+    n = 24
+    u, v = np.meshgrid(np.linspace(-1, 1, n), np.linspace(-1, 1, n))
+    verts = np.stack([70 * u, 90 * v, 50 * (1 - 0.5 * u**2 - 0.5 * v**2)], -1).reshape(-1, 3)
+    i = np.arange(n - 1)[:, None] * n + np.arange(n - 1)[None, :]
+    faces = np.concatenate([np.stack([i, i + 1, i + n], -1), np.stack([i + 1, i + n + 1, i + n], -1)]).reshape(-1, 3)
+    colours = np.full((len(verts), 3), 0.7)
+    pic = np.full((32, 32, 3), 128, np.uint8)
+    occ = np.where(v.ravel() > 0, 0.25, 1.0)  # the upper half in a cavity
+    shots = {}
+    for name, o in (("plain", None), ("occluded", occ)):
+        page = write_view(tmp_path / f"{name}.html", [ViewFace("a", "", pic, None, [ViewMesh("m", verts, colours)])],
+                          faces, "t", occlusion=o)
+        with Browser(1000, 700) as b:
+            b.open(file_url(page))
+            assert b.evaluate("window.photofaceReady.then(() => window.photofaceViewer.state())")["panes"] == 1
+            shots[name] = b.screenshot(b.rect("#mesh")).astype(float)
+            b.click(*centre(*b.rect("#mode-albedo")))
+            shots[name + " albedo"] = b.screenshot(b.rect("#mesh")).astype(float)
+            assert b.console_errors() == []
+    mask = drawn(shots["plain"].astype(np.uint8))
+    rows = np.nonzero(mask.any(1))[0]
+    top = np.zeros_like(mask)
+    top[rows.min() + 5:(rows.min() + rows.max()) // 2 - 5] = True
+    bottom = np.zeros_like(mask)
+    bottom[(rows.min() + rows.max()) // 2 + 5:rows.max() - 5] = True
+    ratio = lambda region: shots["occluded"][region & mask].mean() / shots["plain"][region & mask].mean()  # noqa: E731
+    assert ratio(top) < 0.5 and ratio(bottom) > 0.95
+    assert np.abs(shots["occluded albedo"] - shots["plain albedo"]).mean() < 0.5

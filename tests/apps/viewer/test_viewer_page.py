@@ -5,7 +5,7 @@ import pytest
 
 from photoface.apps.viewer.page import STEP_MM, ViewFace, ViewMesh, render_page, write_view
 from photoface.errors import PhotofaceError
-from support.view_data import mesh_arrays, read_view
+from support.view_data import buffer, mesh_arrays, read_view
 
 
 def grid_surface(n: int, seed: int):
@@ -63,6 +63,18 @@ def test_a_mesh_far_from_the_reference_keeps_its_shape_with_a_coarser_step(tmp_p
     back = mesh_arrays(data, 1)["verts"]
     assert data["meshes"][1]["step_mm"] > STEP_MM
     assert np.abs(back - far).max() <= data["meshes"][1]["step_mm"]
+
+
+def test_the_occlusion_travels_with_the_topology_and_a_wrong_one_is_refused(tmp_path):
+    verts, faces, colours = grid_surface(8, 3)
+    occ = np.linspace(0.0, 1.0, len(verts))
+    face = ViewFace("a", "", photo(3, 16), None, [ViewMesh("photo", verts, colours)])
+    data = read_view(write_view(tmp_path / "v.html", [face], faces, "t", occlusion=occ))
+    assert np.abs(buffer(data["topologies"][0]["occlusion"]) / 255.0 - occ).max() <= 0.5 / 255 + 1e-9
+    assert "occlusion" not in read_view(write_view(tmp_path / "w.html", [face], faces, "t"))["topologies"][0]
+    with pytest.raises(PhotofaceError, match="occlusion"):
+        write_view(tmp_path / "x.html", [face], faces, "t", occlusion=occ[:-1])
+    assert not (tmp_path / "x.html").exists()
 
 
 def test_bad_meshes_are_refused_with_the_mesh_named(tmp_path):

@@ -8,8 +8,10 @@ numbers, and where a true mesh exists, the per-vertex error.
 
 Data (a JSON object in ``<script id="photoface-data">``):
 
-* ``topologies``: each triangle list once, (F, 3) uint16 (uint32 past 65,535 vertices), and a
-  reference shape (V, 3) float32 mm, the first mesh written with that topology;
+* ``topologies``: each triangle list once, (F, 3) uint16 (uint32 past 65,535 vertices), a
+  reference shape (V, 3) float32 mm, the first mesh written with that topology, and optionally
+  the face model's ambient occlusion (V,) uint8 over [0, 1] (``apps.preview.model_occlusion``),
+  which darkens the cavities of the grey "shaded" mode;
 * ``meshes``: positions as uint16 offsets from the reference in steps of ``step_mm`` (biased by
   32768; 1/64 mm unless a mesh lies farther than 512 mm from the reference), albedo as (V, 3)
   uint8 linear RGB, the error as (V,) uint8 over [0, ``error_max_mm``]; a mesh shared by several
@@ -139,11 +141,18 @@ class ViewBuilder:
     Args:
         triangles: (F, 3) the topology of every mesh.
         title, notes: the page's heading and a line under it.
+        occlusion: (V,) in [0, 1], the face model's ambient occlusion, or None (no darkening).
     """
 
-    def __init__(self, triangles: np.ndarray, title: str, notes: str = ""):
+    def __init__(self, triangles: np.ndarray, title: str, notes: str = "", occlusion: np.ndarray | None = None):
         self.triangles = np.asarray(triangles)
         self.n_vertices = int(self.triangles.max()) + 1 if self.triangles.size else 0
+        if occlusion is not None:
+            occlusion = np.asarray(occlusion, np.float64)
+            if occlusion.shape != (self.n_vertices,) or not np.isfinite(occlusion).all():
+                raise PhotofaceError(f"viewer occlusion: expected {self.n_vertices} finite values, got shape "
+                                     f"{occlusion.shape}")
+        self.occlusion = occlusion
         self.title, self.notes = title, notes
         self.reference: np.ndarray | None = None
         self.meshes: list[dict] = []
@@ -176,6 +185,8 @@ class ViewBuilder:
         ref = np.zeros((0, 3)) if self.reference is None else self.reference
         dtype = np.uint16 if self.n_vertices <= 65535 else np.uint32
         topology = {"faces": _buffer(self.triangles.astype(dtype).ravel()), "reference": _buffer(ref.astype(np.float32))}
+        if self.occlusion is not None:
+            topology["occlusion"] = _buffer(to_uint8(self.occlusion))
         return {"title": self.title, "notes": self.notes, "topologies": [topology], "meshes": self.meshes,
                 "faces": self.records}
 
@@ -196,9 +207,10 @@ def render_page(data: dict) -> str:
     return head + payload + middle + script + tail
 
 
-def write_view(path: str | Path, faces: list[ViewFace], triangles: np.ndarray, title: str, notes: str = "") -> Path:
+def write_view(path: str | Path, faces: list[ViewFace], triangles: np.ndarray, title: str, notes: str = "",
+               occlusion: np.ndarray | None = None) -> Path:
     """Write the page of ``faces`` (module docstring) to ``path`` atomically; returns the path."""
-    builder = ViewBuilder(triangles, title, notes)
+    builder = ViewBuilder(triangles, title, notes, occlusion)
     for face in faces:
         builder.add(face)
     return builder.write(path)

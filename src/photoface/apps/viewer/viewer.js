@@ -54,7 +54,8 @@
   async function decodeMesh(data, m) {
     const topo = data.topologies[m.topology];
     if (!topo.decoded) {
-      topo.decoded = { faces: await decodeBuffer(topo.faces), reference: await decodeBuffer(topo.reference) };
+      topo.decoded = { faces: await decodeBuffer(topo.faces), reference: await decodeBuffer(topo.reference),
+        occlusion: topo.occlusion ? await decodeBuffer(topo.occlusion) : null };
     }
     const ref = topo.decoded.reference;
     const q = await decodeBuffer(m.positions);  // uint16 offsets from the reference, biased by 32768
@@ -73,6 +74,7 @@
     }
     return {
       label: m.label, faces: topo.decoded.faces, positions: pos, normals: vertexNormals(pos, topo.decoded.faces),
+      occlusion: topo.decoded.occlusion,
       colours: await decodeBuffer(m.colours), error: m.error ? await decodeBuffer(m.error) : null,
       errorMax: m.error_max_mm || 0, errorMean: m.error_mean_mm, center, radius: Math.sqrt(r2),
     };
@@ -82,17 +84,18 @@
 
   const VERTEX_SHADER = `
     attribute vec3 aPos; attribute vec3 aNormal; attribute vec3 aColour; attribute float aError;
+    attribute float aOcclusion;
     uniform mat4 uView; uniform mat4 uProj; uniform vec3 uCenter;
-    varying vec3 vNormal; varying vec3 vColour; varying float vError;
+    varying vec3 vNormal; varying vec3 vColour; varying float vError; varying float vOcclusion;
     void main() {
       vNormal = (uView * vec4(aNormal, 0.0)).xyz;
-      vColour = aColour; vError = aError;
+      vColour = aColour; vError = aError; vOcclusion = aOcclusion;
       gl_Position = uProj * uView * vec4(aPos - uCenter, 1.0);
     }`;
   const FRAGMENT_SHADER = `
     precision mediump float;
     uniform int uMode;
-    varying vec3 vNormal; varying vec3 vColour; varying float vError;
+    varying vec3 vNormal; varying vec3 vColour; varying float vError; varying float vOcclusion;
     vec3 errorColour(float t) {  // dark blue, teal, green, yellow: ordered and readable in grey
       vec3 c0 = vec3(0.18, 0.10, 0.42), c1 = vec3(0.13, 0.50, 0.55), c2 = vec3(0.37, 0.79, 0.38), c3 = vec3(0.99, 0.91, 0.15);
       t = clamp(t, 0.0, 1.0) * 3.0;
@@ -103,7 +106,10 @@
       if (!gl_FrontFacing) n = -n;
       float diffuse = max(dot(n, normalize(vec3(-0.35, 0.45, 1.0))), 0.0);  // a light above-left of the camera
       vec3 c;
-      if (uMode == 0) c = vec3(0.72) * (0.22 + 0.78 * diffuse);
+      // grey geometry has no shadows of its own: the face model's ambient occlusion darkens the
+      // cavities (nostrils, mouth corners), which the light alone draws as lit flaps; the albedo
+      // mode shows colours as they are (a texture read off photos already holds their shading)
+      if (uMode == 0) c = vec3(0.72) * (0.22 + 0.78 * diffuse) * vOcclusion;
       else if (uMode == 1) c = vColour * (0.55 + 0.45 * diffuse);
       else c = errorColour(vError) * (0.55 + 0.45 * diffuse);
       gl_FragColor = vec4(c, 1.0);
@@ -165,7 +171,7 @@
       this.uint32 = !!gl.getExtension("OES_element_index_uint");
       this.prog = program(gl);
       this.loc = {};
-      for (const a of ["aPos", "aNormal", "aColour", "aError"]) this.loc[a] = gl.getAttribLocation(this.prog, a);
+      for (const a of ["aPos", "aNormal", "aColour", "aError", "aOcclusion"]) this.loc[a] = gl.getAttribLocation(this.prog, a);
       for (const u of ["uView", "uProj", "uCenter", "uMode"]) this.loc[u] = gl.getUniformLocation(this.prog, u);
       this.panes = [];
       this.camera = { yaw: 0, pitch: 0, zoom: 1, base: IDENTITY };
@@ -188,13 +194,14 @@
         pos: buffer(gl.ARRAY_BUFFER, mesh.positions), nrm: buffer(gl.ARRAY_BUFFER, mesh.normals),
         col: buffer(gl.ARRAY_BUFFER, mesh.colours),
         err: mesh.error ? buffer(gl.ARRAY_BUFFER, mesh.error) : null,
+        occ: mesh.occlusion ? buffer(gl.ARRAY_BUFFER, mesh.occlusion) : null,
         idx: buffer(gl.ELEMENT_ARRAY_BUFFER, faces),
       };
     }
 
     show(meshes) {
       const gl = this.gl;
-      for (const p of this.panes) for (const b of [p.pos, p.nrm, p.col, p.err, p.idx]) if (b) gl.deleteBuffer(b);
+      for (const p of this.panes) for (const b of [p.pos, p.nrm, p.col, p.err, p.occ, p.idx]) if (b) gl.deleteBuffer(b);
       this.panes = meshes.map((m) => this.upload(m));
       this.draw();
     }
@@ -237,6 +244,8 @@
         attr(this.loc.aColour, p.col, 3, gl.UNSIGNED_BYTE, true);
         if (p.err) attr(this.loc.aError, p.err, 1, gl.UNSIGNED_BYTE, true);
         else { gl.disableVertexAttribArray(this.loc.aError); gl.vertexAttrib1f(this.loc.aError, 0); }
+        if (p.occ) attr(this.loc.aOcclusion, p.occ, 1, gl.UNSIGNED_BYTE, true);
+        else { gl.disableVertexAttribArray(this.loc.aOcclusion); gl.vertexAttrib1f(this.loc.aOcclusion, 1); }
         gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, p.idx);
         gl.drawElements(gl.TRIANGLES, p.count, p.indexType, 0);
       });
