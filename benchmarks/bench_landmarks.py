@@ -26,7 +26,7 @@ import scipy.io
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from photoface.data.format import load_dataset  # noqa: E402
 from photoface.evaluate.landmarks import evaluate_landmarks, write_landmark_results  # noqa: E402
-from photoface.evaluate.tables import landmark_table  # noqa: E402
+from photoface.evaluate.tables import landmark_region_table, landmark_table  # noqa: E402
 from timing import machine_summary, set_threads  # noqa: E402
 
 
@@ -69,6 +69,8 @@ def main() -> None:
     paths = write_landmark_results(res, out / "eval_landmarks.json")
     print()
     print(landmark_table({m: res[m] for m in res["meta"]["methods"]}))
+    print()
+    print(landmark_region_table({m: res[m] for m in res["meta"]["methods"]}))
     print(f"wrote {', '.join(str(p) for p in paths)}")
 
 

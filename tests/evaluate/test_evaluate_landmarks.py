@@ -123,6 +123,24 @@ def test_known_answers_on_a_300w_folder(tmp_path, fake_detectors):
     assert any(line.startswith("3.png\tmediapipe\t\t0\tmissed\t") for line in tsv)
 
 
+def test_an_error_in_one_region_shows_in_that_region_alone(tmp_path, fake_detectors):
+    truth = _model_landmarks()
+    moved = truth.copy()
+    moved[27:36] += [0.0, 3.0]  # the nose 3 px low: two definitions of the nose points
+    _photo(tmp_path / "0.png", 0)
+    write_pts(tmp_path / "0.pts", truth)
+    fake_detectors({0: [moved]}, {})
+    res = evaluate_landmarks(tmp_path, ["mediapipe"])
+    box = truth.max(0) - truth.min(0)
+    regions = res["mediapipe"]["nme_regions"]
+    assert regions["nose"] == pytest.approx(3.0 / np.sqrt(box[0] * box[1]), rel=1e-3)
+    others = ("jaw", "brows", "eyes", "mouth")
+    assert {k: regions[k] for k in others} == pytest.approx(dict.fromkeys(others, 0.0), abs=1e-5)
+    assert res["mediapipe"]["nme68"]["overall"] == pytest.approx(regions["nose"] * 9 / 68, rel=1e-3)
+    md = write_landmark_results(res, tmp_path / "eval.json")[1].read_text()
+    assert "NME (%) per region" in md and "| jaw | brows | nose | eyes | mouth |" in md
+
+
 def test_a_face_found_elsewhere_in_the_photo_is_a_miss(tmp_path, fake_detectors):
     lm = _model_landmarks()
     _photo(tmp_path / "0.png", 0)

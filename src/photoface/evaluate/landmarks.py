@@ -23,6 +23,10 @@ Protocol, per photo and method:
   given over all photos found, per |yaw| bin of the truth ([0, 30], (30, 60], (60, 90+] degrees)
   and as the mean of the bins (the headline number of AFLW2000-3D papers). 300-W ``.pts`` files
   carry no yaw: their photos are in no bin and only the overall numbers are given.
+* **Per region** (``nme_regions``): the same NME over the jaw (iBUG 0–16), brows (17–26), nose
+  (27–35), eyes (36–47) and mouth (48–67), same normaliser. Where two definitions of the points
+  differ (a detector's jaw on the outline, the truth's 3-D jaw points; one face model's nostril
+  points against another's), it shows in its region rather than in the average.
 * **Time**: median ms per photo of detection + landmarks (the fit's own time separately,
   ``median_fit_ms``), wall clock, after one untimed warm-up run of each detector.
 
@@ -44,6 +48,8 @@ from photoface.evaluate.landmark_photos import list_annotated
 from photoface.evaluate.nme import YAW_BIN_NAMES, bbox_size, landmark_nme, yaw_bin
 
 INNER = slice(17, 68)  # iBUG 17-67: brows, nose, eyes, mouth
+REGIONS = {"jaw": slice(0, 17), "brows": slice(17, 27), "nose": slice(27, 36), "eyes": slice(36, 48),
+           "mouth": slice(48, 68)}
 TSV_COLUMNS = ("photo", "method", "yaw_deg", "faces_found", "scored", "detector", "iou", "nme68", "nme51",
                "ms", "fit_ms", "note")
 
@@ -55,6 +61,12 @@ def photo_nme(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
     n68 = landmark_nme(pred, truth, norm)[0]
     n51 = landmark_nme(pred[INNER], truth[INNER], norm)[0]
     return float(n68), float(n51)
+
+
+def region_nme(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """{region of ``REGIONS``: NME over its points}, divided by sqrt(w·h) of the truth's 68-point box."""
+    norm = bbox_size(truth)
+    return {name: float(landmark_nme(pred[sel], truth[sel], norm)[0]) for name, sel in REGIONS.items()}
 
 
 def nme_summary(nme: np.ndarray, yaw: np.ndarray) -> dict:
@@ -87,9 +99,11 @@ def method_summary(records: list[dict]) -> dict:
     nme51 = np.array([np.nan if r["nme51"] is None else r["nme51"] for r in records])
     yaw = np.array([np.nan if r["yaw_deg"] is None else r["yaw_deg"] for r in records])
     missed = [r["photo"] for r in records if r["nme68"] is None]
+    found = [r["nme_regions"] for r in records if r["nme_regions"] is not None]
+    regions = {name: float(np.mean([f[name] for f in found])) if found else float("nan") for name in REGIONS}
     return {
         "photos": len(records), "found": len(records) - len(missed), "missed": len(missed), "missed_photos": missed,
-        "nme68": nme_summary(nme68, yaw), "nme51": nme_summary(nme51, yaw),
+        "nme68": nme_summary(nme68, yaw), "nme51": nme_summary(nme51, yaw), "nme_regions": regions,
         "median_ms": _median(r["ms"] for r in records),
         "median_fit_ms": _median(r.get("fit_ms") for r in records),
         "fallbacks": sum(bool(r["fallback"]) for r in records),
@@ -102,10 +116,11 @@ def method_summary(records: list[dict]) -> dict:
 def _record(photo, run) -> dict:
     rec = {"photo": photo.name, "yaw_deg": photo.yaw_deg, "faces_found": len(run.faces), "ms": round(run.ms, 3),
            "fit_ms": None if run.fit_ms is None else round(run.fit_ms, 3), "detector": None, "iou": None,
-           "nme68": None, "nme51": None, "fallback": None, "fit_failure": None, "note": None, "landmarks": None}
+           "nme68": None, "nme51": None, "nme_regions": None, "fallback": None, "fit_failure": None, "note": None, "landmarks": None}
     if run.chosen is not None:
         face = run.faces[run.chosen]
         rec["nme68"], rec["nme51"] = photo_nme(face.landmarks, photo.landmarks)
+        rec["nme_regions"] = region_nme(face.landmarks, photo.landmarks)
         rec.update(detector=face.detector, fallback=face.fallback, fit_failure=face.failure,
                    iou=round(box_iou(box_of(face.landmarks), box_of(photo.landmarks)), 4),
                    landmarks=np.round(face.landmarks, 3).tolist())

@@ -121,6 +121,10 @@ def landmarks_markdown(results: dict) -> str:
     if common:
         text += (f"On the {common[0][1]['photos']} photos every method found, NME 68: "
                  + ", ".join(f"{m} {100 * c['overall']:.2f} %" for m, c in common if c["photos"]) + ".\n\n")
+    if all(results[m].get("nme_regions") for m in methods):
+        text += ("## NME (%) per region\n\nSame normaliser, over the photos each method found: jaw iBUG 0–16, "
+                 "brows 17–26, nose 27–35, eyes 36–47, mouth 48–67.\n\n"
+                 + tables.landmark_region_table({m: results[m] for m in methods}) + "\n")
     missed = [(m, results[m]["missed_photos"]) for m in methods if results[m]["missed_photos"]]
     if missed:
         text += "## Missed (no face found on the annotated one)\n\n" + "".join(

@@ -172,6 +172,14 @@ def landmark_table(results: Mapping[str, Mapping], digits: int = 2) -> str:
     return _table(header, rows)
 
 
+def landmark_region_table(results: Mapping[str, Mapping], digits: int = 2) -> str:
+    """{method: ``method_summary`` output} → Markdown: NME (%) per region of ``landmarks.REGIONS``."""
+    names = list(next(iter(results.values()))["nme_regions"]) if results else []
+    rows = [[LANDMARK_LABELS.get(m, m), *(_pct_cell(r["nme_regions"][n], digits) for n in names)]
+            for m, r in results.items()]
+    return _table(["Method", *names], rows)
+
+
 def verification_table(results: Mapping[str, Mapping], digits: int = 3) -> str:
     """{method: ``photoface.run.verification.verification_report`` output} → Markdown."""
     fars: list[str] = []
