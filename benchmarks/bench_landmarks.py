@@ -8,9 +8,16 @@ MATLAB stores it, ``Pose_Para`` with the yaw in radians, the dataset's other key
 scorer runs exactly as on AFLW2000-3D, through its own reader, then prints the scorer's table.
 
 Run:  .venv/bin/python benchmarks/bench_landmarks.py SYNTH_DIR --out OUT_DIR [--method LIST] [--max-photos N]
-      [--threads 1]
+      [--threads 1] [--fit-model MODEL]
       (the dataset: ``photoface synth --model builtin:demo --identities 10 --photos-per-identity 4
       --size 256 --seed 0 --out SYNTH_DIR``; OUT_DIR receives the AFLW-style folder and eval_landmarks.*)
+
+A collection rendered with ANOTHER face model (``photoface synth --model OTHER.npz``) has that
+model's 68 landmark vertices as its truth: a 3-D convention defined by someone else, as
+AFLW2000-3D's is (BFM 2009 vertices of 3DDFA's fits). It measures how far the fit's face model
+defines its points from the truth's; ``--fit-model OTHER.npz`` is the fit with the truth's own
+definitions, the bound that importing the annotation's model (BFM with 3DDFA's keypoints for
+AFLW2000-3D) reaches for.
 """
 
 from __future__ import annotations
@@ -57,6 +64,8 @@ def main() -> None:
     ap.add_argument("--out", required=True, metavar="OUT_DIR")
     ap.add_argument("--method", default="default,mediapipe,dlib,fit")
     ap.add_argument("--max-photos", type=int)
+    ap.add_argument("--fit-model", default="builtin:demo", metavar="MODEL",
+                    help="face model of the fit method (default builtin:demo)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads of the fit (default 1)")
     args = ap.parse_args()
     set_threads(args.threads)
@@ -65,7 +74,7 @@ def main() -> None:
     print(machine_summary())
     print(f"{n} synthetic photos written in the AFLW2000-3D layout to {out / 'aflw'}")
     res = evaluate_landmarks(out / "aflw", args.method.split(","), max_photos=args.max_photos,
-                             log=lambda line: print(line, flush=True))
+                             fit_model=args.fit_model, log=lambda line: print(line, flush=True))
     paths = write_landmark_results(res, out / "eval_landmarks.json")
     print()
     print(landmark_table({m: res[m] for m in res["meta"]["methods"]}))
