@@ -203,7 +203,8 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], dest="overrides", help="extra config override")
     args = parser.parse_args()
 
-    from photoface.run.config import apply_overrides, preset
+    from photoface.run.config import preset
+    from photoface.run.config_parse import apply_overrides
 
     set_threads(args.threads)
     rungs = {int(r) for r in args.rungs.split(",") if r.strip()}

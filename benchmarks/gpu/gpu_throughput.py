@@ -26,7 +26,8 @@ from pathlib import Path
 import torch
 
 from photoface.jsonfile import write_json
-from photoface.run.config import apply_overrides, preset
+from photoface.run.config import preset
+from photoface.run.config_parse import apply_overrides
 from photoface.train.loop import Trainer
 
 

@@ -20,8 +20,9 @@ def test_bad_overrides_name_the_problem(item):
 
 def test_fit_settings_are_a_section_of_the_one_config(tmp_path):
     from photoface.fit.config import FitConfig as FromFit
-    from photoface.run.config import FitConfig, load_yaml, preset
-    from photoface.run.config import apply_overrides as train_overrides
+    from photoface.run.config import FitConfig, preset
+    from photoface.run.config_parse import apply_overrides as train_overrides
+    from photoface.run.config_parse import load_yaml
     from photoface.run.resolve import RESUMABLE_KEYS
 
     assert FromFit is FitConfig

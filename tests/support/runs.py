@@ -18,7 +18,8 @@ from photoface.facemodel.io import model_hash, save_model
 from photoface.facemodel.model import MorphableModel
 from photoface.render.camera import focal_at_code_zero
 from photoface.render.renderer import Renderer
-from photoface.run.config import apply_overrides, preset
+from photoface.run.config import preset
+from photoface.run.config_parse import apply_overrides
 
 IMAGE_SIZE = 32
 SETTINGS = ("cooperative", "indoor", "outdoor")

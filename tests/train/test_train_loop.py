@@ -4,7 +4,7 @@ import torch
 from photoface.errors import InputFileError, PhotofaceError
 from photoface.facemodel import save_model
 from photoface.run.checkpoint import checkpoint_dir, load_checkpoint
-from photoface.run.config import apply_overrides
+from photoface.run.config_parse import apply_overrides
 from photoface.run.layout import read_metrics
 from photoface.train import loop as loop_module
 from photoface.train import train

@@ -8,7 +8,7 @@ import torch
 
 from photoface.errors import InputFileError
 from photoface.run.checkpoint import load_checkpoint
-from photoface.run.config import apply_overrides
+from photoface.run.config_parse import apply_overrides
 from photoface.run.inference import load_trained
 from photoface.run.layout import last_checkpoint, read_metrics
 from photoface.train import train

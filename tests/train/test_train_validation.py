@@ -9,7 +9,7 @@ from photoface.data.format import load_dataset
 from photoface.errors import PhotofaceError
 from photoface.facemodel import load_face_model, model_hash
 from photoface.run.checkpoint import load_checkpoint
-from photoface.run.config import apply_overrides
+from photoface.run.config_parse import apply_overrides
 from photoface.run.export import export_model
 from photoface.run.inference import load_trained
 from photoface.run.layout import checkpoint_dir, read_metrics, validation_path

@@ -45,8 +45,8 @@ VARIANTS: dict[str, tuple[str, ...]] = {
 def variant_config(name: str, preset: str = "demo", overrides: Sequence[str] = (),
                    minutes: float | None = None, steps: int | None = None):
     """The training config of one variant (see the module docstring)."""
-    from photoface.run.config import apply_overrides
     from photoface.run.config import preset as make_preset
+    from photoface.run.config_parse import apply_overrides
 
     if name not in VARIANTS:
         raise PhotofaceError(f"unknown ablation variant {name!r}; choose from {', '.join(VARIANTS)}")

@@ -9,7 +9,8 @@ on this package; none of them needs another's internals to use a trained network
     export_model("runs/demo", "demo.pt", half=True)     # weights + network arguments, to share
 """
 
-from photoface.run.config import TrainConfig, apply_overrides, from_dict, load_yaml, preset
+from photoface.run.config import TrainConfig, preset
+from photoface.run.config_parse import apply_overrides, from_dict, load_yaml
 from photoface.run.export import export_model
 from photoface.run.inference import Trained, load_trained
 

@@ -1,4 +1,4 @@
-"""The one configuration source: nested dataclasses, two presets, YAML and CLI overrides.
+"""The one configuration source: nested dataclasses and two presets; a config writes itself as YAML.
 
 Presets:
 
@@ -12,16 +12,15 @@ Presets:
   training people validate the run, which keeps its best checkpoint, the start included.
 
 Every value can be overridden from the CLI as ``section.key=value`` (YAML syntax for the value),
-e.g. ``loss.adversarial=0`` or ``schedule.max_steps=200``. Loss weights that the paper does not
-publish were chosen so that the main terms contribute comparable shares of the total (about
-0.2-0.8 each) at the start of training on the demo data (a `photoface synth` collection with the
-built-in demo model); they are listed here and nowhere else.
+e.g. ``loss.adversarial=0`` or ``schedule.max_steps=200`` (:mod:`photoface.run.config_parse`, which
+also reads a written config back). Loss weights that the paper does not publish were chosen so
+that the main terms contribute comparable shares of the total (about 0.2-0.8 each) at the start of
+training on the demo data (a `photoface synth` collection with the built-in demo model); they are
+listed here and nowhere else.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -357,72 +356,6 @@ def preset(name: str) -> TrainConfig:
     if name not in PRESETS:
         raise PhotofaceError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
     return PRESETS[name]()
-
-
-def apply_overrides(cfg: TrainConfig, overrides: list[str]) -> TrainConfig:
-    """Return a copy of ``cfg`` with ``section.key=value`` overrides applied (values in YAML)."""
-    cfg = copy.deepcopy(cfg)
-    for item in overrides:
-        if "=" not in item:
-            raise PhotofaceError(f"override {item!r} is not of the form section.key=value")
-        dotted, raw = item.split("=", 1)
-        parts = dotted.strip().split(".")
-        target: Any = cfg
-        for p in parts[:-1]:
-            if not dataclasses.is_dataclass(target) or not hasattr(target, p):
-                raise PhotofaceError(f"override {item!r}: no config section {p!r}")
-            target = getattr(target, p)
-        key = parts[-1]
-        if not dataclasses.is_dataclass(target) or key not in {f.name for f in dataclasses.fields(target)}:
-            raise PhotofaceError(f"override {item!r}: no config key {dotted!r}")
-        value = yaml.safe_load(raw)
-        old = getattr(target, key)
-        floats = isinstance(old, float) or (old is None and "float" in str(_field_type(target, key)))
-        if isinstance(old, tuple) and isinstance(value, list):
-            value = tuple(value)
-        if floats and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if floats and isinstance(value, str):
-            # YAML 1.1 reads "5e-05" (no dot) as a string
-            with contextlib.suppress(ValueError):
-                value = float(value)
-        if old is not None and value is not None and not isinstance(value, type(old)):
-            raise PhotofaceError(
-                f"override {item!r}: {dotted} expects {type(old).__name__}, got {type(value).__name__}"
-            )
-        setattr(target, key, value)
-    return cfg
-
-
-def _field_type(obj: Any, name: str) -> Any:
-    """The annotation of dataclass field ``name`` (a string under ``from __future__ import annotations``)."""
-    return next(f.type for f in dataclasses.fields(obj) if f.name == name)
-
-
-def from_dict(data: dict[str, Any]) -> TrainConfig:
-    """Rebuild a config from ``to_dict`` output (e.g. a run's config.yaml)."""
-    cfg = TrainConfig(preset=data.get("preset", "demo"))
-    for section in ("model", "loss", "optim", "data", "schedule", "fit"):
-        sub = getattr(cfg, section)
-        for k, v in (data.get(section) or {}).items():
-            if not hasattr(sub, k):
-                raise PhotofaceError(f"config: unknown key {section}.{k}")
-            if isinstance(getattr(sub, k), tuple) and isinstance(v, list):
-                v = tuple(v)
-            setattr(sub, k, v)
-    cfg.fit.__post_init__()  # validate and normalise the fit values read
-    return cfg
-
-
-def load_yaml(path: str | Path) -> TrainConfig:
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise PhotofaceError(f"{path}: cannot read config: {exc}") from exc
-    if not isinstance(data, dict):
-        raise PhotofaceError(f"{path}: config is not a mapping")
-    return from_dict(data)
 
 
 def _plain(obj: Any) -> Any:

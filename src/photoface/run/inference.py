@@ -37,7 +37,8 @@ from photoface.facemodel import MorphableModel, hash_mismatch_advice, load_face_
 from photoface.nn import FaceNet, FaceNetOutput
 from photoface.run import checkpoint as ckpt
 from photoface.run.build import build_network, network_args
-from photoface.run.config import TrainConfig, from_dict, load_yaml
+from photoface.run.config import TrainConfig
+from photoface.run.config_parse import from_dict, load_yaml
 from photoface.run.layout import config_path, run_of_checkpoint, selected_checkpoint, verification_path
 
 EXPORT_FORMAT = "photoface-model"

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from photoface.errors import PhotofaceError
 from photoface.run.checkpoint import load_checkpoint
-from photoface.run.config import FitConfig, TrainConfig, apply_overrides, load_yaml
+from photoface.run.config import FitConfig, TrainConfig
 from photoface.run.config import preset as make_preset
+from photoface.run.config_parse import apply_overrides, load_yaml
 from photoface.run.layout import config_path, last_checkpoint
 
 RESUMABLE_KEYS = frozenset(

@@ -15,7 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from photoface.run.config import TrainConfig, apply_overrides, preset
+from photoface.run.config import TrainConfig, preset
+from photoface.run.config_parse import apply_overrides
 from photoface.run.resolve import resolve_run_config
 from photoface.train.result import RunSummary
 

@@ -57,7 +57,8 @@ from photoface.facemodel import load_face_model, model_hash
 from photoface.jsonfile import write_json
 from photoface.run import checkpoint as ckpt
 from photoface.run.build import network_args
-from photoface.run.config import PAPER_EPOCHS_PER_STAGE, TrainConfig, from_dict
+from photoface.run.config import PAPER_EPOCHS_PER_STAGE, TrainConfig
+from photoface.run.config_parse import from_dict
 from photoface.run.layout import best_checkpoint, config_path, last_checkpoint, validation_path
 from photoface.run.resolve import check_resume_config
 from photoface.train import distributed as dist_ops

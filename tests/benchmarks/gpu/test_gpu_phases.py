@@ -7,7 +7,8 @@ import gpu_throughput
 import pytest
 
 from photoface.cli.entry import build_parser
-from photoface.run.config import apply_overrides, preset
+from photoface.run.config import preset
+from photoface.run.config_parse import apply_overrides
 
 REPO = Path(__file__).resolve().parents[3]
 PY = sys.executable
