@@ -113,9 +113,6 @@ def test_paper_schedule_counts_epochs_and_stage_switch_rebuilds_the_optimiser(ti
     trainer = Trainer(cfg, [data], tmp_path / "run", progress=False)
     per_epoch = len(trainer.sampler)
     assert trainer.stage1_steps == trainer.stage2_steps == 100 * per_epoch
-    assert not trainer._stage2_due(10_000.0), "without a time limit only the step count switches stages"
-    trainer.cfg.schedule.time_limit_minutes = 1.0  # stage 1 then gets half of the minute
-    assert not trainer._stage2_due(29.0) and trainer._stage2_due(31.0)
     stage1 = {id(p) for g in trainer.opt_g.param_groups for p in g["params"]}
     cnn = {id(p) for p in trainer.parts.net.albedo_cnn.parameters()}
     gcn = {id(p) for p in trainer.parts.net.albedo_decoder.parameters()}

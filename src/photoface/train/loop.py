@@ -17,10 +17,9 @@ The landmark start (``schedule.landmark_start``, fresh runs only, at set-up) fit
 linear landmark-to-code map to linear-model samples and the labeled photos
 (:mod:`photoface.train.landmark_start`).
 Stage 0 (``schedule.stage0_steps``, fresh runs only, before step 1) pretrains the GCN decoders on
-linear-model samples (:mod:`photoface.train.pretrain`). Stage 1 (``schedule.stage1_steps``) uses
-the GCN albedo decoder, stage 2 (``stage2_steps``) the CNN albedo decoder with U-Net skips. The
-switch rebuilds the generator optimiser over the stage's parameters, carrying the Adam state of
-the parameters both stages share.
+linear-model samples (:mod:`photoface.train.pretrain`). Stage 1 uses the GCN albedo decoder, stage 2
+the CNN albedo decoder with U-Net skips; their lengths and the switch are
+:mod:`photoface.train.stages`.
 
 Exact resume: everything that decides the future is in the checkpoint (weights, buffers, optimiser
 and scheduler states, identity centers, sampler position, loss window, RNG states of every rank);
@@ -57,7 +56,7 @@ from photoface.facemodel import load_face_model, model_hash
 from photoface.jsonfile import write_json
 from photoface.run import checkpoint as ckpt
 from photoface.run.build import network_args
-from photoface.run.config import PAPER_EPOCHS_PER_STAGE, TrainConfig
+from photoface.run.config import TrainConfig
 from photoface.run.config_parse import from_dict
 from photoface.run.layout import best_checkpoint, config_path, last_checkpoint, validation_path
 from photoface.run.resolve import check_resume_config
@@ -76,6 +75,7 @@ from photoface.train.objective import StepInputs, critic_loss, generator_losses,
 from photoface.train.pretrain import pretrain_decoders
 from photoface.train.result import RunSummary
 from photoface.train.run_log import LossWindow, RunLogger
+from photoface.train.stages import carry_moments, stage2_due, stage_lengths
 from photoface.train.validation import Selection, Validator
 from photoface.train.visual import reconstruction_grid
 
@@ -131,7 +131,7 @@ class Trainer:
             identities_per_batch=cfg.data.identities_per_batch, photos_per_identity=cfg.data.photos_per_identity,
             labeled_pairs=pairs, seed=sched.seed, rank=self.dist.rank, world_size=self.dist.world_size,
         )
-        self.stage1_steps, self.stage2_steps = self._stage_lengths()
+        self.stage1_steps, self.stage2_steps = stage_lengths(sched, len(self.sampler))
         self.total_steps = self.stage1_steps + self.stage2_steps
         if sched.max_steps is not None:
             self.total_steps = min(self.total_steps, int(sched.max_steps))
@@ -176,13 +176,6 @@ class Trainer:
                               folds=sched.landmark_start_folds, max_photos=sched.landmark_start_max_photos,
                               seed=sched.seed)
 
-    def _stage_lengths(self) -> tuple[int, int]:
-        per_epoch = len(self.sampler)
-        s1, s2 = self.cfg.schedule.stage1_steps, self.cfg.schedule.stage2_steps
-        s1 = PAPER_EPOCHS_PER_STAGE * per_epoch if s1 is None else int(s1)
-        s2 = PAPER_EPOCHS_PER_STAGE * per_epoch if s2 is None else int(s2)
-        return s1, s2
-
     def _set_stage(self, stage: int) -> None:
         """Activate a stage's albedo decoder and (re)build the generator optimiser for it."""
         old = getattr(self, "opt_g", None)
@@ -192,10 +185,7 @@ class Trainer:
         offset = 0 if stage == 1 else self.stage1_steps
         self.opt_g, self.sched_g = generator_optimizer(self.cfg, self.parts, stage, offset)
         if old is not None:
-            # carry Adam's moments of the parameters both stages train
-            for p in stage_parameters(self.parts, stage):
-                if p in old.state:
-                    self.opt_g.state[p] = old.state[p]
+            carry_moments(old, self.opt_g, stage_parameters(self.parts, stage))
 
     def _state(self) -> dict:
         rng = dist_ops.gather_objects(ckpt.capture_rng(), self.dist)
@@ -351,7 +341,8 @@ class Trainer:
             saved_step = self.step
         try:
             while self.step < self.total_steps:
-                if self.stage == 1 and self._stage2_due(time.monotonic() - started):
+                if self.stage == 1 and stage2_due(self.step, self.stage1_steps, self.stage2_steps,
+                                                  sched.time_limit_minutes, time.monotonic() - started, self.dist):
                     self._set_stage(2)
                     logger.message(f"step {self.step}: stage 2 (CNN albedo decoder with skips)")
                 t0 = time.monotonic()
@@ -403,16 +394,6 @@ class Trainer:
                                    sched.stage0_lr, seed=sched.seed, albedo=True)
         logger.message(f"stage 0: {result['steps']} decoder steps on linear-model samples in "
                        f"{time.monotonic() - t0:.0f} s, shape L1 {result['shape_mm']:.2f} mm at the end")
-
-    def _stage2_due(self, elapsed: float) -> bool:
-        """Stage 1 is over after its steps or, under a time limit, after its share of the time."""
-        if self.step >= self.stage1_steps:
-            return True
-        limit = self.cfg.schedule.time_limit_minutes
-        if limit is None or self.stage2_steps == 0:
-            return False
-        share = self.stage1_steps / (self.stage1_steps + self.stage2_steps)
-        return dist_ops.any_true(elapsed > 60 * limit * share, self.dist)
 
     def _log(self, logger: RunLogger) -> None:
         merged: dict[str, list[float]] = {}
