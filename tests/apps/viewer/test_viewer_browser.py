@@ -29,6 +29,15 @@ def centre(x, y, w, h):
     return x + w / 2, y + h / 2
 
 
+def dome(n: int):
+    """A face-sized dome on an n x n grid: u, v (n, n) in [-1, 1], verts (n², 3) mm, faces (F, 3)."""
+    u, v = np.meshgrid(np.linspace(-1, 1, n), np.linspace(-1, 1, n))
+    verts = np.stack([70 * u, 90 * v, 50 * (1 - 0.5 * u**2 - 0.5 * v**2)], -1).reshape(-1, 3)
+    i = np.arange(n - 1)[:, None] * n + np.arange(n - 1)[None, :]
+    faces = np.concatenate([np.stack([i, i + 1, i + n], -1), np.stack([i + 1, i + n + 1, i + n], -1)]).reshape(-1, 3)
+    return u, v, verts, faces
+
+
 def state(b: Browser) -> dict:
     return b.evaluate("window.photofaceViewer.state()")
 
@@ -84,11 +93,7 @@ def test_reconstruct_view_draws_turns_zooms_and_switches_modes(tiny_run, tmp_pat
 
 
 def test_fit_view_draws_the_photo_mesh_beside_the_identity(tmp_path):
-    n = 24
-    u, v = np.meshgrid(np.linspace(-1, 1, n), np.linspace(-1, 1, n))
-    verts = np.stack([70 * u, 90 * v, 50 * (1 - 0.5 * u**2 - 0.5 * v**2)], -1).reshape(-1, 3)
-    i = np.arange(n - 1)[:, None] * n + np.arange(n - 1)[None, :]
-    faces = np.concatenate([np.stack([i, i + 1, i + n], -1), np.stack([i + 1, i + n + 1, i + n], -1)]).reshape(-1, 3)
+    u, v, verts, faces = dome(24)
     red = np.tile([0.9, 0.1, 0.1], (len(verts), 1))
     tip = (u**2 + v**2).ravel() < 0.1
     red[tip] = [0.1, 0.9, 0.1]  # the "nose", the surface's front-most part, in green
@@ -126,11 +131,7 @@ def test_fit_view_draws_the_photo_mesh_beside_the_identity(tmp_path):
 
 
 def test_the_shaded_mode_darkens_what_the_occlusion_darkens_and_the_albedo_mode_does_not(tmp_path):
-    n = 24
-    u, v = np.meshgrid(np.linspace(-1, 1, n), np.linspace(-1, 1, n))
-    verts = np.stack([70 * u, 90 * v, 50 * (1 - 0.5 * u**2 - 0.5 * v**2)], -1).reshape(-1, 3)
-    i = np.arange(n - 1)[:, None] * n + np.arange(n - 1)[None, :]
-    faces = np.concatenate([np.stack([i, i + 1, i + n], -1), np.stack([i + 1, i + n + 1, i + n], -1)]).reshape(-1, 3)
+    u, v, verts, faces = dome(24)
     colours = np.full((len(verts), 3), 0.7)
     pic = np.full((32, 32, 3), 128, np.uint8)
     occ = np.where(v.ravel() > 0, 0.25, 1.0)  # the upper half in a cavity
