@@ -9,8 +9,8 @@ the base surface's x, y) to a design position in design coordinates (``layout``)
 are taken only on the outer skin, never inside a naris (``surface.nostril_depth`` = 0): iBUG
 31-35 trace the lower outline of the nose seen from the front (the alar bases, the nostril sills,
 the subnasale), and a vertex inside the vestibule lies up to 20 mm behind that outline (builder
-4 placed 31/32/34/35 there: 10-20 mm from MediaPipe's points for them, which made every
-landmark fit pull the nose back).
+4 placed 31/32/34/35 there, 32/34 with 31 mm of nose in front of them, so every landmark fit read
+the detected nose base as a point inside the nose).
 """
 
 from __future__ import annotations
