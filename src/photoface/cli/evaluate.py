@@ -174,6 +174,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-photos", type=int, metavar="N", help="at most N photos per person and setting")
     p.add_argument("--set", dest="fit_overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="FitConfig override of the fit; repeatable")
+    p.add_argument("--landmarks", choices=("truth", "detected"), default="truth",
+                   help="what the fit is given: the dataset's true landmarks (default; the reference's own 68 "
+                        "points) or the photos' detections, prepared and fitted as photoface fit does")
+    p.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR,
+                   help="face detector of --landmarks detected: mediapipe (default; dlib where it finds no face), "
+                        "dlib, auto, hog, cnn")
     p.add_argument("--out", metavar="FILE.json", help="results file (default DIR/eval_crossmodel.json)")
     p.add_argument("--quiet", action="store_true", help="no line per person")
     p.set_defaults(handler=crossmodel)
@@ -373,6 +379,6 @@ def crossmodel(args: argparse.Namespace) -> int:
     res = evaluate_crossmodel(args.data, args.reference, args.fit_model,
                               fit_config=apply_overrides(FitConfig(), args.fit_overrides),
                               max_identities=args.max_identities, max_photos=args.max_photos, out=out,
-                              log=_log(args))
+                              log=_log(args), landmarks=args.landmarks, detector=args.detector)
     print(f"wrote {out} and {out.with_suffix('.md')} ({res['meta']['seconds']:.0f} s)")
     return 0

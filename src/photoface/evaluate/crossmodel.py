@@ -19,6 +19,15 @@ symmetric point-to-surface mm), not vertex to vertex:
   reference's mean face (``reference_mean``, what a method that knows the reference's average
   but nothing about the person gets).
 
+Landmarks (``--landmarks``): ``truth`` (default) gives the fit the dataset's landmarks, the
+projections of the reference's own 68 landmark vertices; ``detected`` runs the real-photo pipeline
+instead (``photoface.evaluate.detected_fit``: ``prepare``'s MediaPipe detection, its 478 points,
+pose and blendshapes, the jaw on the silhouette, as ``photoface fit``). The reference's 68 points
+are its own definition (e.g. where on the jaw line the 17 jaw points sit), not the fitted model's,
+so ``truth`` mixes that definitional mismatch into the numbers while giving landmarks no detector
+gives; ``detected`` is what a user's photos get. Photos where no face is found are missed: NaN
+errors, counted in ``failed_photos`` and listed in ``meta["missed"]``.
+
 With ``--fit-model REF.npz`` the fit uses the reference itself: the oracle, the best a fit from
 these photos can do. Speed: the fits dominate (``photoface.fit``, seconds per photo at 128 px);
 the protocol costs about a second per mesh (3 per photo, 3 per person).
@@ -49,6 +58,7 @@ METHODS = ("fit", "model_mean", "reference_mean")
 METHOD_LABELS = {"fit": "fit with the model under test (photoface fit)", "model_mean": "model's mean face",
                  "reference_mean": "reference's mean face"}
 RESULTS_FILE = "crossmodel.json"
+LANDMARKS = ("truth", "detected")
 
 
 def _check_dataset(data, ref_info: dict) -> None:
@@ -72,6 +82,8 @@ def evaluate_crossmodel(
     out: str | Path | None = None,
     log: Callable[[str], None] | None = None,
     protocol_options: dict | None = None,
+    landmarks: str = "truth",
+    detector: str | None = None,
 ) -> dict:
     """Run the benchmark of the module docstring.
 
@@ -86,6 +98,9 @@ def evaluate_crossmodel(
         out: when given, the results file (``.json``; the Markdown next to it).
         log: called with one line per person (progress).
         protocol_options: further ``protocol.evaluate_mesh`` keyword arguments (e.g. ``max_iterations``).
+        landmarks: "truth" (the dataset's landmarks) or "detected" (``prepare`` then ``photoface
+            fit``'s pipeline; module docstring). detector: prepare's detector for "detected"
+            (default MediaPipe, dlib where it finds nothing).
 
     Returns:
         JSON-ready results: {"meta", "fit", "model_mean", "reference_mean", "people"}; each method
@@ -94,6 +109,8 @@ def evaluate_crossmodel(
     from photoface.evaluate.baselines import CollectionFit
     from photoface.evaluate.synthetic import SyntheticBenchmark, predict
 
+    if landmarks not in LANDMARKS:
+        raise PhotofaceError(f"landmarks must be one of {', '.join(LANDMARKS)}, got {landmarks!r}")
     t0 = time.perf_counter()
     ref, ref_info = load_model_info(reference)
     test, test_info = load_model_info(fit_model)
@@ -105,11 +122,21 @@ def evaluate_crossmodel(
         raise PhotofaceError(f"{data}: true meshes have {bench.true_mesh.shape[1]} vertices, the reference "
                              f"{ref.num_vertices}; give the face model the dataset was synthesised from")
     r, m = model_arrays(ref), model_arrays(test)
-    method = CollectionFit(test, bench.image_size, fit_config)
     t_fit = time.perf_counter()
-    out_fit = predict(method, bench)
+    missed: dict[int, str] = {}
+    extra_faces = 0
+    if landmarks == "detected":
+        from photoface.data.prepare.faces import DEFAULT_DETECTOR
+        from photoface.evaluate.detected_fit import fit_detected
+
+        detected = fit_detected(bench, test, fit_config, detector or DEFAULT_DETECTOR)
+        fit_shape, fit_neutral, failed = detected.shape, detected.neutral, detected.failed
+        missed, extra_faces = detected.missed, detected.extra_faces
+    else:
+        out_fit = predict(CollectionFit(test, bench.image_size, fit_config), bench)
+        fit_shape, fit_neutral = out_fit.shape, out_fit.neutral
+        failed = np.asarray(out_fit.extra.get("failed", np.zeros(len(bench.rows), bool)))
     fit_seconds = time.perf_counter() - t_fit
-    failed = np.asarray(out_fit.extra.get("failed", np.zeros(len(bench.rows), bool)))
 
     def score(pred: np.ndarray, faces, lm, truth: np.ndarray):
         return evaluate_face_pair(pred, faces, lm, truth, r["faces"], r["landmarks68"], **(protocol_options or {}))
@@ -124,19 +151,25 @@ def evaluate_crossmodel(
     for p, ident in enumerate(people):
         idx = [i for i, x in enumerate(bench.identities) if x == ident]
         for i in idx:
-            photo["fit"][i] = score(out_fit.shape[i], m["faces"], m["landmarks68"], bench.true_mesh[i]).symmetric_mm
+            if i not in missed:
+                photo["fit"][i] = score(fit_shape[i], m["faces"], m["landmarks68"], bench.true_mesh[i]).symmetric_mm
             for k, pred in mean_of.items():
                 photo[k][i] = score(*pred, bench.true_mesh[i]).symmetric_mm
         scan = bench.scans[ident]
         normals = truth_normals(scan, r["faces"])
-        # one identity per person: every photo of the person carries the same neutral mesh
-        preds = {"fit": (out_fit.neutral[idx[0]], m["faces"], m["landmarks68"]), **mean_of}
-        rec = {"identity": ident, "photos": len(idx), "failed_photos": int(failed[idx].sum())}
+        # one identity per person: every fitted photo of the person carries the same neutral mesh
+        fitted = [i for i in idx if i not in missed]
+        preds = {"fit": (fit_neutral[fitted[0]], m["faces"], m["landmarks68"]) if fitted else None, **mean_of}
+        rec = {"identity": ident, "photos": len(idx), "failed_photos": int(failed[idx].sum()),
+               "missed_photos": len(idx) - len(fitted)}
         for k in METHODS:
+            if preds[k] is None:  # every photo of the person missed: no identity to score
+                rec[k] = {"person_mm": float("nan"), "photo_mm": float("nan")}
+                continue
             res = score(*preds[k], scan)
             person[k][p] = res.symmetric_mm
             signed[k][p] = signed_truth_errors(res, normals)
-            rec[k] = {"person_mm": res.symmetric_mm, "photo_mm": float(np.mean(photo[k][idx]))}
+            rec[k] = {"person_mm": res.symmetric_mm, "photo_mm": float(np.nanmean(photo[k][idx]))}
         records.append(rec)
         if log is not None:
             log(f"{ident}: " + ", ".join(f"{k} {rec[k]['person_mm']:.2f} mm (photos {rec[k]['photo_mm']:.2f})"
@@ -150,6 +183,8 @@ def evaluate_crossmodel(
         "benchmark": "crossmodel", "dataset": str(Path(data).resolve()), "reference": ref_info,
         "fit_model": test_info, "identities": len(people), "photos": len(bench.rows),
         "image_size": bench.image_size, "failed_photos": int(failed.sum()), "protocol": PROTOCOL,
+        "landmarks": landmarks, "missed": {bench.rows[i].image: why for i, why in sorted(missed.items())},
+        **({"extra_faces": extra_faces} if landmarks == "detected" else {}),
         "fit_seconds": round(fit_seconds, 1), "seconds": round(time.perf_counter() - t0, 1),
     }
     if out is not None:

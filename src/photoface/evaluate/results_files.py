@@ -195,7 +195,7 @@ def _model_lines(meta: dict, keys: tuple[str, ...]) -> str:
         info = meta.get(key) or {}
         lines.append(f"- {key}: {info.get('spec') or info.get('name')} (hash {str(info.get('hash'))[:12]})")
     for key in ("dataset", "identities", "photos", "image_size", "seed", "ridge", "registration_iterations",
-                "failed_photos", "protocol", "sampling", "signed_error", "fit_seconds", "seconds"):
+                "landmarks", "failed_photos", "protocol", "sampling", "signed_error", "fit_seconds", "seconds"):
         if meta.get(key) is not None:
             lines.append(f"- {key}: {meta[key]}")
     return "\n".join(lines) + "\n\n"
@@ -229,8 +229,12 @@ def crossmodel_markdown(results: dict) -> str:
     for m, label in CROSSMODEL_LABELS.items():
         rows.append([label, _se(results[m]["photo_mm"]), _se(results[m]["person_mm"])])
     beats = results["fit"].get("beats_reference_mean")
+    missed = meta.get("missed") or {}
+    missed_lines = "".join(f"- missed: {photo}: {why}\n" for photo, why in missed.items())
     return ("# How human is a face model: fits to photos of the reference's faces\n\n"
             + _model_lines(meta, ("reference", "fit_model"))
+            + (f"{len(missed)} photos gave no face (not fitted, left out of the fit's numbers):\n\n"
+               + missed_lines + "\n" if missed else "")
             + "## Symmetric distance to the true meshes (mean ± standard error over photos / people)\n\n"
             + "\n".join("| " + " | ".join(r) + " |" for r in rows) + "\n\n"
             + (f"The fit's identity mesh beat the reference's mean face for {beats} of {meta.get('identities')} "
