@@ -97,13 +97,15 @@ def test_detected_landmarks_prepare_and_fit_the_photos_and_report_the_missed_one
     meta = res["meta"]
     assert meta["landmarks"] == "detected" and meta["photos"] == 6
     assert meta["missed"] == {last.image: "no face found"} and meta["failed_photos"] >= 1
+    assert meta["detectors"] == {"mediapipe": 5} and meta["extra_faces"] == 0
     assert res["fit"]["photo_mm"]["n"] == 5 and res["fit"]["photo_mm"]["failed"] == 1
     assert res["reference_mean"]["photo_mm"]["n"] == 6  # the baselines are scored on every photo
     assert [p["missed_photos"] for p in res["people"]] == [0, 1]
     assert res["fit"]["person_mm"]["n"] == 2
     # the reference fitted to its own faces' photos beats its mean face: meshes met their own truths
     assert res["fit"]["photo_mm"]["mean"] < res["reference_mean"]["photo_mm"]["mean"]
-    assert "1 photos gave no face" in (tmp_path / "cm.md").read_text()
+    md = (tmp_path / "cm.md").read_text()
+    assert "1 photos gave no face" in md and "Landmarks: detected" in md
 
 
 def test_landmarks_must_be_truth_or_detected(bench):

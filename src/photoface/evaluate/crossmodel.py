@@ -124,14 +124,16 @@ def evaluate_crossmodel(
     r, m = model_arrays(ref), model_arrays(test)
     t_fit = time.perf_counter()
     missed: dict[int, str] = {}
-    extra_faces = 0
+    detected_meta: dict = {}
     if landmarks == "detected":
         from photoface.data.prepare.faces import DEFAULT_DETECTOR
         from photoface.evaluate.detected_fit import fit_detected
 
         detected = fit_detected(bench, test, fit_config, detector or DEFAULT_DETECTOR)
         fit_shape, fit_neutral, failed = detected.shape, detected.neutral, detected.failed
-        missed, extra_faces = detected.missed, detected.extra_faces
+        missed = detected.missed
+        detected_meta = {"detector": detector or DEFAULT_DETECTOR, "detectors": detected.detectors,
+                         "extra_faces": detected.extra_faces}
     else:
         out_fit = predict(CollectionFit(test, bench.image_size, fit_config), bench)
         fit_shape, fit_neutral = out_fit.shape, out_fit.neutral
@@ -184,7 +186,7 @@ def evaluate_crossmodel(
         "fit_model": test_info, "identities": len(people), "photos": len(bench.rows),
         "image_size": bench.image_size, "failed_photos": int(failed.sum()), "protocol": PROTOCOL,
         "landmarks": landmarks, "missed": {bench.rows[i].image: why for i, why in sorted(missed.items())},
-        **({"extra_faces": extra_faces} if landmarks == "detected" else {}),
+        **detected_meta,
         "fit_seconds": round(fit_seconds, 1), "seconds": round(time.perf_counter() - t0, 1),
     }
     if out is not None:

@@ -24,6 +24,7 @@ Fitted photos are matched to their true meshes by the photo's path, not by order
 from __future__ import annotations
 
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,13 +41,15 @@ class DetectedFit:
     """shape (N, V, 3) mm each photo's fitted mesh with its expression, neutral (N, V, 3) mm its
     person's identity mesh (NaN rows for missed photos); failed (N,) bool: the fit failed or the
     photo was missed; missed {photo index: prepare's reason}; extra_faces: faces found besides the
-    photos' largest (left out)."""
+    photos' largest (left out); detectors: {detector: photos whose fitted face it found}, e.g.
+    dlib's "hog" where MediaPipe found nothing."""
 
     shape: np.ndarray
     neutral: np.ndarray
     failed: np.ndarray
     missed: dict[int, str] = field(default_factory=dict)
     extra_faces: int = 0
+    detectors: dict[str, int] = field(default_factory=dict)
 
 
 def fit_detected(bench, face_model, cfg: FitConfig | None = None, detector: str = DEFAULT_DETECTOR) -> DetectedFit:
@@ -75,6 +78,7 @@ def fit_detected(bench, face_model, cfg: FitConfig | None = None, detector: str 
             first.setdefault(r.source, r)
         extra_faces = len(ds.rows) - len(first)
         ds = PreparedDataset(ds.root, ds.meta, list(first.values()))
+        detectors = dict(Counter(str(r.detector) for r in ds.rows))
         fm = face_model
         with torch.enable_grad():
             for _, rows, fit in fit_collection(ds, face_model, cfg):
@@ -89,4 +93,4 @@ def fit_detected(bench, face_model, cfg: FitConfig | None = None, detector: str 
                     shape[i], neutral[i] = posed[j], rest[j]
                     failed[i] = j in fit.failures
     failed[list(missed)] = True
-    return DetectedFit(shape, neutral, failed, missed, extra_faces)
+    return DetectedFit(shape, neutral, failed, missed, extra_faces, detectors)

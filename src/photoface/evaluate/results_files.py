@@ -195,7 +195,7 @@ def _model_lines(meta: dict, keys: tuple[str, ...]) -> str:
         info = meta.get(key) or {}
         lines.append(f"- {key}: {info.get('spec') or info.get('name')} (hash {str(info.get('hash'))[:12]})")
     for key in ("dataset", "identities", "photos", "image_size", "seed", "ridge", "registration_iterations",
-                "landmarks", "failed_photos", "protocol", "sampling", "signed_error", "fit_seconds", "seconds"):
+                "failed_photos", "protocol", "sampling", "signed_error", "fit_seconds", "seconds"):
         if meta.get(key) is not None:
             lines.append(f"- {key}: {meta[key]}")
     return "\n".join(lines) + "\n\n"
@@ -231,8 +231,12 @@ def crossmodel_markdown(results: dict) -> str:
     beats = results["fit"].get("beats_reference_mean")
     missed = meta.get("missed") or {}
     missed_lines = "".join(f"- missed: {photo}: {why}\n" for photo, why in missed.items())
+    detected = (f"Landmarks: detected in the photos ({meta.get('detector')}; faces fitted per detector: "
+                f"{meta.get('detectors')}), prepared and fitted as `photoface fit` does.\n\n"
+                if meta.get("landmarks") == "detected" else
+                "Landmarks: the dataset's true ones (the reference's 68 landmark vertices, projected).\n\n")
     return ("# How human is a face model: fits to photos of the reference's faces\n\n"
-            + _model_lines(meta, ("reference", "fit_model"))
+            + _model_lines(meta, ("reference", "fit_model")) + detected
             + (f"{len(missed)} photos gave no face (not fitted, left out of the fit's numbers):\n\n"
                + missed_lines + "\n" if missed else "")
             + "## Symmetric distance to the true meshes (mean ± standard error over photos / people)\n\n"
