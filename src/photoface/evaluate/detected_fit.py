@@ -81,13 +81,15 @@ def fit_detected(bench, face_model, cfg: FitConfig | None = None, detector: str 
         detectors = dict(Counter(str(r.detector) for r in ds.rows))
         fm = face_model
         with torch.enable_grad():
-            for _, rows, fit in fit_collection(ds, face_model, cfg):
+            for _, rows, fit in fit_collection(ds, fm, cfg):
                 codes = fit.params.codes()
-                a_exp = torch.as_tensor(np.asarray(codes["alpha_exp"]), dtype=fm.mean.dtype)
+                a_exp = torch.as_tensor(np.asarray(codes["alpha_exp"]), dtype=fm.mean.dtype, device=fm.mean.device)
                 # the person's identity, (1, K) or one row per photo
-                a_id = torch.as_tensor(np.asarray(codes["alpha_id"]), dtype=fm.mean.dtype).expand(len(a_exp), -1)
+                a_id = torch.as_tensor(np.asarray(codes["alpha_id"]), dtype=fm.mean.dtype,
+                                       device=fm.mean.device).expand(len(a_exp), -1)
                 with torch.no_grad():
-                    posed, rest = fm.shape(a_id, a_exp).float().numpy(), fm.shape(a_id).float().numpy()
+                    posed, rest = (fm.shape(a_id, a_exp).float().cpu().numpy(),
+                                   fm.shape(a_id).float().cpu().numpy())
                 for j, row in enumerate(rows):
                     i = by_source[row.source]
                     shape[i], neutral[i] = posed[j], rest[j]
