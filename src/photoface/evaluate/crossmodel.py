@@ -129,10 +129,11 @@ def evaluate_crossmodel(
         from photoface.data.prepare.faces import DEFAULT_DETECTOR
         from photoface.evaluate.detected_fit import fit_detected
 
-        detected = fit_detected(bench, test, fit_config, detector or DEFAULT_DETECTOR)
+        detector = detector or DEFAULT_DETECTOR
+        detected = fit_detected(bench, test, fit_config, detector)
         fit_shape, fit_neutral, failed = detected.shape, detected.neutral, detected.failed
         missed = detected.missed
-        detected_meta = {"detector": detector or DEFAULT_DETECTOR, "detectors": detected.detectors,
+        detected_meta = {"detector": detector, "detectors": detected.detectors,
                          "extra_faces": detected.extra_faces}
     else:
         out_fit = predict(CollectionFit(test, bench.image_size, fit_config), bench)

@@ -79,20 +79,14 @@ def fit_detected(bench, face_model, cfg: FitConfig | None = None, detector: str 
         extra_faces = len(ds.rows) - len(first)
         ds = PreparedDataset(ds.root, ds.meta, list(first.values()))
         detectors = dict(Counter(str(r.detector) for r in ds.rows))
-        fm = face_model
         with torch.enable_grad():
-            for _, rows, fit in fit_collection(ds, fm, cfg):
-                codes = fit.params.codes()
-                a_exp = torch.as_tensor(np.asarray(codes["alpha_exp"]), dtype=fm.mean.dtype, device=fm.mean.device)
-                # the person's identity, (1, K) or one row per photo
-                a_id = torch.as_tensor(np.asarray(codes["alpha_id"]), dtype=fm.mean.dtype,
-                                       device=fm.mean.device).expand(len(a_exp), -1)
+            for _, rows, fit in fit_collection(ds, face_model, cfg):
                 with torch.no_grad():
-                    posed, rest = (fm.shape(a_id, a_exp).float().cpu().numpy(),
-                                   fm.shape(a_id).float().cpu().numpy())
+                    posed = fit.params.decode().shape.float().cpu().numpy()  # (B, V, 3), with expressions
+                    rest = fit.params.neutral_shape()[0].float().cpu().numpy()  # the person's identity
                 for j, row in enumerate(rows):
                     i = by_source[row.source]
-                    shape[i], neutral[i] = posed[j], rest[j]
+                    shape[i], neutral[i] = posed[j], rest
                     failed[i] = j in fit.failures
     failed[list(missed)] = True
     return DetectedFit(shape, neutral, failed, missed, extra_faces, detectors)
